@@ -1,0 +1,137 @@
+//! Stage one: the files as written, deserialized with unknown keys refused.
+//!
+//! Every field is optional here so that `validate` can report all missing keys of a file at
+//! once; defaults live in [`defaults`].
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+
+use crate::secret::SecretRef;
+
+/// Default values, in one place.
+pub mod defaults {
+    /// `listen`: loopback only, Prometheus' registered port range.
+    pub const LISTEN: &str = "127.0.0.1:9464";
+    /// `log_format`.
+    pub const LOG_FORMAT: &str = "json";
+    /// `state_dir` when neither the key nor `$STATE_DIRECTORY` is set.
+    pub const STATE_DIR: &str = "/var/lib/jira-sync";
+    /// `gateway_url`: Atlassian's API gateway.
+    pub const GATEWAY_URL: &str = "https://api.atlassian.com";
+    /// `auth_url`: Atlassian's OAuth 2.0 authorization server.
+    pub const AUTH_URL: &str = "https://auth.atlassian.com";
+    /// `[limits] requests_per_second`.
+    pub const REQUESTS_PER_SECOND: i64 = 10;
+    /// `[limits] burst`.
+    pub const BURST: i64 = 20;
+    /// `[limits] max_concurrency`.
+    pub const MAX_CONCURRENCY: i64 = 4;
+    /// `[[connector]] schedule`: every five minutes, at second 0 (UTC).
+    pub const SCHEDULE: &str = "0 */5 * * * *";
+    /// `[[connector]] direction`.
+    pub const DIRECTION: &str = "both";
+    /// `[[connector]] conflict`.
+    pub const CONFLICT: &str = "newest";
+    /// `[[connector]] overlap`: covers Jira search's consistency lag.
+    pub const OVERLAP: &str = "5m";
+}
+
+/// `jira-sync.toml`: daemon-wide settings.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawDaemon {
+    /// Directory of the sled database and the OAuth token vault; relative to the config
+    /// directory. Default: `$STATE_DIRECTORY` (systemd `StateDirectory=`), else `/var/lib/jira-sync`.
+    pub state_dir: Option<PathBuf>,
+    /// Address of `/metrics`, `/healthz`, `/readyz`, `/status` and `/v1`. Default `127.0.0.1:9464`.
+    pub listen: Option<String>,
+    /// `json` (default, for journald and log shippers) or `pretty` (for a terminal).
+    pub log_format: Option<String>,
+    /// Base URL of Atlassian's API gateway; overridable for the simulator.
+    pub gateway_url: Option<String>,
+    /// Base URL of Atlassian's authorization server; overridable for the simulator.
+    pub auth_url: Option<String>,
+    /// Bearer token of the `/v1` hub API; absent means the API is off.
+    pub api_token: Option<SecretRef>,
+}
+
+/// `sites.d/NAME.toml`: one Jira Cloud site.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawSite {
+    /// The site's name in metrics, logs and `mirror`; default: the file stem.
+    pub name: Option<String>,
+    /// The site URL, `https://NAME.atlassian.net`.
+    pub url: Option<String>,
+    /// The site's cloud ID; optional, resolved from `/_edge/tenant_info` and cached.
+    pub cloud_id: Option<String>,
+    /// How the daemon authenticates to this site.
+    pub auth: Option<RawAuth>,
+    /// Request rate and concurrency towards this site.
+    pub limits: Option<RawLimits>,
+    /// The connectors of this site (`[[connector]]`).
+    pub connector: Option<Vec<RawConnector>>,
+}
+
+/// `[auth]` of a site; which keys are needed depends on `method`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawAuth {
+    /// `api_token`, `service_account`, `oauth2` or `client_credentials`.
+    pub method: Option<String>,
+    /// Account email (`api_token`, `service_account`).
+    pub email: Option<String>,
+    /// API token (`api_token`, `service_account`).
+    pub token: Option<SecretRef>,
+    /// Declared expiry of the API token, `YYYY-MM-DD` or RFC 3339 (`api_token`, `service_account`).
+    pub expires_at: Option<String>,
+    /// OAuth 2.0 client ID (`oauth2`, `client_credentials`).
+    pub client_id: Option<String>,
+    /// OAuth 2.0 client secret (`oauth2`, `client_credentials`).
+    pub client_secret: Option<SecretRef>,
+    /// First refresh token for the vault when it holds none (`oauth2`); the vault's copy wins
+    /// after the first rotation. Usually `jira-sync auth login` fills the vault instead.
+    pub refresh_token: Option<SecretRef>,
+}
+
+/// `[limits]` of a site.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    /// Sustained requests per second to this site. Default 10.
+    pub requests_per_second: Option<i64>,
+    /// Requests that may go at once after a quiet period. Default 20.
+    pub burst: Option<i64>,
+    /// Requests in flight to this site at once. Default 4.
+    pub max_concurrency: Option<i64>,
+}
+
+/// `[[connector]]`: one project (or JQL scope) of the site kept in sync with the hub.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawConnector {
+    /// Unique within the site; used in metrics and in `mirror` as `site/name`.
+    pub name: Option<String>,
+    /// Jira project key, e.g. `SEC`.
+    pub project: Option<String>,
+    /// Extra JQL filter, ANDed with the project.
+    pub jql: Option<String>,
+    /// Cron with seconds (6 or 7 fields), in UTC. Default `0 */5 * * * *`.
+    pub schedule: Option<String>,
+    /// `pull`, `push` or `both` (default).
+    pub direction: Option<String>,
+    /// Other connectors (`site/connector`) that share records with this one.
+    pub mirror: Option<Vec<String>>,
+    /// Who wins when both sides changed a field: `newest` (default), `jira` or `hub`.
+    pub conflict: Option<String>,
+    /// How far each pull reaches back behind its watermark, e.g. `5m` (default).
+    pub overlap: Option<String>,
+    /// Delete mirrored issues when their source is deleted. Default false: mark only.
+    pub propagate_deletes: Option<bool>,
+    /// Hub field name -> Jira field id, e.g. `severity = "customfield_10042"`.
+    pub fields: Option<BTreeMap<String, String>>,
+    /// Jira status name -> hub status.
+    pub statuses: Option<BTreeMap<String, String>>,
+}
