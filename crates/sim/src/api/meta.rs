@@ -1,0 +1,165 @@
+//! `myself`, `serverInfo`, fields, issue types, projects and create metadata.
+
+use axum::extract::{Path, Query};
+use axum::{Extension, Json};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::Caller;
+use crate::error::JiraError;
+use crate::model::{FieldKind, lock};
+use crate::render;
+
+pub async fn myself(Extension(c): Extension<Caller>) -> Result<Json<Value>, JiraError> {
+    let site = lock(&c.site);
+    let a = site
+        .accounts
+        .get(c.account_id())
+        .ok_or_else(|| JiraError::not_found("The account does not exist."))?;
+    let mut v = render::user(a, &c.base, true);
+    v["locale"] = json!("en_US");
+    v["groups"] = json!({ "size": 1, "items": [] });
+    v["applicationRoles"] = json!({ "size": 1, "items": [] });
+    v["expand"] = json!("groups,applicationRoles");
+    Ok(Json(v))
+}
+
+pub async fn server_info(Extension(c): Extension<Caller>) -> Json<Value> {
+    let now = render::timestamp(c.world.clock().now());
+    let base = c.base.clone();
+    Json(json!({
+        "baseUrl": base,
+        "displayUrl": base,
+        "version": "1001.0.0-SNAPSHOT",
+        "versionNumbers": [1001, 0, 0],
+        "deploymentType": "Cloud",
+        "buildNumber": 100300,
+        "buildDate": "2026-11-01T00:00:00.000+0000",
+        "serverTime": now,
+        "scmInfo": "0000000000000000000000000000000000000000",
+        "serverTitle": "Jira",
+        "serverTimeZone": "Etc/UTC",
+        "defaultLocale": { "locale": "en_US" },
+    }))
+}
+
+pub async fn fields(Extension(c): Extension<Caller>) -> Json<Value> {
+    let site = lock(&c.site);
+    let mut out: Vec<Value> = render::SYSTEM_FIELDS
+        .iter()
+        .map(|(id, name, ty)| {
+            let mut schema = json!({ "type": ty, "system": id });
+            if *id == "labels" {
+                schema["items"] = json!("string");
+            }
+            json!({ "id": id, "key": id, "name": name, "custom": false, "orderable": *id != "status",
+                    "navigable": *id != "comment", "searchable": true, "clauseNames": [id], "schema": schema })
+        })
+        .collect();
+    for f in &site.fields {
+        let number = f.id.trim_start_matches("customfield_");
+        out.push(json!({
+            "id": f.id, "key": f.id, "name": f.name, "custom": true, "orderable": true, "navigable": true,
+            "searchable": !matches!(f.kind, FieldKind::Textarea),
+            "clauseNames": [format!("cf[{number}]"), f.name],
+            "schema": render::custom_field_schema(f),
+        }));
+    }
+    Json(Value::Array(out))
+}
+
+pub async fn issue_types(Extension(c): Extension<Caller>) -> Json<Value> {
+    let site = lock(&c.site);
+    Json(
+        site.issue_types
+            .iter()
+            .map(|t| render::issue_type(t, &c.base))
+            .collect(),
+    )
+}
+
+#[derive(Deserialize)]
+pub struct ProjectPath {
+    #[serde(rename = "projectIdOrKey")]
+    project: String,
+}
+
+#[derive(Deserialize)]
+pub struct ProjectQuery {
+    expand: Option<String>,
+}
+
+fn no_project(key: &str) -> JiraError {
+    JiraError::not_found(format!("No project could be found with key '{key}'."))
+}
+
+pub async fn project(
+    Extension(c): Extension<Caller>,
+    Path(p): Path<ProjectPath>,
+    Query(q): Query<ProjectQuery>,
+) -> Result<Json<Value>, JiraError> {
+    let site = lock(&c.site);
+    let project = site
+        .project_by_ref(&p.project)
+        .ok_or_else(|| no_project(&p.project))?;
+    let mut v = json!({
+        "self": format!("{}/rest/api/3/project/{}", c.base, project.id),
+        "id": project.id.to_string(),
+        "key": project.key,
+        "name": project.name,
+        "description": "",
+        "projectTypeKey": "software",
+        "simplified": false,
+        "style": "classic",
+        "isPrivate": false,
+        "avatarUrls": render::avatar_urls(&project.key),
+        "expand": "description,lead,issueTypes,url,projectKeys,permissions,insight",
+    });
+    let expand = q.expand.unwrap_or_default();
+    if expand.split(',').any(|e| e.trim() == "issueTypes") {
+        v["issueTypes"] = project
+            .issue_types
+            .iter()
+            .filter_map(|id| site.issue_type(id))
+            .map(|t| render::issue_type(t, &c.base))
+            .collect();
+    }
+    Ok(Json(v))
+}
+
+#[derive(Deserialize)]
+pub struct PageQuery {
+    #[serde(rename = "startAt")]
+    start_at: Option<usize>,
+    #[serde(rename = "maxResults")]
+    max_results: Option<usize>,
+}
+
+pub async fn createmeta_issue_types(
+    Extension(c): Extension<Caller>,
+    Path(p): Path<ProjectPath>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, JiraError> {
+    let site = lock(&c.site);
+    let project = site
+        .project_by_ref(&p.project)
+        .ok_or_else(|| no_project(&p.project))?;
+    let start = q.start_at.unwrap_or(0);
+    let max = q.max_results.unwrap_or(50).clamp(1, 200);
+    let all: Vec<Value> = project
+        .issue_types
+        .iter()
+        .filter_map(|id| site.issue_type(id))
+        .map(|t| {
+            let mut v = render::issue_type(t, &c.base);
+            v.as_object_mut().map(|o| o.remove("hierarchyLevel"));
+            v["hierarchyLevel"] = json!(t.hierarchy_level);
+            v
+        })
+        .collect();
+    let total = all.len();
+    let page: Vec<Value> = all.into_iter().skip(start).take(max).collect();
+    Ok(Json(
+        json!({ "issueTypes": page, "maxResults": max, "startAt": start, "total": total }),
+    ))
+}

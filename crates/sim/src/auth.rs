@@ -1,0 +1,94 @@
+//! Who is calling: credentials by URL form, expiry, revocation and scopes, answered the way
+//! Jira's site and Atlassian's gateway answer.
+
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum_extra::headers::HeaderMapExt;
+use axum_extra::headers::authorization::{Authorization, Basic};
+use chrono::{DateTime, Utc};
+
+use crate::error::{gateway_unauthorized, site_unauthorized};
+use crate::model::{CredentialKind, Site};
+use crate::scopes::OpScopes;
+
+/// How the request reached the site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Form {
+    /// `https://SITE.atlassian.net/rest/api/3/...` (here `/site/NAME/rest/api/3/...`).
+    Site,
+    /// `https://api.atlassian.com/ex/jira/{cloudId}/rest/api/3/...`.
+    Gateway,
+}
+
+/// Why a request was refused; each becomes the 401 of its URL form.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Denied {
+    /// Bad, expired or revoked credential, or one not valid on this URL form.
+    Unauthenticated(Form),
+    /// A scoped credential without the scopes the operation needs (gateway only).
+    ScopeMismatch,
+}
+
+impl Denied {
+    pub fn into_response(self) -> Response {
+        match self {
+            Denied::Unauthenticated(Form::Site) => site_unauthorized(),
+            Denied::Unauthenticated(Form::Gateway) => gateway_unauthorized("Unauthorized"),
+            Denied::ScopeMismatch => gateway_unauthorized("Unauthorized; scope does not match"),
+        }
+    }
+}
+
+fn unauthorized(form: Form) -> Denied {
+    Denied::Unauthenticated(form)
+}
+
+/// The caller's account id, `None` for an anonymous call the operation allows, or the 401.
+pub fn authenticate(
+    site: &Site,
+    form: Form,
+    headers: &HeaderMap,
+    now: DateTime<Utc>,
+    scopes: Option<&OpScopes>,
+) -> Result<Option<String>, Denied> {
+    let Some(basic) = headers.typed_get::<Authorization<Basic>>() else {
+        // Anonymous access is served only where no scope is needed (serverInfo): the
+        // simulator's sites grant anonymous users no permissions.
+        return match scopes {
+            Some(s)
+                if s.anonymous
+                    && s.classic.is_empty()
+                    && !headers.contains_key("authorization") =>
+            {
+                Ok(None)
+            }
+            _ => Err(unauthorized(form)),
+        };
+    };
+    let cred = site.credentials.iter().find(|c| {
+        c.token == basic.password()
+            && site
+                .accounts
+                .get(&c.account_id)
+                .and_then(|a| a.email.as_deref())
+                .is_some_and(|e| e.eq_ignore_ascii_case(basic.username()))
+    });
+    let Some(cred) = cred else {
+        return Err(unauthorized(form));
+    };
+    if cred.revoked || cred.expires_at.is_some_and(|t| t <= now) {
+        return Err(unauthorized(form));
+    }
+    match (cred.kind, form) {
+        (CredentialKind::ClassicToken, Form::Site) => {}
+        (CredentialKind::ScopedToken | CredentialKind::ServiceAccountToken, Form::Gateway) => {
+            let granted = scopes.is_none_or(|s| s.granted_by(|scope| cred.scopes.contains(scope)));
+            if !granted {
+                return Err(Denied::ScopeMismatch);
+            }
+        }
+        // A scoped token on the site URL, or a classic token on the gateway: 401.
+        _ => return Err(unauthorized(form)),
+    }
+    Ok(Some(cred.account_id.clone()))
+}

@@ -1,0 +1,621 @@
+//! The control API: set up sites and act on them as a person would. Tests call [`Control`]
+//! directly; `/_sim/...` (see `control_http`) and `--seed` files use the same specs.
+
+use std::collections::BTreeSet;
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::adf;
+use crate::error::JiraError;
+use crate::model::{
+    Account, Credential, CredentialKind, CustomField, FieldKind, Project, Site, WorkflowSpec,
+    World, lock,
+};
+use crate::render::{self, FieldSelection};
+use crate::write;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    #[error("no site named `{0}`")]
+    UnknownSite(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("Jira refused the change: {}", .0.body())]
+    Jira(JiraError),
+}
+
+impl From<JiraError> for ControlError {
+    fn from(e: JiraError) -> Self {
+        ControlError::Jira(e)
+    }
+}
+
+/// A site and, optionally, everything in it (the seed file's `[[site]]`).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteSpec {
+    pub name: String,
+    /// Default: derived from the name (stable across runs).
+    pub cloud_id: Option<String>,
+    #[serde(default)]
+    pub accounts: Vec<AccountSpec>,
+    #[serde(default)]
+    pub workflows: Vec<WorkflowSpec>,
+    #[serde(default)]
+    pub fields: Vec<FieldSpec>,
+    #[serde(default)]
+    pub projects: Vec<ProjectSpec>,
+    #[serde(default)]
+    pub credentials: Vec<CredentialSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AccountSpec {
+    /// Default: derived from the display name.
+    pub account_id: Option<String>,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// Whether other users see the email. Default true.
+    pub email_visible: Option<bool>,
+    /// IANA zone, e.g. `Europe/Berlin`. Default `UTC`.
+    pub time_zone: Option<String>,
+    /// `atlassian` (default) or `app` (service accounts).
+    pub account_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialSpec {
+    pub kind: CredentialKind,
+    /// The account, by account id or email.
+    pub account: String,
+    /// Default: a generated fake token.
+    pub token: Option<String>,
+    /// `YYYY-MM-DD` or RFC 3339; default: never.
+    pub expires_at: Option<String>,
+    /// Granted scopes (scoped and service-account tokens).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FieldSpec {
+    /// `customfield_NNNNN`; default: the next free number from 10000.
+    pub id: Option<String>,
+    pub name: String,
+    /// `text`, `textarea`, `number`, `date`, `select` or `labels`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The options of a `select` field.
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectSpec {
+    pub key: String,
+    pub name: Option<String>,
+    /// A workflow of the site; default `default` (To Do, In Progress, Done).
+    pub workflow: Option<String>,
+    /// Issue type names; default Task, Bug, Story, Epic.
+    pub issue_types: Option<Vec<String>>,
+    /// Issues to generate at once.
+    pub seed_issues: Option<usize>,
+    /// Seed of the generator. Default 1.
+    pub seed: Option<u64>,
+    /// Reporter of generated issues (account id or email); default the first account.
+    pub seed_as: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SiteInfo {
+    pub name: String,
+    #[serde(rename = "cloudId")]
+    pub cloud_id: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CredentialInfo {
+    pub id: String,
+    pub account_id: String,
+    /// The token itself: test infrastructure hands it to the test that asked for it.
+    pub token: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Counter {
+    pub site: String,
+    pub route: String,
+    pub method: String,
+    pub status: u16,
+    pub count: u64,
+}
+
+fn stable_hash(s: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    s.hash(&mut h);
+    h.finish()
+}
+
+/// A UUID-shaped id derived from `seed`, stable across runs.
+pub fn derived_uuid(seed: &str) -> String {
+    let a = stable_hash(seed);
+    let b = stable_hash(&format!("{seed}#2"));
+    format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        a >> 32,
+        (a >> 16) & 0xffff,
+        a & 0xfff,
+        b >> 52,
+        b & 0xffff_ffff_ffff
+    )
+}
+
+/// Parses `YYYY-MM-DD` (start of day, UTC) or RFC 3339.
+pub fn parse_instant(s: &str) -> Result<DateTime<Utc>, ControlError> {
+    if let Ok(d) = NaiveDate::parse_from_str(s, "%Y-%m-%d") {
+        return Ok(d.and_hms_opt(0, 0, 0).expect("midnight").and_utc());
+    }
+    DateTime::parse_from_rfc3339(s)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|_| {
+            ControlError::Invalid(format!("`{s}` is not a date (YYYY-MM-DD) or RFC 3339 time"))
+        })
+}
+
+/// The in-process control handle.
+#[derive(Debug, Clone)]
+pub struct Control {
+    world: Arc<World>,
+}
+
+impl Control {
+    pub fn new(world: Arc<World>) -> Self {
+        Control { world }
+    }
+
+    pub fn world(&self) -> &Arc<World> {
+        &self.world
+    }
+
+    fn with_site<T>(
+        &self,
+        site: &str,
+        f: impl FnOnce(&mut Site) -> Result<T, ControlError>,
+    ) -> Result<T, ControlError> {
+        let s = self
+            .world
+            .site(site)
+            .ok_or_else(|| ControlError::UnknownSite(site.to_owned()))?;
+        let mut guard = lock(&s);
+        f(&mut guard)
+    }
+
+    /// Creates a site with everything its spec lists.
+    pub fn create_site(&self, spec: SiteSpec) -> Result<SiteInfo, ControlError> {
+        if spec.name.is_empty()
+            || !spec
+                .name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(ControlError::Invalid(format!(
+                "site name `{}` must be letters, digits, `-` or `_`",
+                spec.name
+            )));
+        }
+        let cloud_id = spec
+            .cloud_id
+            .clone()
+            .unwrap_or_else(|| derived_uuid(&format!("cloud:{}", spec.name)));
+        if !self.world.insert_site(Site::new(&spec.name, &cloud_id)) {
+            return Err(ControlError::Conflict(format!(
+                "site `{}` or cloud ID {cloud_id} exists already",
+                spec.name
+            )));
+        }
+        for a in spec.accounts {
+            self.create_account(&spec.name, a)?;
+        }
+        for w in spec.workflows {
+            self.create_workflow(&spec.name, w)?;
+        }
+        for f in spec.fields {
+            self.create_field(&spec.name, f)?;
+        }
+        for c in spec.credentials {
+            self.create_credential(&spec.name, c)?;
+        }
+        for p in spec.projects {
+            self.create_project(&spec.name, p)?;
+        }
+        Ok(SiteInfo {
+            name: spec.name,
+            cloud_id,
+        })
+    }
+
+    pub fn sites(&self) -> Vec<SiteInfo> {
+        self.world
+            .site_names()
+            .into_iter()
+            .filter_map(|n| {
+                let s = self.world.site(&n)?;
+                let cloud_id = lock(&s).cloud_id.clone();
+                Some(SiteInfo { name: n, cloud_id })
+            })
+            .collect()
+    }
+
+    pub fn create_account(&self, site: &str, spec: AccountSpec) -> Result<String, ControlError> {
+        let tz_name = spec.time_zone.as_deref().unwrap_or("UTC");
+        let time_zone = tz_name
+            .parse()
+            .map_err(|_| ControlError::Invalid(format!("`{tz_name}` is not an IANA time zone")))?;
+        let account_id = spec.account_id.unwrap_or_else(|| {
+            format!(
+                "712020:{}",
+                derived_uuid(&format!("{site}:{}", spec.display_name))
+            )
+        });
+        self.with_site(site, |s| {
+            if s.accounts.contains_key(&account_id) {
+                return Err(ControlError::Conflict(format!(
+                    "account {account_id} exists already"
+                )));
+            }
+            s.accounts.insert(
+                account_id.clone(),
+                Account {
+                    account_id: account_id.clone(),
+                    display_name: spec.display_name,
+                    email: spec.email,
+                    email_visible: spec.email_visible.unwrap_or(true),
+                    time_zone,
+                    account_type: spec.account_type.unwrap_or_else(|| "atlassian".into()),
+                },
+            );
+            Ok(account_id.clone())
+        })
+    }
+
+    pub fn create_credential(
+        &self,
+        site: &str,
+        spec: CredentialSpec,
+    ) -> Result<CredentialInfo, ControlError> {
+        let expires_at = spec.expires_at.as_deref().map(parse_instant).transpose()?;
+        self.with_site(site, |s| {
+            let account_id = account_ref(s, &spec.account)?;
+            let n = s.credentials.len() + 1;
+            let token = spec.token.unwrap_or_else(|| {
+                format!(
+                    "FAKE-sim-token-{}-{n}-{:016x}",
+                    s.name,
+                    stable_hash(&format!("{}{n}", s.cloud_id))
+                )
+            });
+            if s.credentials.iter().any(|c| c.token == token) {
+                return Err(ControlError::Conflict("that token is taken".into()));
+            }
+            let id = format!("cred-{n}");
+            s.credentials.push(Credential {
+                id: id.clone(),
+                kind: spec.kind,
+                account_id: account_id.clone(),
+                token: token.clone(),
+                expires_at,
+                revoked: false,
+                scopes: spec.scopes.into_iter().collect::<BTreeSet<_>>(),
+            });
+            Ok(CredentialInfo {
+                id,
+                account_id,
+                token,
+            })
+        })
+    }
+
+    pub fn revoke_credential(&self, site: &str, id: &str) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            credential(s, id)?.revoked = true;
+            Ok(())
+        })
+    }
+
+    /// Makes a credential expire now.
+    pub fn expire_credential(&self, site: &str, id: &str) -> Result<(), ControlError> {
+        let now = self.world.clock().now();
+        self.with_site(site, |s| {
+            credential(s, id)?.expires_at = Some(now);
+            Ok(())
+        })
+    }
+
+    pub fn create_workflow(&self, site: &str, spec: WorkflowSpec) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            s.add_workflow(&spec).map_err(ControlError::Invalid)
+        })
+    }
+
+    pub fn create_field(&self, site: &str, spec: FieldSpec) -> Result<String, ControlError> {
+        let kind = match spec.kind.as_str() {
+            "text" => FieldKind::Text,
+            "textarea" => FieldKind::Textarea,
+            "number" => FieldKind::Number,
+            "date" => FieldKind::Date,
+            "labels" => FieldKind::Labels,
+            "select" if !spec.options.is_empty() => FieldKind::Select(spec.options),
+            other => {
+                return Err(ControlError::Invalid(format!(
+                    "field type `{other}` is not one of text, textarea, number, date, labels, select (with options)"
+                )));
+            }
+        };
+        self.with_site(site, |s| {
+            let id = spec
+                .id
+                .unwrap_or_else(|| format!("customfield_{}", 10000 + s.fields.len()));
+            let valid = id
+                .strip_prefix("customfield_")
+                .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()));
+            if !valid || s.field(&id).is_some() {
+                return Err(ControlError::Invalid(format!(
+                    "field id `{id}` must be a new customfield_NNNNN"
+                )));
+            }
+            s.fields.push(CustomField {
+                id: id.clone(),
+                name: spec.name,
+                kind,
+            });
+            Ok(id)
+        })
+    }
+
+    pub fn create_project(&self, site: &str, spec: ProjectSpec) -> Result<u64, ControlError> {
+        let key = spec.key.clone();
+        let id = self.with_site(site, |s| {
+            if !key.chars().next().is_some_and(|c| c.is_ascii_uppercase())
+                || !key
+                    .chars()
+                    .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+            {
+                return Err(ControlError::Invalid(format!(
+                    "project key `{key}` must be upper-case letters and digits"
+                )));
+            }
+            if s.project_by_ref(&key).is_some() {
+                return Err(ControlError::Conflict(format!(
+                    "project {key} exists already"
+                )));
+            }
+            let workflow = spec.workflow.clone().unwrap_or_else(|| "default".into());
+            if !s.workflows.contains_key(&workflow) {
+                return Err(ControlError::NotFound(format!("no workflow `{workflow}`")));
+            }
+            let issue_types = match &spec.issue_types {
+                None => s.issue_types.iter().map(|t| t.id.clone()).collect(),
+                Some(names) => names
+                    .iter()
+                    .map(|n| {
+                        s.issue_types
+                            .iter()
+                            .find(|t| t.name.eq_ignore_ascii_case(n))
+                            .map(|t| t.id.clone())
+                            .ok_or_else(|| ControlError::NotFound(format!("no issue type `{n}`")))
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            let id = 10000 + s.projects.len() as u64;
+            s.projects.push(Project {
+                id,
+                key: key.clone(),
+                name: spec.name.clone().unwrap_or_else(|| key.clone()),
+                workflow,
+                issue_types,
+                next_number: 1,
+            });
+            Ok(id)
+        })?;
+        if let Some(n) = spec.seed_issues.filter(|n| *n > 0) {
+            self.seed_issues(
+                site,
+                &key,
+                n,
+                spec.seed.unwrap_or(1),
+                spec.seed_as.as_deref(),
+            )?;
+        }
+        Ok(id)
+    }
+
+    /// Generates `count` realistic issues in `project`, deterministically from `seed`.
+    pub fn seed_issues(
+        &self,
+        site: &str,
+        project: &str,
+        count: usize,
+        seed: u64,
+        as_account: Option<&str>,
+    ) -> Result<Vec<String>, ControlError> {
+        let now = self.world.clock().now();
+        self.with_site(site, |s| {
+            crate::seed::generate(s, project, count, seed, as_account, now)
+        })
+    }
+
+    /// Edits an issue as `as_account` would through the UI: `fields` and `update` as in the API.
+    pub fn edit_issue(
+        &self,
+        site: &str,
+        issue: &str,
+        as_account: &str,
+        body: &Value,
+    ) -> Result<(), ControlError> {
+        let now = self.world.clock().now();
+        self.with_site(site, |s| {
+            let who = account_ref(s, as_account)?;
+            let id = issue_ref(s, issue)?;
+            write::edit(s, now, &who, id, body)?;
+            Ok(())
+        })
+    }
+
+    /// Moves an issue to the status named `to`, through a transition valid from its status.
+    pub fn transition_issue(
+        &self,
+        site: &str,
+        issue: &str,
+        as_account: &str,
+        to: &str,
+    ) -> Result<(), ControlError> {
+        let now = self.world.clock().now();
+        self.with_site(site, |s| {
+            let who = account_ref(s, as_account)?;
+            let id = issue_ref(s, issue)?;
+            let current = &s.issues[&id];
+            let project = s.project(current.project_id).expect("issue's project");
+            let target = s
+                .status_by_name(to)
+                .ok_or_else(|| ControlError::NotFound(format!("no status `{to}`")))?
+                .id
+                .clone();
+            let t = s
+                .workflow_of(project)
+                .from_status(&current.status)
+                .find(|t| t.to == target)
+                .ok_or_else(|| {
+                    ControlError::Invalid(format!(
+                        "no transition to `{to}` from the issue's status"
+                    ))
+                })?
+                .id
+                .clone();
+            write::transition(
+                s,
+                now,
+                &who,
+                id,
+                &serde_json::json!({ "transition": { "id": t } }),
+            )?;
+            Ok(())
+        })
+    }
+
+    /// Comments as `as_account`; a string body becomes one paragraph per line.
+    pub fn comment_issue(
+        &self,
+        site: &str,
+        issue: &str,
+        as_account: &str,
+        body: &Value,
+    ) -> Result<u64, ControlError> {
+        let now = self.world.clock().now();
+        let body = match body {
+            Value::String(text) => adf::from_text(text),
+            other => other.clone(),
+        };
+        self.with_site(site, |s| {
+            let who = account_ref(s, as_account)?;
+            let id = issue_ref(s, issue)?;
+            Ok(write::add_comment(s, now, &who, id, &body, Vec::new())?)
+        })
+    }
+
+    pub fn delete_issue(&self, site: &str, issue: &str) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            let id = issue_ref(s, issue)?;
+            let removed = s.issues.remove(&id).expect("found above");
+            s.keys.retain(|_, v| *v != id);
+            let _ = removed;
+            Ok(())
+        })
+    }
+
+    /// An issue with every field and property, as `GET /issue?expand=properties` would give.
+    pub fn issue(&self, site: &str, issue: &str) -> Result<Value, ControlError> {
+        self.with_site(site, |s| {
+            let id = issue_ref(s, issue)?;
+            let i = &s.issues[&id];
+            let props: Vec<String> = i.properties.keys().cloned().collect();
+            Ok(render::issue(s, i, &FieldSelection::all(), &props, ""))
+        })
+    }
+
+    pub fn issue_count(&self, site: &str) -> Result<usize, ControlError> {
+        self.with_site(site, |s| Ok(s.issues.len()))
+    }
+
+    /// Requests served, per route template, method and status; all sites when `site` is None.
+    pub fn counters(&self, site: Option<&str>) -> Result<Vec<Counter>, ControlError> {
+        let names = match site {
+            Some(n) => vec![n.to_owned()],
+            None => self.world.site_names(),
+        };
+        let mut out = Vec::new();
+        for n in names {
+            self.with_site(&n, |s| {
+                out.extend(
+                    s.counters
+                        .iter()
+                        .map(|((route, method, status), count)| Counter {
+                            site: n.clone(),
+                            route: route.clone(),
+                            method: method.clone(),
+                            status: *status,
+                            count: *count,
+                        }),
+                );
+                Ok(())
+            })?;
+        }
+        Ok(out)
+    }
+
+    pub fn reset_counters(&self) {
+        for n in self.world.site_names() {
+            let _ = self.with_site(&n, |s| {
+                s.counters.clear();
+                Ok(())
+            });
+        }
+    }
+}
+
+fn credential<'a>(s: &'a mut Site, id: &str) -> Result<&'a mut Credential, ControlError> {
+    s.credentials
+        .iter_mut()
+        .find(|c| c.id == id)
+        .ok_or_else(|| ControlError::NotFound(format!("no credential `{id}`")))
+}
+
+/// An account by id or email.
+pub fn account_ref(s: &Site, r: &str) -> Result<String, ControlError> {
+    s.accounts
+        .values()
+        .find(|a| {
+            a.account_id == r
+                || a.email
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(r))
+        })
+        .map(|a| a.account_id.clone())
+        .ok_or_else(|| ControlError::NotFound(format!("no account `{r}` on site {}", s.name)))
+}
+
+fn issue_ref(s: &Site, r: &str) -> Result<u64, ControlError> {
+    s.issue_id(r)
+        .ok_or_else(|| ControlError::NotFound(format!("no issue `{r}` on site {}", s.name)))
+}

@@ -1,0 +1,255 @@
+//! `/_sim/...`: the control API over HTTP (JSON), for the demo and for other processes.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::App;
+use crate::control::{AccountSpec, ControlError, CredentialSpec, FieldSpec, ProjectSpec, SiteSpec};
+use crate::model::WorkflowSpec;
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            ControlError::UnknownSite(_) | ControlError::NotFound(_) => StatusCode::NOT_FOUND,
+            ControlError::Invalid(_) => StatusCode::BAD_REQUEST,
+            ControlError::Conflict(_) => StatusCode::CONFLICT,
+            ControlError::Jira(e) => e.status,
+        };
+        let body = match &self {
+            ControlError::Jira(e) => json!({ "error": "jira", "jira": e.body() }),
+            other => json!({ "error": other.to_string() }),
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+type Result<T> = std::result::Result<T, ControlError>;
+
+pub fn router() -> Router<App> {
+    Router::new()
+        .route("/_sim/sites", get(sites).post(create_site))
+        .route("/_sim/sites/{site}/accounts", post(create_account))
+        .route("/_sim/sites/{site}/credentials", post(create_credential))
+        .route("/_sim/sites/{site}/credentials/{id}/revoke", post(revoke))
+        .route("/_sim/sites/{site}/credentials/{id}/expire", post(expire))
+        .route("/_sim/sites/{site}/workflows", post(create_workflow))
+        .route("/_sim/sites/{site}/fields", post(create_field))
+        .route("/_sim/sites/{site}/projects", post(create_project))
+        .route("/_sim/sites/{site}/projects/{key}/seed", post(seed))
+        .route(
+            "/_sim/sites/{site}/issues/{key}",
+            get(issue).delete(delete_issue),
+        )
+        .route("/_sim/sites/{site}/issues/{key}/edit", post(edit))
+        .route(
+            "/_sim/sites/{site}/issues/{key}/transition",
+            post(transition),
+        )
+        .route("/_sim/sites/{site}/issues/{key}/comment", post(comment))
+        .route("/_sim/sites/{site}/counters", get(site_counters))
+        .route("/_sim/counters", get(counters).delete(reset_counters))
+        .route("/_sim/clock/advance", post(advance_clock))
+        .route("/_sim/health", get(|| async { "ok" }))
+        .route(
+            "/_sim/{*rest}",
+            delete(not_found).get(not_found).post(not_found),
+        )
+}
+
+async fn not_found() -> Response {
+    ControlError::NotFound("no such control endpoint; see crates/sim/README.md".into())
+        .into_response()
+}
+
+async fn sites(State(app): State<App>) -> Json<Value> {
+    Json(json!(app.control.sites()))
+}
+
+async fn create_site(State(app): State<App>, Json(spec): Json<SiteSpec>) -> Result<Response> {
+    let info = app.control.create_site(spec)?;
+    Ok((StatusCode::CREATED, Json(json!(info))).into_response())
+}
+
+async fn create_account(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(spec): Json<AccountSpec>,
+) -> Result<Response> {
+    let id = app.control.create_account(&site, spec)?;
+    Ok((StatusCode::CREATED, Json(json!({ "accountId": id }))).into_response())
+}
+
+async fn create_credential(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(spec): Json<CredentialSpec>,
+) -> Result<Response> {
+    let info = app.control.create_credential(&site, spec)?;
+    Ok((StatusCode::CREATED, Json(json!(info))).into_response())
+}
+
+async fn revoke(
+    State(app): State<App>,
+    Path((site, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    app.control.revoke_credential(&site, &id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn expire(
+    State(app): State<App>,
+    Path((site, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    app.control.expire_credential(&site, &id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn create_workflow(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(spec): Json<WorkflowSpec>,
+) -> Result<StatusCode> {
+    app.control.create_workflow(&site, spec)?;
+    Ok(StatusCode::CREATED)
+}
+
+async fn create_field(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(spec): Json<FieldSpec>,
+) -> Result<Response> {
+    let id = app.control.create_field(&site, spec)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id }))).into_response())
+}
+
+async fn create_project(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(spec): Json<ProjectSpec>,
+) -> Result<Response> {
+    let id = app.control.create_project(&site, spec)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SeedRequest {
+    count: usize,
+    #[serde(default)]
+    seed: Option<u64>,
+    #[serde(default, rename = "as")]
+    as_account: Option<String>,
+}
+
+async fn seed(
+    State(app): State<App>,
+    Path((site, key)): Path<(String, String)>,
+    Json(r): Json<SeedRequest>,
+) -> Result<Response> {
+    let keys = app.control.seed_issues(
+        &site,
+        &key,
+        r.count,
+        r.seed.unwrap_or(1),
+        r.as_account.as_deref(),
+    )?;
+    Ok((StatusCode::CREATED, Json(json!({ "keys": keys }))).into_response())
+}
+
+async fn issue(
+    State(app): State<App>,
+    Path((site, key)): Path<(String, String)>,
+) -> Result<Json<Value>> {
+    Ok(Json(app.control.issue(&site, &key)?))
+}
+
+async fn delete_issue(
+    State(app): State<App>,
+    Path((site, key)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    app.control.delete_issue(&site, &key)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ActAs {
+    #[serde(rename = "as")]
+    as_account: String,
+    #[serde(default)]
+    fields: Option<Value>,
+    #[serde(default)]
+    update: Option<Value>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    body: Option<Value>,
+}
+
+async fn edit(
+    State(app): State<App>,
+    Path((site, key)): Path<(String, String)>,
+    Json(a): Json<ActAs>,
+) -> Result<StatusCode> {
+    let body =
+        json!({ "fields": a.fields.unwrap_or(json!({})), "update": a.update.unwrap_or(json!({})) });
+    app.control.edit_issue(&site, &key, &a.as_account, &body)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn transition(
+    State(app): State<App>,
+    Path((site, key)): Path<(String, String)>,
+    Json(a): Json<ActAs>,
+) -> Result<StatusCode> {
+    let to =
+        a.to.ok_or_else(|| ControlError::Invalid("`to` (a status name) is required".into()))?;
+    app.control
+        .transition_issue(&site, &key, &a.as_account, &to)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn comment(
+    State(app): State<App>,
+    Path((site, key)): Path<(String, String)>,
+    Json(a): Json<ActAs>,
+) -> Result<Response> {
+    let body = a
+        .body
+        .ok_or_else(|| ControlError::Invalid("`body` (text or ADF) is required".into()))?;
+    let id = app
+        .control
+        .comment_issue(&site, &key, &a.as_account, &body)?;
+    Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))).into_response())
+}
+
+async fn site_counters(State(app): State<App>, Path(site): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(json!(app.control.counters(Some(&site))?)))
+}
+
+async fn counters(State(app): State<App>) -> Result<Json<Value>> {
+    Ok(Json(json!(app.control.counters(None)?)))
+}
+
+async fn reset_counters(State(app): State<App>) -> StatusCode {
+    app.control.reset_counters();
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct Advance {
+    seconds: i64,
+}
+
+async fn advance_clock(State(app): State<App>, Query(a): Query<Advance>) -> StatusCode {
+    app.control
+        .world()
+        .clock()
+        .advance(chrono::Duration::seconds(a.seconds));
+    StatusCode::NO_CONTENT
+}

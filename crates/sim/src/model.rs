@@ -1,0 +1,459 @@
+//! The simulated Jira Cloud: sites with their accounts, credentials, workflows, projects
+//! and issues. Plain data; the rules live in `write`, `auth` and `jql`.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, RwLock};
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use chrono_tz::Tz;
+use serde_json::Value;
+
+/// Every site the simulator serves, and its clock.
+#[derive(Debug, Default)]
+pub struct World {
+    sites: RwLock<BTreeMap<String, Arc<Mutex<Site>>>>,
+    clock: Clock,
+}
+
+impl World {
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    pub fn site(&self, name: &str) -> Option<Arc<Mutex<Site>>> {
+        self.sites.read().expect("sites lock").get(name).cloned()
+    }
+
+    pub fn site_by_cloud_id(&self, cloud_id: &str) -> Option<Arc<Mutex<Site>>> {
+        let sites = self.sites.read().expect("sites lock");
+        sites
+            .values()
+            .find(|s| lock(s).cloud_id == cloud_id)
+            .cloned()
+    }
+
+    pub fn site_names(&self) -> Vec<String> {
+        self.sites
+            .read()
+            .expect("sites lock")
+            .keys()
+            .cloned()
+            .collect()
+    }
+
+    /// Adds a site; false if the name or cloud ID is taken.
+    pub fn insert_site(&self, site: Site) -> bool {
+        let mut sites = self.sites.write().expect("sites lock");
+        if sites.contains_key(&site.name)
+            || sites.values().any(|s| lock(s).cloud_id == site.cloud_id)
+        {
+            return false;
+        }
+        sites.insert(site.name.clone(), Arc::new(Mutex::new(site)));
+        true
+    }
+}
+
+/// Locks a site; a panic while holding it is a simulator bug, so poisoning is not recovered.
+pub fn lock(site: &Mutex<Site>) -> MutexGuard<'_, Site> {
+    site.lock().expect("site lock")
+}
+
+/// Wall-clock time with an adjustable offset, at Jira's millisecond precision.
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: AtomicI64,
+}
+
+impl Clock {
+    pub fn now(&self) -> DateTime<Utc> {
+        let t = Utc::now() + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+    }
+
+    /// Moves simulated time forward (tests of watermarks and expiry).
+    pub fn advance(&self, by: Duration) {
+        self.offset_ms
+            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+    }
+}
+
+/// One Jira Cloud site.
+#[derive(Debug)]
+pub struct Site {
+    pub name: String,
+    pub cloud_id: String,
+    pub accounts: BTreeMap<String, Account>,
+    pub credentials: Vec<Credential>,
+    pub statuses: Vec<Status>,
+    pub issue_types: Vec<IssueType>,
+    pub fields: Vec<CustomField>,
+    pub workflows: BTreeMap<String, Workflow>,
+    pub projects: Vec<Project>,
+    pub issues: BTreeMap<u64, Issue>,
+    /// Issue key -> id.
+    pub keys: HashMap<String, u64>,
+    pub next_issue_id: u64,
+    pub next_comment_id: u64,
+    /// (route template, method, status) -> requests served.
+    pub counters: BTreeMap<(String, String, u16), u64>,
+}
+
+impl Site {
+    /// A site with Jira's standard issue types and the default workflow.
+    pub fn new(name: &str, cloud_id: &str) -> Self {
+        let mut site = Site {
+            name: name.to_owned(),
+            cloud_id: cloud_id.to_owned(),
+            accounts: BTreeMap::new(),
+            credentials: Vec::new(),
+            statuses: Vec::new(),
+            issue_types: vec![
+                IssueType::new("10000", "Epic", 1),
+                IssueType::new("10001", "Task", 0),
+                IssueType::new("10002", "Bug", 0),
+                IssueType::new("10003", "Story", 0),
+            ],
+            fields: Vec::new(),
+            workflows: BTreeMap::new(),
+            projects: Vec::new(),
+            issues: BTreeMap::new(),
+            keys: HashMap::new(),
+            next_issue_id: 10000,
+            next_comment_id: 10000,
+            counters: BTreeMap::new(),
+        };
+        let default = WorkflowSpec::default_spec();
+        site.add_workflow(&default)
+            .expect("the default workflow is valid");
+        site
+    }
+
+    pub fn status(&self, id: &str) -> Option<&Status> {
+        self.statuses.iter().find(|s| s.id == id)
+    }
+
+    pub fn status_by_name(&self, name: &str) -> Option<&Status> {
+        self.statuses
+            .iter()
+            .find(|s| s.name.eq_ignore_ascii_case(name))
+    }
+
+    pub fn issue_type(&self, id: &str) -> Option<&IssueType> {
+        self.issue_types.iter().find(|t| t.id == id)
+    }
+
+    pub fn project(&self, id: u64) -> Option<&Project> {
+        self.projects.iter().find(|p| p.id == id)
+    }
+
+    /// A project by key (case-insensitive) or numeric id.
+    pub fn project_by_ref(&self, key_or_id: &str) -> Option<&Project> {
+        self.projects
+            .iter()
+            .find(|p| p.key.eq_ignore_ascii_case(key_or_id) || p.id.to_string() == key_or_id)
+    }
+
+    pub fn field(&self, id: &str) -> Option<&CustomField> {
+        self.fields.iter().find(|f| f.id == id)
+    }
+
+    /// An issue by key (case-insensitive) or numeric id.
+    pub fn issue_id(&self, key_or_id: &str) -> Option<u64> {
+        if let Ok(id) = key_or_id.parse::<u64>() {
+            return self.issues.contains_key(&id).then_some(id);
+        }
+        self.keys.get(&key_or_id.to_ascii_uppercase()).copied()
+    }
+
+    /// Registers a workflow, creating its statuses site-wide (shared by name).
+    pub fn add_workflow(&mut self, spec: &WorkflowSpec) -> Result<(), String> {
+        if spec.statuses.is_empty() {
+            return Err("a workflow needs at least one status".into());
+        }
+        let mut ids = Vec::new();
+        for (name, category) in &spec.statuses {
+            let id = match self.status_by_name(name) {
+                Some(s) => s.id.clone(),
+                None => {
+                    let id = (10000 + self.statuses.len()).to_string();
+                    self.statuses.push(Status {
+                        id: id.clone(),
+                        name: name.clone(),
+                        category: *category,
+                    });
+                    id
+                }
+            };
+            ids.push(id);
+        }
+        let id_of = |name: &str| -> Result<String, String> {
+            spec.statuses
+                .iter()
+                .position(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|i| ids[i].clone())
+                .ok_or_else(|| {
+                    format!("transition names status `{name}`, which the workflow does not have")
+                })
+        };
+        let mut transitions = Vec::new();
+        for (i, t) in spec.transitions.iter().enumerate() {
+            transitions.push(Transition {
+                id: ((i + 1) * 10 + 1).to_string(),
+                name: t.name.clone(),
+                from: t.from.iter().map(|f| id_of(f)).collect::<Result<_, _>>()?,
+                to: id_of(&t.to)?,
+            });
+        }
+        self.workflows.insert(
+            spec.name.clone(),
+            Workflow {
+                name: spec.name.clone(),
+                initial: ids[0].clone(),
+                statuses: ids,
+                transitions,
+            },
+        );
+        Ok(())
+    }
+
+    pub fn workflow_of(&self, project: &Project) -> &Workflow {
+        self.workflows
+            .get(&project.workflow)
+            .expect("projects only name registered workflows")
+    }
+}
+
+/// A user or app account of a site.
+#[derive(Debug, Clone)]
+pub struct Account {
+    pub account_id: String,
+    pub display_name: String,
+    pub email: Option<String>,
+    /// Whether the email is shown to others (profile visibility).
+    pub email_visible: bool,
+    pub time_zone: Tz,
+    /// `atlassian` for people, `app` for service accounts.
+    pub account_type: String,
+}
+
+/// The kinds of credential of part 1.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialKind {
+    /// Classic (unscoped) user API token: basic auth on the site URL.
+    ClassicToken,
+    /// Scoped user API token: basic auth on the gateway only.
+    ScopedToken,
+    /// Service-account API token (always scoped): basic auth on the gateway only.
+    ServiceAccountToken,
+}
+
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub id: String,
+    pub kind: CredentialKind,
+    pub account_id: String,
+    pub token: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub revoked: bool,
+    /// Granted OAuth scopes (classic or granular); unused for classic tokens.
+    pub scopes: BTreeSet<String>,
+}
+
+/// Jira's three status categories.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Category {
+    New,
+    Indeterminate,
+    Done,
+}
+
+#[derive(Debug, Clone)]
+pub struct Status {
+    pub id: String,
+    pub name: String,
+    pub category: Category,
+}
+
+#[derive(Debug, Clone)]
+pub struct Workflow {
+    pub name: String,
+    pub statuses: Vec<String>,
+    pub initial: String,
+    pub transitions: Vec<Transition>,
+}
+
+impl Workflow {
+    /// Transitions that may be taken from `status`.
+    pub fn from_status<'a>(&'a self, status: &'a str) -> impl Iterator<Item = &'a Transition> + 'a {
+        self.transitions.iter().filter(move |t| {
+            if t.from.is_empty() {
+                t.to != status
+            } else {
+                t.from.iter().any(|f| f == status)
+            }
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub id: String,
+    pub name: String,
+    /// Status ids it starts from; empty for a global transition.
+    pub from: Vec<String>,
+    pub to: String,
+}
+
+/// A workflow as the control API and seed files describe it.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WorkflowSpec {
+    pub name: String,
+    /// (name, category); the first is the initial status.
+    pub statuses: Vec<(String, Category)>,
+    pub transitions: Vec<TransitionSpec>,
+}
+
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TransitionSpec {
+    pub name: String,
+    /// Status names; empty or absent for a global transition.
+    #[serde(default)]
+    pub from: Vec<String>,
+    pub to: String,
+}
+
+impl WorkflowSpec {
+    /// Jira's simplified workflow: To Do -> In Progress -> Done.
+    pub fn default_spec() -> Self {
+        let t = |name: &str, from: &[&str], to: &str| TransitionSpec {
+            name: name.into(),
+            from: from.iter().map(|s| s.to_string()).collect(),
+            to: to.into(),
+        };
+        WorkflowSpec {
+            name: "default".into(),
+            statuses: vec![
+                ("To Do".into(), Category::New),
+                ("In Progress".into(), Category::Indeterminate),
+                ("Done".into(), Category::Done),
+            ],
+            transitions: vec![
+                t("Start progress", &["To Do"], "In Progress"),
+                t("Stop progress", &["In Progress"], "To Do"),
+                t("Done", &["To Do", "In Progress"], "Done"),
+                t("Reopen", &["Done"], "To Do"),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct IssueType {
+    pub id: String,
+    pub name: String,
+    pub hierarchy_level: i32,
+}
+
+impl IssueType {
+    fn new(id: &str, name: &str, hierarchy_level: i32) -> Self {
+        IssueType {
+            id: id.into(),
+            name: name.into(),
+            hierarchy_level,
+        }
+    }
+}
+
+/// Jira's default priorities: (id, name).
+pub const PRIORITIES: [(&str, &str); 5] = [
+    ("1", "Highest"),
+    ("2", "High"),
+    ("3", "Medium"),
+    ("4", "Low"),
+    ("5", "Lowest"),
+];
+
+/// The type of a custom field, which decides the values it accepts.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type", content = "options")]
+pub enum FieldKind {
+    /// Single-line text: a string.
+    Text,
+    /// Multi-line text: an ADF document.
+    Textarea,
+    /// A number.
+    Number,
+    /// A date, `YYYY-MM-DD`.
+    Date,
+    /// One option of a list: `{"value": ".."}` or `{"id": ".."}`.
+    Select(Vec<String>),
+    /// A list of labels.
+    Labels,
+}
+
+#[derive(Debug, Clone)]
+pub struct CustomField {
+    pub id: String,
+    pub name: String,
+    pub kind: FieldKind,
+}
+
+#[derive(Debug, Clone)]
+pub struct Project {
+    pub id: u64,
+    pub key: String,
+    pub name: String,
+    pub workflow: String,
+    pub issue_types: Vec<String>,
+    pub next_number: u64,
+}
+
+#[derive(Debug, Clone)]
+pub struct Issue {
+    pub id: u64,
+    pub key: String,
+    pub project_id: u64,
+    pub issue_type: String,
+    pub summary: String,
+    pub description: Option<Value>,
+    pub status: String,
+    pub priority: Option<String>,
+    pub labels: Vec<String>,
+    pub duedate: Option<NaiveDate>,
+    pub assignee: Option<String>,
+    pub reporter: Option<String>,
+    pub creator: String,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub custom: BTreeMap<String, Value>,
+    pub comments: Vec<Comment>,
+    pub properties: BTreeMap<String, Value>,
+    /// Who changed what, oldest first.
+    pub history: Vec<History>,
+}
+
+/// One change of an issue: its author and the fields it touched.
+#[derive(Debug, Clone)]
+pub struct History {
+    pub author: String,
+    pub created: DateTime<Utc>,
+    /// (field id, old value, new value), values as display strings.
+    pub items: Vec<(String, Option<String>, Option<String>)>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Comment {
+    pub id: u64,
+    pub author: String,
+    pub update_author: String,
+    pub body: Value,
+    pub created: DateTime<Utc>,
+    pub updated: DateTime<Utc>,
+    pub properties: BTreeMap<String, Value>,
+}

@@ -1,0 +1,320 @@
+//! Issues and their parts as Jira's REST API v3 prints them.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value, json};
+
+use crate::model::{
+    Account, Category, Comment, CustomField, FieldKind, Issue, IssueType, PRIORITIES, Site, Status,
+};
+
+/// Jira's timestamp format: milliseconds and a numeric offset, `2020-05-08T07:55:44.099+0000`.
+pub fn timestamp(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.3f%z").to_string()
+}
+
+/// System fields the simulator keeps, in the order `GET /field` lists them.
+pub const SYSTEM_FIELDS: &[(&str, &str, &str)] = &[
+    // (id, name, schema type)
+    ("summary", "Summary", "string"),
+    ("description", "Description", "string"),
+    ("status", "Status", "status"),
+    ("priority", "Priority", "priority"),
+    ("labels", "Labels", "array"),
+    ("issuetype", "Issue Type", "issuetype"),
+    ("project", "Project", "project"),
+    ("created", "Created", "datetime"),
+    ("updated", "Updated", "datetime"),
+    ("duedate", "Due date", "date"),
+    ("assignee", "Assignee", "user"),
+    ("reporter", "Reporter", "user"),
+    ("creator", "Creator", "user"),
+    ("comment", "Comment", "comments-page"),
+];
+
+/// Which fields a caller asked for (`fields=`): ids, `*all`, `*navigable`, `-field`.
+#[derive(Debug, Clone, Default)]
+pub struct FieldSelection {
+    all: bool,
+    navigable: bool,
+    include: BTreeSet<String>,
+    exclude: BTreeSet<String>,
+}
+
+impl FieldSelection {
+    /// Parses `fields`; items may themselves be comma lists.
+    pub fn parse<S: AsRef<str>>(items: &[S]) -> Self {
+        let mut sel = FieldSelection::default();
+        for item in items
+            .iter()
+            .flat_map(|i| i.as_ref().split(','))
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            match item {
+                "*all" => sel.all = true,
+                "*navigable" => sel.navigable = true,
+                x => {
+                    if let Some(ex) = x.strip_prefix('-') {
+                        sel.exclude.insert(ex.to_owned());
+                    } else {
+                        sel.include.insert(x.to_owned());
+                    }
+                }
+            }
+        }
+        sel
+    }
+
+    pub fn all() -> Self {
+        FieldSelection {
+            all: true,
+            ..Default::default()
+        }
+    }
+
+    pub fn navigable() -> Self {
+        FieldSelection {
+            navigable: true,
+            ..Default::default()
+        }
+    }
+
+    /// True when only issue ids were asked for (search's default).
+    pub fn ids_only(&self) -> bool {
+        !self.all && !self.navigable && self.include.iter().all(|f| f == "id")
+    }
+
+    fn wants(&self, field: &str) -> bool {
+        if self.exclude.contains(field) {
+            return false;
+        }
+        self.include.contains(field) || self.all || (self.navigable && field != "comment")
+    }
+}
+
+pub fn status_category(c: Category, base: &str) -> Value {
+    let (id, key, name, color) = match c {
+        Category::New => (2, "new", "To Do", "blue-gray"),
+        Category::Indeterminate => (4, "indeterminate", "In Progress", "yellow"),
+        Category::Done => (3, "done", "Done", "green"),
+    };
+    json!({ "self": format!("{base}/rest/api/3/statuscategory/{id}"), "id": id, "key": key, "colorName": color, "name": name })
+}
+
+pub fn status(s: &Status, base: &str) -> Value {
+    json!({
+        "self": format!("{base}/rest/api/3/status/{}", s.id),
+        "description": "",
+        "iconUrl": format!("{base}/images/icons/statuses/generic.png"),
+        "name": s.name,
+        "id": s.id,
+        "statusCategory": status_category(s.category, base),
+    })
+}
+
+pub fn issue_type(t: &IssueType, base: &str) -> Value {
+    json!({
+        "self": format!("{base}/rest/api/3/issuetype/{}", t.id),
+        "id": t.id,
+        "description": format!("A {}.", t.name.to_lowercase()),
+        "iconUrl": format!("{base}/images/icons/issuetypes/{}.png", t.name.to_lowercase()),
+        "name": t.name,
+        "subtask": false,
+        "hierarchyLevel": t.hierarchy_level,
+    })
+}
+
+pub fn avatar_urls(account_id: &str) -> Value {
+    let url =
+        |size: u32| format!("https://avatar-management.example.invalid/{account_id}/{size}.png");
+    json!({ "16x16": url(16), "24x24": url(24), "32x32": url(32), "48x48": url(48) })
+}
+
+/// A user as other users see it: the email only when the profile shows it.
+pub fn user(a: &Account, base: &str, myself: bool) -> Value {
+    let mut v = json!({
+        "self": format!("{base}/rest/api/3/user?accountId={}", a.account_id),
+        "accountId": a.account_id,
+        "accountType": a.account_type,
+        "avatarUrls": avatar_urls(&a.account_id),
+        "displayName": a.display_name,
+        "active": true,
+        "timeZone": a.time_zone.name(),
+    });
+    if let Some(email) = a.email.as_ref().filter(|_| a.email_visible || myself) {
+        v["emailAddress"] = json!(email);
+    }
+    v
+}
+
+fn user_ref(site: &Site, account_id: Option<&String>, base: &str) -> Value {
+    account_id
+        .and_then(|id| site.accounts.get(id))
+        .map_or(Value::Null, |a| user(a, base, false))
+}
+
+pub fn comment(
+    site: &Site,
+    issue: &Issue,
+    c: &Comment,
+    base: &str,
+    with_properties: bool,
+) -> Value {
+    let mut v = json!({
+        "self": format!("{base}/rest/api/3/issue/{}/comment/{}", issue.id, c.id),
+        "id": c.id.to_string(),
+        "author": user_ref(site, Some(&c.author), base),
+        "updateAuthor": user_ref(site, Some(&c.update_author), base),
+        "body": c.body,
+        "created": timestamp(c.created),
+        "updated": timestamp(c.updated),
+        "jsdPublic": true,
+    });
+    if with_properties {
+        v["properties"] = c
+            .properties
+            .iter()
+            .map(|(k, val)| json!({ "key": k, "value": val }))
+            .collect();
+    }
+    v
+}
+
+pub fn custom_field_schema(f: &CustomField) -> Value {
+    let custom_id: i64 = f.id.trim_start_matches("customfield_").parse().unwrap_or(0);
+    let (ty, custom, items) = match &f.kind {
+        FieldKind::Text => (
+            "string",
+            "com.atlassian.jira.plugin.system.customfieldtypes:textfield",
+            None,
+        ),
+        FieldKind::Textarea => (
+            "string",
+            "com.atlassian.jira.plugin.system.customfieldtypes:textarea",
+            None,
+        ),
+        FieldKind::Number => (
+            "number",
+            "com.atlassian.jira.plugin.system.customfieldtypes:float",
+            None,
+        ),
+        FieldKind::Date => (
+            "date",
+            "com.atlassian.jira.plugin.system.customfieldtypes:datepicker",
+            None,
+        ),
+        FieldKind::Select(_) => (
+            "option",
+            "com.atlassian.jira.plugin.system.customfieldtypes:select",
+            None,
+        ),
+        FieldKind::Labels => (
+            "array",
+            "com.atlassian.jira.plugin.system.customfieldtypes:labels",
+            Some("string"),
+        ),
+    };
+    let mut v = json!({ "type": ty, "custom": custom, "customId": custom_id });
+    if let Some(items) = items {
+        v["items"] = json!(items);
+    }
+    v
+}
+
+fn field_value(site: &Site, issue: &Issue, id: &str, base: &str) -> Option<Value> {
+    Some(match id {
+        "summary" => json!(issue.summary),
+        "description" => issue.description.clone().unwrap_or(Value::Null),
+        "status" => status(site.status(&issue.status)?, base),
+        "priority" => match &issue.priority {
+            None => Value::Null,
+            Some(p) => {
+                let name = PRIORITIES
+                    .iter()
+                    .find(|(i, _)| i == p)
+                    .map_or("", |(_, n)| n);
+                json!({ "self": format!("{base}/rest/api/3/priority/{p}"), "id": p, "name": name,
+                        "iconUrl": format!("{base}/images/icons/priorities/{}.svg", name.to_lowercase()) })
+            }
+        },
+        "labels" => json!(issue.labels),
+        "issuetype" => issue_type(site.issue_type(&issue.issue_type)?, base),
+        "project" => {
+            let p = site.project(issue.project_id)?;
+            json!({ "self": format!("{base}/rest/api/3/project/{}", p.id), "id": p.id.to_string(), "key": p.key,
+                    "name": p.name, "projectTypeKey": "software", "simplified": false,
+                    "avatarUrls": avatar_urls(&p.key) })
+        }
+        "created" => json!(timestamp(issue.created)),
+        "updated" => json!(timestamp(issue.updated)),
+        "duedate" => issue
+            .duedate
+            .map_or(Value::Null, |d| json!(d.format("%Y-%m-%d").to_string())),
+        "assignee" => user_ref(site, issue.assignee.as_ref(), base),
+        "reporter" => user_ref(site, issue.reporter.as_ref(), base),
+        "creator" => user_ref(site, Some(&issue.creator), base),
+        "comment" => {
+            let comments: Vec<Value> = issue
+                .comments
+                .iter()
+                .map(|c| comment(site, issue, c, base, false))
+                .collect();
+            json!({ "comments": comments, "self": format!("{base}/rest/api/3/issue/{}/comment", issue.id),
+                    "maxResults": comments.len(), "total": comments.len(), "startAt": 0 })
+        }
+        custom => {
+            site.field(custom)?;
+            issue.custom.get(custom).cloned().unwrap_or(Value::Null)
+        }
+    })
+}
+
+/// Every field id the site knows, system then custom.
+pub fn all_field_ids(site: &Site) -> impl Iterator<Item = &str> {
+    SYSTEM_FIELDS
+        .iter()
+        .map(|(id, _, _)| *id)
+        .chain(site.fields.iter().map(|f| f.id.as_str()))
+}
+
+/// An issue as `GET /issue`, search and bulkfetch return it.
+pub fn issue(
+    site: &Site,
+    issue: &Issue,
+    sel: &FieldSelection,
+    properties: &[String],
+    base: &str,
+) -> Value {
+    let mut v = Map::new();
+    v.insert("id".into(), json!(issue.id.to_string()));
+    if !sel.ids_only() || !properties.is_empty() {
+        v.insert(
+            "expand".into(),
+            json!(
+                "renderedFields,names,schema,operations,editmeta,changelog,versionedRepresentations"
+            ),
+        );
+        v.insert(
+            "self".into(),
+            json!(format!("{base}/rest/api/3/issue/{}", issue.id)),
+        );
+        v.insert("key".into(), json!(issue.key));
+    }
+    if !sel.ids_only() {
+        let fields: Map<String, Value> = all_field_ids(site)
+            .filter(|f| sel.wants(f))
+            .filter_map(|f| Some((f.to_owned(), field_value(site, issue, f, base)?)))
+            .collect();
+        v.insert("fields".into(), Value::Object(fields));
+    }
+    if !properties.is_empty() {
+        let props: Map<String, Value> = properties
+            .iter()
+            .filter_map(|k| Some((k.clone(), issue.properties.get(k)?.clone())))
+            .collect();
+        v.insert("properties".into(), Value::Object(props));
+    }
+    Value::Object(v)
+}

@@ -1,0 +1,692 @@
+//! The rules of writing to Jira: create, edit, transition, comment and properties, with
+//! Jira's field validation and error messages. Shared by the REST API and the control API
+//! (which acts "as a person" through the same rules).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, NaiveDate, Utc};
+use serde_json::{Map, Value};
+
+use crate::adf;
+use crate::error::JiraError;
+use crate::model::{Comment, FieldKind, History, Issue, PRIORITIES, Site};
+
+/// The longest issue property value Jira stores, in characters of its JSON text.
+pub const MAX_PROPERTY_CHARS: usize = 32768;
+/// The longest issue property key.
+pub const MAX_PROPERTY_KEY: usize = 255;
+
+const ADF_ERROR: &str =
+    "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
+
+fn cannot_set(field: &str) -> String {
+    format!("Field '{field}' cannot be set. It is not on the appropriate screen, or unknown.")
+}
+
+/// `IssueUpdateDetails`, the body of create, edit and transition.
+#[derive(Debug, Default)]
+pub struct UpdateDetails {
+    pub fields: Map<String, Value>,
+    pub update: Map<String, Value>,
+    pub properties: Vec<(String, Value)>,
+    pub transition: Option<String>,
+}
+
+impl UpdateDetails {
+    pub fn parse(body: &Value) -> Result<Self, JiraError> {
+        let obj = body
+            .as_object()
+            .ok_or_else(|| JiraError::bad_request("The request body must be a JSON object."))?;
+        let table = |k: &str| -> Result<Map<String, Value>, JiraError> {
+            match obj.get(k) {
+                None | Some(Value::Null) => Ok(Map::new()),
+                Some(Value::Object(m)) => Ok(m.clone()),
+                Some(_) => Err(JiraError::bad_request(format!("'{k}' must be an object."))),
+            }
+        };
+        let properties = match obj.get("properties") {
+            None | Some(Value::Null) => Vec::new(),
+            Some(v) => parse_properties(v)?,
+        };
+        let transition = match obj.get("transition") {
+            None | Some(Value::Null) => None,
+            Some(t) => Some(
+                t.get("id")
+                    .and_then(|i| {
+                        i.as_str()
+                            .map(str::to_owned)
+                            .or_else(|| i.as_u64().map(|n| n.to_string()))
+                    })
+                    .ok_or_else(|| JiraError::bad_request("A transition needs an 'id'."))?,
+            ),
+        };
+        Ok(UpdateDetails {
+            fields: table("fields")?,
+            update: table("update")?,
+            properties,
+            transition,
+        })
+    }
+}
+
+/// `[{"key": .., "value": ..}]`, each checked against Jira's limits.
+pub fn parse_properties(v: &Value) -> Result<Vec<(String, Value)>, JiraError> {
+    let list = v
+        .as_array()
+        .ok_or_else(|| JiraError::bad_request("'properties' must be an array."))?;
+    list.iter()
+        .map(|p| {
+            let key = p.get("key").and_then(Value::as_str).unwrap_or_default();
+            let value = p.get("value").cloned().unwrap_or(Value::Null);
+            check_property(key, &value)?;
+            Ok((key.to_owned(), value))
+        })
+        .collect()
+}
+
+pub fn check_property(key: &str, value: &Value) -> Result<(), JiraError> {
+    if key.is_empty() || key.chars().count() > MAX_PROPERTY_KEY {
+        return Err(JiraError::bad_request(format!(
+            "The property key must be between 1 and {MAX_PROPERTY_KEY} characters long."
+        )));
+    }
+    if value.is_null() || value.as_str() == Some("") {
+        return Err(JiraError::bad_request(
+            "The property value must not be empty.",
+        ));
+    }
+    let len = value.to_string().chars().count();
+    if len > MAX_PROPERTY_CHARS {
+        return Err(JiraError::bad_request(format!(
+            "The property value is {len} characters long; the maximum is {MAX_PROPERTY_CHARS}."
+        )));
+    }
+    Ok(())
+}
+
+/// Strictly after the issue's last change, so every change moves `updated`.
+fn bump(issue: &mut Issue, now: DateTime<Utc>) -> DateTime<Utc> {
+    let t = if now > issue.updated {
+        now
+    } else {
+        issue.updated + Duration::milliseconds(1)
+    };
+    issue.updated = t;
+    t
+}
+
+/// Creates an issue from `IssueUpdateDetails`; returns its id.
+pub fn create(
+    site: &mut Site,
+    now: DateTime<Utc>,
+    actor: &str,
+    body: &Value,
+) -> Result<u64, JiraError> {
+    let details = UpdateDetails::parse(body)?;
+    let mut errors = BTreeMap::new();
+    let project = match details.fields.get("project") {
+        None => {
+            errors.insert(
+                "project".to_owned(),
+                "Specify a valid project ID or key".to_owned(),
+            );
+            None
+        }
+        Some(p) => {
+            let r = p.get("key").or_else(|| p.get("id")).and_then(id_string);
+            match r.as_deref().and_then(|r| site.project_by_ref(r)) {
+                Some(p) => Some(p.clone()),
+                None => {
+                    errors.insert(
+                        "project".to_owned(),
+                        "Specify a valid project ID or key".to_owned(),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    let issue_type = match (details.fields.get("issuetype"), &project) {
+        (None, _) => {
+            errors.insert("issuetype".to_owned(), "Specify an issue type".to_owned());
+            None
+        }
+        (Some(t), project) => {
+            let by_id = t.get("id").and_then(id_string);
+            let by_name = t.get("name").and_then(Value::as_str);
+            let found = site.issue_types.iter().find(|it| {
+                by_id.as_deref() == Some(it.id.as_str())
+                    || by_name.is_some_and(|n| n.eq_ignore_ascii_case(&it.name))
+            });
+            match (found, project) {
+                (Some(it), Some(p)) if p.issue_types.contains(&it.id) => Some(it.id.clone()),
+                (Some(_), None) => None,
+                _ => {
+                    errors.insert(
+                        "issuetype".to_owned(),
+                        "Specify an issue type that is valid for the project.".to_owned(),
+                    );
+                    None
+                }
+            }
+        }
+    };
+    if !details.fields.contains_key("summary") {
+        errors.insert(
+            "summary".to_owned(),
+            "You must specify a summary of the issue.".to_owned(),
+        );
+    }
+    let (Some(project), Some(issue_type)) = (project, issue_type) else {
+        return Err(JiraError::fields(errors));
+    };
+    let workflow = site.workflow_of(&project);
+    let mut issue = Issue {
+        id: site.next_issue_id,
+        key: format!("{}-{}", project.key, project.next_number),
+        project_id: project.id,
+        issue_type,
+        summary: String::new(),
+        description: None,
+        status: workflow.initial.clone(),
+        priority: Some("3".to_owned()),
+        labels: Vec::new(),
+        duedate: None,
+        assignee: None,
+        reporter: Some(actor.to_owned()),
+        creator: actor.to_owned(),
+        created: now,
+        updated: now,
+        custom: BTreeMap::new(),
+        comments: Vec::new(),
+        properties: BTreeMap::new(),
+        history: Vec::new(),
+    };
+    for (field, value) in &details.fields {
+        if field == "project" || field == "issuetype" {
+            continue;
+        }
+        if let Err(e) = set_field(site, &mut issue, field, value) {
+            errors.insert(field.clone(), e);
+        }
+    }
+    apply_update_ops(
+        site,
+        &mut issue,
+        &details.update,
+        false,
+        &mut errors,
+        now,
+        actor,
+    );
+    let transition_to = match &details.transition {
+        None => None,
+        Some(t) => match site
+            .workflow_of(&project)
+            .from_status(&issue.status)
+            .find(|tr| &tr.id == t)
+        {
+            Some(tr) => Some(tr.to.clone()),
+            None => {
+                errors.insert(
+                    "transition".to_owned(),
+                    format!("Transition id '{t}' is not valid for this issue."),
+                );
+                None
+            }
+        },
+    };
+    if !errors.is_empty() {
+        return Err(JiraError::fields(errors));
+    }
+    if let Some(to) = transition_to {
+        issue.status = to;
+    }
+    issue.properties.extend(details.properties);
+    issue.history.push(History {
+        author: actor.to_owned(),
+        created: now,
+        items: Vec::new(),
+    });
+    let id = issue.id;
+    site.keys.insert(issue.key.clone(), id);
+    site.issues.insert(id, issue);
+    site.next_issue_id += 1;
+    if let Some(p) = site.projects.iter_mut().find(|p| p.id == project.id) {
+        p.next_number += 1;
+    }
+    Ok(id)
+}
+
+/// Edits fields (and properties) of an issue; `updated` moves only when something changed.
+pub fn edit(
+    site: &mut Site,
+    now: DateTime<Utc>,
+    actor: &str,
+    id: u64,
+    body: &Value,
+) -> Result<(), JiraError> {
+    let details = UpdateDetails::parse(body)?;
+    let mut errors = BTreeMap::new();
+    let mut draft = site
+        .issues
+        .get(&id)
+        .ok_or_else(JiraError::issue_not_found)?
+        .clone();
+    for (field, value) in &details.fields {
+        if matches!(field.as_str(), "project" | "issuetype") {
+            errors.insert(field.clone(), cannot_set(field));
+        } else if let Err(e) = set_field(site, &mut draft, field, value) {
+            errors.insert(field.clone(), e);
+        }
+    }
+    apply_update_ops(
+        site,
+        &mut draft,
+        &details.update,
+        true,
+        &mut errors,
+        now,
+        actor,
+    );
+    if !errors.is_empty() {
+        return Err(JiraError::fields(errors));
+    }
+    let had_properties = !details.properties.is_empty();
+    draft.properties.extend(details.properties);
+    commit(site, now, actor, draft, had_properties);
+    Ok(())
+}
+
+/// Moves an issue along a transition valid from its current status.
+pub fn transition(
+    site: &mut Site,
+    now: DateTime<Utc>,
+    actor: &str,
+    id: u64,
+    body: &Value,
+) -> Result<(), JiraError> {
+    let details = UpdateDetails::parse(body)?;
+    let Some(tid) = details.transition.clone() else {
+        return Err(JiraError::bad_request("Missing 'transition' identifier"));
+    };
+    let mut draft = site
+        .issues
+        .get(&id)
+        .ok_or_else(JiraError::issue_not_found)?
+        .clone();
+    let project = site
+        .project(draft.project_id)
+        .expect("issues belong to projects")
+        .clone();
+    let Some(to) = site
+        .workflow_of(&project)
+        .from_status(&draft.status)
+        .find(|t| t.id == tid)
+        .map(|t| t.to.clone())
+    else {
+        return Err(JiraError::bad_request(format!(
+            "Transition id '{tid}' is not valid for this issue."
+        )));
+    };
+    let mut errors = BTreeMap::new();
+    for (field, value) in &details.fields {
+        if let Err(e) = set_field(site, &mut draft, field, value) {
+            errors.insert(field.clone(), e);
+        }
+    }
+    apply_update_ops(
+        site,
+        &mut draft,
+        &details.update,
+        true,
+        &mut errors,
+        now,
+        actor,
+    );
+    if !errors.is_empty() {
+        return Err(JiraError::fields(errors));
+    }
+    draft.status = to;
+    draft.properties.extend(details.properties);
+    commit(site, now, actor, draft, true);
+    Ok(())
+}
+
+/// Adds a comment (ADF body); returns its id.
+pub fn add_comment(
+    site: &mut Site,
+    now: DateTime<Utc>,
+    actor: &str,
+    id: u64,
+    body: &Value,
+    properties: Vec<(String, Value)>,
+) -> Result<u64, JiraError> {
+    if body.is_null() {
+        return Err(JiraError::field(
+            "comment",
+            "Comment body can not be empty!",
+        ));
+    }
+    adf::validate(body).map_err(|_| JiraError::field("comment", ADF_ERROR))?;
+    let comment_id = site.next_comment_id;
+    let issue = site
+        .issues
+        .get_mut(&id)
+        .ok_or_else(JiraError::issue_not_found)?;
+    let t = bump(issue, now);
+    issue.comments.push(Comment {
+        id: comment_id,
+        author: actor.to_owned(),
+        update_author: actor.to_owned(),
+        body: body.clone(),
+        created: t,
+        updated: t,
+        properties: properties.into_iter().collect(),
+    });
+    site.next_comment_id += 1;
+    Ok(comment_id)
+}
+
+/// Sets an issue property; true when it was created rather than replaced.
+pub fn set_property(
+    site: &mut Site,
+    now: DateTime<Utc>,
+    id: u64,
+    key: &str,
+    value: Value,
+) -> Result<bool, JiraError> {
+    check_property(key, &value)?;
+    let issue = site
+        .issues
+        .get_mut(&id)
+        .ok_or_else(JiraError::issue_not_found)?;
+    let created = issue.properties.insert(key.to_owned(), value).is_none();
+    bump(issue, now);
+    Ok(created)
+}
+
+/// Replaces the stored issue with `draft`, recording what changed and by whom.
+fn commit(site: &mut Site, now: DateTime<Utc>, actor: &str, mut draft: Issue, force_bump: bool) {
+    let old = site.issues.get(&draft.id).expect("draft of a stored issue");
+    let items = diff(old, &draft);
+    if items.is_empty() && !force_bump && draft.comments.len() == old.comments.len() {
+        return;
+    }
+    let t = bump(&mut draft, now);
+    if !items.is_empty() {
+        draft.history.push(History {
+            author: actor.to_owned(),
+            created: t,
+            items,
+        });
+    }
+    site.issues.insert(draft.id, draft);
+}
+
+fn diff(a: &Issue, b: &Issue) -> Vec<(String, Option<String>, Option<String>)> {
+    let mut items = Vec::new();
+    let mut cmp = |f: &str, x: Option<String>, y: Option<String>| {
+        if x != y {
+            items.push((f.to_owned(), x, y));
+        }
+    };
+    cmp("summary", Some(a.summary.clone()), Some(b.summary.clone()));
+    cmp(
+        "description",
+        a.description.as_ref().map(Value::to_string),
+        b.description.as_ref().map(Value::to_string),
+    );
+    cmp("status", Some(a.status.clone()), Some(b.status.clone()));
+    cmp("priority", a.priority.clone(), b.priority.clone());
+    cmp("labels", Some(a.labels.join(" ")), Some(b.labels.join(" ")));
+    cmp(
+        "duedate",
+        a.duedate.map(|d| d.to_string()),
+        b.duedate.map(|d| d.to_string()),
+    );
+    cmp("assignee", a.assignee.clone(), b.assignee.clone());
+    cmp("reporter", a.reporter.clone(), b.reporter.clone());
+    for k in a.custom.keys().chain(b.custom.keys()) {
+        cmp(
+            k,
+            a.custom.get(k).map(Value::to_string),
+            b.custom.get(k).map(Value::to_string),
+        );
+    }
+    items.dedup();
+    items
+}
+
+fn id_string(v: &Value) -> Option<String> {
+    v.as_str()
+        .map(str::to_owned)
+        .or_else(|| v.as_u64().map(|n| n.to_string()))
+}
+
+/// Sets one field from its `fields` value; the error is Jira's message for that field.
+pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> Result<(), String> {
+    match field {
+        "summary" => match value.as_str().map(str::trim) {
+            Some("") => Err("You must specify a summary of the issue.".into()),
+            Some(s) if s.chars().count() > 255 => {
+                Err("Summary must be less than 255 characters.".into())
+            }
+            Some(_) if value.as_str().is_some_and(|s| s.contains('\n')) => {
+                Err("The summary is invalid because it contains newline characters.".into())
+            }
+            Some(_) => {
+                issue.summary = value.as_str().unwrap_or_default().to_owned();
+                Ok(())
+            }
+            None => Err("Operation value must be a string".into()),
+        },
+        "description" => {
+            if value.is_null() {
+                issue.description = None;
+                return Ok(());
+            }
+            adf::validate(value).map_err(|_| ADF_ERROR.to_owned())?;
+            issue.description = Some(value.clone());
+            Ok(())
+        }
+        "labels" => {
+            issue.labels = labels(value)?;
+            Ok(())
+        }
+        "priority" => {
+            let by_id = value.get("id").and_then(id_string);
+            let by_name = value.get("name").and_then(Value::as_str);
+            let p = PRIORITIES
+                .iter()
+                .find(|(i, n)| {
+                    by_id.as_deref() == Some(*i)
+                        || by_name.is_some_and(|b| b.eq_ignore_ascii_case(n))
+                })
+                .ok_or("Specify a valid 'id' or 'name' for Priority")?;
+            issue.priority = Some(p.0.to_owned());
+            Ok(())
+        }
+        "duedate" => {
+            issue.duedate = date(value)?;
+            Ok(())
+        }
+        "assignee" | "reporter" => {
+            let who = if value.is_null() {
+                None
+            } else {
+                let id = value.get("accountId").and_then(Value::as_str);
+                match id.filter(|id| site.accounts.contains_key(*id)) {
+                    Some(id) => Some(id.to_owned()),
+                    None => return Err(format!("Specify a valid value for {field}")),
+                }
+            };
+            if field == "assignee" {
+                issue.assignee = who;
+            } else {
+                issue.reporter = who;
+            }
+            Ok(())
+        }
+        custom => {
+            let Some(def) = site.field(custom) else {
+                return Err(cannot_set(custom));
+            };
+            let v = custom_value(&def.kind, value)?;
+            if v.is_null() {
+                issue.custom.remove(custom);
+            } else {
+                issue.custom.insert(custom.to_owned(), v);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn labels(value: &Value) -> Result<Vec<String>, String> {
+    let list = value
+        .as_array()
+        .ok_or("Operation value must be an array of strings")?;
+    let mut out = Vec::new();
+    for l in list {
+        let l = l
+            .as_str()
+            .ok_or("Operation value must be an array of strings")?;
+        check_label(l)?;
+        if !out.iter().any(|o| o == l) {
+            out.push(l.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+fn check_label(l: &str) -> Result<(), String> {
+    if l.is_empty() || l.chars().any(char::is_whitespace) {
+        return Err(format!("The label '{l}' contains spaces which is invalid."));
+    }
+    if l.chars().count() > 255 {
+        return Err("The label must not be longer than 255 characters.".into());
+    }
+    Ok(())
+}
+
+fn date(value: &Value) -> Result<Option<NaiveDate>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| format!("Error parsing date string: {s}")),
+        _ => Err("Operation value must be a string".into()),
+    }
+}
+
+/// The stored value of a custom field of `kind`, or Jira's error.
+fn custom_value(kind: &FieldKind, value: &Value) -> Result<Value, String> {
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    match kind {
+        FieldKind::Text => match value.as_str() {
+            Some(s) if s.chars().count() <= 255 => Ok(value.clone()),
+            Some(_) => Err("Text fields are limited to 255 characters.".into()),
+            None => Err("Operation value must be a string".into()),
+        },
+        FieldKind::Textarea => adf::validate(value)
+            .map(|()| value.clone())
+            .map_err(|_| ADF_ERROR.to_owned()),
+        FieldKind::Number => value
+            .as_f64()
+            .map(|_| value.clone())
+            .ok_or_else(|| "Operation value must be a number".into()),
+        FieldKind::Date => {
+            date(value).map(|d| d.map_or(Value::Null, |d| Value::String(d.to_string())))
+        }
+        FieldKind::Labels => labels(value).map(|l| serde_json::json!(l)),
+        FieldKind::Select(options) => {
+            let by_value = value.get("value").and_then(Value::as_str);
+            let by_id = value.get("id").and_then(id_string);
+            let idx = options.iter().enumerate().find(|(i, o)| {
+                by_value == Some(o.as_str()) || by_id.as_deref() == Some(&(10000 + i).to_string())
+            });
+            match idx {
+                Some((i, o)) => {
+                    Ok(serde_json::json!({ "self": "", "value": o, "id": (10000 + i).to_string() }))
+                }
+                None => Err(format!(
+                    "Option value '{}' is not valid",
+                    by_value.map(str::to_owned).or(by_id).unwrap_or_default()
+                )),
+            }
+        }
+    }
+}
+
+/// The `update` operations: `set` on any settable field, `add`/`remove` on labels, and
+/// `add` on comment (edit and transition only).
+#[allow(clippy::too_many_arguments)]
+fn apply_update_ops(
+    site: &mut Site,
+    issue: &mut Issue,
+    update: &Map<String, Value>,
+    comments_allowed: bool,
+    errors: &mut BTreeMap<String, String>,
+    now: DateTime<Utc>,
+    actor: &str,
+) {
+    for (field, ops) in update {
+        let Some(ops) = ops.as_array() else {
+            errors.insert(field.clone(), "Update operations must be an array.".into());
+            continue;
+        };
+        for op in ops {
+            let Some((name, arg)) = op.as_object().and_then(|o| o.iter().next()) else {
+                errors.insert(field.clone(), "Update operation must be an object.".into());
+                continue;
+            };
+            let result = match (field.as_str(), name.as_str()) {
+                ("labels", "add") => arg
+                    .as_str()
+                    .ok_or_else(|| "Operation value must be a string".to_owned())
+                    .and_then(|l| {
+                        check_label(l)?;
+                        if !issue.labels.iter().any(|x| x == l) {
+                            issue.labels.push(l.to_owned());
+                        }
+                        Ok(())
+                    }),
+                ("labels", "remove") => arg
+                    .as_str()
+                    .ok_or_else(|| "Operation value must be a string".to_owned())
+                    .map(|l| {
+                        issue.labels.retain(|x| x != l);
+                    }),
+                ("comment", "add") if comments_allowed => {
+                    let body = arg.get("body").cloned().unwrap_or(Value::Null);
+                    match adf::validate(&body) {
+                        Ok(()) => {
+                            issue.comments.push(Comment {
+                                id: site.next_comment_id,
+                                author: actor.to_owned(),
+                                update_author: actor.to_owned(),
+                                body,
+                                created: now,
+                                updated: now,
+                                properties: BTreeMap::new(),
+                            });
+                            site.next_comment_id += 1;
+                            Ok(())
+                        }
+                        Err(_) => Err(ADF_ERROR.to_owned()),
+                    }
+                }
+                (f, "set") if !matches!(f, "comment" | "project" | "issuetype") => {
+                    set_field(site, issue, f, arg)
+                }
+                (f, op) => Err(format!("Field '{f}' does not support operation '{op}'")),
+            };
+            if let Err(e) = result {
+                errors.insert(field.clone(), e);
+            }
+        }
+    }
+}
