@@ -49,20 +49,17 @@ pub fn authenticate(
     form: Form,
     headers: &HeaderMap,
     now: DateTime<Utc>,
-    scopes: Option<&OpScopes>,
+    scopes: &OpScopes,
 ) -> Result<Option<String>, Denied> {
     let Some(basic) = headers.typed_get::<Authorization<Basic>>() else {
         // Anonymous access is served only where no scope is needed (serverInfo): the
         // simulator's sites grant anonymous users no permissions.
-        return match scopes {
-            Some(s)
-                if s.anonymous
-                    && s.classic.is_empty()
-                    && !headers.contains_key("authorization") =>
-            {
-                Ok(None)
-            }
-            _ => Err(unauthorized(form)),
+        let open =
+            scopes.anonymous && scopes.classic.is_empty() && !headers.contains_key("authorization");
+        return if open {
+            Ok(None)
+        } else {
+            Err(unauthorized(form))
         };
     };
     let cred = site.credentials.iter().find(|c| {
@@ -82,8 +79,7 @@ pub fn authenticate(
     match (cred.kind, form) {
         (CredentialKind::ClassicToken, Form::Site) => {}
         (CredentialKind::ScopedToken | CredentialKind::ServiceAccountToken, Form::Gateway) => {
-            let granted = scopes.is_none_or(|s| s.granted_by(|scope| cred.scopes.contains(scope)));
-            if !granted {
+            if !scopes.granted_by(|scope| cred.scopes.contains(scope)) {
                 return Err(Denied::ScopeMismatch);
             }
         }

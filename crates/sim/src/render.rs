@@ -265,8 +265,15 @@ fn field_value(site: &Site, issue: &Issue, id: &str, base: &str) -> Option<Value
                     "maxResults": comments.len(), "total": comments.len(), "startAt": 0 })
         }
         custom => {
-            site.field(custom)?;
-            issue.custom.get(custom).cloned().unwrap_or(Value::Null)
+            let def = site.field(custom)?;
+            let mut v = issue.custom.get(custom).cloned().unwrap_or(Value::Null);
+            if let (FieldKind::Select(_), Some(id)) = (
+                &def.kind,
+                v.get("id").and_then(Value::as_str).map(str::to_owned),
+            ) {
+                v["self"] = json!(format!("{base}/rest/api/3/customFieldOption/{id}"));
+            }
+            v
         }
     })
 }

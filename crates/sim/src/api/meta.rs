@@ -39,7 +39,6 @@ pub async fn server_info(Extension(c): Extension<Caller>) -> Json<Value> {
         "scmInfo": "0000000000000000000000000000000000000000",
         "serverTitle": "Jira",
         "serverTimeZone": "Etc/UTC",
-        "defaultLocale": { "locale": "en_US" },
     }))
 }
 

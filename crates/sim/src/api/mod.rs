@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::{MatchedPath, OriginalUri, Request, State};
-use axum::http::{Method, header};
+use axum::http::{Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -108,7 +108,11 @@ async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Response 
         .and_then(|m| m.as_str().find(API).map(|i| m.as_str()[i..].to_owned()))
         .unwrap_or_else(|| "unmatched".to_owned());
     let method = req.method().clone();
-    let op = scopes::for_operation(method.as_str(), &template);
+    let Some(op) = scopes::for_operation(method.as_str(), &template) else {
+        // Every served route has an entry (scopes.json); a missing one must not skip the check.
+        let msg = format!("simulator bug: no scope entry for {method} {template}");
+        return JiraError::new(StatusCode::INTERNAL_SERVER_ERROR, msg).into_response();
+    };
     let now = app.world.clock().now();
     let auth = authenticate(&lock(&site), form, req.headers(), now, op);
     let response = match auth {

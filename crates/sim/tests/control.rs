@@ -1,0 +1,314 @@
+//! The control API: deterministic seeding, acting as a person, HTTP control, seed files.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use jira_sim::Simulator;
+use jira_sim::seed::SeedFile;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+#[tokio::test]
+async fn seeding_is_deterministic_and_realistic() {
+    let a = Fixture::new().await;
+    let b = Fixture::new().await;
+    let ka = a
+        .sim
+        .control()
+        .seed_issues("acme", "SEC", 40, 42, Some(ALICE))
+        .unwrap();
+    let kb = b
+        .sim
+        .control()
+        .seed_issues("acme", "SEC", 40, 42, Some(ALICE))
+        .unwrap();
+    assert_eq!(ka, kb);
+    let mut summary_lens = Vec::new();
+    for k in &ka {
+        let ia = a.sim.control().issue("acme", k).unwrap();
+        let ib = b.sim.control().issue("acme", k).unwrap();
+        for field in [
+            "summary",
+            "description",
+            "labels",
+            "priority",
+            "customfield_10042",
+            "customfield_10060",
+        ] {
+            assert_eq!(ia["fields"][field], ib["fields"][field], "{k} {field}");
+        }
+        assert!(ia["fields"]["created"].as_str() <= ia["fields"]["updated"].as_str());
+        summary_lens.push(ia["fields"]["summary"].as_str().unwrap().len());
+    }
+    let other = Fixture::new().await;
+    let kc = other
+        .sim
+        .control()
+        .seed_issues("acme", "SEC", 40, 43, Some(ALICE))
+        .unwrap();
+    let differs = ka.iter().zip(&kc).any(|(x, y)| {
+        a.sim.control().issue("acme", x).unwrap()["fields"]["summary"]
+            != other.sim.control().issue("acme", y).unwrap()["fields"]["summary"]
+    });
+    assert!(differs, "another seed gives other data");
+    let min = *summary_lens.iter().min().unwrap();
+    let max = *summary_lens.iter().max().unwrap();
+    assert!(
+        min >= 10 && max <= 255 && max > min,
+        "summaries vary in length: {min}..{max}"
+    );
+}
+
+#[tokio::test]
+async fn a_person_edits_transitions_comments_and_deletes() {
+    let f = Fixture::new().await;
+    let key = f.create("OPS", "person").await;
+    let c = f.sim.control();
+    c.edit_issue(
+        "acme",
+        &key,
+        "bob@acme.example",
+        &json!({ "fields": { "summary": "edited by bob" } }),
+    )
+    .unwrap();
+    c.transition_issue("acme", &key, "acc-bob", "Closed")
+        .unwrap();
+    c.comment_issue("acme", &key, "acc-bob", &json!("looks done\nthanks"))
+        .unwrap();
+    let (_, v) = f.get(&format!("/issue/{key}?expand=changelog")).await;
+    assert_eq!(v["fields"]["summary"], "edited by bob");
+    assert_eq!(v["fields"]["status"]["name"], "Closed");
+    let comment = &v["fields"]["comment"]["comments"][0];
+    assert_eq!(comment["author"]["accountId"], "acc-bob");
+    assert!(
+        comment["author"].get("emailAddress").is_none(),
+        "Bob hides his email"
+    );
+    assert_eq!(comment["body"]["content"].as_array().unwrap().len(), 2);
+    let authors: Vec<&str> = v["changelog"]["histories"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["author"]["accountId"].as_str().unwrap())
+        .collect();
+    assert_eq!(authors, ["acc-bob", "acc-bob"]);
+
+    assert!(
+        c.transition_issue("acme", &key, "acc-bob", "Working")
+            .is_err(),
+        "no transition Closed -> Working"
+    );
+    assert!(
+        c.edit_issue(
+            "acme",
+            &key,
+            "acc-bob",
+            &json!({ "fields": { "summary": "" } })
+        )
+        .is_err()
+    );
+    c.delete_issue("acme", &key).unwrap();
+    assert_eq!(
+        f.get(&format!("/issue/{key}")).await.0,
+        StatusCode::NOT_FOUND
+    );
+    let (_, s) = f.search(json!({ "jql": "project = OPS" })).await;
+    assert!(
+        s["issues"].as_array().unwrap().is_empty(),
+        "deleted issues leave search"
+    );
+}
+
+async fn control(
+    http: &reqwest::Client,
+    sim: &Simulator,
+    method: Method,
+    path: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let r = http
+        .request(method, format!("{}/_sim{path}", sim.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let s = r.status();
+    let text = r.text().await.unwrap();
+    (s, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+#[tokio::test]
+async fn http_control_api_sets_up_a_site_and_acts_on_it() {
+    let sim = Simulator::start().await.unwrap();
+    let http = reqwest::Client::new();
+    let (s, site) = control(&http, &sim, Method::POST, "/sites", json!({
+        "name": "initech",
+        "accounts": [{ "display_name": "Peter", "email": "peter@initech.example", "time_zone": "America/Chicago" }],
+        "projects": [{ "key": "TPS", "seed_issues": 3, "seed": 9 }],
+    })).await;
+    assert_eq!(s, StatusCode::CREATED, "{site}");
+    let (s, cred) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites/initech/credentials",
+        json!({ "kind": "classic_token", "account": "peter@initech.example" }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{cred}");
+    let token = cred["token"].as_str().unwrap();
+    assert!(
+        token.starts_with("FAKE-"),
+        "generated tokens are obviously fake"
+    );
+    let (s, _) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites/initech/issues/TPS-1/edit",
+        json!({ "as": "peter@initech.example", "fields": { "summary": "new cover sheet" } }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites/initech/issues/TPS-1/transition",
+        json!({ "as": "peter@initech.example", "to": "Done" }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, v) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites/initech/issues/TPS-1/edit",
+        json!({ "as": "peter@initech.example", "fields": { "labels": ["a b"] } }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(v["jira"]["errors"]["labels"].is_string(), "{v}");
+    let (s, _) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites/nope/accounts",
+        json!({ "display_name": "x" }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, _) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites",
+        json!({ "name": "initech" }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CONFLICT);
+
+    let r = http
+        .get(format!(
+            "{}/rest/api/3/issue/TPS-1?fields=summary,status",
+            sim.site_url("initech")
+        ))
+        .basic_auth("peter@initech.example", Some(token))
+        .send()
+        .await
+        .unwrap();
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["fields"]["summary"], "new cover sheet");
+    assert_eq!(v["fields"]["status"]["name"], "Done");
+    let (_, counters) = control(&http, &sim, Method::GET, "/counters", json!(null)).await;
+    assert_eq!(counters[0]["route"], "/rest/api/3/issue/{issueIdOrKey}");
+    let (s, _) = control(&http, &sim, Method::DELETE, "/counters", json!(null)).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+}
+
+/// `config/sim-seed.toml` serves exactly what `config/` expects: each demo site's credential
+/// authenticates on the URL form its auth method uses, and each connector's project exists.
+#[tokio::test]
+async fn demo_seed_serves_the_demo_config() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config");
+    let seed = SeedFile::read(&root.join("sim-seed.toml")).unwrap();
+    let sim = Simulator::start().await.unwrap();
+    let mut cloud_ids = std::collections::BTreeMap::new();
+    for site in seed.site {
+        let name = site.name.clone();
+        cloud_ids.insert(name, sim.control().create_site(site).unwrap().cloud_id);
+    }
+    let config = jira_sync_config::Loader::with_env(Default::default())
+        .load(&root)
+        .unwrap();
+    let http = reqwest::Client::new();
+    for site in &config.sites {
+        let (email, token) = match &site.auth {
+            jira_sync_config::Auth::ApiToken(t) | jira_sync_config::Auth::ServiceAccount(t) => {
+                (t.email.clone(), t.token.expose().to_owned())
+            }
+            other => panic!("demo uses API tokens, got {other:?}"),
+        };
+        let base = if site.auth.method().uses_gateway() {
+            sim.gateway_site_url(&cloud_ids[&site.name])
+        } else {
+            assert!(site.url.as_str().ends_with(&format!("/site/{}", site.name)));
+            sim.site_url(&site.name)
+        };
+        for c in &site.connectors {
+            let r = http
+                .get(format!("{base}/rest/api/3/search/jql"))
+                .query(&[
+                    ("jql", format!("project = {}", c.project)),
+                    ("fields".into(), "summary".into()),
+                ])
+                .basic_auth(&email, Some(&token))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), StatusCode::OK, "{}/{}", site.name, c.name);
+            let v: Value = r.json().await.unwrap();
+            assert!(
+                !v["issues"].as_array().unwrap().is_empty(),
+                "{} has seeded issues",
+                c.project
+            );
+            for jira_id in c.fields.values() {
+                let r = http
+                    .get(format!("{base}/rest/api/3/field"))
+                    .basic_auth(&email, Some(&token))
+                    .send()
+                    .await
+                    .unwrap();
+                let fields: Value = r.json().await.unwrap();
+                assert!(
+                    fields
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .any(|f| f["id"] == json!(jira_id)),
+                    "{jira_id} on {}",
+                    site.name
+                );
+            }
+            for status in c.statuses.keys() {
+                let jql = format!("project = {} AND status = \"{status}\"", c.project);
+                let r = http
+                    .post(format!("{base}/rest/api/3/search/jql"))
+                    .json(&json!({ "jql": jql }))
+                    .basic_auth(&email, Some(&token))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(
+                    r.status(),
+                    StatusCode::OK,
+                    "status `{status}` exists on {}",
+                    site.name
+                );
+            }
+        }
+    }
+}
