@@ -262,7 +262,7 @@ async fn demo_seed_serves_the_demo_config() {
                 .get(format!("{base}/rest/api/3/search/jql"))
                 .query(&[
                     ("jql", format!("project = {}", c.project)),
-                    ("fields".into(), "summary".into()),
+                    ("fields", "summary".to_owned()),
                 ])
                 .basic_auth(&email, Some(&token))
                 .send()
