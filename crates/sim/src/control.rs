@@ -485,7 +485,7 @@ impl Control {
         self.with_site(site, |s| {
             let who = account_ref(s, as_account)?;
             let id = issue_ref(s, issue)?;
-            let current = &s.issues[&id];
+            let current = &s.issues()[&id];
             let project = s.project(current.project_id).expect("issue's project");
             let target = s
                 .status_by_name(to)
@@ -537,7 +537,7 @@ impl Control {
     pub fn delete_issue(&self, site: &str, issue: &str) -> Result<(), ControlError> {
         self.with_site(site, |s| {
             let id = issue_ref(s, issue)?;
-            let removed = s.issues.remove(&id).expect("found above");
+            let removed = s.issues_mut().remove(&id).expect("found above");
             s.keys.retain(|_, v| *v != id);
             let _ = removed;
             Ok(())
@@ -548,14 +548,14 @@ impl Control {
     pub fn issue(&self, site: &str, issue: &str) -> Result<Value, ControlError> {
         self.with_site(site, |s| {
             let id = issue_ref(s, issue)?;
-            let i = &s.issues[&id];
+            let i = &s.issues()[&id];
             let props: Vec<String> = i.properties.keys().cloned().collect();
             Ok(render::issue(s, i, &FieldSelection::all(), &props, ""))
         })
     }
 
     pub fn issue_count(&self, site: &str) -> Result<usize, ControlError> {
-        self.with_site(site, |s| Ok(s.issues.len()))
+        self.with_site(site, |s| Ok(s.issues().len()))
     }
 
     /// Requests served, per route template, method and status; all sites when `site` is None.

@@ -79,6 +79,9 @@ impl Clock {
     }
 }
 
+/// (JQL, caller) -> (issue version it was computed at, matching ids in result order).
+type SearchCache = HashMap<(String, String), (u64, Arc<[u64]>)>;
+
 /// One Jira Cloud site.
 #[derive(Debug)]
 pub struct Site {
@@ -91,7 +94,12 @@ pub struct Site {
     pub fields: Vec<CustomField>,
     pub workflows: BTreeMap<String, Workflow>,
     pub projects: Vec<Project>,
-    pub issues: BTreeMap<u64, Issue>,
+    /// Private so that every change goes through `issues_mut`, which invalidates searches.
+    issues: BTreeMap<u64, Issue>,
+    /// Bumped on every change to issues; cached search results carry the version they saw.
+    version: u64,
+    /// Results of recent searches, for paging without re-sorting.
+    search_cache: SearchCache,
     /// Issue key -> id.
     pub keys: HashMap<String, u64>,
     pub next_issue_id: u64,
@@ -119,6 +127,8 @@ impl Site {
             workflows: BTreeMap::new(),
             projects: Vec::new(),
             issues: BTreeMap::new(),
+            version: 0,
+            search_cache: HashMap::new(),
             keys: HashMap::new(),
             next_issue_id: 10000,
             next_comment_id: 10000,
@@ -128,6 +138,41 @@ impl Site {
         site.add_workflow(&default)
             .expect("the default workflow is valid");
         site
+    }
+
+    /// Every issue, by id.
+    pub fn issues(&self) -> &BTreeMap<u64, Issue> {
+        &self.issues
+    }
+
+    /// Issues for writing; any cached search result becomes stale.
+    pub fn issues_mut(&mut self) -> &mut BTreeMap<u64, Issue> {
+        self.version += 1;
+        &mut self.issues
+    }
+
+    /// The cached result of `(jql, caller)` if no issue changed since it was computed, else
+    /// computes it with `run` and caches it.
+    pub fn cached_search(
+        &mut self,
+        jql: &str,
+        caller: &str,
+        run: impl FnOnce(&Self) -> Vec<u64>,
+    ) -> Arc<[u64]> {
+        /// Distinct queries kept; past this the cache starts over.
+        const MAX_CACHED_QUERIES: usize = 256;
+        let key = (jql.to_owned(), caller.to_owned());
+        if let Some((v, ids)) = self.search_cache.get(&key)
+            && *v == self.version
+        {
+            return ids.clone();
+        }
+        let ids: Arc<[u64]> = run(self).into();
+        if self.search_cache.len() >= MAX_CACHED_QUERIES {
+            self.search_cache.clear();
+        }
+        self.search_cache.insert(key, (self.version, ids.clone()));
+        ids
     }
 
     pub fn status(&self, id: &str) -> Option<&Status> {

@@ -192,7 +192,7 @@ pub fn generate(
         let who: Vec<String> = (0..n_comments)
             .map(|_| rng.pick(&accounts).clone())
             .collect();
-        let issue = site.issues.get_mut(&id).expect("just created");
+        let issue = site.issues_mut().get_mut(&id).expect("just created");
         issue.created = created;
         issue.updated = updated;
         for (i, (body, author)) in bodies.into_iter().zip(who).enumerate() {

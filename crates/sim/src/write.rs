@@ -250,7 +250,7 @@ pub fn create(
     });
     let id = issue.id;
     site.keys.insert(issue.key.clone(), id);
-    site.issues.insert(id, issue);
+    site.issues_mut().insert(id, issue);
     site.next_issue_id += 1;
     if let Some(p) = site.projects.iter_mut().find(|p| p.id == project.id) {
         p.next_number += 1;
@@ -269,7 +269,7 @@ pub fn edit(
     let details = UpdateDetails::parse(body)?;
     let mut errors = BTreeMap::new();
     let mut draft = site
-        .issues
+        .issues()
         .get(&id)
         .ok_or_else(JiraError::issue_not_found)?
         .clone();
@@ -311,7 +311,7 @@ pub fn transition(
         return Err(JiraError::bad_request("Missing 'transition' identifier"));
     };
     let mut draft = site
-        .issues
+        .issues()
         .get(&id)
         .ok_or_else(JiraError::issue_not_found)?
         .clone();
@@ -371,7 +371,7 @@ pub fn add_comment(
     adf::validate(body).map_err(|_| JiraError::field("comment", ADF_ERROR))?;
     let comment_id = site.next_comment_id;
     let issue = site
-        .issues
+        .issues_mut()
         .get_mut(&id)
         .ok_or_else(JiraError::issue_not_found)?;
     let t = bump(issue, now);
@@ -398,7 +398,7 @@ pub fn set_property(
 ) -> Result<bool, JiraError> {
     check_property(key, &value)?;
     let issue = site
-        .issues
+        .issues_mut()
         .get_mut(&id)
         .ok_or_else(JiraError::issue_not_found)?;
     let created = issue.properties.insert(key.to_owned(), value).is_none();
@@ -408,7 +408,10 @@ pub fn set_property(
 
 /// Replaces the stored issue with `draft`, recording what changed and by whom.
 fn commit(site: &mut Site, now: DateTime<Utc>, actor: &str, mut draft: Issue, force_bump: bool) {
-    let old = site.issues.get(&draft.id).expect("draft of a stored issue");
+    let old = site
+        .issues()
+        .get(&draft.id)
+        .expect("draft of a stored issue");
     let items = diff(old, &draft);
     if items.is_empty() && !force_bump && draft.comments.len() == old.comments.len() {
         return;
@@ -421,7 +424,7 @@ fn commit(site: &mut Site, now: DateTime<Utc>, actor: &str, mut draft: Issue, fo
             items,
         });
     }
-    site.issues.insert(draft.id, draft);
+    site.issues_mut().insert(draft.id, draft);
 }
 
 fn diff(a: &Issue, b: &Issue) -> Vec<(String, Option<String>, Option<String>)> {

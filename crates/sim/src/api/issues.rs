@@ -71,7 +71,7 @@ fn find(site: &Site, key_or_id: &str) -> Result<u64, JiraError> {
 }
 
 fn created(site: &Site, id: u64, base: &str) -> Value {
-    let issue = &site.issues[&id];
+    let issue = &site.issues()[&id];
     json!({ "id": id.to_string(), "key": issue.key, "self": format!("{base}/rest/api/3/issue/{id}") })
 }
 
@@ -151,7 +151,7 @@ pub async fn get(
     };
     let props = list_param(&q, "properties");
     check_properties(&props)?;
-    let issue = &site.issues[&id];
+    let issue = &site.issues()[&id];
     let mut v = render::issue(&site, issue, &sel, &props, &c.base);
     if v.get("fields").is_none() {
         v["fields"] = json!({});
@@ -177,7 +177,7 @@ pub async fn edit(
     if param(&q, "returnIssue") == Some("true") {
         let v = render::issue(
             &site,
-            &site.issues[&id],
+            &site.issues()[&id],
             &FieldSelection::all(),
             &[],
             &c.base,
@@ -193,7 +193,7 @@ pub async fn transitions(
 ) -> Result<Json<Value>, JiraError> {
     let site = lock(&c.site);
     let id = find(&site, &p.issue)?;
-    let issue = &site.issues[&id];
+    let issue = &site.issues()[&id];
     let project = site.project(issue.project_id).expect("issue's project");
     let list: Vec<Value> = site
         .workflow_of(project)
@@ -230,7 +230,7 @@ pub async fn comments(
 ) -> Result<Json<Value>, JiraError> {
     let site = lock(&c.site);
     let id = find(&site, &p.issue)?;
-    let issue = &site.issues[&id];
+    let issue = &site.issues()[&id];
     let start: usize = param(&q, "startAt")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
@@ -269,7 +269,7 @@ pub async fn add_comment(
     let id = find(&site, &p.issue)?;
     let adf = body.get("body").cloned().unwrap_or(Value::Null);
     let cid = write::add_comment(&mut site, now, c.account_id(), id, &adf, props)?;
-    let issue = &site.issues[&id];
+    let issue = &site.issues()[&id];
     let cm = issue
         .comments
         .iter()
@@ -288,7 +288,7 @@ pub async fn get_property(
 ) -> Result<Json<Value>, JiraError> {
     let site = lock(&c.site);
     let id = find(&site, &p.issue)?;
-    let value = site.issues[&id].properties.get(&p.key).ok_or_else(|| {
+    let value = site.issues()[&id].properties.get(&p.key).ok_or_else(|| {
         JiraError::not_found(format!("The property with key '{}' does not exist.", p.key))
     })?;
     Ok(Json(json!({ "key": p.key, "value": value })))
@@ -362,7 +362,7 @@ pub async fn bulkfetch(
     ids.dedup();
     let issues: Vec<Value> = ids
         .iter()
-        .map(|id| render::issue(&site, &site.issues[id], &sel, &req.properties, &c.base))
+        .map(|id| render::issue(&site, &site.issues()[id], &sel, &req.properties, &c.base))
         .collect();
     Ok(Json(json!({ "issues": issues, "issueErrors": errors })))
 }

@@ -162,18 +162,24 @@ fn search(c: &Caller, req: SearchRequest) -> Result<Value, JiraError> {
         None => 0,
         Some(t) => read_token(&jql, t)?,
     };
-    let site = lock(&c.site);
+    let mut site = lock(&c.site);
     let compiled = compile(&site, c.account_id(), req.jql.as_deref())?;
-    let mut hits: Vec<&Issue> = site
-        .issues
-        .values()
-        .filter(|i| compiled.matches(i))
-        .collect();
-    compiled.sort(&mut hits);
+    // Later pages of a query read the result list the first page computed, as long as no
+    // issue changed in between (Jira pages from its index the same way).
+    let hits = site.cached_search(&jql, c.account_id(), |s| {
+        let mut hits: Vec<&Issue> = s
+            .issues()
+            .values()
+            .filter(|i| compiled.matches(i))
+            .collect();
+        compiled.sort(&mut hits);
+        hits.iter().map(|i| i.id).collect()
+    });
     let page: Vec<Value> = hits
         .iter()
         .skip(offset)
         .take(max)
+        .filter_map(|id| site.issues().get(id))
         .map(|i| render::issue(&site, i, &sel, &req.properties, &c.base))
         .collect();
     let next = offset + page.len();
@@ -201,7 +207,11 @@ pub async fn approximate_count(
         .map_err(|e| JiraError::bad_request(format!("Invalid request payload: {e}")))?;
     let site = lock(&c.site);
     let compiled = compile(&site, c.account_id(), req.jql.as_deref())?;
-    let count = site.issues.values().filter(|i| compiled.matches(i)).count();
+    let count = site
+        .issues()
+        .values()
+        .filter(|i| compiled.matches(i))
+        .count();
     Ok(Json(json!({ "count": count })))
 }
 
