@@ -64,6 +64,10 @@ impl FieldSelection {
                 }
             }
         }
+        // Only exclusions (`-comment`) means the navigable fields less those.
+        if !sel.exclude.is_empty() && sel.include.is_empty() && !sel.all {
+            sel.navigable = true;
+        }
         sel
     }
 

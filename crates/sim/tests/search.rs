@@ -385,3 +385,25 @@ async fn legacy_search_is_gone() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_write_between_searches_is_seen_by_the_next_search() {
+    let f = fixture_with(3, 0).await;
+    let q = json!({ "jql": "project = SEC ORDER BY updated ASC", "fields": ["summary"] });
+    let (_, v) = f.search(q.clone()).await;
+    assert_eq!(keys(&v), ["SEC-1", "SEC-2", "SEC-3"]);
+    f.put(
+        "/issue/SEC-1",
+        json!({ "fields": { "summary": "touched" } }),
+    )
+    .await;
+    let (_, v) = f.search(q.clone()).await;
+    assert_eq!(
+        keys(&v),
+        ["SEC-2", "SEC-3", "SEC-1"],
+        "the edit moved SEC-1 last"
+    );
+    f.sim.control().delete_issue("acme", "SEC-2").unwrap();
+    let (_, v) = f.search(q).await;
+    assert_eq!(keys(&v), ["SEC-3", "SEC-1"]);
+}
