@@ -4,11 +4,11 @@
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum_extra::headers::HeaderMapExt;
-use axum_extra::headers::authorization::{Authorization, Basic};
+use axum_extra::headers::authorization::{Authorization, Basic, Bearer};
 use chrono::{DateTime, Utc};
 
 use crate::error::{gateway_unauthorized, site_unauthorized};
-use crate::model::{CredentialKind, Site};
+use crate::model::{CredentialKind, Site, World};
 use crate::scopes::OpScopes;
 
 /// How the request reached the site.
@@ -43,21 +43,58 @@ fn unauthorized(form: Form) -> Denied {
     Denied::Unauthenticated(form)
 }
 
-/// The caller's account id, `None` for an anonymous call the operation allows, or the 401.
+/// Who is calling.
+#[derive(Debug, Clone, Default)]
+pub struct Identity {
+    /// The account; `None` for an anonymous call the operation allows.
+    pub account: Option<String>,
+    /// The credential (`cred-N`) or OAuth client (`oauth:ID`); the unit of rate-limit
+    /// bookkeeping.
+    pub client: Option<String>,
+    /// The OAuth client id, for OAuth traffic (points quotas apply).
+    pub oauth_client: Option<String>,
+}
+
+/// Checks the request's credentials for `site` and the operation's `scopes`.
 pub fn authenticate(
+    world: &World,
     site: &Site,
     form: Form,
     headers: &HeaderMap,
     now: DateTime<Utc>,
     scopes: &OpScopes,
-) -> Result<Option<String>, Denied> {
+) -> Result<Identity, Denied> {
+    if let Some(bearer) = headers.typed_get::<Authorization<Bearer>>() {
+        // OAuth access tokens go through the gateway only.
+        if form != Form::Gateway {
+            return Err(unauthorized(form));
+        }
+        let oauth = world.oauth.lock().expect("oauth lock");
+        let token = oauth
+            .access_token(bearer.token(), now)
+            .ok_or(unauthorized(form))?;
+        let account = token
+            .sites
+            .iter()
+            .find(|(s, _)| *s == site.name)
+            .map(|(_, a)| a.clone())
+            .ok_or(unauthorized(form))?;
+        if !scopes.granted_by(|s| token.scopes.contains(s)) {
+            return Err(Denied::ScopeMismatch);
+        }
+        return Ok(Identity {
+            account: Some(account),
+            client: Some(format!("oauth:{}", token.client_id)),
+            oauth_client: Some(token.client_id.clone()),
+        });
+    }
     let Some(basic) = headers.typed_get::<Authorization<Basic>>() else {
         // Anonymous access is served only where no scope is needed (serverInfo): the
         // simulator's sites grant anonymous users no permissions.
         let open =
             scopes.anonymous && scopes.classic.is_empty() && !headers.contains_key("authorization");
         return if open {
-            Ok(None)
+            Ok(Identity::default())
         } else {
             Err(unauthorized(form))
         };
@@ -86,5 +123,9 @@ pub fn authenticate(
         // A scoped token on the site URL, or a classic token on the gateway: 401.
         _ => return Err(unauthorized(form)),
     }
-    Ok(Some(cred.account_id.clone()))
+    Ok(Identity {
+        account: Some(cred.account_id.clone()),
+        client: Some(cred.id.clone()),
+        oauth_client: None,
+    })
 }

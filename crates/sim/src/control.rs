@@ -11,10 +11,13 @@ use serde_json::Value;
 
 use crate::adf;
 use crate::error::JiraError;
+use crate::faults::{FaultSpec, SiteFaults};
+use crate::limits::{LimitsSpec, RateLimitStats, SiteLimits};
 use crate::model::{
     Account, Credential, CredentialKind, CustomField, FieldKind, Project, Site, WorkflowSpec,
     World, lock,
 };
+use crate::oauth::{Client, ClientKind, Grant, OAuthClientSpec};
 use crate::render::{self, FieldSelection};
 use crate::write;
 
@@ -55,6 +58,12 @@ pub struct SiteSpec {
     pub projects: Vec<ProjectSpec>,
     #[serde(default)]
     pub credentials: Vec<CredentialSpec>,
+    /// Rate limits; default Atlassian's burst rates and per-issue write limits.
+    pub limits: Option<LimitsSpec>,
+    /// Faults in front of the site; default none.
+    pub faults: Option<FaultSpec>,
+    /// How long writes take to reach search; default 0.
+    pub search_lag_seconds: Option<f64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -535,11 +544,10 @@ impl Control {
     }
 
     pub fn delete_issue(&self, site: &str, issue: &str) -> Result<(), ControlError> {
+        let now = self.world.clock().now();
         self.with_site(site, |s| {
             let id = issue_ref(s, issue)?;
-            let removed = s.issues_mut().remove(&id).expect("found above");
-            s.keys.retain(|_, v| *v != id);
-            let _ = removed;
+            s.remove_issue(id, now);
             Ok(())
         })
     }
@@ -582,6 +590,176 @@ impl Control {
             })?;
         }
         Ok(out)
+    }
+
+    /// Replaces the site's rate limits (and forgets its rate-limit state).
+    pub fn set_limits(&self, site: &str, spec: LimitsSpec) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            s.limits = SiteLimits::new(spec);
+            Ok(())
+        })
+    }
+
+    /// Replaces the site's faults.
+    pub fn set_faults(&self, site: &str, spec: FaultSpec) -> Result<(), ControlError> {
+        let bad = |r: f64| !(0.0..=1.0).contains(&r);
+        if bad(spec.error_rate) || bad(spec.html_rate) || bad(spec.close_rate) {
+            return Err(ControlError::Invalid(
+                "fault rates are shares from 0 to 1".into(),
+            ));
+        }
+        if let Some(code) = spec
+            .error_statuses
+            .iter()
+            .find(|c| !(500..=599).contains(*c))
+        {
+            return Err(ControlError::Invalid(format!(
+                "error status {code} is not a 5xx"
+            )));
+        }
+        self.with_site(site, |s| {
+            s.faults = SiteFaults::new(spec);
+            Ok(())
+        })
+    }
+
+    /// Sets how long a write takes to become visible to search.
+    pub fn set_search_lag(&self, site: &str, seconds: f64) -> Result<(), ControlError> {
+        if !(0.0..=3600.0).contains(&seconds) {
+            return Err(ControlError::Invalid(
+                "search lag must be 0 to 3600 seconds".into(),
+            ));
+        }
+        self.with_site(site, |s| {
+            s.search_lag = chrono::Duration::milliseconds((seconds * 1000.0) as i64);
+            Ok(())
+        })
+    }
+
+    /// 429s sent per reason, and retries that came before `Retry-After` had elapsed.
+    pub fn rate_limit_stats(&self, site: &str) -> Result<RateLimitStats, ControlError> {
+        self.with_site(site, |s| Ok(s.limits.stats.clone()))
+    }
+
+    /// Registers an OAuth client; returns (client id, client secret).
+    pub fn create_oauth_client(
+        &self,
+        spec: OAuthClientSpec,
+    ) -> Result<(String, String), ControlError> {
+        let kind = match spec.kind.as_deref().unwrap_or("3lo") {
+            "3lo" => ClientKind::ThreeLo,
+            "service_account" => ClientKind::ServiceAccount,
+            other => {
+                return Err(ControlError::Invalid(format!(
+                    "client kind `{other}` is not 3lo or service_account"
+                )));
+            }
+        };
+        let resolve = |c: &crate::oauth::Consent| -> Result<Vec<(String, String)>, ControlError> {
+            c.sites
+                .iter()
+                .map(|site| {
+                    self.with_site(site, |s| Ok((site.clone(), account_ref(s, &c.account)?)))
+                })
+                .collect()
+        };
+        let service_account = match (&spec.service_account, kind) {
+            (Some(c), ClientKind::ServiceAccount) => resolve(c)?,
+            (None, ClientKind::ServiceAccount) => {
+                return Err(ControlError::Invalid(
+                    "a service_account client needs `service_account`".into(),
+                ));
+            }
+            (Some(_), ClientKind::ThreeLo) => {
+                return Err(ControlError::Invalid(
+                    "`service_account` is for service_account clients".into(),
+                ));
+            }
+            (None, ClientKind::ThreeLo) => Vec::new(),
+        };
+        let auto_consent = spec.auto_consent.as_ref().map(resolve).transpose()?;
+        let secs = |v: Option<i64>, d: i64| chrono::Duration::seconds(v.unwrap_or(d));
+        let mut oauth = self.world.oauth.lock().expect("oauth lock");
+        let n = oauth.clients.len() + 1;
+        let client_id = spec.client_id.unwrap_or_else(|| format!("sim-client-{n}"));
+        let secret = spec
+            .client_secret
+            .unwrap_or_else(|| format!("FAKE-sim-client-secret-{n}"));
+        oauth
+            .add_client(Client {
+                client_id: client_id.clone(),
+                secret: secret.clone(),
+                kind,
+                redirect_uris: spec.redirect_uris,
+                scopes: spec.scopes.into_iter().collect(),
+                service_account,
+                auto_consent,
+                access_ttl: secs(spec.access_ttl_seconds, 3600),
+                leeway: secs(spec.refresh_leeway_seconds, 600),
+                inactivity: secs(spec.refresh_inactivity_seconds, 90 * 86400),
+                absolute: secs(spec.refresh_absolute_seconds, 365 * 86400),
+                revoked: false,
+                points_quota: spec.points_quota,
+                points: Default::default(),
+            })
+            .map_err(ControlError::Conflict)?;
+        Ok((client_id, secret))
+    }
+
+    /// Gives a client a new secret; the old one stops working at once.
+    pub fn rotate_client_secret(&self, client_id: &str) -> Result<String, ControlError> {
+        let mut oauth = self.world.oauth.lock().expect("oauth lock");
+        oauth
+            .new_secret(client_id)
+            .ok_or_else(|| ControlError::NotFound(format!("no OAuth client `{client_id}`")))
+    }
+
+    /// Revokes a client: its tokens stop working and its token requests are refused.
+    pub fn revoke_oauth_client(&self, client_id: &str) -> Result<(), ControlError> {
+        let mut oauth = self.world.oauth.lock().expect("oauth lock");
+        oauth
+            .revoke_client(client_id)
+            .then_some(())
+            .ok_or_else(|| ControlError::NotFound(format!("no OAuth client `{client_id}`")))
+    }
+
+    /// Revokes a user's consent: its access and refresh tokens stop working.
+    pub fn revoke_grant(&self, grant: &str) -> Result<(), ControlError> {
+        let mut oauth = self.world.oauth.lock().expect("oauth lock");
+        oauth
+            .revoke_grant(grant)
+            .then_some(())
+            .ok_or_else(|| ControlError::NotFound(format!("no grant `{grant}`")))
+    }
+
+    pub fn grants(&self) -> Vec<Grant> {
+        self.world.oauth.lock().expect("oauth lock").grants.clone()
+    }
+
+    /// Consent as the user would give it on the consent page; returns the code the app's
+    /// callback would receive.
+    pub fn oauth_consent(
+        &self,
+        client_id: &str,
+        redirect_uri: &str,
+        consent: &crate::oauth::Consent,
+        scope: &str,
+    ) -> Result<String, ControlError> {
+        let sites: Vec<(String, String)> = consent
+            .sites
+            .iter()
+            .map(|site| {
+                self.with_site(site, |s| {
+                    Ok((site.clone(), account_ref(s, &consent.account)?))
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        let now = self.world.clock().now();
+        let scopes = scope.split_whitespace().map(str::to_owned).collect();
+        let mut oauth = self.world.oauth.lock().expect("oauth lock");
+        oauth
+            .consent(client_id, redirect_uri, sites, scopes, now)
+            .map_err(ControlError::Invalid)
     }
 
     pub fn reset_counters(&self) {

@@ -3,14 +3,17 @@
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::App;
 use crate::control::{AccountSpec, ControlError, CredentialSpec, FieldSpec, ProjectSpec, SiteSpec};
+use crate::faults::FaultSpec;
+use crate::limits::LimitsSpec;
 use crate::model::WorkflowSpec;
+use crate::oauth::{Consent, OAuthClientSpec};
 
 impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
@@ -54,6 +57,19 @@ pub fn router() -> Router<App> {
         .route("/_sim/sites/{site}/counters", get(site_counters))
         .route("/_sim/counters", get(counters).delete(reset_counters))
         .route("/_sim/clock/advance", post(advance_clock))
+        .route("/_sim/sites/{site}/limits", put(set_limits))
+        .route("/_sim/sites/{site}/faults", put(set_faults))
+        .route("/_sim/sites/{site}/search-lag", put(set_search_lag))
+        .route("/_sim/sites/{site}/rate-limits", get(rate_limits))
+        .route("/_sim/oauth/clients", post(create_client))
+        .route(
+            "/_sim/oauth/clients/{id}/rotate-secret",
+            post(rotate_secret),
+        )
+        .route("/_sim/oauth/clients/{id}/revoke", post(revoke_client))
+        .route("/_sim/oauth/grants", get(grants))
+        .route("/_sim/oauth/grants/{id}/revoke", post(revoke_grant))
+        .route("/_sim/oauth/consent", post(consent))
         .route("/_sim/health", get(|| async { "ok" }))
         .route(
             "/_sim/{*rest}",
@@ -252,4 +268,90 @@ async fn advance_clock(State(app): State<App>, Query(a): Query<Advance>) -> Stat
         .clock()
         .advance(chrono::Duration::seconds(a.seconds));
     StatusCode::NO_CONTENT
+}
+
+async fn set_limits(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(spec): Json<LimitsSpec>,
+) -> Result<StatusCode> {
+    app.control.set_limits(&site, spec)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn set_faults(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(spec): Json<FaultSpec>,
+) -> Result<StatusCode> {
+    app.control.set_faults(&site, spec)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Lag {
+    seconds: f64,
+}
+
+async fn set_search_lag(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(l): Json<Lag>,
+) -> Result<StatusCode> {
+    app.control.set_search_lag(&site, l.seconds)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn rate_limits(State(app): State<App>, Path(site): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(json!(app.control.rate_limit_stats(&site)?)))
+}
+
+async fn create_client(
+    State(app): State<App>,
+    Json(spec): Json<OAuthClientSpec>,
+) -> Result<Response> {
+    let (id, secret) = app.control.create_oauth_client(spec)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "client_id": id, "client_secret": secret })),
+    )
+        .into_response())
+}
+
+async fn rotate_secret(State(app): State<App>, Path(id): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(
+        json!({ "client_secret": app.control.rotate_client_secret(&id)? }),
+    ))
+}
+
+async fn revoke_client(State(app): State<App>, Path(id): Path<String>) -> Result<StatusCode> {
+    app.control.revoke_oauth_client(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn grants(State(app): State<App>) -> Json<Value> {
+    Json(json!(app.control.grants()))
+}
+
+async fn revoke_grant(State(app): State<App>, Path(id): Path<String>) -> Result<StatusCode> {
+    app.control.revoke_grant(&id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsentRequest {
+    client_id: String,
+    redirect_uri: String,
+    scope: String,
+    #[serde(flatten)]
+    consent: Consent,
+}
+
+async fn consent(State(app): State<App>, Json(r): Json<ConsentRequest>) -> Result<Json<Value>> {
+    let code = app
+        .control
+        .oauth_consent(&r.client_id, &r.redirect_uri, &r.consent, &r.scope)?;
+    Ok(Json(json!({ "code": code })))
 }

@@ -8,8 +8,12 @@ mod auth; // Credentials by URL form, expiry, revocation, scopes.
 pub mod control; // The control API: set up sites, act as a person.
 mod control_http; // `/_sim/...` over HTTP.
 mod error; // Jira's error bodies.
+pub mod faults; // Latency, 5xx, HTML pages, cut connections.
 pub mod jql; // The JQL subset: parser and evaluator.
+pub mod limits; // Burst, points and per-issue rate limits; early-retry records.
 pub mod model; // Sites, accounts, projects, workflows, issues.
+pub mod oauth; // The OAuth 2.0 authorization server's state and rules.
+mod oauth_http; // `/authorize`, `/oauth/token`, accessible-resources.
 mod render; // JSON as Jira prints it.
 mod scopes; // Scopes per operation, from the OpenAPI document.
 pub mod seed; // Seed files and the issue generator.
@@ -42,6 +46,7 @@ pub fn router(world: Arc<World>) -> Router {
     Router::new()
         .route("/site/{site}/_edge/tenant_info", get(api::tenant_info))
         .merge(api::router(app.clone()))
+        .merge(oauth_http::router())
         .merge(control_http::router())
         .with_state(app)
 }

@@ -39,7 +39,8 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    for site in seed.map(|s| s.site).unwrap_or_default() {
+    let (sites, clients) = seed.map(|s| (s.site, s.oauth_client)).unwrap_or_default();
+    for site in sites {
         let name = site.name.clone();
         match sim.control().create_site(site) {
             Ok(info) => println!(
@@ -49,6 +50,15 @@ async fn main() -> ExitCode {
             ),
             Err(e) => {
                 eprintln!("jira-sim: seed site {name}: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    for client in clients {
+        match sim.control().create_oauth_client(client) {
+            Ok((id, _)) => println!("OAuth client {id}"),
+            Err(e) => {
+                eprintln!("jira-sim: seed OAuth client: {e}");
                 return ExitCode::from(2);
             }
         }

@@ -14,6 +14,8 @@ use serde_json::Value;
 pub struct World {
     sites: RwLock<BTreeMap<String, Arc<Mutex<Site>>>>,
     clock: Clock,
+    /// The authorization server's clients, grants and tokens.
+    pub oauth: Mutex<crate::oauth::OAuthState>,
 }
 
 impl World {
@@ -60,15 +62,31 @@ pub fn lock(site: &Mutex<Site>) -> MutexGuard<'_, Site> {
     site.lock().expect("site lock")
 }
 
-/// Wall-clock time with an adjustable offset, at Jira's millisecond precision.
-#[derive(Debug, Default)]
+/// The simulator's "now": wall-clock time at start, moved on by tokio's clock (so a test on
+/// paused tokio time drives it) plus an offset tests can advance; millisecond precision.
+#[derive(Debug)]
 pub struct Clock {
+    start_utc: DateTime<Utc>,
+    start: tokio::time::Instant,
     offset_ms: AtomicI64,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Clock {
+            start_utc: Utc::now(),
+            start: tokio::time::Instant::now(),
+            offset_ms: AtomicI64::new(0),
+        }
+    }
 }
 
 impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
-        let t = Utc::now() + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        let elapsed = Duration::from_std(self.start.elapsed()).unwrap_or_else(|_| Duration::zero());
+        let t = self.start_utc
+            + elapsed
+            + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
         DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
     }
 
@@ -78,6 +96,9 @@ impl Clock {
             .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
     }
 }
+
+/// A write not yet visible to search: when, and the issue as it was before (None: created).
+type PendingWrite = (DateTime<Utc>, Option<Issue>);
 
 /// (JQL, caller) -> (issue version it was computed at, matching ids in result order).
 type SearchCache = HashMap<(String, String), (u64, Arc<[u64]>)>;
@@ -94,8 +115,14 @@ pub struct Site {
     pub fields: Vec<CustomField>,
     pub workflows: BTreeMap<String, Workflow>,
     pub projects: Vec<Project>,
-    /// Private so that every change goes through `issues_mut`, which invalidates searches.
+    /// Private so that every change goes through `put_issue`, `write_issue` or
+    /// `remove_issue`, which invalidate cached searches and feed the search lag.
     issues: BTreeMap<u64, Issue>,
+    /// How long a write takes to reach search (Jira's index is eventually consistent).
+    pub search_lag: Duration,
+    /// Per issue, writes still inside the lag: (when, the issue as it was before; None if
+    /// it did not exist). Search serves the state before the oldest such write.
+    pending: HashMap<u64, Vec<PendingWrite>>,
     /// Bumped on every change to issues; cached search results carry the version they saw.
     version: u64,
     /// Results of recent searches, for paging without re-sorting.
@@ -106,6 +133,10 @@ pub struct Site {
     pub next_comment_id: u64,
     /// (route template, method, status) -> requests served.
     pub counters: BTreeMap<(String, String, u16), u64>,
+    /// Rate limits and what clients did when limited.
+    pub limits: crate::limits::SiteLimits,
+    /// Faults injected in front of the site.
+    pub faults: crate::faults::SiteFaults,
 }
 
 impl Site {
@@ -127,12 +158,16 @@ impl Site {
             workflows: BTreeMap::new(),
             projects: Vec::new(),
             issues: BTreeMap::new(),
+            search_lag: Duration::zero(),
+            pending: HashMap::new(),
             version: 0,
             search_cache: HashMap::new(),
             keys: HashMap::new(),
             next_issue_id: 10000,
             next_comment_id: 10000,
             counters: BTreeMap::new(),
+            limits: Default::default(),
+            faults: Default::default(),
         };
         let default = WorkflowSpec::default_spec();
         site.add_workflow(&default)
@@ -145,10 +180,77 @@ impl Site {
         &self.issues
     }
 
-    /// Issues for writing; any cached search result becomes stale.
-    pub fn issues_mut(&mut self) -> &mut BTreeMap<u64, Issue> {
+    /// Records the issue's state before a write at `now`, while a search lag is set.
+    fn record(&mut self, id: u64, now: DateTime<Utc>) {
         self.version += 1;
-        &mut self.issues
+        if self.search_lag > Duration::zero() {
+            let before = self.issues.get(&id).cloned();
+            self.pending.entry(id).or_default().push((now, before));
+        }
+    }
+
+    /// Stores a new or replaced issue.
+    pub fn put_issue(&mut self, issue: Issue, now: DateTime<Utc>) {
+        self.record(issue.id, now);
+        self.issues.insert(issue.id, issue);
+    }
+
+    /// Changes an issue in place; `None` if there is no such issue.
+    pub fn write_issue<T>(
+        &mut self,
+        id: u64,
+        now: DateTime<Utc>,
+        f: impl FnOnce(&mut Issue) -> T,
+    ) -> Option<T> {
+        if !self.issues.contains_key(&id) {
+            return None;
+        }
+        self.record(id, now);
+        self.issues.get_mut(&id).map(f)
+    }
+
+    /// Deletes an issue.
+    pub fn remove_issue(&mut self, id: u64, now: DateTime<Utc>) -> Option<Issue> {
+        if !self.issues.contains_key(&id) {
+            return None;
+        }
+        self.record(id, now);
+        self.keys.retain(|_, v| *v != id);
+        self.issues.remove(&id)
+    }
+
+    /// Forgets writes that search sees already.
+    fn prune_pending(&mut self, now: DateTime<Utc>) {
+        let cutoff = now - self.search_lag;
+        self.pending.retain(|_, writes| {
+            writes.retain(|(t, _)| *t > cutoff);
+            !writes.is_empty()
+        });
+    }
+
+    /// The issues search sees at `now`: each as it was before any write younger than the
+    /// search lag, except the `fresh` ids (`reconcileIssues`), which are current.
+    pub fn searchable(&mut self, now: DateTime<Utc>, fresh: &[u64]) -> Vec<&Issue> {
+        self.prune_pending(now);
+        let mut out = Vec::with_capacity(self.issues.len());
+        for (id, issue) in &self.issues {
+            match self.pending.get(id).filter(|_| !fresh.contains(id)) {
+                None => out.push(issue),
+                Some(writes) => out.extend(writes[0].1.as_ref()),
+            }
+        }
+        for (id, writes) in &self.pending {
+            if !self.issues.contains_key(id) && !fresh.contains(id) {
+                out.extend(writes[0].1.as_ref());
+            }
+        }
+        out
+    }
+
+    /// True when search sees every issue as it is (no write is inside the lag).
+    pub fn search_is_current(&mut self, now: DateTime<Utc>) -> bool {
+        self.prune_pending(now);
+        self.pending.is_empty()
     }
 
     /// The cached result of `(jql, caller)` if no issue changed since it was computed, else

@@ -10,12 +10,14 @@ use crate::control::{ControlError, SiteSpec, account_ref};
 use crate::model::{FieldKind, PRIORITIES, Site};
 use crate::{adf, write};
 
-/// A seed file: `[[site]]` tables, each a [`SiteSpec`].
+/// A seed file: `[[site]]` tables, each a [`SiteSpec`], and `[[oauth_client]]` tables.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SeedFile {
     #[serde(default)]
     pub site: Vec<SiteSpec>,
+    #[serde(default)]
+    pub oauth_client: Vec<crate::oauth::OAuthClientSpec>,
 }
 
 impl SeedFile {
@@ -26,11 +28,11 @@ impl SeedFile {
 }
 
 /// SplitMix64: small, fast and good enough to make realistic-looking data reproducible.
-#[derive(Debug)]
-struct Rng(u64);
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Rng(pub(crate) u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -38,8 +40,13 @@ impl Rng {
         z ^ (z >> 31)
     }
 
+    /// True with probability `p`.
+    pub(crate) fn chance(&mut self, p: f64) -> bool {
+        p > 0.0 && ((self.next() >> 11) as f64 / (1u64 << 53) as f64) < p
+    }
+
     /// Uniform in `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
+    pub(crate) fn range(&mut self, lo: usize, hi: usize) -> usize {
         lo + (self.next() % (hi - lo + 1) as u64) as usize
     }
 
@@ -192,24 +199,28 @@ pub fn generate(
         let who: Vec<String> = (0..n_comments)
             .map(|_| rng.pick(&accounts).clone())
             .collect();
-        let issue = site.issues_mut().get_mut(&id).expect("just created");
-        issue.created = created;
-        issue.updated = updated;
-        for (i, (body, author)) in bodies.into_iter().zip(who).enumerate() {
-            issue.comments.push(crate::model::Comment {
-                id: next_comment + i as u64,
-                author: author.clone(),
-                update_author: author,
-                body,
-                created: updated,
-                updated,
-                properties: Default::default(),
-            });
-        }
-        for h in &mut issue.history {
-            h.created = created;
-        }
-        keys.push(issue.key.clone());
+        let key = site
+            .write_issue(id, now, |issue| {
+                issue.created = created;
+                issue.updated = updated;
+                for (i, (body, author)) in bodies.into_iter().zip(who).enumerate() {
+                    issue.comments.push(crate::model::Comment {
+                        id: next_comment + i as u64,
+                        author: author.clone(),
+                        update_author: author,
+                        body,
+                        created: updated,
+                        updated,
+                        properties: Default::default(),
+                    });
+                }
+                for h in &mut issue.history {
+                    h.created = created;
+                }
+                issue.key.clone()
+            })
+            .expect("just created");
+        keys.push(key);
         site.next_comment_id += n_comments as u64;
     }
     Ok(keys)

@@ -250,7 +250,7 @@ pub fn create(
     });
     let id = issue.id;
     site.keys.insert(issue.key.clone(), id);
-    site.issues_mut().insert(id, issue);
+    site.put_issue(issue, now);
     site.next_issue_id += 1;
     if let Some(p) = site.projects.iter_mut().find(|p| p.id == project.id) {
         p.next_number += 1;
@@ -370,20 +370,19 @@ pub fn add_comment(
     }
     adf::validate(body).map_err(|_| JiraError::field("comment", ADF_ERROR))?;
     let comment_id = site.next_comment_id;
-    let issue = site
-        .issues_mut()
-        .get_mut(&id)
-        .ok_or_else(JiraError::issue_not_found)?;
-    let t = bump(issue, now);
-    issue.comments.push(Comment {
-        id: comment_id,
-        author: actor.to_owned(),
-        update_author: actor.to_owned(),
-        body: body.clone(),
-        created: t,
-        updated: t,
-        properties: properties.into_iter().collect(),
-    });
+    site.write_issue(id, now, |issue| {
+        let t = bump(issue, now);
+        issue.comments.push(Comment {
+            id: comment_id,
+            author: actor.to_owned(),
+            update_author: actor.to_owned(),
+            body: body.clone(),
+            created: t,
+            updated: t,
+            properties: properties.into_iter().collect(),
+        });
+    })
+    .ok_or_else(JiraError::issue_not_found)?;
     site.next_comment_id += 1;
     Ok(comment_id)
 }
@@ -397,13 +396,12 @@ pub fn set_property(
     value: Value,
 ) -> Result<bool, JiraError> {
     check_property(key, &value)?;
-    let issue = site
-        .issues_mut()
-        .get_mut(&id)
-        .ok_or_else(JiraError::issue_not_found)?;
-    let created = issue.properties.insert(key.to_owned(), value).is_none();
-    bump(issue, now);
-    Ok(created)
+    site.write_issue(id, now, |issue| {
+        let created = issue.properties.insert(key.to_owned(), value).is_none();
+        bump(issue, now);
+        created
+    })
+    .ok_or_else(JiraError::issue_not_found)
 }
 
 /// Replaces the stored issue with `draft`, recording what changed and by whom.
@@ -424,7 +422,7 @@ fn commit(site: &mut Site, now: DateTime<Utc>, actor: &str, mut draft: Issue, fo
             items,
         });
     }
-    site.issues_mut().insert(draft.id, draft);
+    site.put_issue(draft, now);
 }
 
 fn diff(a: &Issue, b: &Issue) -> Vec<(String, Option<String>, Option<String>)> {

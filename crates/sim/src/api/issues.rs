@@ -333,7 +333,7 @@ struct BulkFetch {
 pub async fn bulkfetch(
     Extension(c): Extension<Caller>,
     body: Bytes,
-) -> Result<Json<Value>, JiraError> {
+) -> Result<Response, JiraError> {
     let req: BulkFetch = serde_json::from_slice(&body)
         .map_err(|e| JiraError::bad_request(format!("Invalid request: {e}")))?;
     let _ = (req.fields_by_keys, &req.expand);
@@ -364,5 +364,8 @@ pub async fn bulkfetch(
         .iter()
         .map(|id| render::issue(&site, &site.issues()[id], &sel, &req.properties, &c.base))
         .collect();
-    Ok(Json(json!({ "issues": issues, "issueErrors": errors })))
+    let n = issues.len() as u64;
+    let mut r = Json(json!({ "issues": issues, "issueErrors": errors })).into_response();
+    r.extensions_mut().insert(super::Objects(n));
+    Ok(r)
 }

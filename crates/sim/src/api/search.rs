@@ -54,7 +54,7 @@ pub struct SearchRequest {
 pub async fn search_get(
     Extension(c): Extension<Caller>,
     Query(q): Query<Vec<(String, String)>>,
-) -> Result<Json<Value>, JiraError> {
+) -> Result<Response, JiraError> {
     let max_results = match param(&q, "maxResults") {
         None => None,
         Some(m) => Some(m.parse().map_err(|_| {
@@ -78,16 +78,24 @@ pub async fn search_get(
         fields_by_keys: None,
         reconcile_issues: reconcile,
     };
-    search(&c, req).map(Json)
+    search(&c, req).map(with_objects)
+}
+
+/// The JSON response, carrying the number of issues for the points cost.
+fn with_objects(v: Value) -> Response {
+    let n = v["issues"].as_array().map_or(0, Vec::len) as u64;
+    let mut r = Json(v).into_response();
+    r.extensions_mut().insert(super::Objects(n));
+    r
 }
 
 pub async fn search_post(
     Extension(c): Extension<Caller>,
     body: Bytes,
-) -> Result<Json<Value>, JiraError> {
+) -> Result<Response, JiraError> {
     let req: SearchRequest = serde_json::from_slice(&body)
         .map_err(|e| JiraError::bad_request(format!("Invalid request payload: {e}")))?;
-    search(&c, req).map(Json)
+    search(&c, req).map(with_objects)
 }
 
 /// Parses and resolves `jql` for the caller; refuses empty and unbounded queries.
@@ -166,26 +174,53 @@ fn search(c: &Caller, req: SearchRequest) -> Result<Value, JiraError> {
     let compiled = compile(&site, c.account_id(), req.jql.as_deref())?;
     // Later pages of a query read the result list the first page computed, as long as no
     // issue changed in between (Jira pages from its index the same way).
-    let hits = site.cached_search(&jql, c.account_id(), |s| {
-        let mut hits: Vec<&Issue> = s
-            .issues()
-            .values()
-            .filter(|i| compiled.matches(i))
+    let now = c.world.clock().now();
+    let page: Vec<Value>;
+    let total;
+    if site.search_is_current(now) {
+        let hits = site.cached_search(&jql, c.account_id(), |s| {
+            let mut hits: Vec<&Issue> = s
+                .issues()
+                .values()
+                .filter(|i| compiled.matches(i))
+                .collect();
+            compiled.sort(&mut hits);
+            hits.iter().map(|i| i.id).collect()
+        });
+        total = hits.len();
+        page = hits
+            .iter()
+            .skip(offset)
+            .take(max)
+            .filter_map(|id| site.issues().get(id))
+            .map(|i| render::issue(&site, i, &sel, &req.properties, &c.base))
             .collect();
-        compiled.sort(&mut hits);
-        hits.iter().map(|i| i.id).collect()
-    });
-    let page: Vec<Value> = hits
-        .iter()
-        .skip(offset)
-        .take(max)
-        .filter_map(|id| site.issues().get(id))
-        .map(|i| render::issue(&site, i, &sel, &req.properties, &c.base))
-        .collect();
+    } else {
+        // Writes younger than the search lag are not indexed yet, except reconciled ids.
+        let fresh: Vec<u64> = req
+            .reconcile_issues
+            .iter()
+            .filter_map(|i| u64::try_from(*i).ok())
+            .collect();
+        let mut visible = site.searchable(now, &fresh);
+        visible.retain(|i| compiled.matches(i));
+        compiled.sort(&mut visible);
+        total = visible.len();
+        let page_issues: Vec<Issue> = visible
+            .into_iter()
+            .skip(offset)
+            .take(max)
+            .cloned()
+            .collect();
+        page = page_issues
+            .iter()
+            .map(|i| render::issue(&site, i, &sel, &req.properties, &c.base))
+            .collect();
+    }
     let next = offset + page.len();
     let mut out = Map::new();
     out.insert("issues".into(), Value::Array(page));
-    let is_last = next >= hits.len();
+    let is_last = next >= total;
     if !is_last {
         out.insert("nextPageToken".into(), json!(page_token(&jql, next)));
     }
