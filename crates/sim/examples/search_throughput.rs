@@ -55,6 +55,16 @@ async fn main() {
         ..Default::default()
     })
     .unwrap();
+    // Measure the simulator, not its (default-on) burst limits.
+    c.set_limits(
+        "bench",
+        jira_sim::limits::LimitsSpec {
+            burst: Default::default(),
+            per_issue_writes: false,
+            tenant_quota: None,
+        },
+    )
+    .unwrap();
     let started = Instant::now();
     c.seed_issues("bench", "BEN", issues, 1, None).unwrap();
     println!("seeded {issues} issues in {:.1?}", started.elapsed());

@@ -57,6 +57,7 @@ pub fn router() -> Router<App> {
         .route("/_sim/sites/{site}/counters", get(site_counters))
         .route("/_sim/counters", get(counters).delete(reset_counters))
         .route("/_sim/clock/advance", post(advance_clock))
+        .route("/_sim/clock/freeze", post(freeze_clock))
         .route("/_sim/sites/{site}/limits", put(set_limits))
         .route("/_sim/sites/{site}/faults", put(set_faults))
         .route("/_sim/sites/{site}/search-lag", put(set_search_lag))
@@ -354,4 +355,9 @@ async fn consent(State(app): State<App>, Json(r): Json<ConsentRequest>) -> Resul
         .control
         .oauth_consent(&r.client_id, &r.redirect_uri, &r.consent, &r.scope)?;
     Ok(Json(json!({ "code": code })))
+}
+
+async fn freeze_clock(State(app): State<App>) -> StatusCode {
+    app.control.world().clock().freeze();
+    StatusCode::NO_CONTENT
 }

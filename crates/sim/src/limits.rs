@@ -119,7 +119,10 @@ impl Quota {
         if self.used >= quota {
             return Err(Limited {
                 reason,
-                retry_after_secs: (reset - now).num_seconds().max(1),
+                // Rounded up: a client that waits exactly this long finds the new hour.
+                retry_after_secs: ((reset - now).num_milliseconds() + 999)
+                    .div_euclid(1000)
+                    .max(1),
                 limit: quota,
                 reset,
             });

@@ -69,6 +69,8 @@ pub struct Clock {
     start_utc: DateTime<Utc>,
     start: tokio::time::Instant,
     offset_ms: AtomicI64,
+    /// When set, time stands still here (plus the offset) until unfrozen.
+    frozen: Mutex<Option<DateTime<Utc>>>,
 }
 
 impl Default for Clock {
@@ -77,17 +79,29 @@ impl Default for Clock {
             start_utc: Utc::now(),
             start: tokio::time::Instant::now(),
             offset_ms: AtomicI64::new(0),
+            frozen: Mutex::new(None),
         }
     }
 }
 
 impl Clock {
     pub fn now(&self) -> DateTime<Utc> {
+        let offset = Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        if let Some(t) = *self.frozen.lock().expect("clock lock") {
+            return t + offset;
+        }
         let elapsed = Duration::from_std(self.start.elapsed()).unwrap_or_else(|_| Duration::zero());
         let t = self.start_utc
             + elapsed
             + Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
         DateTime::from_timestamp_millis(t.timestamp_millis()).unwrap_or(t)
+    }
+
+    /// Stops time where it is: from now on it moves only by `advance` (deterministic tests of
+    /// rate limits and lags).
+    pub fn freeze(&self) {
+        let now = self.now() - Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed));
+        *self.frozen.lock().expect("clock lock") = Some(now);
     }
 
     /// Moves simulated time forward (tests of watermarks and expiry).

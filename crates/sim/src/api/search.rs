@@ -240,11 +240,12 @@ pub async fn approximate_count(
 ) -> Result<Json<Value>, JiraError> {
     let req: CountRequest = serde_json::from_slice(&body)
         .map_err(|e| JiraError::bad_request(format!("Invalid request payload: {e}")))?;
-    let site = lock(&c.site);
+    let mut site = lock(&c.site);
     let compiled = compile(&site, c.account_id(), req.jql.as_deref())?;
+    let now = c.world.clock().now();
     let count = site
-        .issues()
-        .values()
+        .searchable(now, &[])
+        .into_iter()
         .filter(|i| compiled.matches(i))
         .count();
     Ok(Json(json!({ "count": count })))
