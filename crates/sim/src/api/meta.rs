@@ -126,6 +126,31 @@ pub async fn project(
     Ok(Json(v))
 }
 
+/// `GET /project/{key}/statuses`: each issue type of the project with its workflow's statuses.
+pub async fn project_statuses(
+    Extension(c): Extension<Caller>,
+    Path(p): Path<ProjectPath>,
+) -> Result<Json<Value>, JiraError> {
+    let site = lock(&c.site);
+    let project = site
+        .project_by_ref(&p.project)
+        .ok_or_else(|| no_project(&p.project))?;
+    let workflow = site.workflow_of(project);
+    let statuses: Vec<Value> = workflow
+        .statuses
+        .iter()
+        .filter_map(|id| site.status(id))
+        .map(|s| render::status(s, &c.base))
+        .collect();
+    let out: Vec<Value> = project
+        .issue_types
+        .iter()
+        .filter_map(|id| site.issue_type(id))
+        .map(|t| json!({ "self": format!("{}/rest/api/3/issuetype/{}", c.base, t.id), "id": t.id, "name": t.name, "subtask": false, "statuses": statuses }))
+        .collect();
+    Ok(Json(Value::Array(out)))
+}
+
 #[derive(Deserialize)]
 pub struct PageQuery {
     #[serde(rename = "startAt")]

@@ -60,6 +60,10 @@ pub fn router(app: App) -> Router<App> {
         .route("/issuetype", get(meta::issue_types))
         .route("/project/{projectIdOrKey}", get(meta::project))
         .route(
+            "/project/{projectIdOrKey}/statuses",
+            get(meta::project_statuses),
+        )
+        .route(
             "/issue/createmeta/{projectIdOrKey}/issuetypes",
             get(meta::createmeta_issue_types),
         )

@@ -1,0 +1,130 @@
+//! The OAuth scopes jira-sync needs, derived from the operations it calls.
+//!
+//! `scopes.json` holds, for every Jira operation the project calls, the classic ("Current")
+//! and granular ("Beta") scopes of Atlassian's OpenAPI document; a test regenerates it from
+//! the document and fails on any difference.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::LazyLock;
+
+use jira_sync_config::Connector;
+
+/// What an operation is needed for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Need {
+    /// Health probe and site facts: every connector.
+    Always,
+    /// Reading issues: every direction (push reads what it writes).
+    Read,
+    /// Writing issues: `push` and `both`.
+    Write,
+    /// Deleting issues: only with `propagate_deletes`.
+    Delete,
+}
+
+/// Every Jira operation jira-sync calls.
+pub const OPERATIONS: &[(&str, &str, Need)] = &[
+    ("GET", "/rest/api/3/myself", Need::Always),
+    ("GET", "/rest/api/3/field", Need::Always),
+    ("GET", "/rest/api/3/project/{projectIdOrKey}", Need::Always),
+    (
+        "GET",
+        "/rest/api/3/project/{projectIdOrKey}/statuses",
+        Need::Always,
+    ),
+    ("GET", "/rest/api/3/search/jql", Need::Read),
+    ("POST", "/rest/api/3/search/jql", Need::Read),
+    ("POST", "/rest/api/3/search/approximate-count", Need::Read),
+    ("POST", "/rest/api/3/issue/bulkfetch", Need::Read),
+    ("GET", "/rest/api/3/issue/{issueIdOrKey}", Need::Read),
+    (
+        "GET",
+        "/rest/api/3/issue/{issueIdOrKey}/comment",
+        Need::Read,
+    ),
+    (
+        "GET",
+        "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
+        Need::Read,
+    ),
+    (
+        "GET",
+        "/rest/api/3/issue/{issueIdOrKey}/transitions",
+        Need::Read,
+    ),
+    (
+        "GET",
+        "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes",
+        Need::Write,
+    ),
+    ("POST", "/rest/api/3/issue", Need::Write),
+    ("POST", "/rest/api/3/issue/bulk", Need::Write),
+    ("PUT", "/rest/api/3/issue/{issueIdOrKey}", Need::Write),
+    (
+        "POST",
+        "/rest/api/3/issue/{issueIdOrKey}/transitions",
+        Need::Write,
+    ),
+    (
+        "POST",
+        "/rest/api/3/issue/{issueIdOrKey}/comment",
+        Need::Write,
+    ),
+    (
+        "PUT",
+        "/rest/api/3/issue/{issueIdOrKey}/properties/{propertyKey}",
+        Need::Write,
+    ),
+    ("DELETE", "/rest/api/3/issue/{issueIdOrKey}", Need::Delete),
+];
+
+#[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct OpScopes {
+    pub classic: Vec<String>,
+    pub granular: Vec<String>,
+}
+
+/// `"METHOD /rest/api/3/..."` -> scopes, from `scopes.json`.
+pub static TABLE: LazyLock<BTreeMap<String, OpScopes>> = LazyLock::new(|| {
+    serde_json::from_str(include_str!("scopes.json")).expect("scopes.json is valid")
+});
+
+/// A set of scopes in both of Atlassian's forms.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Scopes {
+    pub classic: BTreeSet<String>,
+    pub granular: BTreeSet<String>,
+}
+
+impl Scopes {
+    /// Classic scopes missing from `granted`, or none if `granted` holds every granular one.
+    pub fn missing_from(&self, granted: &BTreeSet<String>) -> Vec<String> {
+        if self.granular.is_subset(granted) && !self.granular.is_empty() {
+            return Vec::new();
+        }
+        self.classic.difference(granted).cloned().collect()
+    }
+}
+
+/// The minimal scopes for a site's connectors.
+pub fn required(connectors: &[Connector]) -> Scopes {
+    let writes = connectors.iter().any(|c| c.direction.pushes());
+    let deletes = connectors
+        .iter()
+        .any(|c| c.direction.pushes() && c.propagate_deletes);
+    let wanted = |need: Need| match need {
+        Need::Always | Need::Read => true,
+        Need::Write => writes,
+        Need::Delete => deletes,
+    };
+    let mut out = Scopes::default();
+    for (method, path, need) in OPERATIONS {
+        if !wanted(*need) {
+            continue;
+        }
+        let op = &TABLE[&format!("{method} {path}")];
+        out.classic.extend(op.classic.iter().cloned());
+        out.granular.extend(op.granular.iter().cloned());
+    }
+    out
+}

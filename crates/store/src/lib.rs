@@ -1,0 +1,107 @@
+//! jira-sync's durable state in one sled database under `state_dir/db`: the token vault
+//! (rotating OAuth refresh tokens) and cached site facts.
+//!
+//! One `Db` per process (sled does not support several opens), cache capped, `LowSpace`
+//! mode. Values carry a version byte before their JSON so the format can change later.
+//! What must survive a crash (a rotated refresh token) is flushed before the caller goes on.
+
+mod cache; // Cached site facts (cloud IDs, /myself, fields, statuses).
+mod vault; // OAuth refresh tokens, flushed on every write.
+
+use std::path::{Path, PathBuf};
+
+pub use cache::Cache;
+pub use vault::{RefreshToken, Vault};
+
+/// The sled page cache, in bytes. sled's default (1 GiB) is far beyond what jira-sync keeps.
+pub const CACHE_BYTES: u64 = 64 << 20;
+/// How often sled writes dirty pages on its own; explicit flushes cover what must not wait.
+pub const FLUSH_EVERY_MS: u64 = 1000;
+const FORMAT_VERSION: u8 = 1;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another process (usually the running daemon) has the database open.
+    #[error("the state database {0} is in use by another process (is the daemon running?)")]
+    Locked(PathBuf),
+    #[error("the state database {path} cannot be opened: {source}")]
+    Open { path: PathBuf, source: sled::Error },
+    #[error("state database error: {0}")]
+    Db(#[from] sled::Error),
+    #[error("a stored value under `{key}` is not readable: {reason}")]
+    Corrupt { key: String, reason: String },
+}
+
+/// The open database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if needed) `state_dir/db`.
+    pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        let path = state_dir.join("db");
+        let db = sled::Config::new()
+            .path(&path)
+            .cache_capacity(CACHE_BYTES)
+            .flush_every_ms(Some(FLUSH_EVERY_MS))
+            .mode(sled::Mode::LowSpace)
+            .open()
+            .map_err(|e| match e {
+                sled::Error::Io(ref io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    StoreError::Locked(path.clone())
+                }
+                other => StoreError::Open {
+                    path: path.clone(),
+                    source: other,
+                },
+            })?;
+        Ok(Store { db, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn vault(&self) -> Result<Vault, StoreError> {
+        Ok(Vault::new(self.db.open_tree("vault")?))
+    }
+
+    pub fn cache(&self) -> Result<Cache, StoreError> {
+        Ok(Cache::new(self.db.open_tree("cache")?))
+    }
+}
+
+/// A value as stored: version byte, then JSON.
+pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    let mut out = vec![FORMAT_VERSION];
+    serde_json::to_writer(&mut out, value).expect("serializable state");
+    out
+}
+
+pub(crate) fn decode<T: serde::de::DeserializeOwned>(
+    key: &str,
+    bytes: &[u8],
+) -> Result<T, StoreError> {
+    match bytes.split_first() {
+        Some((&FORMAT_VERSION, json)) => {
+            serde_json::from_slice(json).map_err(|e| StoreError::Corrupt {
+                key: key.to_owned(),
+                reason: e.to_string(),
+            })
+        }
+        Some((v, _)) => Err(StoreError::Corrupt {
+            key: key.to_owned(),
+            reason: format!("unknown format version {v}"),
+        }),
+        None => Err(StoreError::Corrupt {
+            key: key.to_owned(),
+            reason: "empty value".into(),
+        }),
+    }
+}
