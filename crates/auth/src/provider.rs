@@ -454,6 +454,14 @@ fn still_fresh(now: Instant, expires: Instant, life: Duration) -> bool {
     now + REFRESH_MARGIN.min(life / 10) < expires
 }
 
+/// `{auth_url}/oauth/token`.
+pub fn token_url(auth_url: &Url) -> Url {
+    let mut u = auth_url.clone();
+    let path = format!("{}/oauth/token", u.path().trim_end_matches('/'));
+    u.set_path(&path);
+    u
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -483,12 +491,4 @@ mod tests {
             short
         ));
     }
-}
-
-/// `{auth_url}/oauth/token`.
-pub fn token_url(auth_url: &Url) -> Url {
-    let mut u = auth_url.clone();
-    let path = format!("{}/oauth/token", u.path().trim_end_matches('/'));
-    u.set_path(&path);
-    u
 }

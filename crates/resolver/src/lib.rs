@@ -21,7 +21,7 @@ pub enum ResolveError {
     #[error("site `{site}`: {url}/_edge/tenant_info cannot be read: {reason}")]
     TenantInfo {
         site: String,
-        url: Url,
+        url: String,
         reason: String,
     },
     #[error(
@@ -29,14 +29,14 @@ pub enum ResolveError {
     )]
     CloudIdMismatch {
         site: String,
-        url: Url,
+        url: String,
         configured: String,
         actual: String,
     },
     #[error("site `{site}`: the OAuth grant does not reach {url}; it reaches {}. Run `jira-sync auth login {site}` as a user of that site", reaches_text(.reaches))]
     NotInGrant {
         site: String,
-        url: Url,
+        url: String,
         reaches: Vec<String>,
     },
     #[error("site `{site}`: {source}")]
@@ -130,7 +130,7 @@ impl Resolver {
     async fn tenant_info(&self, site: &Site) -> Result<String, ResolveError> {
         let err = |reason: String| ResolveError::TenantInfo {
             site: site.name.clone(),
-            url: site.url.clone(),
+            url: site.url.to_string(),
             reason,
         };
         let resp = self
@@ -167,7 +167,7 @@ impl Resolver {
         {
             return Err(ResolveError::CloudIdMismatch {
                 site: site.name.clone(),
-                url: site.url.clone(),
+                url: site.url.to_string(),
                 configured: configured.clone(),
                 actual,
             });
@@ -216,7 +216,7 @@ impl Resolver {
             .cloned()
             .ok_or_else(|| ResolveError::NotInGrant {
                 site: site.name.clone(),
-                url: site.url.clone(),
+                url: site.url.to_string(),
                 reaches: list.iter().map(|r| r.url.clone()).collect(),
             })
     }
