@@ -25,6 +25,8 @@ async fn main() {
     let concurrency = args.get(1).copied().unwrap_or(16);
     let seconds = args.get(2).copied().unwrap_or(10) as u64;
 
+    // The workspace builds reqwest with rustls and no default crypto provider.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = Simulator::start().await.expect("start");
     let c = sim.control();
     c.create_site(SiteSpec {

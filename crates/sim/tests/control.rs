@@ -142,7 +142,7 @@ async fn control(
 #[tokio::test]
 async fn http_control_api_sets_up_a_site_and_acts_on_it() {
     let sim = Simulator::start().await.unwrap();
-    let http = reqwest::Client::new();
+    let http = http_client();
     let (s, site) = control(&http, &sim, Method::POST, "/sites", json!({
         "name": "initech",
         "accounts": [{ "display_name": "Peter", "email": "peter@initech.example", "time_zone": "America/Chicago" }],
@@ -243,7 +243,7 @@ async fn demo_seed_serves_the_demo_config() {
     let config = jira_sync_config::Loader::with_env(Default::default())
         .load(&root)
         .unwrap();
-    let http = reqwest::Client::new();
+    let http = http_client();
     for site in &config.sites {
         let (email, token) = match &site.auth {
             jira_sync_config::Auth::ApiToken(t) | jira_sync_config::Auth::ServiceAccount(t) => {

@@ -37,10 +37,13 @@ async fn token(f: &Fixture, body: Value) -> (StatusCode, Value) {
 
 /// Consents through `/authorize` (auto-consent) and exchanges the code.
 async fn login(f: &Fixture, id: &str, secret: &str, scope: &str) -> Value {
-    let no_redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let no_redirect = {
+        install_crypto();
+        reqwest::Client::builder()
+    }
+    .redirect(reqwest::redirect::Policy::none())
+    .build()
+    .unwrap();
     let r = no_redirect
         .get(format!("{}/authorize", f.sim.base_url()))
         .query(&[
@@ -347,10 +350,13 @@ async fn authorize_refuses_bad_requests_and_shows_a_consent_page() {
     assert!(html.contains("form") && html.contains("acme"), "{html}");
 
     // The consent form's Accept, as a person would press it.
-    let no_redirect = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
+    let no_redirect = {
+        install_crypto();
+        reqwest::Client::builder()
+    }
+    .redirect(reqwest::redirect::Policy::none())
+    .build()
+    .unwrap();
     let r = no_redirect
         .post(format!("{}/authorize", f.sim.base_url()))
         .form(&[

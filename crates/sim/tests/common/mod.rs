@@ -9,6 +9,16 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 pub const ALICE: &str = "alice@acme.example";
+
+/// The workspace builds reqwest with rustls and no default crypto provider; install ring.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+pub fn http_client() -> reqwest::Client {
+    install_crypto();
+    reqwest::Client::new()
+}
 pub const BOT: &str = "bot@serviceaccount.atlassian.com";
 
 /// Scopes a full read-write integration holds (classic).
@@ -156,7 +166,7 @@ impl Fixture {
             ],
         );
         Fixture {
-            http: reqwest::Client::new(),
+            http: http_client(),
             cloud_id: info.cloud_id,
             classic: classic.token,
             classic_id: classic.id,
