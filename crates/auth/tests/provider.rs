@@ -170,8 +170,29 @@ async fn a_401_forces_one_refresh_however_many_callers_saw_it() {
     }
 }
 
+/// Log lines written while a test runs.
+#[derive(Clone, Default)]
+struct Captured(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 #[tokio::test]
 async fn invalid_grant_is_terminal_until_the_operator_stores_a_new_token() {
+    let logs = Captured::default();
+    let writer = logs.clone();
+    let _guard = tracing::subscriber::set_default(
+        tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish(),
+    );
     let server = MockServer::start().await;
     Mock::given(method("POST")).and(path("/oauth/token")).and(body_json(json!({ "grant_type": "refresh_token", "client_id": CLIENT_ID, "client_secret": CLIENT_SECRET, "refresh_token": "FAKE-rt-dead" })))
         .respond_with(ResponseTemplate::new(403).set_body_json(json!({ "error": "invalid_grant", "error_description": "Unknown or invalid refresh token." })))

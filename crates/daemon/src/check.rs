@@ -8,25 +8,23 @@ use jira_sync_config::{Auth, Config};
 
 use crate::cli::CheckArgs;
 
-/// Exit status for usage and configuration errors.
-pub const EXIT_CONFIG: u8 = 2;
-
 pub fn run(args: &CheckArgs) -> ExitCode {
-    let config = match jira_sync_config::load(&args.config.config) {
+    let config = match crate::load(&args.config.config) {
         Ok(c) => c,
-        Err(e) => {
-            eprint!("{e}");
-            return ExitCode::from(EXIT_CONFIG);
-        }
+        Err(code) => return code,
     };
     print!("{}", summary(&config, Utc::now()));
-    if !args.offline {
-        eprintln!(
-            "jira-sync check: online checks (cloud ID lookup, token probes) are not available in this build yet; run `jira-sync check --offline`"
-        );
-        return ExitCode::from(EXIT_CONFIG);
+    if args.offline {
+        return ExitCode::SUCCESS;
     }
-    ExitCode::SUCCESS
+    let rows = crate::runtime().block_on(crate::online::check(&config));
+    println!();
+    print!("{}", crate::online::table(&rows));
+    if rows.iter().all(|r| r.usable) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(crate::EXIT_FAILURE)
+    }
 }
 
 /// A short, secret-free description of a valid configuration.

@@ -1,5 +1,6 @@
 //! The command line, as `../shared/DESIGN.md` lays it out.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -20,12 +21,23 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Validate the configuration and print a summary of it.
+    /// Validate the configuration; online (the default), also resolve every site and probe
+    /// every credential.
     ///
     /// Reads DIR/jira-sync.toml and DIR/sites.d/*.toml, resolves every secret reference and
-    /// checks every rule; all problems of all files are printed together on stderr. The
-    /// systemd unit runs `jira-sync check --offline` before starting and before reloading.
+    /// checks every rule; all problems of all files are printed together on stderr (exit 2).
+    /// Without --offline it then resolves each site's cloud ID, probes each credential and
+    /// prints one row per site; exit 0 when every site is usable, 1 otherwise. The systemd
+    /// unit runs `jira-sync check --offline` before starting and before reloading.
     Check(CheckArgs),
+    /// Print the minimal OAuth / API-token scopes each site needs for its connectors.
+    ///
+    /// Classic and granular forms, space-separated, ready to paste into Atlassian's token or
+    /// app dialog. Pull-only connectors need no write scopes.
+    Scopes(ScopesArgs),
+    /// OAuth 2.0 (3LO) consent for `oauth2` sites.
+    #[command(subcommand)]
+    Auth(AuthCommand),
 }
 
 /// Where the configuration lives.
@@ -43,4 +55,37 @@ pub struct CheckArgs {
     /// Check the files only: no network requests (no cloud ID lookup, no token probe).
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScopesArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Only this site.
+    pub site: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Consent in a browser and store the site's rotating refresh token in the token vault.
+    ///
+    /// Prints an authorize URL to open in a browser, receives the callback on a loopback
+    /// port (register http://ADDR/callback as the app's callback URL in the developer
+    /// console), exchanges the code, stores the refresh token under state_dir and prints the
+    /// sites the grant reaches. Stop the daemon first: it holds the state database.
+    Login(LoginArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct LoginArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The `oauth2` site to log in to.
+    pub site: String,
+    /// Loopback address of the callback; the app's callback URL is http://ADDR/callback.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8976")]
+    pub listen: SocketAddr,
+    /// How long to wait for the browser, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300)]
+    pub timeout: u64,
 }

@@ -6,10 +6,36 @@ use clap::Parser;
 
 mod check;
 mod cli;
+mod login;
+mod online;
+mod scopes;
+
+/// Exit status for runtime failures.
+pub const EXIT_FAILURE: u8 = 1;
+/// Exit status for usage and configuration errors.
+pub const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Check(args) => check::run(&args),
+        cli::Command::Scopes(args) => scopes::run(&args),
+        cli::Command::Auth(cli::AuthCommand::Login(args)) => login::run(&args),
     }
+}
+
+/// Loads the configuration, printing every problem on failure.
+pub fn load(dir: &std::path::Path) -> Result<jira_sync_config::Config, ExitCode> {
+    jira_sync_config::load(dir).map_err(|e| {
+        eprint!("{e}");
+        ExitCode::from(EXIT_CONFIG)
+    })
+}
+
+/// A runtime for the commands that talk to Jira.
+pub fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
 }

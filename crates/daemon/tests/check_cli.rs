@@ -136,12 +136,34 @@ fn help_and_usage_errors() {
 }
 
 #[test]
-fn online_check_is_refused_until_it_exists() {
-    let out = jira_sync(&["check", "--config", &repo_config()], &[]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(
-        text(&out.stderr).contains("--offline"),
-        "{}",
-        text(&out.stderr)
+fn online_check_reports_unreachable_sites_with_exit_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("jira-sync.toml"),
+        "state_dir = \"state\"\ngateway_url = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.path().join("sites.d")).unwrap();
+    for name in ["acme", "globex"] {
+        std::fs::write(
+            dir.path().join(format!("sites.d/{name}.toml")),
+            "url = \"http://127.0.0.1:9/site\"\n[auth]\nmethod = \"api_token\"\nemail = \"a@b.example\"\ntoken = { env = \"T\" }\n[[connector]]\nname = \"c\"\nproject = \"SEC\"\n",
+        )
+        .unwrap();
+    }
+    let out = jira_sync(
+        &["check", "--config", &dir.path().display().to_string()],
+        &[("T", "FAKE-cli-token-456")],
     );
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    for site in ["acme", "globex"] {
+        let row = stdout
+            .lines()
+            .find(|l| l.starts_with(&format!("{site} ")))
+            .unwrap_or_else(|| panic!("{stdout}"));
+        assert!(row.contains("unreachable"), "{row}");
+    }
+    assert!(stdout.contains("tenant_info cannot be read"), "{stdout}");
+    assert!(!stdout.contains("FAKE-cli-token-456"));
 }

@@ -1,0 +1,119 @@
+//! `jira-sync auth login SITE`: OAuth 2.0 (3LO) consent, and the refresh token into the vault.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use chrono::Utc;
+use jira_sync_auth::http_client;
+use jira_sync_auth::login::{accessible_resources, exchange, start};
+use jira_sync_auth::scopes::required;
+use jira_sync_config::{Auth, Secret};
+use jira_sync_store::{RefreshToken, Store};
+
+use crate::cli::LoginArgs;
+
+pub fn run(args: &LoginArgs) -> ExitCode {
+    let config = match crate::load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(site) = config.site(&args.site) else {
+        eprintln!(
+            "jira-sync auth login: no site named `{}` in {}",
+            args.site,
+            config.dir.join("sites.d").display()
+        );
+        return ExitCode::from(crate::EXIT_CONFIG);
+    };
+    let Auth::OAuth2(oauth) = &site.auth else {
+        eprintln!(
+            "jira-sync auth login: site `{}` uses auth method {}; auth login is for method oauth2",
+            site.name,
+            site.auth.method()
+        );
+        return ExitCode::from(crate::EXIT_CONFIG);
+    };
+    // Open the vault first: there is no point in a consent whose token cannot be stored.
+    let store = match Store::open(&config.daemon.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!(
+                "jira-sync auth login: {e}. Stop the daemon (systemctl stop jira-sync), log in, then start it again."
+            );
+            return ExitCode::from(crate::EXIT_FAILURE);
+        }
+    };
+    let mut scopes: Vec<String> = required(&site.connectors).classic.into_iter().collect();
+    scopes.push("offline_access".into());
+    crate::runtime().block_on(async {
+        let login = match start(&config.daemon.auth_url, &oauth.client_id, &scopes, args.listen).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("jira-sync auth login: {e}");
+                return ExitCode::from(crate::EXIT_FAILURE);
+            }
+        };
+        println!("The app's callback URL must be {}", login.redirect_uri);
+        println!("Open this URL in a browser and accept:");
+        println!("{}", login.authorize_url);
+        let redirect_uri = login.redirect_uri.clone();
+        let code = match login.wait_for_code(Duration::from_secs(args.timeout)).await {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("jira-sync auth login: {e}");
+                return ExitCode::from(crate::EXIT_FAILURE);
+            }
+        };
+        let http = http_client();
+        let tokens = match exchange(&http, &config.daemon.auth_url, &oauth.client_id, oauth.client_secret.expose(), &code, &redirect_uri).await {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("jira-sync auth login: the code exchange failed: {e:?}");
+                return ExitCode::from(crate::EXIT_FAILURE);
+            }
+        };
+        let Some(refresh) = tokens.refresh_token.clone() else {
+            eprintln!("jira-sync auth login: no refresh token came back; the consent must include offline_access");
+            return ExitCode::from(crate::EXIT_FAILURE);
+        };
+        let now = Utc::now();
+        let stored = RefreshToken { token: Secret::new(refresh), consented_at: now, issued_at: now };
+        let vault = match store.vault() {
+            Ok(v) => v,
+            Err(e) => {
+                eprintln!("jira-sync auth login: {e}");
+                return ExitCode::from(crate::EXIT_FAILURE);
+            }
+        };
+        if let Err(e) = vault.put_refresh_token(&site.name, &stored).await {
+            eprintln!("jira-sync auth login: the refresh token could not be stored: {e}");
+            return ExitCode::from(crate::EXIT_FAILURE);
+        }
+        println!("Stored the refresh token of site `{}` (valid until {} at the latest; log in again before then).", site.name, (now + chrono::Duration::days(365)).format("%Y-%m-%d"));
+        let header = match reqwest::header::HeaderValue::from_str(&format!("Bearer {}", tokens.access_token)) {
+            Ok(mut h) => {
+                h.set_sensitive(true);
+                h
+            }
+            Err(_) => return ExitCode::from(crate::EXIT_FAILURE),
+        };
+        match accessible_resources(&http, &config.daemon.gateway_url, &header).await {
+            Ok(list) => {
+                println!("The grant reaches:");
+                for r in &list {
+                    println!("  {}  {}  (cloud ID {})", r.name, r.url, r.id);
+                }
+                let reaches = list.iter().any(|r| r.url.trim_end_matches('/') == site.url.as_str().trim_end_matches('/'));
+                if !reaches {
+                    eprintln!("jira-sync auth login: the grant does not reach {}, the URL of site `{}`; log in as a user of that site", site.url, site.name);
+                    return ExitCode::from(crate::EXIT_FAILURE);
+                }
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("jira-sync auth login: stored the token, but accessible-resources failed: {e}");
+                ExitCode::from(crate::EXIT_FAILURE)
+            }
+        }
+    })
+}

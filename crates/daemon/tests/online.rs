@@ -1,0 +1,256 @@
+//! `jira-sync check` (online), `jira-sync scopes` and `jira-sync auth login` against the
+//! simulator, as an operator runs them.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use jira_sim::Simulator;
+use jira_sim::oauth::{Consent, OAuthClientSpec};
+use jira_sim::seed::SeedFile;
+
+fn repo_config() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
+}
+
+/// The simulator seeded as the demo expects, and a copy of `config/` pointing at it.
+async fn demo() -> (Simulator, tempfile::TempDir) {
+    let sim = Simulator::start().await.unwrap();
+    for site in SeedFile::read(&repo_config().join("sim-seed.toml"))
+        .unwrap()
+        .site
+    {
+        sim.control().create_site(site).unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    copy_config(&repo_config(), dir.path(), &sim.addr().to_string());
+    (sim, dir)
+}
+
+fn copy_config(from: &Path, to: &Path, addr: &str) {
+    for sub in ["", "sites.d", "secrets"] {
+        std::fs::create_dir_all(to.join(sub)).unwrap();
+        for e in std::fs::read_dir(from.join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_file() {
+                let text = std::fs::read_to_string(&p)
+                    .unwrap()
+                    .replace("127.0.0.1:9080", addr)
+                    .replace("../target/jira-sync-demo/state", "state");
+                std::fs::write(to.join(sub).join(p.file_name().unwrap()), text).unwrap();
+            }
+        }
+    }
+}
+
+fn jira_sync(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_jira-sync"))
+        .args(args)
+        .env_remove("JIRA_SYNC__LISTEN")
+        .output()
+        .unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn row<'a>(out: &'a str, site: &str) -> &'a str {
+    out.lines()
+        .find(|l| l.starts_with(&format!("{site} ")))
+        .unwrap_or_else(|| panic!("no row for {site}:\n{out}"))
+}
+
+const SECRETS: &[&str] = &[
+    "FAKE-demo-acme-scoped-token-not-a-secret",
+    "FAKE-demo-globex-classic-token-not-a-secret",
+    "FAKE-demo-hub-api-token-not-a-secret",
+    "FAKE-sim-client-secret",
+];
+
+fn assert_no_secrets(out: &str) {
+    for s in SECRETS {
+        assert!(!out.contains(s), "secret {s} in output:\n{out}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_probes_every_site_and_one_failure_hides_no_other() {
+    let (sim, dir) = demo().await;
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking({
+        let cfg = cfg.clone();
+        move || jira_sync(&["check", "--config", &cfg])
+    })
+    .await
+    .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    let acme = row(&t, "acme");
+    assert!(
+        acme.contains("service_account")
+            && acme.contains("/ex/jira/a1c3e000-0000-4000-8000-00000000acme")
+            && acme.contains(" valid "),
+        "{acme}"
+    );
+    assert!(acme.contains("2027-10-01"), "declared expiry: {acme}");
+    let globex = row(&t, "globex");
+    assert!(
+        globex.contains("api_token") && globex.contains("/site/globex") && globex.contains("valid"),
+        "{globex}"
+    );
+    assert_no_secrets(&t);
+
+    // Revoke globex's token: globex is reported revoked, acme still valid, exit 1.
+    let control = sim.control();
+    control.revoke_credential("globex", "cred-1").unwrap();
+    let out = tokio::task::spawn_blocking(move || jira_sync(&["check", "--config", &cfg]))
+        .await
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(row(&t, "globex").contains("revoked"), "{t}");
+    assert!(row(&t, "acme").contains(" valid "), "{t}");
+    assert!(t.contains("globex: 401"), "the reason is printed: {t}");
+    assert_no_secrets(&t);
+}
+
+#[test]
+fn scopes_are_minimal_per_direction() {
+    let out = jira_sync(&["scopes", "--config", repo_config().to_str().unwrap()]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        t.contains("acme (service_account; connectors: sec (both))"),
+        "{t}"
+    );
+    let classic = t
+        .lines()
+        .find(|l| l.trim_start().starts_with("classic:"))
+        .unwrap();
+    assert_eq!(
+        classic.trim(),
+        "classic:  read:jira-user read:jira-work write:jira-work"
+    );
+    let out = jira_sync(&[
+        "scopes",
+        "--config",
+        repo_config().to_str().unwrap(),
+        "nope",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
+    let (sim, dir) = demo().await;
+    let port = free_port();
+    let callback = format!("http://127.0.0.1:{port}/callback");
+    let (client_id, secret) = sim
+        .control()
+        .create_oauth_client(OAuthClientSpec {
+            redirect_uris: vec![callback.clone()],
+            auto_consent: Some(Consent {
+                account: "alice@acme.example".into(),
+                sites: vec!["acme".into()],
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+    // Turn the demo's acme into an oauth2 site of that app.
+    std::fs::write(dir.path().join("secrets/acme-oauth.secret"), &secret).unwrap();
+    let site = std::fs::read_to_string(dir.path().join("sites.d/acme.toml")).unwrap();
+    let start = site.find("[auth]").unwrap();
+    let end = site.find("[limits]").unwrap();
+    let site = format!(
+        "{}[auth]\nmethod = \"oauth2\"\nclient_id = \"{client_id}\"\nclient_secret = {{ file = \"secrets/acme-oauth.secret\" }}\n\n{}",
+        &site[..start],
+        &site[end..]
+    );
+    std::fs::write(dir.path().join("sites.d/acme.toml"), site).unwrap();
+
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    let listen = format!("127.0.0.1:{port}");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
+        .args([
+            "auth",
+            "login",
+            "acme",
+            "--config",
+            &cfg,
+            "--listen",
+            &listen,
+            "--timeout",
+            "30",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (url, rest) = tokio::task::spawn_blocking(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let l = lines
+                .next()
+                .expect("the command prints the authorize URL")
+                .unwrap();
+            if l.starts_with("http") && l.contains("/authorize?") {
+                break l;
+            }
+        };
+        (url, lines)
+    })
+    .await
+    .unwrap();
+    assert!(
+        url.contains("offline_access")
+            && url.contains("audience=api.atlassian.com")
+            && url.contains("state="),
+        "{url}"
+    );
+    // The browser: follow the redirect to the command's callback.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let page = reqwest::get(&url).await.unwrap();
+    assert_eq!(page.status(), 200);
+    let status = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    let printed: Vec<String> =
+        tokio::task::spawn_blocking(move || rest.map_while(Result::ok).collect())
+            .await
+            .unwrap();
+    let printed = printed.join("\n");
+    assert!(status.success(), "{printed}");
+    assert!(
+        printed.contains("Stored the refresh token of site `acme`"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("The grant reaches") && printed.contains("/site/acme"),
+        "{printed}"
+    );
+    assert!(!printed.contains(&secret));
+
+    let out = tokio::task::spawn_blocking(move || jira_sync(&["check", "--config", &cfg]))
+        .await
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(
+        row(&t, "acme").contains("oauth2") && row(&t, "acme").contains(" valid "),
+        "{t}"
+    );
+    assert!(!t.contains(&secret));
+}
