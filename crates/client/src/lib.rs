@@ -1,0 +1,12 @@
+//! The Jira Cloud REST v3 client jira-sync talks to Jira through: typed operations over one
+//! request loop that takes the site's rate limiter, authorizes with the site's credential
+//! (one forced refresh on 401), retries by Atlassian's recipe, and reports each request.
+
+pub mod adf; // Plain text <-> Atlassian Document Format.
+mod error; // ClientError: what a caller can act on.
+mod ops; // The typed operations.
+mod request; // The request loop.
+
+pub use error::ClientError;
+pub use ops::*;
+pub use request::{Client, NoObserver, Observer};

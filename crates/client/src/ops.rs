@@ -1,0 +1,530 @@
+//! The operations the engine and the health probe call, typed.
+
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ClientError;
+use crate::request::{Client, Req};
+use jira_sync_ratelimit::retry::Idempotency;
+
+/// The most issues one bulk create takes.
+pub const BULK_CREATE_MAX: usize = 50;
+/// The most ids `reconcileIssues` takes.
+pub const RECONCILE_MAX: usize = 50;
+/// The most issues one bulkfetch takes (with explicit fields and no wildcard).
+pub const BULK_FETCH_MAX: usize = 100;
+/// Past this many characters of query string, search goes by POST.
+const LONG_QUERY: usize = 1500;
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Myself {
+    pub account_id: String,
+    #[serde(default)]
+    pub time_zone: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub email_address: Option<String>,
+}
+
+/// What to search for.
+#[derive(Debug, Clone, Default)]
+pub struct SearchQuery {
+    pub jql: String,
+    /// Fields to return; empty returns ids only (Jira's default).
+    pub fields: Vec<String>,
+    /// Issue properties returned inline (at most 5).
+    pub properties: Vec<String>,
+    /// Ids written recently: read-after-write for them (at most 50).
+    pub reconcile: Vec<u64>,
+    /// Issues per page (Jira may return fewer).
+    pub page_size: u32,
+}
+
+/// One page of `search/jql`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct SearchPage {
+    #[serde(default)]
+    pub issues: Vec<Value>,
+    #[serde(rename = "nextPageToken", default)]
+    pub next_page_token: Option<String>,
+    #[serde(rename = "isLast", default)]
+    pub is_last: Option<bool>,
+}
+
+/// A search, page after page.
+#[derive(Debug)]
+pub struct Pages<'c> {
+    client: &'c Client,
+    query: SearchQuery,
+    next: Option<String>,
+    done: bool,
+}
+
+impl Pages<'_> {
+    /// The next page, or `None` after the last.
+    pub async fn next(&mut self) -> Result<Option<SearchPage>, ClientError> {
+        if self.done {
+            return Ok(None);
+        }
+        let page = self
+            .client
+            .search_page(&self.query, self.next.as_deref())
+            .await?;
+        match &page.next_page_token {
+            Some(t) if self.next.as_deref() == Some(t.as_str()) => {
+                return Err(ClientError::Decode {
+                    endpoint: "/rest/api/3/search/jql".into(),
+                    status: 200,
+                    detail: "the same nextPageToken came back twice".into(),
+                });
+            }
+            Some(t) if page.is_last != Some(true) => self.next = Some(t.clone()),
+            _ => self.done = true,
+        }
+        Ok(Some(page))
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Created {
+    pub id: String,
+    pub key: String,
+}
+
+/// One refused element of a bulk create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ElementError {
+    /// Index in the caller's list.
+    pub index: usize,
+    pub status: u16,
+    pub messages: Vec<String>,
+    pub errors: Vec<(String, String)>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BulkCreated {
+    /// (index in the caller's list, created issue).
+    pub created: Vec<(usize, Created)>,
+    pub failed: Vec<ElementError>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct StatusRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Transition {
+    pub id: String,
+    pub name: String,
+    pub to: StatusRef,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+pub struct Comment {
+    pub id: String,
+    #[serde(default)]
+    pub author: Option<Value>,
+    #[serde(default)]
+    pub body: Value,
+    #[serde(default)]
+    pub created: Option<String>,
+    #[serde(default)]
+    pub updated: Option<String>,
+    #[serde(default)]
+    pub properties: Vec<Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct Field {
+    pub id: String,
+    pub name: String,
+    #[serde(default)]
+    pub custom: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct IssueTypeRef {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct Project {
+    pub id: String,
+    pub key: String,
+    pub name: String,
+    #[serde(default)]
+    pub issue_types: Vec<IssueTypeRef>,
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+impl Client {
+    pub async fn myself(&self) -> Result<Myself, ClientError> {
+        self.execute(Req::get("/myself", "/myself")).await
+    }
+
+    /// A search as a sequence of pages.
+    pub fn search(&self, query: SearchQuery) -> Result<Pages<'_>, ClientError> {
+        if query.reconcile.len() > RECONCILE_MAX {
+            return Err(ClientError::Usage(format!(
+                "reconcileIssues takes at most {RECONCILE_MAX} ids"
+            )));
+        }
+        if query.properties.len() > 5 {
+            return Err(ClientError::Usage(
+                "search returns at most 5 issue properties".into(),
+            ));
+        }
+        Ok(Pages {
+            client: self,
+            query,
+            next: None,
+            done: false,
+        })
+    }
+
+    async fn search_page(
+        &self,
+        q: &SearchQuery,
+        token: Option<&str>,
+    ) -> Result<SearchPage, ClientError> {
+        let mut query: Vec<(&'static str, String)> = vec![
+            ("jql", q.jql.clone()),
+            ("maxResults", q.page_size.max(1).to_string()),
+        ];
+        if !q.fields.is_empty() {
+            query.push(("fields", q.fields.join(",")));
+        }
+        if !q.properties.is_empty() {
+            query.push(("properties", q.properties.join(",")));
+        }
+        if !q.reconcile.is_empty() {
+            query.push((
+                "reconcileIssues",
+                q.reconcile
+                    .iter()
+                    .map(u64::to_string)
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ));
+        }
+        if let Some(t) = token {
+            query.push(("nextPageToken", t.to_owned()));
+        }
+        let length: usize = query.iter().map(|(k, v)| k.len() + enc(v).len() + 2).sum();
+        if length <= LONG_QUERY {
+            let mut req = Req::get("/search/jql", "/search/jql");
+            req.query = query;
+            return self.execute(req).await;
+        }
+        let mut body = json!({ "jql": q.jql, "maxResults": q.page_size.max(1) });
+        if !q.fields.is_empty() {
+            body["fields"] = json!(q.fields);
+        }
+        if !q.properties.is_empty() {
+            body["properties"] = json!(q.properties);
+        }
+        if !q.reconcile.is_empty() {
+            body["reconcileIssues"] = json!(q.reconcile);
+        }
+        if let Some(t) = token {
+            body["nextPageToken"] = json!(t);
+        }
+        self.execute(Req::send(Method::POST, "/search/jql", "/search/jql", body))
+            .await
+    }
+
+    pub async fn approximate_count(&self, jql: &str) -> Result<u64, ClientError> {
+        let v: Value = self
+            .execute(Req::send(
+                Method::POST,
+                "/search/approximate-count",
+                "/search/approximate-count",
+                json!({ "jql": jql }),
+            ))
+            .await?;
+        v["count"].as_u64().ok_or_else(|| ClientError::Decode {
+            endpoint: "/rest/api/3/search/approximate-count".into(),
+            status: 200,
+            detail: "no count".into(),
+        })
+    }
+
+    /// Issues by id or key (at most 100); unknown ones are simply missing from the result.
+    pub async fn bulkfetch(
+        &self,
+        ids: &[String],
+        fields: &[String],
+        properties: &[String],
+    ) -> Result<Vec<Value>, ClientError> {
+        if ids.len() > BULK_FETCH_MAX {
+            return Err(ClientError::Usage(format!(
+                "bulkfetch takes at most {BULK_FETCH_MAX} issues"
+            )));
+        }
+        let body = json!({ "issueIdsOrKeys": ids, "fields": fields, "properties": properties });
+        let v: Value = self
+            .execute(Req::send(
+                Method::POST,
+                "/issue/bulkfetch",
+                "/issue/bulkfetch",
+                body,
+            ))
+            .await?;
+        Ok(v["issues"].as_array().cloned().unwrap_or_default())
+    }
+
+    pub async fn get_issue(
+        &self,
+        key: &str,
+        fields: &[String],
+        properties: &[String],
+    ) -> Result<Value, ClientError> {
+        let mut req = Req::get("/issue/{issueIdOrKey}", format!("/issue/{}", enc(key)));
+        if !fields.is_empty() {
+            req.query.push(("fields", fields.join(",")));
+        }
+        if !properties.is_empty() {
+            req.query.push(("properties", properties.join(",")));
+        }
+        self.execute(req).await
+    }
+
+    /// Creates an issue from `IssueUpdateDetails` (fields, update, properties). Never retried:
+    /// a create that may have landed is for the engine's pending-create path to find.
+    pub async fn create(&self, details: Value) -> Result<Created, ClientError> {
+        let mut req = Req::send(Method::POST, "/issue", "/issue", details);
+        req.idempotency = Idempotency::Create;
+        self.execute(req).await
+    }
+
+    /// Creates issues, 50 per request; each refused element is reported with its index.
+    pub async fn bulk_create(&self, details: &[Value]) -> Result<BulkCreated, ClientError> {
+        let mut out = BulkCreated::default();
+        for (chunk_no, chunk) in details.chunks(BULK_CREATE_MAX).enumerate() {
+            let offset = chunk_no * BULK_CREATE_MAX;
+            let mut req = Req::send(
+                Method::POST,
+                "/issue/bulk",
+                "/issue/bulk",
+                json!({ "issueUpdates": chunk }),
+            );
+            req.idempotency = Idempotency::Create;
+            let v: Value = self.execute(req).await?;
+            let issues: Vec<Created> =
+                serde_json::from_value(v["issues"].clone()).unwrap_or_default();
+            let failed: Vec<usize> = v["errors"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|e| e["failedElementNumber"].as_u64().map(|n| n as usize))
+                .collect();
+            // Created issues come in request order, skipping the failed elements.
+            let mut created = issues.into_iter();
+            for i in 0..chunk.len() {
+                if !failed.contains(&i)
+                    && let Some(c) = created.next()
+                {
+                    out.created.push((offset + i, c));
+                }
+            }
+            for e in v["errors"].as_array().into_iter().flatten() {
+                let body = serde_json::to_vec(&e["elementErrors"]).unwrap_or_default();
+                let v: Value = serde_json::from_slice(&body).unwrap_or_default();
+                out.failed.push(ElementError {
+                    index: offset + e["failedElementNumber"].as_u64().unwrap_or(0) as usize,
+                    status: e["status"].as_u64().unwrap_or(400) as u16,
+                    messages: v["errorMessages"]
+                        .as_array()
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|m| m.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                    errors: v["errors"]
+                        .as_object()
+                        .map(|o| {
+                            o.iter()
+                                .map(|(k, m)| {
+                                    (k.clone(), m.as_str().unwrap_or_default().to_owned())
+                                })
+                                .collect()
+                        })
+                        .unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Edits fields and properties of an issue (204).
+    pub async fn edit(&self, key: &str, details: Value) -> Result<(), ClientError> {
+        let mut req = Req::send(
+            Method::PUT,
+            "/issue/{issueIdOrKey}",
+            format!("/issue/{}", enc(key)),
+            details,
+        );
+        req.write_to = Some(key);
+        self.execute_empty(req).await
+    }
+
+    pub async fn transitions(&self, key: &str) -> Result<Vec<Transition>, ClientError> {
+        let v: Value = self
+            .execute(Req::get(
+                "/issue/{issueIdOrKey}/transitions",
+                format!("/issue/{}/transitions", enc(key)),
+            ))
+            .await?;
+        serde_json::from_value(v["transitions"].clone()).map_err(|e| ClientError::Decode {
+            endpoint: "/rest/api/3/issue/{issueIdOrKey}/transitions".into(),
+            status: 200,
+            detail: e.to_string(),
+        })
+    }
+
+    /// Takes transition `id`: moving to a target status twice is the same as once, so retried.
+    pub async fn transition(&self, key: &str, id: &str) -> Result<(), ClientError> {
+        let mut req = Req::send(
+            Method::POST,
+            "/issue/{issueIdOrKey}/transitions",
+            format!("/issue/{}/transitions", enc(key)),
+            json!({ "transition": { "id": id } }),
+        );
+        req.write_to = Some(key);
+        self.execute_empty(req).await
+    }
+
+    /// Every comment of an issue, oldest first.
+    pub async fn comments(&self, key: &str) -> Result<Vec<Comment>, ClientError> {
+        let mut out = Vec::new();
+        loop {
+            let mut req = Req::get(
+                "/issue/{issueIdOrKey}/comment",
+                format!("/issue/{}/comment", enc(key)),
+            );
+            req.query = vec![
+                ("startAt", out.len().to_string()),
+                ("maxResults", "100".into()),
+                ("expand", "properties".into()),
+            ];
+            let v: Value = self.execute(req).await?;
+            let page: Vec<Comment> =
+                serde_json::from_value(v["comments"].clone()).map_err(|e| ClientError::Decode {
+                    endpoint: "/rest/api/3/issue/{issueIdOrKey}/comment".into(),
+                    status: 200,
+                    detail: e.to_string(),
+                })?;
+            let total = v["total"].as_u64().unwrap_or(0) as usize;
+            let got = page.len();
+            out.extend(page);
+            if got == 0 || out.len() >= total {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Adds a comment (ADF body) with properties. Never retried: a repeat would duplicate it.
+    pub async fn add_comment(
+        &self,
+        key: &str,
+        body: Value,
+        properties: Vec<(String, Value)>,
+    ) -> Result<Comment, ClientError> {
+        let props: Vec<Value> = properties
+            .into_iter()
+            .map(|(k, v)| json!({ "key": k, "value": v }))
+            .collect();
+        let mut req = Req::send(
+            Method::POST,
+            "/issue/{issueIdOrKey}/comment",
+            format!("/issue/{}/comment", enc(key)),
+            json!({ "body": body, "properties": props }),
+        );
+        req.idempotency = Idempotency::Create;
+        req.write_to = Some(key);
+        self.execute(req).await
+    }
+
+    /// An issue property's value, `None` if unset.
+    pub async fn get_property(
+        &self,
+        key: &str,
+        property: &str,
+    ) -> Result<Option<Value>, ClientError> {
+        let req = Req::get(
+            "/issue/{issueIdOrKey}/properties/{propertyKey}",
+            format!("/issue/{}/properties/{}", enc(key), enc(property)),
+        );
+        match self.execute::<Value>(req).await {
+            Ok(v) => Ok(Some(v["value"].clone())),
+            Err(ClientError::NotFound { messages, .. })
+                if messages.iter().any(|m| m.contains("property")) =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn set_property(
+        &self,
+        key: &str,
+        property: &str,
+        value: Value,
+    ) -> Result<(), ClientError> {
+        let mut req = Req::send(
+            Method::PUT,
+            "/issue/{issueIdOrKey}/properties/{propertyKey}",
+            format!("/issue/{}/properties/{}", enc(key), enc(property)),
+            value,
+        );
+        req.write_to = Some(key);
+        self.execute_empty(req).await
+    }
+
+    pub async fn fields(&self) -> Result<Vec<Field>, ClientError> {
+        self.execute(Req::get("/field", "/field")).await
+    }
+
+    pub async fn project(&self, key: &str) -> Result<Project, ClientError> {
+        let mut req = Req::get(
+            "/project/{projectIdOrKey}",
+            format!("/project/{}", enc(key)),
+        );
+        req.query.push(("expand", "issueTypes".into()));
+        self.execute(req).await
+    }
+
+    pub async fn createmeta_issue_types(
+        &self,
+        key: &str,
+    ) -> Result<Vec<IssueTypeRef>, ClientError> {
+        let v: Value = self
+            .execute(Req::get(
+                "/issue/createmeta/{projectIdOrKey}/issuetypes",
+                format!("/issue/createmeta/{}/issuetypes", enc(key)),
+            ))
+            .await?;
+        let list = if v["issueTypes"].is_array() {
+            v["issueTypes"].clone()
+        } else {
+            v["createMetaIssueType"].clone()
+        };
+        serde_json::from_value(list).map_err(|e| ClientError::Decode {
+            endpoint: "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes".into(),
+            status: 200,
+            detail: e.to_string(),
+        })
+    }
+}

@@ -1,0 +1,393 @@
+//! The request loop against wiremock on paused tokio time: Retry-After, cooldowns by reason,
+//! retries, errors, paging, broken bodies.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use jira_sync_client::{ClientError, SearchQuery};
+use jira_sync_ratelimit::Reason;
+use serde_json::json;
+use tokio::time::Instant;
+use wiremock::matchers::{method, path, query_param, query_param_is_missing};
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+fn too_many(reason: &str, secs: u64) -> ResponseTemplate {
+    ResponseTemplate::new(429)
+        .insert_header("retry-after", secs.to_string())
+        .insert_header("ratelimit-reason", reason)
+}
+
+fn me() -> ResponseTemplate {
+    ResponseTemplate::new(200)
+        .set_body_json(json!({ "accountId": "acc-1", "timeZone": "Europe/Berlin" }))
+}
+
+#[tokio::test(start_paused = true)]
+async fn retry_after_is_waited_exactly_for_each_reason() {
+    for reason in [
+        "jira-burst-based",
+        "jira-quota-global-based",
+        "jira-quota-tenant-based",
+        "jira-per-issue-on-write",
+    ] {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .and(path("/rest/api/3/myself"))
+            .respond_with(too_many(reason, 7))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(method("GET"))
+            .and(path("/rest/api/3/myself"))
+            .respond_with(me())
+            .mount(&server)
+            .await;
+        let c = client(&server.uri());
+        let start = Instant::now();
+        assert_eq!(c.myself().await.unwrap().account_id, "acc-1");
+        assert_eq!(
+            start.elapsed(),
+            Duration::from_secs(7),
+            "{reason}: exactly Retry-After, never earlier"
+        );
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quota_429_pauses_the_whole_site_but_a_burst_429_one_endpoint() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/approximate-count"))
+        .respond_with(too_many("jira-quota-global-based", 30))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/approximate-count"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "count": 3 })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(me())
+        .mount(&server)
+        .await;
+    let c = Arc::new(client(&server.uri()));
+    let start = Instant::now();
+    let counting = tokio::spawn({
+        let c = c.clone();
+        async move { c.approximate_count("project = SEC").await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    c.myself().await.unwrap();
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(30),
+        "another endpoint waited for the quota too"
+    );
+    assert_eq!(counting.await.unwrap(), 3);
+
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/approximate-count"))
+        .respond_with(too_many("jira-burst-based", 30))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/approximate-count"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "count": 3 })))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(me())
+        .mount(&server)
+        .await;
+    let c = Arc::new(client(&server.uri()));
+    let start = Instant::now();
+    let counting = tokio::spawn({
+        let c = c.clone();
+        async move { c.approximate_count("project = SEC").await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    c.myself().await.unwrap();
+    assert_eq!(
+        start.elapsed(),
+        Duration::from_secs(1),
+        "a burst limit slows only its endpoint"
+    );
+    counting.await.unwrap();
+    assert_eq!(start.elapsed(), Duration::from_secs(30));
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_are_retried_with_backoff_then_succeed() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(503))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(me())
+        .mount(&server)
+        .await;
+    let start = Instant::now();
+    client(&server.uri()).myself().await.unwrap();
+    let took = start.elapsed().as_secs_f64();
+    // 2 s then 4 s, each x0.7-1.3.
+    assert!((4.2..=7.8).contains(&took), "{took}");
+}
+
+#[tokio::test(start_paused = true)]
+async fn server_errors_give_up_after_four_retries() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(502).set_body_string("<html><body>Bad Gateway</body></html>"),
+        )
+        .mount(&server)
+        .await;
+    let e = client(&server.uri()).myself().await.unwrap_err();
+    assert!(
+        matches!(e, ClientError::Server { status: 502, .. }),
+        "{e:?}"
+    );
+    assert_eq!(server.received_requests().await.unwrap().len(), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_errors_are_not_retried_and_carry_jiras_messages() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/rest/api/3/issue/SEC-1"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({ "errorMessages": ["Bad edit."], "errors": { "summary": "You must specify a summary of the issue." } })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let e = client(&server.uri())
+        .edit("SEC-1", json!({ "fields": { "summary": "" } }))
+        .await
+        .unwrap_err();
+    match &e {
+        ClientError::Invalid {
+            status: 400,
+            messages,
+            errors,
+            endpoint,
+        } => {
+            assert_eq!(messages, &["Bad edit."]);
+            assert_eq!(
+                errors,
+                &[(
+                    "summary".to_owned(),
+                    "You must specify a summary of the issue.".to_owned()
+                )]
+            );
+            assert_eq!(
+                endpoint, "/rest/api/3/issue/{issueIdOrKey}",
+                "the template, not the URL"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(e.to_string().contains("You must specify a summary"));
+    let server = MockServer::start().await;
+    Mock::given(method("GET")).and(path("/rest/api/3/issue/SEC-404")).respond_with(ResponseTemplate::new(404).set_body_json(json!({ "errorMessages": ["Issue does not exist or you do not have permission to see it."], "errors": {} }))).mount(&server).await;
+    assert!(matches!(
+        client(&server.uri()).get_issue("SEC-404", &[], &[]).await,
+        Err(ClientError::NotFound { .. })
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn creates_are_never_retried_blindly() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/issue"))
+        .respond_with(ResponseTemplate::new(503))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let e = client(&server.uri())
+        .create(json!({ "fields": {} }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, ClientError::Server { status: 503, .. }),
+        "{e:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_basic_credential_refused_is_unauthorized_after_one_try() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(401)
+                .set_body_string("Client must be authenticated to access this resource."),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let e = client(&server.uri()).myself().await.unwrap_err();
+    assert!(
+        matches!(e, ClientError::Unauthorized { scope: false, .. }),
+        "{e:?}"
+    );
+    assert!(!format!("{e} {e:?}").contains("FAKE-token-1"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn pages_follow_the_token_until_it_is_absent_or_is_last() {
+    for last_has_token in [false, true] {
+        let server = MockServer::start().await;
+        for (i, token) in [None, Some("t1"), Some("t2")].iter().enumerate() {
+            let mut body = json!({ "issues": [{ "id": format!("{i}") }], "isLast": i == 2 });
+            if i < 2 {
+                body["nextPageToken"] = json!(format!("t{}", i + 1));
+            } else if last_has_token {
+                body["nextPageToken"] = json!("t3");
+            }
+            let m = Mock::given(method("GET")).and(path("/rest/api/3/search/jql"));
+            let m = match token {
+                None => m.and(query_param_is_missing("nextPageToken")),
+                Some(t) => m.and(query_param("nextPageToken", *t)),
+            };
+            m.respond_with(ResponseTemplate::new(200).set_body_json(body))
+                .expect(1)
+                .mount(&server)
+                .await;
+        }
+        let c = client(&server.uri());
+        let mut pages = c
+            .search(SearchQuery {
+                jql: "project = SEC".into(),
+                fields: vec!["summary".into()],
+                page_size: 1,
+                ..Default::default()
+            })
+            .unwrap();
+        let mut ids = Vec::new();
+        while let Some(p) = pages.next().await.unwrap() {
+            ids.extend(
+                p.issues
+                    .iter()
+                    .map(|i| i["id"].as_str().unwrap().to_owned()),
+            );
+        }
+        assert_eq!(
+            ids,
+            ["0", "1", "2"],
+            "last page carries a token: {last_has_token}"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn long_jql_goes_by_post() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/search/jql"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "issues": [], "isLast": true })),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let c = client(&server.uri());
+    let keys: Vec<String> = (1..400).map(|i| format!("SEC-{i}")).collect();
+    let mut pages = c
+        .search(SearchQuery {
+            jql: format!("key in ({})", keys.join(",")),
+            page_size: 100,
+            ..Default::default()
+        })
+        .unwrap();
+    assert!(pages.next().await.unwrap().is_some());
+    assert!(pages.next().await.unwrap().is_none());
+}
+
+#[tokio::test(start_paused = true)]
+async fn html_and_truncated_bodies_are_decode_errors_not_panics() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw("<html>proxy</html>", "text/html"))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/field"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(r#"[{"id":"summary","na"#, "application/json"),
+        )
+        .mount(&server)
+        .await;
+    let c = client(&server.uri());
+    assert!(matches!(
+        c.myself().await,
+        Err(ClientError::Decode { status: 200, .. })
+    ));
+    assert!(matches!(c.fields().await, Err(ClientError::Decode { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn rate_limited_after_the_retries_says_why() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/myself"))
+        .respond_with(too_many("jira-burst-based", 1))
+        .mount(&server)
+        .await;
+    let (c, limiter) = client_with(
+        &server.uri(),
+        basic("bot@acme.example", "FAKE-token-1"),
+        limits(1000, 1000),
+        http(None),
+    );
+    let e = c.myself().await.unwrap_err();
+    assert!(
+        matches!(
+            e,
+            ClientError::RateLimited {
+                reason: Reason::Burst,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(limiter.stats().rate_limited(), 5);
+}
+
+/// Real time: a request slower than the client's timeout fails as a network error.
+#[tokio::test]
+async fn requests_time_out() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/issue"))
+        .respond_with(ResponseTemplate::new(201).set_delay(Duration::from_secs(5)))
+        .mount(&server)
+        .await;
+    let (c, _) = client_with(
+        &server.uri(),
+        basic("bot@acme.example", "FAKE-token-1"),
+        limits(1000, 1000),
+        http(Some(Duration::from_millis(200))),
+    );
+    let started = std::time::Instant::now();
+    let e = c.create(json!({ "fields": {} })).await.unwrap_err();
+    assert!(matches!(e, ClientError::Network { .. }), "{e:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(4),
+        "gave up at the timeout, not after the response"
+    );
+}
