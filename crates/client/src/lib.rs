@@ -9,4 +9,4 @@ mod request; // The request loop.
 
 pub use error::ClientError;
 pub use ops::*;
-pub use request::{Client, NoObserver, Observer};
+pub use request::{Client, NoObserver, Observer, PrometheusObserver};

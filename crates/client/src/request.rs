@@ -20,6 +20,25 @@ pub trait Observer: Send + Sync + std::fmt::Debug {
     fn request(&self, site: &str, endpoint: &str, status: Option<u16>, elapsed: Duration);
 }
 
+/// The observer that fills `jira_sync_http_requests_total` and
+/// `jira_sync_http_request_duration_seconds` (status `error` when no response came).
+#[derive(Debug, Clone)]
+pub struct PrometheusObserver(pub jira_sync_metrics::Metrics);
+
+impl Observer for PrometheusObserver {
+    fn request(&self, site: &str, endpoint: &str, status: Option<u16>, elapsed: Duration) {
+        let status = status.map_or_else(|| "error".to_owned(), |s| s.to_string());
+        self.0
+            .http_requests_total
+            .with_label_values(&[site, endpoint, status.as_str()])
+            .inc();
+        self.0
+            .http_request_duration_seconds
+            .with_label_values(&[site, endpoint])
+            .observe(elapsed.as_secs_f64());
+    }
+}
+
 /// An observer that ignores everything.
 #[derive(Debug, Default)]
 pub struct NoObserver;

@@ -57,12 +57,13 @@ async fn retry_after_is_waited_exactly_for_each_reason() {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_quota_429_pauses_the_whole_site_but_a_burst_429_one_endpoint() {
+/// Runs `approximate_count` (whose first answer is a 429 of `reason`, 30 s) in the
+/// background, waits until the 429 is in, then times `/myself` and the count.
+async fn first_429_then_myself(reason: &str) -> (Duration, Duration) {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/rest/api/3/search/approximate-count"))
-        .respond_with(too_many("jira-quota-global-based", 30))
+        .respond_with(too_many(reason, 30))
         .up_to_n_times(1)
         .mount(&server)
         .await;
@@ -76,53 +77,47 @@ async fn a_quota_429_pauses_the_whole_site_but_a_burst_429_one_endpoint() {
         .respond_with(me())
         .mount(&server)
         .await;
-    let c = Arc::new(client(&server.uri()));
+    let (c, limiter) = client_with(
+        &server.uri(),
+        basic("bot@acme.example", "FAKE-token-1"),
+        limits(1000, 1000),
+        http(None),
+    );
+    let c = Arc::new(c);
     let start = Instant::now();
     let counting = tokio::spawn({
         let c = c.clone();
-        async move { c.approximate_count("project = SEC").await.unwrap() }
+        async move {
+            c.approximate_count("project = SEC").await.unwrap();
+            Instant::now()
+        }
     });
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // No timer may be pending while the 429 is in flight (paused time would jump to it).
+    while limiter.stats().rate_limited() == 0 {
+        tokio::task::yield_now().await;
+    }
     c.myself().await.unwrap();
+    let myself_done = start.elapsed();
+    let count_done = counting.await.unwrap() - start;
+    (myself_done, count_done)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_quota_429_pauses_the_whole_site_but_a_burst_429_one_endpoint() {
+    let (myself, count) = first_429_then_myself("jira-quota-global-based").await;
     assert_eq!(
-        start.elapsed(),
+        myself,
         Duration::from_secs(30),
         "another endpoint waited for the quota too"
     );
-    assert_eq!(counting.await.unwrap(), 3);
-
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/rest/api/3/search/approximate-count"))
-        .respond_with(too_many("jira-burst-based", 30))
-        .up_to_n_times(1)
-        .mount(&server)
-        .await;
-    Mock::given(method("POST"))
-        .and(path("/rest/api/3/search/approximate-count"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(json!({ "count": 3 })))
-        .mount(&server)
-        .await;
-    Mock::given(method("GET"))
-        .and(path("/rest/api/3/myself"))
-        .respond_with(me())
-        .mount(&server)
-        .await;
-    let c = Arc::new(client(&server.uri()));
-    let start = Instant::now();
-    let counting = tokio::spawn({
-        let c = c.clone();
-        async move { c.approximate_count("project = SEC").await.unwrap() }
-    });
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    c.myself().await.unwrap();
+    assert_eq!(count, Duration::from_secs(30));
+    let (myself, count) = first_429_then_myself("jira-burst-based").await;
     assert_eq!(
-        start.elapsed(),
-        Duration::from_secs(1),
+        myself,
+        Duration::ZERO,
         "a burst limit slows only its endpoint"
     );
-    counting.await.unwrap();
-    assert_eq!(start.elapsed(), Duration::from_secs(30));
+    assert_eq!(count, Duration::from_secs(30));
 }
 
 #[tokio::test(start_paused = true)]
@@ -389,5 +384,58 @@ async fn requests_time_out() {
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "gave up at the timeout, not after the response"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn requests_and_429s_are_counted_by_route_template() {
+    let server = MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/issue/SEC-1"))
+        .respond_with(too_many("jira-burst-based", 2))
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/issue/SEC-1"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(json!({ "id": "10000", "key": "SEC-1", "fields": {} })),
+        )
+        .mount(&server)
+        .await;
+    let metrics = jira_sync_metrics::Metrics::new();
+    let http = http(None);
+    let s = site(&server.uri(), basic("bot@acme.example", "FAKE-token-1"));
+    let provider = Arc::new(jira_sync_auth::Provider::new(
+        &s,
+        &url::Url::parse(&server.uri()).unwrap(),
+        http.clone(),
+        None,
+    ));
+    let limiter = Arc::new(
+        jira_sync_ratelimit::SiteLimiter::new("acme", limits(1000, 1000))
+            .with_metrics(metrics.clone()),
+    );
+    let c = jira_sync_client::Client::new(
+        "acme",
+        url::Url::parse(&server.uri()).unwrap(),
+        provider,
+        limiter,
+        http,
+        Arc::new(jira_sync_client::PrometheusObserver(metrics.clone())),
+    );
+    c.get_issue("SEC-1", &[], &[]).await.unwrap();
+    let text = metrics.encode();
+    assert!(text.contains(r#"jira_sync_http_requests_total{endpoint="/rest/api/3/issue/{issueIdOrKey}",site="acme",status="429"} 1"#), "{text}");
+    assert!(text.contains(r#"jira_sync_http_requests_total{endpoint="/rest/api/3/issue/{issueIdOrKey}",site="acme",status="200"} 1"#), "{text}");
+    assert!(!text.contains("SEC-1"), "never a raw URL");
+    assert!(
+        text.contains(r#"jira_sync_rate_limited_total{site="acme"} 1"#),
+        "{text}"
+    );
+    assert!(
+        text.contains(r#"jira_sync_rate_limit_wait_seconds_total{site="acme"} 2"#),
+        "{text}"
     );
 }

@@ -95,6 +95,7 @@ pub struct SiteLimiter {
     slots: Arc<Semaphore>,
     cooldowns: Mutex<Cooldowns>,
     stats: Arc<Stats>,
+    metrics: Option<jira_sync_metrics::Metrics>,
 }
 
 /// When a 429 names no wait, stay away this long.
@@ -123,7 +124,14 @@ impl SiteLimiter {
             cooldowns: Mutex::new(cooldowns),
             stats,
             limits,
+            metrics: None,
         }
+    }
+
+    /// Also counts into `jira_sync_rate_limited_total` and `jira_sync_rate_limit_wait_seconds_total`.
+    pub fn with_metrics(mut self, metrics: jira_sync_metrics::Metrics) -> Self {
+        self.metrics = Some(metrics);
+        self
     }
 
     pub fn site(&self) -> &str {
@@ -175,6 +183,11 @@ impl SiteLimiter {
             self.stats
                 .waited_micros
                 .fetch_add(waited.as_micros() as u64, Ordering::Relaxed);
+            if let Some(m) = &self.metrics {
+                m.rate_limit_wait_seconds_total
+                    .with_label_values(&[self.site.as_str()])
+                    .inc_by(waited.as_secs_f64());
+            }
         }
         Permit { _slot: slot }
     }
@@ -182,6 +195,11 @@ impl SiteLimiter {
     /// Learns from a 429 on `method endpoint` (a write to `write_to`, if any).
     pub fn throttled(&self, t: &Throttle, method: &str, endpoint: &str, write_to: Option<&str>) {
         self.stats.rate_limited.fetch_add(1, Ordering::Relaxed);
+        if let Some(m) = &self.metrics {
+            m.rate_limited_total
+                .with_label_values(&[self.site.as_str()])
+                .inc();
+        }
         let until = Instant::now() + t.wait.unwrap_or(DEFAULT_COOLDOWN);
         let mut c = self.cooldowns.lock().expect("cooldowns lock");
         c.forget_past(Instant::now());
@@ -208,11 +226,15 @@ impl SiteLimiter {
 #[derive(Debug, Default)]
 pub struct Limiters {
     sites: RwLock<HashMap<String, Arc<SiteLimiter>>>,
+    metrics: Option<jira_sync_metrics::Metrics>,
 }
 
 impl Limiters {
-    pub fn new(config: &Config) -> Self {
-        let l = Limiters::default();
+    pub fn new(config: &Config, metrics: Option<jira_sync_metrics::Metrics>) -> Self {
+        let l = Limiters {
+            sites: RwLock::default(),
+            metrics,
+        };
         l.reconfigure(config);
         l
     }
@@ -238,15 +260,12 @@ impl Limiters {
                         ),
                         None => (Cooldowns::default(), Arc::new(Stats::default())),
                     };
-                    sites.insert(
-                        site.name.clone(),
-                        Arc::new(SiteLimiter::with_state(
-                            &site.name,
-                            site.limits,
-                            cooldowns,
-                            stats,
-                        )),
-                    );
+                    let mut limiter =
+                        SiteLimiter::with_state(&site.name, site.limits, cooldowns, stats);
+                    if let Some(m) = &self.metrics {
+                        limiter = limiter.with_metrics(m.clone());
+                    }
+                    sites.insert(site.name.clone(), Arc::new(limiter));
                 }
             }
         }

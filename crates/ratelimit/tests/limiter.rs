@@ -160,7 +160,7 @@ async fn reconfiguring_rebuilds_changed_sites_and_keeps_their_cooldowns() {
         ]);
         jira_sync_config::Loader::with_env(env).load(&dir).unwrap()
     };
-    let limiters = jira_sync_ratelimit::Limiters::new(&cfg(20));
+    let limiters = jira_sync_ratelimit::Limiters::new(&cfg(20), None);
     let first = limiters.get("acme").unwrap();
     first.throttled(&throttle(Reason::Quota, 60), "GET", ISSUE, None);
     limiters.reconfigure(&cfg(20));

@@ -1,0 +1,298 @@
+//! Every metric family of jira-sync (`../shared/DESIGN.md`, "Metrics"), declared in this one
+//! file on a registry created at start-up and passed down; nothing registers globally.
+//! Label values are configuration names, route templates and enums: bounded, never secrets.
+
+use prometheus::{
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
+    Registry, TextEncoder,
+};
+
+/// The families, by the names DESIGN.md gives them (the registry adds `jira_sync_`).
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    registry: Registry,
+    pub build_info: IntGaugeVec,
+    pub sync_runs_total: IntCounterVec,
+    pub sync_run_duration_seconds: HistogramVec,
+    pub last_success_timestamp_seconds: GaugeVec,
+    pub issues_pulled_total: IntCounterVec,
+    pub issues_pushed_total: IntCounterVec,
+    pub conflicts_total: IntCounterVec,
+    pub push_backlog: IntGaugeVec,
+    pub runs_skipped_total: IntCounterVec,
+    pub http_requests_total: IntCounterVec,
+    pub http_request_duration_seconds: HistogramVec,
+    pub rate_limited_total: IntCounterVec,
+    pub rate_limit_wait_seconds_total: prometheus::CounterVec,
+    pub credential_expiry_timestamp_seconds: GaugeVec,
+    pub credential_up: IntGaugeVec,
+    pub credential_state: IntGaugeVec,
+    pub credential_last_check_timestamp_seconds: GaugeVec,
+    pub config_last_reload_success: Gauge,
+}
+
+const SYNC_BUCKETS: &[f64] = &[
+    0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+];
+const HTTP_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+
+impl Metrics {
+    /// A fresh registry with every family registered.
+    pub fn new() -> Metrics {
+        let registry =
+            Registry::new_custom(Some("jira_sync".into()), None).expect("a valid prefix");
+        let counter = |name: &str, help: &str, labels: &[&str]| {
+            let m = IntCounterVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(m.clone()))
+                .expect("registered once");
+            m
+        };
+        let int_gauge = |name: &str, help: &str, labels: &[&str]| {
+            let m = IntGaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(m.clone()))
+                .expect("registered once");
+            m
+        };
+        let gauge = |name: &str, help: &str, labels: &[&str]| {
+            let m = GaugeVec::new(Opts::new(name, help), labels).expect("valid metric");
+            registry
+                .register(Box::new(m.clone()))
+                .expect("registered once");
+            m
+        };
+        let histogram = |name: &str, help: &str, labels: &[&str], buckets: &[f64]| {
+            let m = HistogramVec::new(
+                HistogramOpts::new(name, help).buckets(buckets.to_vec()),
+                labels,
+            )
+            .expect("valid metric");
+            registry
+                .register(Box::new(m.clone()))
+                .expect("registered once");
+            m
+        };
+        let rate_limit_wait_seconds_total = prometheus::CounterVec::new(
+            Opts::new(
+                "rate_limit_wait_seconds_total",
+                "Seconds requests waited for the site's rate, concurrency cap and 429 cooldowns.",
+            ),
+            &["site"],
+        )
+        .expect("valid metric");
+        registry
+            .register(Box::new(rate_limit_wait_seconds_total.clone()))
+            .expect("registered once");
+        let config_last_reload_success = Gauge::with_opts(Opts::new(
+            "config_last_reload_success",
+            "1 if the last configuration (re)load succeeded, else 0.",
+        ))
+        .expect("valid metric");
+        registry
+            .register(Box::new(config_last_reload_success.clone()))
+            .expect("registered once");
+        Metrics {
+            build_info: int_gauge(
+                "build_info",
+                "Always 1; the version label says which build runs.",
+                &["version"],
+            ),
+            sync_runs_total: counter(
+                "sync_runs_total",
+                "Sync runs by outcome.",
+                &["site", "connector", "outcome"],
+            ),
+            sync_run_duration_seconds: histogram(
+                "sync_run_duration_seconds",
+                "How long sync runs take.",
+                &["site", "connector"],
+                SYNC_BUCKETS,
+            ),
+            last_success_timestamp_seconds: gauge(
+                "last_success_timestamp_seconds",
+                "Unix time of the connector's last successful run.",
+                &["site", "connector"],
+            ),
+            issues_pulled_total: counter(
+                "issues_pulled_total",
+                "Issues read from Jira.",
+                &["site", "connector"],
+            ),
+            issues_pushed_total: counter(
+                "issues_pushed_total",
+                "Writes to Jira by operation.",
+                &["site", "connector", "op"],
+            ),
+            conflicts_total: counter(
+                "conflicts_total",
+                "Fields both sides changed differently.",
+                &["site", "connector"],
+            ),
+            push_backlog: int_gauge(
+                "push_backlog",
+                "Records waiting to be written to Jira.",
+                &["site", "connector"],
+            ),
+            runs_skipped_total: counter(
+                "runs_skipped_total",
+                "Ticks skipped because the previous run still went on.",
+                &["site", "connector"],
+            ),
+            http_requests_total: counter(
+                "http_requests_total",
+                "HTTP requests to Jira by route template and status (error: no response).",
+                &["site", "endpoint", "status"],
+            ),
+            http_request_duration_seconds: histogram(
+                "http_request_duration_seconds",
+                "HTTP request latency by route template.",
+                &["site", "endpoint"],
+                HTTP_BUCKETS,
+            ),
+            rate_limited_total: counter(
+                "rate_limited_total",
+                "429 responses from Jira.",
+                &["site"],
+            ),
+            rate_limit_wait_seconds_total,
+            credential_expiry_timestamp_seconds: gauge(
+                "credential_expiry_timestamp_seconds",
+                "Unix time the site's credential expires, when known.",
+                &["site", "method"],
+            ),
+            credential_up: int_gauge(
+                "credential_up",
+                "1 if the site's credential is usable.",
+                &["site"],
+            ),
+            credential_state: int_gauge(
+                "credential_state",
+                "1 for the credential's current state, 0 for the others.",
+                &["site", "state"],
+            ),
+            credential_last_check_timestamp_seconds: gauge(
+                "credential_last_check_timestamp_seconds",
+                "Unix time of the last credential probe.",
+                &["site"],
+            ),
+            config_last_reload_success,
+            registry,
+        }
+    }
+
+    pub fn registry(&self) -> &Registry {
+        &self.registry
+    }
+
+    /// The Prometheus text exposition of every family.
+    pub fn encode(&self) -> String {
+        let mut out = Vec::new();
+        TextEncoder::new()
+            .encode(&self.registry.gather(), &mut out)
+            .expect("text encoding cannot fail");
+        String::from_utf8(out).expect("the text format is UTF-8")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_family_of_the_design_is_exported_with_its_labels() {
+        let m = Metrics::new();
+        m.build_info.with_label_values(&["0.1.0"]).set(1);
+        m.sync_runs_total
+            .with_label_values(&["acme", "sec", "success"])
+            .inc();
+        m.sync_run_duration_seconds
+            .with_label_values(&["acme", "sec"])
+            .observe(1.0);
+        m.last_success_timestamp_seconds
+            .with_label_values(&["acme", "sec"])
+            .set(1.0);
+        m.issues_pulled_total
+            .with_label_values(&["acme", "sec"])
+            .inc();
+        m.issues_pushed_total
+            .with_label_values(&["acme", "sec", "create"])
+            .inc();
+        m.conflicts_total.with_label_values(&["acme", "sec"]).inc();
+        m.push_backlog.with_label_values(&["acme", "sec"]).set(0);
+        m.runs_skipped_total
+            .with_label_values(&["acme", "sec"])
+            .inc();
+        m.http_requests_total
+            .with_label_values(&["acme", "/rest/api/3/myself", "200"])
+            .inc();
+        m.http_request_duration_seconds
+            .with_label_values(&["acme", "/rest/api/3/myself"])
+            .observe(0.1);
+        m.rate_limited_total.with_label_values(&["acme"]).inc();
+        m.rate_limit_wait_seconds_total
+            .with_label_values(&["acme"])
+            .inc_by(1.5);
+        m.credential_expiry_timestamp_seconds
+            .with_label_values(&["acme", "api_token"])
+            .set(1.0);
+        m.credential_up.with_label_values(&["acme"]).set(1);
+        m.credential_state
+            .with_label_values(&["acme", "valid"])
+            .set(1);
+        m.credential_last_check_timestamp_seconds
+            .with_label_values(&["acme"])
+            .set(1.0);
+        m.config_last_reload_success.set(1.0);
+        let text = m.encode();
+        for (name, labels) in [
+            ("jira_sync_build_info", "version"),
+            ("jira_sync_sync_runs_total", "site,connector,outcome"),
+            (
+                "jira_sync_sync_run_duration_seconds_bucket",
+                "site,connector",
+            ),
+            ("jira_sync_last_success_timestamp_seconds", "site,connector"),
+            ("jira_sync_issues_pulled_total", "site,connector"),
+            ("jira_sync_issues_pushed_total", "site,connector,op"),
+            ("jira_sync_conflicts_total", "site,connector"),
+            ("jira_sync_push_backlog", "site,connector"),
+            ("jira_sync_runs_skipped_total", "site,connector"),
+            ("jira_sync_http_requests_total", "site,endpoint,status"),
+            (
+                "jira_sync_http_request_duration_seconds_bucket",
+                "site,endpoint",
+            ),
+            ("jira_sync_rate_limited_total", "site"),
+            ("jira_sync_rate_limit_wait_seconds_total", "site"),
+            (
+                "jira_sync_credential_expiry_timestamp_seconds",
+                "site,method",
+            ),
+            ("jira_sync_credential_up", "site"),
+            ("jira_sync_credential_state", "site,state"),
+            ("jira_sync_credential_last_check_timestamp_seconds", "site"),
+        ] {
+            let line = text
+                .lines()
+                .find(|l| l.starts_with(&format!("{name}{{")))
+                .unwrap_or_else(|| panic!("{name} missing:\n{text}"));
+            for label in labels.split(',') {
+                assert!(
+                    line.contains(&format!("{label}=\"")),
+                    "{name} lacks {label}: {line}"
+                );
+            }
+        }
+        assert!(
+            text.lines()
+                .any(|l| l == "jira_sync_config_last_reload_success 1")
+        );
+    }
+}
