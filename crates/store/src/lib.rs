@@ -18,6 +18,8 @@ pub const CACHE_BYTES: u64 = 64 << 20;
 /// How often sled writes dirty pages on its own; explicit flushes cover what must not wait.
 pub const FLUSH_EVERY_MS: u64 = 1000;
 const FORMAT_VERSION: u8 = 1;
+/// Lock conflicts retried, 50 ms apart.
+const LOCK_RETRIES: u32 = 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,8 +42,23 @@ pub struct Store {
 }
 
 impl Store {
-    /// Opens (creating if needed) `state_dir/db`.
+    /// Opens (creating if needed) `state_dir/db`. A lock conflict is retried for up to a
+    /// second: sled's background threads release the lock of a just-closed database a
+    /// moment after it is dropped.
     pub fn open(state_dir: &Path) -> Result<Store, StoreError> {
+        let mut tries = 0;
+        loop {
+            match Self::open_once(state_dir) {
+                Err(StoreError::Locked(_)) if tries < LOCK_RETRIES => {
+                    tries += 1;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
+                }
+                other => return other,
+            }
+        }
+    }
+
+    fn open_once(state_dir: &Path) -> Result<Store, StoreError> {
         let path = state_dir.join("db");
         let db = sled::Config::new()
             .path(&path)
