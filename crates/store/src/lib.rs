@@ -6,11 +6,13 @@
 //! What must survive a crash (a rotated refresh token) is flushed before the caller goes on.
 
 mod cache; // Cached site facts (cloud IDs, /myself, fields, statuses).
+pub mod hub; // Sync records, links, watermarks, write intents, the change sequence.
 mod vault; // OAuth refresh tokens, flushed on every write.
 
 use std::path::{Path, PathBuf};
 
 pub use cache::Cache;
+pub use hub::Hub;
 pub use vault::{RefreshToken, Vault};
 
 /// The sled page cache, in bytes. sled's default (1 GiB) is far beyond what jira-sync keeps.
@@ -91,6 +93,16 @@ impl Store {
 
     pub fn cache(&self) -> Result<Cache, StoreError> {
         Ok(Cache::new(self.db.open_tree("cache")?))
+    }
+
+    pub fn hub(&self) -> Result<Hub, StoreError> {
+        Hub::new(&self.db)
+    }
+
+    /// A tree by name, for tests that need to damage stored bytes on purpose.
+    #[doc(hidden)]
+    pub fn raw_tree_for_tests(&self, name: &str) -> Result<sled::Tree, StoreError> {
+        Ok(self.db.open_tree(name)?)
     }
 }
 

@@ -1,0 +1,316 @@
+//! The hub: sync records, their links to Jira issues, watermarks, write intents and the
+//! change sequence. Everything one run commits goes in one sled transaction over the trees.
+//!
+//! Keys: records and changes by big-endian number (scans come back in order); links and
+//! watermarks by `site\0connector\0...`; intents by `site\0connector\0` + big-endian id.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError};
+
+use crate::{StoreError, decode, encode};
+
+pub type RecordId = u64;
+
+/// A sync record: the canonical, site-independent state of one issue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    pub id: RecordId,
+    /// Hub field name -> value (`summary`, `description` as ADF, `status` as a hub status, ...).
+    pub fields: BTreeMap<String, Value>,
+    /// When each field last changed in the hub: the `newest` conflict policy compares these.
+    pub field_times: BTreeMap<String, DateTime<Utc>>,
+    pub comments: Vec<HubComment>,
+    /// Set when the issue behind the record was deleted or moved out of every scope.
+    pub gone: Option<DateTime<Utc>>,
+    /// The last change sequence number of this record (set by `commit`).
+    pub seq: u64,
+}
+
+/// A comment as the hub keeps it, with where it came from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HubComment {
+    /// Stable within the record.
+    pub id: String,
+    pub body: Value,
+    pub author: String,
+    pub created: DateTime<Utc>,
+    /// (site, connector, Jira comment id) it was first read from, if it came from Jira.
+    pub origin: Option<(String, String, String)>,
+}
+
+/// One issue of one connector linked to a record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Link {
+    pub site: String,
+    pub connector: String,
+    pub record: RecordId,
+    pub issue_id: String,
+    pub issue_key: String,
+    /// The values last synced on this link: a field equal to its base has not changed.
+    pub base: BTreeMap<String, Value>,
+    /// Hub comment id -> Jira comment id on this issue.
+    pub comments: BTreeMap<String, String>,
+    /// Jira's `updated` when last read.
+    pub updated: Option<String>,
+}
+
+/// How far a connector has pulled.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Watermark {
+    /// The newest `updated` seen.
+    pub updated: Option<DateTime<Utc>>,
+    /// (issue id, updated) already merged at the watermark: the overlap re-reads them.
+    pub seen: Vec<(String, String)>,
+}
+
+/// A write about to be sent to Jira: stored (and flushed) first, removed by the commit that
+/// records its effect. A crash between the two leaves it for recovery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Intent {
+    pub id: u64,
+    pub site: String,
+    pub connector: String,
+    pub record: RecordId,
+    pub kind: IntentKind,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum IntentKind {
+    /// An issue create carrying the `jira-sync` property `{record, nonce}`.
+    Create { nonce: String },
+    /// An edit of these fields.
+    Edit { fields: Vec<String> },
+    /// A transition to this Jira status.
+    Transition { to: String },
+    /// A comment for this hub comment.
+    Comment { hub_comment: String },
+}
+
+/// What one run commits, atomically.
+#[derive(Debug, Clone, Default)]
+pub struct Commit {
+    /// Records to store; each gets the next change sequence number.
+    pub records: Vec<Record>,
+    pub links: Vec<Link>,
+    pub watermark: Option<(String, String, Watermark)>,
+    /// Intents whose effect this commit records: (site, connector, id).
+    pub done: Vec<(String, String, u64)>,
+}
+
+fn scoped(parts: &[&str]) -> Vec<u8> {
+    parts.join("\0").into_bytes()
+}
+
+fn with_id(prefix: &[&str], id: u64) -> Vec<u8> {
+    let mut k = scoped(prefix);
+    k.push(0);
+    k.extend_from_slice(&id.to_be_bytes());
+    k
+}
+
+#[derive(Debug, Clone)]
+pub struct Hub {
+    db: sled::Db,
+    records: sled::Tree,
+    links: sled::Tree,
+    by_record: sled::Tree,
+    watermarks: sled::Tree,
+    intents: sled::Tree,
+    changes: sled::Tree,
+    meta: sled::Tree,
+}
+
+const SEQ_KEY: &[u8] = b"seq";
+
+impl Hub {
+    pub(crate) fn new(db: &sled::Db) -> Result<Hub, StoreError> {
+        Ok(Hub {
+            db: db.clone(),
+            records: db.open_tree("records")?,
+            links: db.open_tree("links")?,
+            by_record: db.open_tree("links_by_record")?,
+            watermarks: db.open_tree("watermarks")?,
+            intents: db.open_tree("intents")?,
+            changes: db.open_tree("changes")?,
+            meta: db.open_tree("meta")?,
+        })
+    }
+
+    /// A fresh record id (unique for the life of the database).
+    pub fn new_record_id(&self) -> Result<RecordId, StoreError> {
+        // sled's ids start at 0; record ids start at 1 so 0 can mean "none".
+        Ok(self.db.generate_id()? + 1)
+    }
+
+    pub fn record(&self, id: RecordId) -> Result<Option<Record>, StoreError> {
+        self.records
+            .get(id.to_be_bytes())?
+            .map(|b| decode(&format!("records/{id}"), &b))
+            .transpose()
+    }
+
+    pub fn link(
+        &self,
+        site: &str,
+        connector: &str,
+        issue_id: &str,
+    ) -> Result<Option<Link>, StoreError> {
+        let key = scoped(&[site, connector, issue_id]);
+        self.links
+            .get(&key)?
+            .map(|b| decode(&format!("links/{site}/{connector}/{issue_id}"), &b))
+            .transpose()
+    }
+
+    /// Every link of a record, across connectors.
+    pub fn links_of(&self, record: RecordId) -> Result<Vec<Link>, StoreError> {
+        let mut out = Vec::new();
+        for kv in self.by_record.scan_prefix(record.to_be_bytes()) {
+            let (_, link_key) = kv?;
+            if let Some(b) = self.links.get(&link_key)? {
+                out.push(decode("links", &b)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Every link of a connector, in issue-id order of their keys.
+    pub fn links_of_connector(&self, site: &str, connector: &str) -> Result<Vec<Link>, StoreError> {
+        let mut prefix = scoped(&[site, connector]);
+        prefix.push(0);
+        self.links
+            .scan_prefix(prefix)
+            .map(|kv| decode("links", &kv?.1))
+            .collect()
+    }
+
+    pub fn watermark(&self, site: &str, connector: &str) -> Result<Watermark, StoreError> {
+        Ok(self
+            .watermarks
+            .get(scoped(&[site, connector]))?
+            .map(|b| decode("watermarks", &b))
+            .transpose()?
+            .unwrap_or_default())
+    }
+
+    /// Stores a write intent and waits until it is on disk, before the write is sent.
+    pub async fn record_intent(
+        &self,
+        site: &str,
+        connector: &str,
+        record: RecordId,
+        kind: IntentKind,
+    ) -> Result<Intent, StoreError> {
+        let intent = Intent {
+            id: self.db.generate_id()?,
+            site: site.into(),
+            connector: connector.into(),
+            record,
+            kind,
+            at: Utc::now(),
+        };
+        self.intents
+            .insert(with_id(&[site, connector], intent.id), encode(&intent))?;
+        self.intents.flush_async().await?;
+        Ok(intent)
+    }
+
+    /// Intents of a connector not yet committed, oldest first.
+    pub fn pending_intents(&self, site: &str, connector: &str) -> Result<Vec<Intent>, StoreError> {
+        let mut prefix = scoped(&[site, connector]);
+        prefix.push(0);
+        self.intents
+            .scan_prefix(prefix)
+            .map(|kv| decode("intents", &kv?.1))
+            .collect()
+    }
+
+    /// Applies a run's results in one transaction, then waits until they are on disk.
+    /// Returns the records as stored (with their new change sequence numbers).
+    pub async fn commit(&self, c: Commit) -> Result<Vec<Record>, StoreError> {
+        let result = (
+            &self.records,
+            &self.links,
+            &self.by_record,
+            &self.watermarks,
+            &self.intents,
+            &self.changes,
+            &self.meta,
+        )
+            .transaction(
+                |(records, links, by_record, watermarks, intents, changes, meta)| {
+                    let mut seq = meta.get(SEQ_KEY)?.map_or(0, |b| {
+                        u64::from_be_bytes(b.as_ref().try_into().unwrap_or([0; 8]))
+                    });
+                    let mut stored = Vec::with_capacity(c.records.len());
+                    for r in &c.records {
+                        seq += 1;
+                        let mut r = r.clone();
+                        // The previous change entry of this record is superseded.
+                        if let Some(old) = records.get(r.id.to_be_bytes())? {
+                            let old: Record = decode("records", &old)
+                                .map_err(ConflictableTransactionError::Abort)?;
+                            changes.remove(&old.seq.to_be_bytes())?;
+                        }
+                        r.seq = seq;
+                        records.insert(&r.id.to_be_bytes(), encode(&r))?;
+                        changes.insert(&seq.to_be_bytes(), &r.id.to_be_bytes())?;
+                        stored.push(r);
+                    }
+                    meta.insert(SEQ_KEY, &seq.to_be_bytes())?;
+                    for l in &c.links {
+                        let key = scoped(&[&l.site, &l.connector, &l.issue_id]);
+                        links.insert(key.as_slice(), encode(l))?;
+                        let mut rk = l.record.to_be_bytes().to_vec();
+                        rk.extend_from_slice(&key);
+                        by_record.insert(rk, key)?;
+                    }
+                    if let Some((site, connector, w)) = &c.watermark {
+                        watermarks.insert(scoped(&[site, connector]), encode(w))?;
+                    }
+                    for (site, connector, id) in &c.done {
+                        intents.remove(with_id(&[site, connector], *id))?;
+                    }
+                    Ok(stored)
+                },
+            );
+        let stored = result.map_err(|e| match e {
+            TransactionError::Abort(e) => e,
+            TransactionError::Storage(e) => StoreError::Db(e),
+        })?;
+        self.db.flush_async().await?;
+        Ok(stored)
+    }
+
+    /// Records changed after `seq`, oldest change first (at most `limit`): the change feed.
+    pub fn changes_after(
+        &self,
+        seq: u64,
+        limit: usize,
+    ) -> Result<Vec<(u64, RecordId)>, StoreError> {
+        self.changes
+            .range((seq + 1).to_be_bytes()..)
+            .take(limit)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let n =
+                    u64::from_be_bytes(k.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                        key: "changes".into(),
+                        reason: "bad key".into(),
+                    })?);
+                let id =
+                    u64::from_be_bytes(v.as_ref().try_into().map_err(|_| StoreError::Corrupt {
+                        key: "changes".into(),
+                        reason: "bad value".into(),
+                    })?);
+                Ok((n, id))
+            })
+            .collect()
+    }
+}
