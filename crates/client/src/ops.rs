@@ -145,6 +145,17 @@ pub struct Field {
     pub name: String,
     #[serde(default)]
     pub custom: bool,
+    #[serde(default)]
+    pub schema: Option<FieldSchema>,
+}
+
+/// A field's value type (`string`, `number`, `option`, `array`, `date`, ...).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct FieldSchema {
+    #[serde(rename = "type")]
+    pub kind: String,
+    #[serde(default)]
+    pub items: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]

@@ -465,6 +465,21 @@ impl Control {
         })
     }
 
+    /// Creates an issue now, as `as_account` would in the UI; `body` as `POST /issue` takes it.
+    pub fn create_issue(
+        &self,
+        site: &str,
+        as_account: &str,
+        body: &Value,
+    ) -> Result<String, ControlError> {
+        let now = self.world.clock().now();
+        self.with_site(site, |s| {
+            let who = account_ref(s, as_account)?;
+            let id = write::create(s, now, &who, body)?;
+            Ok(s.issues()[&id].key.clone())
+        })
+    }
+
     /// Edits an issue as `as_account` would through the UI: `fields` and `update` as in the API.
     pub fn edit_issue(
         &self,

@@ -66,6 +66,10 @@ pub struct Watermark {
     pub updated: Option<DateTime<Utc>>,
     /// (issue id, updated) already merged at the watermark: the overlap re-reads them.
     pub seen: Vec<(String, String)>,
+    /// Issue ids this connector wrote lately: the next pull reconciles them
+    /// (read-after-write despite search lag).
+    #[serde(default)]
+    pub recent_writes: Vec<String>,
 }
 
 /// A write about to be sent to Jira: stored (and flushed) first, removed by the commit that

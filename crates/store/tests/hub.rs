@@ -58,6 +58,7 @@ async fn a_commit_stores_everything_and_the_feed_lists_latest_changes() {
         let w = Watermark {
             updated: Some(Utc::now()),
             seen: vec![("10001".into(), "2026-11-23T10:00:00.000+0000".into())],
+            recent_writes: vec!["10001".into()],
         };
         let stored = hub
             .commit(Commit {
@@ -148,6 +149,7 @@ async fn a_commit_that_fails_writes_nothing() {
                 Watermark {
                     updated: Some(Utc::now()),
                     seen: vec![],
+                    recent_writes: vec![],
                 },
             )),
             done: vec![("acme".into(), "sec".into(), intent.id)],

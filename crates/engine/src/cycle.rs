@@ -1,0 +1,611 @@
+//! One connector run: pull, merge, push, commit (`../shared/DESIGN.md`, "The sync algorithm").
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, Utc};
+use chrono_tz::Tz;
+use jira_sync_client::{Client, ClientError, SearchQuery};
+use jira_sync_config::{Config, ConflictPolicy, Connector, ConnectorRef, Site};
+use jira_sync_store::StoreError;
+use jira_sync_store::hub::{Commit, HubComment, IntentKind, Link, Record, RecordId, Watermark};
+use serde_json::{Value, json};
+
+use crate::mapping::{hub_fields, jira_fields, jira_status, to_hub, to_jira};
+
+/// The issue property that carries the link to the hub record.
+pub const PROPERTY: &str = "jira-sync";
+/// The most recently written ids a pull reconciles.
+const RECENT_WRITES: usize = 50;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("no connector `{0}` in the configuration")]
+    UnknownConnector(String),
+    #[error("site `{0}` is not ready (no client)")]
+    SiteNotReady(String),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What a site needs for a run: its client and facts about the integration's account.
+#[derive(Debug, Clone)]
+pub struct SiteCtx {
+    pub client: Client,
+    /// The zone JQL reads dates in (`timeZone` of `/myself`).
+    pub time_zone: Tz,
+    /// Field id -> schema type, for writing custom fields (`option` takes `{"value": ..}`).
+    pub field_types: BTreeMap<String, String>,
+}
+
+/// What a run did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Report {
+    pub pulled: usize,
+    pub created: usize,
+    pub updated: usize,
+    pub transitioned: usize,
+    pub commented: usize,
+    pub conflicts: usize,
+    /// (record or issue, reason): writes that failed and wait for a change.
+    pub parked: Vec<(String, String)>,
+    /// Statuses no transition from the current one reaches.
+    pub unreachable: Vec<(String, String)>,
+}
+
+#[derive(Debug)]
+pub struct Engine {
+    config: Arc<Config>,
+    hub: jira_sync_store::Hub,
+    sites: HashMap<String, SiteCtx>,
+}
+
+/// Runs in progress: records and links changed so far, by key.
+#[derive(Default)]
+struct Work {
+    records: BTreeMap<RecordId, Record>,
+    links: BTreeMap<RecordId, Link>,
+    done: Vec<u64>,
+}
+
+impl Engine {
+    pub fn new(
+        config: Arc<Config>,
+        hub: jira_sync_store::Hub,
+        sites: HashMap<String, SiteCtx>,
+    ) -> Self {
+        Engine { config, hub, sites }
+    }
+
+    fn connector(&self, r: &ConnectorRef) -> Result<(&Site, &Connector), EngineError> {
+        self.config
+            .connector(r)
+            .ok_or_else(|| EngineError::UnknownConnector(r.to_string()))
+    }
+
+    /// Connectors sharing records with `me`: declared on either side, directly.
+    fn peers(&self, me: &ConnectorRef) -> Vec<ConnectorRef> {
+        let mut out = BTreeSet::new();
+        for s in &self.config.sites {
+            for c in &s.connectors {
+                let r = ConnectorRef {
+                    site: s.name.clone(),
+                    connector: c.name.clone(),
+                };
+                if r == *me {
+                    out.extend(c.mirror.iter().cloned());
+                } else if c.mirror.contains(me) {
+                    out.insert(r);
+                }
+            }
+        }
+        out.remove(me);
+        out.into_iter().collect()
+    }
+
+    fn record(&self, work: &Work, id: RecordId) -> Result<Option<Record>, EngineError> {
+        match work.records.get(&id) {
+            Some(r) => Ok(Some(r.clone())),
+            None => Ok(self.hub.record(id)?),
+        }
+    }
+
+    /// One cycle of `site/connector`.
+    pub async fn run(&self, me: &ConnectorRef) -> Result<Report, EngineError> {
+        let (_, conn) = self.connector(me)?;
+        let ctx = self
+            .sites
+            .get(&me.site)
+            .ok_or_else(|| EngineError::SiteNotReady(me.site.clone()))?;
+        let mut report = Report::default();
+        let mut work = Work::default();
+        let mut w = self.hub.watermark(&me.site, &me.connector)?;
+        if conn.direction.pulls() {
+            self.pull(me, conn, ctx, &mut w, &mut work, &mut report)
+                .await?;
+        }
+        let mut written = Vec::new();
+        if conn.direction.pushes() {
+            self.push(me, conn, ctx, &mut work, &mut report, &mut written)
+                .await?;
+        }
+        w.recent_writes.extend(written);
+        let keep = w.recent_writes.len().saturating_sub(RECENT_WRITES);
+        w.recent_writes.drain(..keep);
+        self.hub
+            .commit(Commit {
+                records: work.records.into_values().collect(),
+                links: work.links.into_values().collect(),
+                watermark: Some((me.site.clone(), me.connector.clone(), w)),
+                done: work
+                    .done
+                    .into_iter()
+                    .map(|id| (me.site.clone(), me.connector.clone(), id))
+                    .collect(),
+            })
+            .await?;
+        Ok(report)
+    }
+
+    async fn pull(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        w: &mut Watermark,
+        work: &mut Work,
+        report: &mut Report,
+    ) -> Result<(), EngineError> {
+        let overlap = Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5));
+        let mut jql = format!("project = \"{}\"", conn.project);
+        if let Some(extra) = &conn.jql {
+            jql.push_str(&format!(" AND ({extra})"));
+        }
+        if let Some(since) = w.updated {
+            // JQL reads dates in the account's zone, at minute granularity: format there, and
+            // reach back by the overlap so nothing in the last minutes (or the lag) is missed.
+            let local = (since - overlap)
+                .with_timezone(&ctx.time_zone)
+                .format("%Y-%m-%d %H:%M");
+            jql.push_str(&format!(" AND updated >= \"{local}\""));
+        }
+        jql.push_str(" ORDER BY updated ASC");
+        let reconcile: Vec<u64> = w
+            .recent_writes
+            .iter()
+            .filter_map(|i| i.parse().ok())
+            .collect();
+        let mut pages = ctx.client.search(SearchQuery {
+            jql,
+            fields: jira_fields(conn),
+            properties: vec![PROPERTY.into()],
+            reconcile,
+            page_size: 100,
+        })?;
+        let seen: BTreeSet<(String, String)> = w.seen.iter().cloned().collect();
+        let mut now_seen = Vec::new();
+        let fields = hub_fields(conn);
+        while let Some(page) = pages.next().await? {
+            for issue in page.issues {
+                let id = issue["id"].as_str().unwrap_or_default().to_owned();
+                let updated_s = issue["fields"]["updated"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                now_seen.push((id.clone(), updated_s.clone()));
+                if seen.contains(&(id.clone(), updated_s.clone())) {
+                    continue;
+                }
+                report.pulled += 1;
+                let updated = DateTime::parse_from_str(&updated_s, "%Y-%m-%dT%H:%M:%S%.3f%z")
+                    .map(|t| t.with_timezone(&Utc))
+                    .unwrap_or_else(|_| Utc::now());
+                w.updated = Some(w.updated.map_or(updated, |u| u.max(updated)));
+                self.merge_issue(me, conn, &issue, updated, &fields, work, report)?;
+            }
+        }
+        // Remember what was merged; the next overlap re-reads these unchanged.
+        w.seen = now_seen;
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn merge_issue(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        issue: &Value,
+        updated: DateTime<Utc>,
+        fields: &[String],
+        work: &mut Work,
+        report: &mut Report,
+    ) -> Result<(), EngineError> {
+        let id = issue["id"].as_str().unwrap_or_default().to_owned();
+        let key = issue["key"].as_str().unwrap_or_default().to_owned();
+        let jira = to_hub(conn, &issue["fields"]);
+        let existing = match work.links.values().find(|l| l.issue_id == id) {
+            Some(l) => Some(l.clone()),
+            None => self.hub.link(&me.site, &me.connector, &id)?,
+        };
+        let (mut record, mut link) = match existing {
+            Some(l) => match self.record(work, l.record)? {
+                Some(r) => (r, l),
+                None => (self.new_record()?, l),
+            },
+            None => {
+                // The property names the record when the issue was made by a mirror, or the
+                // store was rebuilt; otherwise it is a new issue.
+                let claimed = issue["properties"][PROPERTY]["record"].as_u64();
+                let record = match claimed.map(|r| self.record(work, r)).transpose()?.flatten() {
+                    Some(r) => r,
+                    None => self.new_record()?,
+                };
+                let link = Link {
+                    site: me.site.clone(),
+                    connector: me.connector.clone(),
+                    record: record.id,
+                    issue_id: id.clone(),
+                    issue_key: key.clone(),
+                    base: BTreeMap::new(),
+                    comments: BTreeMap::new(),
+                    updated: None,
+                };
+                (record, link)
+            }
+        };
+        link.record = record.id;
+        link.issue_key = key;
+        link.updated = issue["fields"]["updated"].as_str().map(str::to_owned);
+        for f in fields {
+            let j = jira.get(f).cloned().unwrap_or(Value::Null);
+            let h = record.fields.get(f).cloned();
+            let base = link.base.get(f).cloned();
+            let jira_changed = base.as_ref() != Some(&j);
+            let hub_changed = h.as_ref() != base.as_ref();
+            let take = match (jira_changed, hub_changed, &h) {
+                (true, false, _) | (true, _, None) => true,
+                (true, true, Some(hv)) if *hv != j => {
+                    report.conflicts += 1;
+                    match conn.conflict {
+                        ConflictPolicy::Jira => true,
+                        ConflictPolicy::Hub => false,
+                        ConflictPolicy::Newest => {
+                            record.field_times.get(f).is_none_or(|t| updated >= *t)
+                        }
+                    }
+                }
+                _ => false,
+            };
+            if take && h.as_ref() != Some(&j) {
+                record.fields.insert(f.clone(), j.clone());
+                record.field_times.insert(f.clone(), updated);
+            }
+            // Jira's value is now known to this link; if the hub keeps another, push writes it.
+            link.base.insert(f.clone(), j);
+        }
+        // Comments: ids this link already knows were read or written before.
+        let known: BTreeSet<String> = link.comments.values().cloned().collect();
+        for c in issue["fields"]["comment"]["comments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let cid = c["id"].as_str().unwrap_or_default().to_owned();
+            if cid.is_empty() || known.contains(&cid) {
+                continue;
+            }
+            let hub_id = format!("{}/{}/{cid}", me.site, me.connector);
+            record.comments.push(HubComment {
+                id: hub_id.clone(),
+                body: c["body"].clone(),
+                author: c["author"]["displayName"]
+                    .as_str()
+                    .unwrap_or("someone")
+                    .to_owned(),
+                created: c["created"]
+                    .as_str()
+                    .and_then(|t| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.3f%z").ok())
+                    .map_or_else(Utc::now, |t| t.with_timezone(&Utc)),
+                origin: Some((me.site.clone(), me.connector.clone(), cid.clone())),
+            });
+            link.comments.insert(hub_id, cid);
+        }
+        work.links.insert(record.id, link);
+        work.records.insert(record.id, record);
+        Ok(())
+    }
+
+    fn new_record(&self) -> Result<Record, EngineError> {
+        Ok(Record {
+            id: self.hub.new_record_id()?,
+            fields: BTreeMap::new(),
+            field_times: BTreeMap::new(),
+            comments: vec![],
+            gone: None,
+            seq: 0,
+        })
+    }
+
+    /// Records of this connector and of its mirror peers.
+    fn scope(&self, me: &ConnectorRef, work: &Work) -> Result<BTreeSet<RecordId>, EngineError> {
+        let mut ids: BTreeSet<RecordId> = work.records.keys().copied().collect();
+        for c in std::iter::once(me.clone()).chain(self.peers(me)) {
+            ids.extend(
+                self.hub
+                    .links_of_connector(&c.site, &c.connector)?
+                    .into_iter()
+                    .map(|l| l.record),
+            );
+        }
+        Ok(ids)
+    }
+
+    async fn push(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        work: &mut Work,
+        report: &mut Report,
+        written: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let fields = hub_fields(conn);
+        let mut creates: Vec<(Record, Value, u64)> = Vec::new();
+        for rid in self.scope(me, work)? {
+            let Some(record) = self.record(work, rid)? else {
+                continue;
+            };
+            if record.gone.is_some() || record.fields.is_empty() {
+                continue;
+            }
+            let link = match work.links.get(&rid) {
+                Some(l) => Some(l.clone()),
+                None => self
+                    .hub
+                    .links_of(rid)?
+                    .into_iter()
+                    .find(|l| l.site == me.site && l.connector == me.connector),
+            };
+            let Some(mut link) = link else {
+                let nonce = format!(
+                    "{}-{}",
+                    rid,
+                    Utc::now().timestamp_nanos_opt().unwrap_or_default()
+                );
+                let intent = self
+                    .hub
+                    .record_intent(
+                        &me.site,
+                        &me.connector,
+                        rid,
+                        IntentKind::Create {
+                            nonce: nonce.clone(),
+                        },
+                    )
+                    .await?;
+                let mut f = serde_json::Map::new();
+                f.insert("project".into(), json!({ "key": conn.project }));
+                f.insert("issuetype".into(), json!({ "name": record.fields.get("issuetype").and_then(Value::as_str).unwrap_or("Task") }));
+                for name in &fields {
+                    if let Some((k, v)) = record
+                        .fields
+                        .get(name)
+                        .and_then(|v| to_jira(conn, &ctx.field_types, name, v))
+                        .filter(|(_, v)| !v.is_null())
+                    {
+                        f.insert(k, v);
+                    }
+                }
+                let details = json!({ "fields": f, "properties": [{ "key": PROPERTY, "value": { "record": rid, "nonce": nonce } }] });
+                creates.push((record, details, intent.id));
+                continue;
+            };
+            self.push_changes(
+                me, conn, ctx, &record, &mut link, &fields, work, report, written,
+            )
+            .await?;
+        }
+        for batch in creates.chunks(jira_sync_client::BULK_CREATE_MAX) {
+            let details: Vec<Value> = batch.iter().map(|(_, d, _)| d.clone()).collect();
+            let out = ctx.client.bulk_create(&details).await?;
+            for (i, created) in out.created {
+                let (record, details, intent) = &batch[i];
+                report.created += 1;
+                work.done.push(*intent);
+                written.push(created.id.clone());
+                // The base is what was written; the status of the new issue is not known yet.
+                let mut base: BTreeMap<String, Value> = fields
+                    .iter()
+                    .map(|n| {
+                        (
+                            n.clone(),
+                            record.fields.get(n).cloned().unwrap_or(Value::Null),
+                        )
+                    })
+                    .collect();
+                base.remove("status");
+                let _ = details;
+                let mut link = Link {
+                    site: me.site.clone(),
+                    connector: me.connector.clone(),
+                    record: record.id,
+                    issue_id: created.id.clone(),
+                    issue_key: created.key.clone(),
+                    base,
+                    comments: BTreeMap::new(),
+                    updated: None,
+                };
+                // Status and comments follow on the new issue.
+                self.push_changes(
+                    me, conn, ctx, record, &mut link, &fields, work, report, written,
+                )
+                .await?;
+            }
+            for e in out.failed {
+                let (record, _, _) = &batch[e.index];
+                let reason = e
+                    .errors
+                    .iter()
+                    .map(|(f, m)| format!("{f}: {m}"))
+                    .chain(e.messages.clone())
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                tracing::warn!(site = %me.site, connector = %me.connector, record = record.id, reason = %reason, "Create refused; parked.");
+                report
+                    .parked
+                    .push((format!("record {}", record.id), reason));
+            }
+        }
+        Ok(())
+    }
+
+    /// Edits, a transition and new comments for a linked issue; the link's base follows.
+    #[allow(clippy::too_many_arguments)]
+    async fn push_changes(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        record: &Record,
+        link: &mut Link,
+        fields: &[String],
+        work: &mut Work,
+        report: &mut Report,
+        written: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let key = link.issue_key.clone();
+        let mut edit = serde_json::Map::new();
+        let mut edited = Vec::new();
+        for name in fields {
+            let h = record.fields.get(name).cloned().unwrap_or(Value::Null);
+            if link.base.get(name) == Some(&h) {
+                continue;
+            }
+            if let Some((k, v)) = to_jira(conn, &ctx.field_types, name, &h) {
+                edit.insert(k, v);
+                edited.push(name.clone());
+            }
+        }
+        if !edit.is_empty() {
+            let intent = self
+                .hub
+                .record_intent(
+                    &me.site,
+                    &me.connector,
+                    record.id,
+                    IntentKind::Edit {
+                        fields: edited.clone(),
+                    },
+                )
+                .await?;
+            match ctx.client.edit(&key, json!({ "fields": edit })).await {
+                Ok(()) => {
+                    report.updated += 1;
+                    written.push(link.issue_id.clone());
+                    for name in &edited {
+                        link.base.insert(
+                            name.clone(),
+                            record.fields.get(name).cloned().unwrap_or(Value::Null),
+                        );
+                    }
+                }
+                Err(e @ (ClientError::Invalid { .. } | ClientError::Forbidden { .. })) => {
+                    report.parked.push((key.clone(), e.to_string()))
+                }
+                Err(e) => return Err(e.into()),
+            }
+            work.done.push(intent.id);
+        }
+        if let Some(hub_status) = record.fields.get("status").and_then(Value::as_str)
+            && link.base.get("status").and_then(Value::as_str) != Some(hub_status)
+        {
+            let target = jira_status(conn, hub_status).to_owned();
+            // A just-created issue's status is unknown: it may already be the target.
+            let current = match link.base.get("status") {
+                Some(_) => None,
+                None => {
+                    let issue = ctx.client.get_issue(&key, &["status".into()], &[]).await?;
+                    issue["fields"]["status"]["name"]
+                        .as_str()
+                        .map(str::to_owned)
+                }
+            };
+            let transitions = if current
+                .as_deref()
+                .is_some_and(|c| c.eq_ignore_ascii_case(&target))
+            {
+                link.base.insert("status".into(), json!(hub_status));
+                Vec::new()
+            } else {
+                ctx.client.transitions(&key).await?
+            };
+            if link.base.get("status").and_then(Value::as_str) == Some(hub_status) {
+                // Already there.
+            } else {
+                match transitions
+                    .iter()
+                    .find(|t| t.to.name.eq_ignore_ascii_case(&target))
+                {
+                    Some(t) => {
+                        let intent = self
+                            .hub
+                            .record_intent(
+                                &me.site,
+                                &me.connector,
+                                record.id,
+                                IntentKind::Transition { to: target.clone() },
+                            )
+                            .await?;
+                        ctx.client.transition(&key, &t.id).await?;
+                        work.done.push(intent.id);
+                        report.transitioned += 1;
+                        written.push(link.issue_id.clone());
+                        link.base.insert("status".into(), json!(hub_status));
+                    }
+                    None => report.unreachable.push((key.clone(), target)),
+                }
+            }
+        }
+        for c in &record.comments {
+            let from_here = c
+                .origin
+                .as_ref()
+                .is_some_and(|(s, conn_name, _)| *s == me.site && *conn_name == me.connector);
+            if from_here || link.comments.contains_key(&c.id) {
+                continue;
+            }
+            let intent = self
+                .hub
+                .record_intent(
+                    &me.site,
+                    &me.connector,
+                    record.id,
+                    IntentKind::Comment {
+                        hub_comment: c.id.clone(),
+                    },
+                )
+                .await?;
+            let added = ctx
+                .client
+                .add_comment(
+                    &key,
+                    c.body.clone(),
+                    vec![(
+                        PROPERTY.into(),
+                        json!({ "record": record.id, "comment": c.id }),
+                    )],
+                )
+                .await?;
+            work.done.push(intent.id);
+            report.commented += 1;
+            link.comments.insert(c.id.clone(), added.id);
+        }
+        work.links.insert(record.id, link.clone());
+        work.records
+            .entry(record.id)
+            .or_insert_with(|| record.clone());
+        Ok(())
+    }
+}

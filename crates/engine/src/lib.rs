@@ -1,0 +1,8 @@
+//! The sync algorithm: one connector run pulls changed issues, merges them per field into
+//! hub records against each link's base, pushes what the hub has that Jira lacks (to this
+//! connector's issues, creating mirrors of records from peer connectors), and commits.
+
+mod cycle; // Engine::run: pull, merge, push, commit.
+pub mod mapping; // Jira fields <-> hub fields.
+
+pub use cycle::{Engine, EngineError, PROPERTY, Report, SiteCtx};

@@ -1,0 +1,471 @@
+//! Two simulator sites mirroring each other through the engine: accounts in
+//! America/Los_Angeles and Asia/Kolkata, different workflows, a select field on each.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use jira_sim::Simulator;
+use jira_sim::control::{AccountSpec, CredentialSpec, FieldSpec, ProjectSpec, SiteSpec};
+use jira_sim::model::{Category, CredentialKind, TransitionSpec, WorkflowSpec};
+use jira_sync_client::{Client, NoObserver};
+use jira_sync_config::{ConnectorRef, Loader};
+use jira_sync_engine::{Engine, Report, SiteCtx};
+use jira_sync_store::Store;
+use serde_json::{Value, json};
+use url::Url;
+
+const ACME_BOT: &str = "bot@acme.example";
+const GLOBEX_BOT: &str = "bot@globex.example";
+
+struct Pair {
+    sim: Simulator,
+    engine: Engine,
+    _dir: tempfile::TempDir,
+    _store: Store,
+}
+
+fn sec() -> ConnectorRef {
+    ConnectorRef {
+        site: "acme".into(),
+        connector: "sec".into(),
+    }
+}
+
+fn ops() -> ConnectorRef {
+    ConnectorRef {
+        site: "globex".into(),
+        connector: "ops".into(),
+    }
+}
+
+async fn pair(seed: usize) -> Pair {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Simulator::start().await.unwrap();
+    let c = sim.control();
+    let severity = |id: &str| FieldSpec {
+        id: Some(id.into()),
+        name: "Severity".into(),
+        kind: "select".into(),
+        options: vec!["Low".into(), "High".into()],
+    };
+    let person = |name: &str, email: &str, tz: &str| AccountSpec {
+        display_name: name.into(),
+        email: Some(email.into()),
+        time_zone: Some(tz.into()),
+        ..Default::default()
+    };
+    c.create_site(SiteSpec {
+        name: "acme".into(),
+        accounts: vec![
+            person("Acme Bot", ACME_BOT, "America/Los_Angeles"),
+            person("Ann", "ann@acme.example", "America/Los_Angeles"),
+        ],
+        fields: vec![severity("customfield_10042")],
+        projects: vec![ProjectSpec {
+            key: "SEC".into(),
+            seed_issues: Some(seed),
+            seed_as: Some("ann@acme.example".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+    .unwrap();
+    c.create_site(SiteSpec {
+        name: "globex".into(),
+        accounts: vec![
+            person("Globex Bot", GLOBEX_BOT, "Asia/Kolkata"),
+            person("Bob", "bob@globex.example", "Asia/Kolkata"),
+        ],
+        fields: vec![severity("customfield_10077")],
+        workflows: vec![WorkflowSpec {
+            name: "ops".into(),
+            statuses: vec![
+                ("Open".into(), Category::New),
+                ("Working".into(), Category::Indeterminate),
+                ("Closed".into(), Category::Done),
+            ],
+            transitions: vec![
+                TransitionSpec {
+                    name: "Start".into(),
+                    from: vec!["Open".into()],
+                    to: "Working".into(),
+                },
+                TransitionSpec {
+                    name: "Close".into(),
+                    from: vec![],
+                    to: "Closed".into(),
+                },
+                TransitionSpec {
+                    name: "Reopen".into(),
+                    from: vec!["Closed".into()],
+                    to: "Open".into(),
+                },
+            ],
+        }],
+        projects: vec![ProjectSpec {
+            key: "OPS".into(),
+            workflow: Some("ops".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+    .unwrap();
+    let token = |site: &str, email: &str| {
+        c.create_credential(
+            site,
+            CredentialSpec {
+                kind: CredentialKind::ClassicToken,
+                account: email.into(),
+                token: None,
+                expires_at: None,
+                scopes: vec![],
+            },
+        )
+        .unwrap()
+        .token
+    };
+    let (acme_token, globex_token) = (token("acme", ACME_BOT), token("globex", GLOBEX_BOT));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sites.d")).unwrap();
+    std::fs::write(dir.path().join("jira-sync.toml"), "state_dir = \"state\"\n").unwrap();
+    let site_file = |url: String,
+                     email: &str,
+                     var: &str,
+                     conn: &str,
+                     project: &str,
+                     mirror: &str,
+                     field: &str,
+                     statuses: &str| {
+        format!(
+            "url = \"{url}\"\n[auth]\nmethod = \"api_token\"\nemail = \"{email}\"\ntoken = {{ env = \"{var}\" }}\n[[connector]]\nname = \"{conn}\"\nproject = \"{project}\"\nmirror = [\"{mirror}\"]\nconflict = \"newest\"\n[connector.fields]\nseverity = \"{field}\"\n[connector.statuses]\n{statuses}"
+        )
+    };
+    std::fs::write(
+        dir.path().join("sites.d/acme.toml"),
+        site_file(
+            sim.site_url("acme"),
+            ACME_BOT,
+            "ACME_T",
+            "sec",
+            "SEC",
+            "globex/ops",
+            "customfield_10042",
+            "\"To Do\" = \"open\"\n\"In Progress\" = \"in_progress\"\n\"Done\" = \"closed\"\n",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sites.d/globex.toml"),
+        site_file(
+            sim.site_url("globex"),
+            GLOBEX_BOT,
+            "GLOBEX_T",
+            "ops",
+            "OPS",
+            "acme/sec",
+            "customfield_10077",
+            "\"Open\" = \"open\"\n\"Working\" = \"in_progress\"\n\"Closed\" = \"closed\"\n",
+        ),
+    )
+    .unwrap();
+    let env = BTreeMap::from([
+        ("ACME_T".to_owned(), acme_token),
+        ("GLOBEX_T".to_owned(), globex_token),
+    ]);
+    let config = Arc::new(Loader::with_env(env).load(dir.path()).unwrap());
+    let store = Store::open(&config.daemon.state_dir).unwrap();
+    // Jira's search index lags writes: a few seconds here, on both sites.
+    c.set_search_lag("acme", 3.0).unwrap();
+    c.set_search_lag("globex", 3.0).unwrap();
+    let http = jira_sync_auth::http_client();
+    let mut sites = HashMap::new();
+    for site in &config.sites {
+        let provider = Arc::new(jira_sync_auth::Provider::new(
+            site,
+            &Url::parse(&sim.base_url()).unwrap(),
+            http.clone(),
+            None,
+        ));
+        let limiter = Arc::new(jira_sync_ratelimit::SiteLimiter::new(
+            &site.name,
+            site.limits,
+        ));
+        let client = Client::new(
+            &site.name,
+            site.url.clone(),
+            provider,
+            limiter,
+            http.clone(),
+            Arc::new(NoObserver),
+        );
+        let me = client.myself().await.unwrap();
+        let field_types = client
+            .fields()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|f| Some((f.id, f.schema?.kind)))
+            .collect();
+        sites.insert(
+            site.name.clone(),
+            SiteCtx {
+                client,
+                time_zone: me.time_zone.unwrap().parse().unwrap(),
+                field_types,
+            },
+        );
+    }
+    let engine = Engine::new(config, store.hub().unwrap(), sites);
+    Pair {
+        sim,
+        engine,
+        _dir: dir,
+        _store: store,
+    }
+}
+
+impl Pair {
+    async fn run(&self, c: ConnectorRef) -> Report {
+        self.engine.run(&c).await.unwrap()
+    }
+
+    /// Runs both sides until a full round neither pulls a change nor writes (at most 6 rounds):
+    /// a round that only merged can still leave the other side something to push.
+    async fn converge(&self) {
+        for _ in 0..6 {
+            // Cycles are spaced in time; the search lag passes between them.
+            self.sim
+                .control()
+                .world()
+                .clock()
+                .advance(chrono::Duration::seconds(4));
+            let a = self.run(sec()).await;
+            let b = self.run(ops()).await;
+            if std::env::var_os("ENGINE_DEBUG").is_some() {
+                eprintln!("sec {a:?}\nops {b:?}");
+            }
+            if writes(&a) + writes(&b) + a.pulled + b.pulled == 0 {
+                return;
+            }
+        }
+        panic!("did not converge");
+    }
+
+    fn issues(&self, site: &str) -> Vec<Value> {
+        let n = self.sim.control().issue_count(site).unwrap();
+        let project = if site == "acme" { "SEC" } else { "OPS" };
+        (1..=n + 5)
+            .filter_map(|i| {
+                self.sim
+                    .control()
+                    .issue(site, &format!("{project}-{i}"))
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// Writes the simulator served (create, edit, transition, comment, property) so far.
+    fn write_requests(&self) -> u64 {
+        self.sim
+            .control()
+            .counters(None)
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c.method != "GET" && !c.route.contains("search") && !c.route.contains("bulkfetch")
+            })
+            .map(|c| c.count)
+            .sum()
+    }
+}
+
+fn writes(r: &Report) -> usize {
+    r.created + r.updated + r.transitioned + r.commented
+}
+
+fn summary(i: &Value) -> &str {
+    i["fields"]["summary"].as_str().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issues_mirror_both_ways_and_a_converged_pair_makes_zero_writes() {
+    let p = pair(12).await;
+    p.sim
+        .control()
+        .world()
+        .clock()
+        .advance(chrono::Duration::seconds(4));
+    let first = p.run(sec()).await;
+    assert_eq!(first.pulled, 12);
+    let second = p.run(ops()).await;
+    assert_eq!(second.created, 12, "{second:?}");
+    assert!(
+        second.parked.is_empty() && second.unreachable.is_empty(),
+        "{second:?}"
+    );
+    p.converge().await;
+
+    let mut acme: Vec<Value> = p.issues("acme");
+    let mut globex: Vec<Value> = p.issues("globex");
+    assert_eq!((acme.len(), globex.len()), (12, 12), "no duplicates");
+    acme.sort_by_key(|i| summary(i).to_owned());
+    globex.sort_by_key(|i| summary(i).to_owned());
+    for (a, g) in acme.iter().zip(&globex) {
+        assert_eq!(summary(a), summary(g));
+        assert_eq!(a["fields"]["description"], g["fields"]["description"]);
+        let set = |v: &Value| -> Vec<String> {
+            let mut l: Vec<String> = v
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_str().unwrap().to_owned())
+                .collect();
+            l.sort();
+            l
+        };
+        assert_eq!(
+            set(&a["fields"]["labels"]),
+            set(&g["fields"]["labels"]),
+            "labels are a set"
+        );
+        assert_eq!(
+            a["fields"]["priority"]["name"],
+            g["fields"]["priority"]["name"]
+        );
+        assert_eq!(
+            a["fields"]["customfield_10042"]["value"], g["fields"]["customfield_10077"]["value"],
+            "select fields by value"
+        );
+        assert_eq!(
+            a["fields"]["comment"]["total"], g["fields"]["comment"]["total"],
+            "comments mirrored once"
+        );
+        assert!(
+            g["properties"]["jira-sync"]["record"].as_u64().is_some(),
+            "the link is on the issue too"
+        );
+    }
+
+    let before = p.write_requests();
+    let (a, b) = (p.run(sec()).await, p.run(ops()).await);
+    assert_eq!(writes(&a) + writes(&b), 0, "{a:?} {b:?}");
+    assert_eq!(
+        p.write_requests(),
+        before,
+        "a converged pair makes zero writes"
+    );
+
+    // A person creates on globex (in the same minute as the watermark): it appears on acme once.
+    let c = p.sim.control();
+    let fields = json!({ "fields": { "project": { "key": "OPS" }, "issuetype": { "name": "Bug" }, "summary": "made by bob", "customfield_10077": { "value": "High" } } });
+    let key = c
+        .create_issue("globex", "bob@globex.example", &fields)
+        .unwrap();
+    p.converge().await;
+    let on_acme: Vec<Value> = p
+        .issues("acme")
+        .into_iter()
+        .filter(|i| summary(i) == "made by bob")
+        .collect();
+    assert_eq!(on_acme.len(), 1, "exactly once");
+    assert_eq!(on_acme[0]["fields"]["customfield_10042"]["value"], "High");
+    assert_eq!(on_acme[0]["fields"]["issuetype"]["name"], "Bug");
+    assert!(
+        c.issue("globex", &key).unwrap()["properties"]
+            .get("jira-sync")
+            .is_none(),
+        "a person's issue carries no marker until needed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_comments_and_concurrent_edits_flow_across() {
+    let p = pair(2).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let globex_key = |acme_key: &str| -> String {
+        let s = summary(&c.issue("acme", acme_key).unwrap()).to_owned();
+        let g = p.issues("globex");
+        g.iter().find(|i| summary(i) == s).unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let g1 = globex_key("SEC-1");
+
+    // Status on globex flows to acme through the right transition.
+    c.transition_issue("globex", &g1, "bob@globex.example", "Working")
+        .unwrap();
+    // A comment on each side.
+    c.comment_issue("globex", &g1, "bob@globex.example", &json!("from bob"))
+        .unwrap();
+    c.comment_issue("acme", "SEC-1", "ann@acme.example", &json!("from ann"))
+        .unwrap();
+    // Different fields edited on both sides: both survive.
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        "ann@acme.example",
+        &json!({ "fields": { "summary": "renamed by ann" } }),
+    )
+    .unwrap();
+    c.edit_issue(
+        "globex",
+        &g1,
+        "bob@globex.example",
+        &json!({ "fields": { "labels": ["from-bob"] } }),
+    )
+    .unwrap();
+    p.converge().await;
+
+    let a = c.issue("acme", "SEC-1").unwrap();
+    let g = c.issue("globex", &g1).unwrap();
+    assert_eq!(a["fields"]["status"]["name"], "In Progress");
+    assert_eq!(g["fields"]["status"]["name"], "Working");
+    assert_eq!(summary(&a), "renamed by ann");
+    assert_eq!(summary(&g), "renamed by ann");
+    assert_eq!(a["fields"]["labels"], json!(["from-bob"]));
+    let texts = |i: &Value| -> Vec<String> {
+        i["fields"]["comment"]["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| jira_sync_client::adf::to_text(&c["body"]))
+            .collect()
+    };
+    for t in ["from bob", "from ann"] {
+        assert_eq!(
+            texts(&a).iter().filter(|x| *x == t).count(),
+            1,
+            "{t} once on acme: {:?}",
+            texts(&a)
+        );
+        assert_eq!(
+            texts(&g).iter().filter(|x| *x == t).count(),
+            1,
+            "{t} once on globex: {:?}",
+            texts(&g)
+        );
+    }
+
+    // The same field on both sides: the newer edit wins (conflict policy `newest`).
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        "ann@acme.example",
+        &json!({ "fields": { "summary": "ann's title" } }),
+    )
+    .unwrap();
+    c.world().clock().advance(chrono::Duration::seconds(2));
+    c.edit_issue(
+        "globex",
+        &g1,
+        "bob@globex.example",
+        &json!({ "fields": { "summary": "bob's title" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(summary(&c.issue("acme", "SEC-1").unwrap()), "bob's title");
+    assert_eq!(summary(&c.issue("globex", &g1).unwrap()), "bob's title");
+}
