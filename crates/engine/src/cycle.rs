@@ -53,13 +53,26 @@ pub struct Report {
     pub parked: Vec<(String, String)>,
     /// Statuses no transition from the current one reaches.
     pub unreachable: Vec<(String, String)>,
+    /// Creates of an interrupted run waiting for search to say whether they landed.
+    pub deferred: usize,
 }
 
-#[derive(Debug)]
+/// The engine's "now": wall-clock time in production, the simulator's in tests.
+pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
+
 pub struct Engine {
     config: Arc<Config>,
     hub: jira_sync_store::Hub,
     sites: HashMap<String, SiteCtx>,
+    now: Clock,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("sites", &self.sites.keys().collect::<Vec<_>>())
+            .finish_non_exhaustive()
+    }
 }
 
 /// Runs in progress: records and links changed so far, by key.
@@ -76,7 +89,18 @@ impl Engine {
         hub: jira_sync_store::Hub,
         sites: HashMap<String, SiteCtx>,
     ) -> Self {
-        Engine { config, hub, sites }
+        Engine {
+            config,
+            hub,
+            sites,
+            now: Arc::new(Utc::now),
+        }
+    }
+
+    /// Uses `now` as the clock (tests drive it with the simulator's).
+    pub fn with_clock(mut self, now: Clock) -> Self {
+        self.now = now;
+        self
     }
 
     fn connector(&self, r: &ConnectorRef) -> Result<(&Site, &Connector), EngineError> {
@@ -342,6 +366,83 @@ impl Engine {
         Ok(ids)
     }
 
+    /// Creates a killed run may have made: pending create intents, looked up among this
+    /// account's own recent creates by the nonce in their `jira-sync` property.
+    async fn landed_creates(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        work: &mut Work,
+    ) -> Result<HashMap<RecordId, Option<(String, String)>>, EngineError> {
+        let pending: Vec<_> = self.hub.pending_intents(&me.site, &me.connector)?;
+        let creates: Vec<_> = pending
+            .iter()
+            .filter_map(|i| match &i.kind {
+                IntentKind::Create { nonce } => Some((i, nonce.clone())),
+                _ => None,
+            })
+            .collect();
+        // Other kinds are idempotent: the next push repeats them if still needed.
+        work.done.extend(
+            pending
+                .iter()
+                .filter(|i| !matches!(i.kind, IntentKind::Create { .. }))
+                .map(|i| i.id),
+        );
+        let mut found = HashMap::new();
+        // A create younger than the overlap may have landed but not reached search yet
+        // (Jira's index lags): it is neither linked nor repeated until search can tell.
+        let settle = Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5));
+        let now = (self.now)();
+        let (young, creates): (Vec<_>, Vec<_>) =
+            creates.into_iter().partition(|(i, _)| i.at > now - settle);
+        for (i, _) in &young {
+            found.insert(i.record, None);
+        }
+        let Some(oldest) = creates.iter().map(|(i, _)| i.at).min() else {
+            return Ok(found);
+        };
+        // JQL reads dates in the account's zone; a minute of margin for its granularity.
+        let since = (oldest - Duration::minutes(1))
+            .with_timezone(&ctx.time_zone)
+            .format("%Y-%m-%d %H:%M");
+        let jql = format!(
+            "project = \"{}\" AND creator = currentUser() AND created >= \"{since}\"",
+            conn.project
+        );
+        let mut pages = ctx.client.search(SearchQuery {
+            jql,
+            fields: vec!["created".into()],
+            properties: vec![PROPERTY.into()],
+            reconcile: vec![],
+            page_size: 100,
+        })?;
+        let mut by_nonce = HashMap::new();
+        while let Some(page) = pages.next().await? {
+            for issue in page.issues {
+                if let Some(n) = issue["properties"][PROPERTY]["nonce"].as_str() {
+                    by_nonce.insert(
+                        n.to_owned(),
+                        (
+                            issue["id"].as_str().unwrap_or_default().to_owned(),
+                            issue["key"].as_str().unwrap_or_default().to_owned(),
+                        ),
+                    );
+                }
+            }
+        }
+        for (intent, nonce) in creates {
+            if let Some(issue) = by_nonce.get(&nonce) {
+                tracing::info!(site = %me.site, connector = %me.connector, record = intent.record, issue = %issue.1, "Found the create of an interrupted run; linking it.");
+                found.insert(intent.record, Some(issue.clone()));
+            }
+            // Either way this intent is settled: linked now, or created again below.
+            work.done.push(intent.id);
+        }
+        Ok(found)
+    }
+
     async fn push(
         &self,
         me: &ConnectorRef,
@@ -352,6 +453,7 @@ impl Engine {
         written: &mut Vec<String>,
     ) -> Result<(), EngineError> {
         let fields = hub_fields(conn);
+        let landed = self.landed_creates(me, conn, ctx, work).await?;
         let mut creates: Vec<(Record, Value, u64)> = Vec::new();
         for rid in self.scope(me, work)? {
             let Some(record) = self.record(work, rid)? else {
@@ -368,11 +470,33 @@ impl Engine {
                     .into_iter()
                     .find(|l| l.site == me.site && l.connector == me.connector),
             };
+            let link = match (link, landed.get(&rid)) {
+                // A create of an interrupted run that search cannot confirm yet: wait.
+                (None, Some(None)) => {
+                    report.deferred += 1;
+                    continue;
+                }
+                (None, Some(Some((id, key)))) => {
+                    // Created by a run that died before its commit: link it, never create twice.
+                    // Its base is unknown, so the next pull's values settle it.
+                    Some(Link {
+                        site: me.site.clone(),
+                        connector: me.connector.clone(),
+                        record: rid,
+                        issue_id: id.clone(),
+                        issue_key: key.clone(),
+                        base: BTreeMap::new(),
+                        comments: BTreeMap::new(),
+                        updated: None,
+                    })
+                }
+                (l, _) => l,
+            };
             let Some(mut link) = link else {
                 let nonce = format!(
                     "{}-{}",
                     rid,
-                    Utc::now().timestamp_nanos_opt().unwrap_or_default()
+                    (self.now)().timestamp_nanos_opt().unwrap_or_default()
                 );
                 let intent = self
                     .hub
@@ -383,6 +507,7 @@ impl Engine {
                         IntentKind::Create {
                             nonce: nonce.clone(),
                         },
+                        (self.now)(),
                     )
                     .await?;
                 let mut f = serde_json::Map::new();
@@ -498,6 +623,7 @@ impl Engine {
                     IntentKind::Edit {
                         fields: edited.clone(),
                     },
+                    (self.now)(),
                 )
                 .await?;
             match ctx.client.edit(&key, json!({ "fields": edit })).await {
@@ -556,6 +682,7 @@ impl Engine {
                                 &me.connector,
                                 record.id,
                                 IntentKind::Transition { to: target.clone() },
+                                (self.now)(),
                             )
                             .await?;
                         ctx.client.transition(&key, &t.id).await?;
@@ -585,6 +712,7 @@ impl Engine {
                     IntentKind::Comment {
                         hub_comment: c.id.clone(),
                     },
+                    (self.now)(),
                 )
                 .await?;
             let added = ctx

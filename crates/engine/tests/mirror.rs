@@ -20,6 +20,8 @@ const GLOBEX_BOT: &str = "bot@globex.example";
 struct Pair {
     sim: Simulator,
     engine: Engine,
+    hub: jira_sync_store::Hub,
+    globex: Client,
     _dir: tempfile::TempDir,
     _store: Store,
 }
@@ -216,10 +218,16 @@ async fn pair(seed: usize) -> Pair {
             },
         );
     }
-    let engine = Engine::new(config, store.hub().unwrap(), sites);
+    let globex = sites["globex"].client.clone();
+    let hub = store.hub().unwrap();
+    let world = sim.control().world().clone();
+    let engine =
+        Engine::new(config, hub.clone(), sites).with_clock(Arc::new(move || world.clock().now()));
     Pair {
         sim,
         engine,
+        hub,
+        globex,
         _dir: dir,
         _store: store,
     }
@@ -468,4 +476,85 @@ async fn status_comments_and_concurrent_edits_flow_across() {
     p.converge().await;
     assert_eq!(summary(&c.issue("acme", "SEC-1").unwrap()), "bob's title");
     assert_eq!(summary(&c.issue("globex", &g1).unwrap()), "bob's title");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_interrupted_before_its_commit_is_linked_not_repeated() {
+    let p = pair(3).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let key = c.create_issue("acme", "ann@acme.example", &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" }, "summary": "created before a crash" } })).unwrap();
+    p.sim
+        .control()
+        .world()
+        .clock()
+        .advance(chrono::Duration::seconds(4));
+    p.run(sec()).await;
+    let issue_id = c.issue("acme", &key).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = p
+        .hub
+        .link("acme", "sec", &issue_id)
+        .unwrap()
+        .unwrap()
+        .record;
+
+    // What a globex run does before it dies: the intent is stored, the create is sent and
+    // lands, and the process is killed before the commit.
+    let nonce = "interrupted-nonce-1";
+    p.hub
+        .record_intent(
+            "globex",
+            "ops",
+            record,
+            jira_sync_store::hub::IntentKind::Create {
+                nonce: nonce.into(),
+            },
+            c.world().clock().now(),
+        )
+        .await
+        .unwrap();
+    p.globex
+        .create(json!({ "fields": { "project": { "key": "OPS" }, "issuetype": { "name": "Task" }, "summary": "created before a crash" },
+                        "properties": [{ "key": "jira-sync", "value": { "record": record, "nonce": nonce } }] }))
+        .await
+        .unwrap();
+    let before = c.issue_count("globex").unwrap();
+
+    // Right after the crash, search may not show the create yet: nothing is repeated.
+    let r = p.run(ops()).await;
+    assert_eq!((r.created, r.deferred), (0, 1), "{r:?}");
+    assert_eq!(
+        p.hub.pending_intents("globex", "ops").unwrap().len(),
+        1,
+        "still pending"
+    );
+    // Once the overlap has passed, search is trusted: the issue is found and linked.
+    c.world().clock().advance(chrono::Duration::minutes(6));
+    let r = p.run(ops()).await;
+    assert_eq!(
+        (r.created, r.deferred),
+        (0, 0),
+        "the interrupted create is found, not repeated: {r:?}"
+    );
+    assert_eq!(c.issue_count("globex").unwrap(), before);
+    assert!(
+        p.hub.pending_intents("globex", "ops").unwrap().is_empty(),
+        "the intent is settled"
+    );
+    p.converge().await;
+    assert_eq!(
+        p.issues("globex")
+            .iter()
+            .filter(|i| summary(i) == "created before a crash")
+            .count(),
+        1,
+        "no duplicate"
+    );
+    assert_eq!(
+        c.issue_count("acme").unwrap(),
+        c.issue_count("globex").unwrap()
+    );
 }

@@ -203,13 +203,14 @@ impl Hub {
             .unwrap_or_default())
     }
 
-    /// Stores a write intent and waits until it is on disk, before the write is sent.
+    /// Stores a write intent made at `at` and waits until it is on disk, before the write is sent.
     pub async fn record_intent(
         &self,
         site: &str,
         connector: &str,
         record: RecordId,
         kind: IntentKind,
+        at: DateTime<Utc>,
     ) -> Result<Intent, StoreError> {
         let intent = Intent {
             id: self.db.generate_id()?,
@@ -217,7 +218,7 @@ impl Hub {
             connector: connector.into(),
             record,
             kind,
-            at: Utc::now(),
+            at,
         };
         self.intents
             .insert(with_id(&[site, connector], intent.id), encode(&intent))?;

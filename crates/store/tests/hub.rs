@@ -48,6 +48,7 @@ async fn a_commit_stores_everything_and_the_feed_lists_latest_changes() {
                 IntentKind::Create {
                     nonce: "n-1".into(),
                 },
+                Utc::now(),
             )
             .await
             .unwrap();
@@ -134,6 +135,7 @@ async fn a_commit_that_fails_writes_nothing() {
             IntentKind::Edit {
                 fields: vec!["summary".into()],
             },
+            Utc::now(),
         )
         .await
         .unwrap();
