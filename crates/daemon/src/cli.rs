@@ -30,6 +30,12 @@ pub enum Command {
     /// prints one row per site; exit 0 when every site is usable, 1 otherwise. The systemd
     /// unit runs `jira-sync check --offline` before starting and before reloading.
     Check(CheckArgs),
+    /// Run one sync cycle of a connector now and print what it did.
+    ///
+    /// Pulls what changed, merges it into the hub, pushes what the hub has that Jira lacks
+    /// (creating mirrors of records from the connector's peers), and commits. Stop the daemon
+    /// first: it holds the state database. Exit 1 when the cycle fails.
+    Sync(SyncArgs),
     /// Print the minimal OAuth / API-token scopes each site needs for its connectors.
     ///
     /// Classic and granular forms, space-separated, ready to paste into Atlassian's token or
@@ -55,6 +61,14 @@ pub struct CheckArgs {
     /// Check the files only: no network requests (no cloud ID lookup, no token probe).
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct SyncArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The connector, as SITE/CONNECTOR.
+    pub connector: String,
 }
 
 #[derive(Debug, Args)]

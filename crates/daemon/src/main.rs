@@ -9,6 +9,7 @@ mod cli;
 mod login;
 mod online;
 mod scopes;
+mod sync;
 
 /// Exit status for runtime failures.
 pub const EXIT_FAILURE: u8 = 1;
@@ -20,6 +21,7 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Scopes(args) => scopes::run(&args),
+        cli::Command::Sync(args) => sync::run(&args),
         cli::Command::Auth(cli::AuthCommand::Login(args)) => login::run(&args),
     }
 }

@@ -254,3 +254,41 @@ async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
     );
     assert!(!t.contains(&secret));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_runs_one_cycle_and_says_what_it_did() {
+    let (sim, dir) = demo().await;
+    // The demo's search lag would hide this test's own writes from the next cycle.
+    for s in ["acme", "globex"] {
+        sim.control().set_search_lag(s, 0.0).unwrap();
+    }
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    let run = |target: &'static str| {
+        let cfg = cfg.clone();
+        tokio::task::spawn_blocking(move || jira_sync(&["sync", "--config", &cfg, target]))
+    };
+    let out = run("acme/sec").await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).starts_with("acme/sec: pulled 25, created 0"),
+        "{}",
+        text(&out)
+    );
+    let out = run("globex/ops").await.unwrap();
+    assert!(
+        text(&out).starts_with("globex/ops: pulled 10, created 25"),
+        "{}",
+        text(&out)
+    );
+    let out = run("acme/sec").await.unwrap();
+    assert!(
+        text(&out).contains("created 10"),
+        "the 10 issues of globex reach acme: {}",
+        text(&out)
+    );
+    assert_eq!(sim.control().issue_count("acme").unwrap(), 35);
+    assert_eq!(sim.control().issue_count("globex").unwrap(), 35);
+    assert_no_secrets(&text(&out));
+    let out = run("acme/nope").await.unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -1,0 +1,137 @@
+//! `jira-sync sync SITE/CONNECTOR`: one cycle now.
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use jira_sync_auth::{Provider, http_client};
+use jira_sync_client::{Client, NoObserver};
+use jira_sync_config::{Config, ConnectorRef};
+use jira_sync_engine::{Engine, Report, SiteCtx};
+use jira_sync_ratelimit::SiteLimiter;
+use jira_sync_resolver::Resolver;
+use jira_sync_store::Store;
+
+use crate::cli::SyncArgs;
+
+pub fn run(args: &SyncArgs) -> ExitCode {
+    let config = match crate::load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let target: ConnectorRef = match args.connector.parse() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("jira-sync sync: {e}");
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
+    };
+    if config.connector(&target).is_none() {
+        eprintln!(
+            "jira-sync sync: no connector {target} in {}",
+            config.dir.join("sites.d").display()
+        );
+        return ExitCode::from(crate::EXIT_CONFIG);
+    }
+    let store = match Store::open(&config.daemon.state_dir) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("jira-sync sync: {e}");
+            return ExitCode::from(crate::EXIT_FAILURE);
+        }
+    };
+    match crate::runtime().block_on(cycle(Arc::new(config), &store, &target)) {
+        Ok(report) => {
+            print!("{}", render(&target, &report));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("jira-sync sync {target}: {e}");
+            ExitCode::from(crate::EXIT_FAILURE)
+        }
+    }
+}
+
+async fn cycle(
+    config: Arc<Config>,
+    store: &Store,
+    target: &ConnectorRef,
+) -> Result<Report, String> {
+    let site = config.site(&target.site).expect("checked above");
+    let http = http_client();
+    let provider = Arc::new(Provider::new(
+        site,
+        &config.daemon.auth_url,
+        http.clone(),
+        Some(store.vault().map_err(|e| e.to_string())?),
+    ));
+    let resolver = Resolver::new(
+        http.clone(),
+        config.daemon.gateway_url.clone(),
+        Some(store.cache().map_err(|e| e.to_string())?),
+    );
+    let base = resolver
+        .api_base(site, provider.form())
+        .await
+        .map_err(|e| e.to_string())?;
+    let limiter = Arc::new(SiteLimiter::new(&site.name, site.limits));
+    let client = Client::new(
+        &site.name,
+        base,
+        provider,
+        limiter,
+        http,
+        Arc::new(NoObserver),
+    );
+    let me = client.myself().await.map_err(|e| e.to_string())?;
+    let time_zone = me
+        .time_zone
+        .as_deref()
+        .unwrap_or("UTC")
+        .parse::<chrono_tz::Tz>()
+        .unwrap_or(chrono_tz::UTC);
+    let field_types = client
+        .fields()
+        .await
+        .map_err(|e| e.to_string())?
+        .into_iter()
+        .filter_map(|f| Some((f.id, f.schema?.kind)))
+        .collect();
+    let sites = HashMap::from([(
+        site.name.clone(),
+        SiteCtx {
+            client,
+            time_zone,
+            field_types,
+        },
+    )]);
+    let engine = Engine::new(
+        config.clone(),
+        store.hub().map_err(|e| e.to_string())?,
+        sites,
+    );
+    engine.run(target).await.map_err(|e| e.to_string())
+}
+
+fn render(target: &ConnectorRef, r: &Report) -> String {
+    let mut out = format!(
+        "{target}: pulled {}, created {}, updated {}, transitioned {}, commented {}, conflicts {}, parked {}, deferred {}\n",
+        r.pulled,
+        r.created,
+        r.updated,
+        r.transitioned,
+        r.commented,
+        r.conflicts,
+        r.parked.len(),
+        r.deferred
+    );
+    for (what, why) in &r.parked {
+        out.push_str(&format!("  parked {what}: {why}\n"));
+    }
+    for (key, status) in &r.unreachable {
+        out.push_str(&format!(
+            "  {key}: no transition reaches status `{status}`\n"
+        ));
+    }
+    out
+}
