@@ -102,20 +102,16 @@ async fn first_429_then_myself(reason: &str) -> (Duration, Duration) {
     (myself_done, count_done)
 }
 
+/// That a burst 429 slows only its endpoint is tested exactly in jira-sync-ratelimit, without
+/// sockets: here, paused time would jump to the waiting request's timer while `/myself` is in
+/// flight, so the two cannot be told apart by time.
 #[tokio::test(start_paused = true)]
-async fn a_quota_429_pauses_the_whole_site_but_a_burst_429_one_endpoint() {
+async fn a_quota_429_pauses_the_whole_site() {
     let (myself, count) = first_429_then_myself("jira-quota-global-based").await;
     assert_eq!(
         myself,
         Duration::from_secs(30),
         "another endpoint waited for the quota too"
-    );
-    assert_eq!(count, Duration::from_secs(30));
-    let (myself, count) = first_429_then_myself("jira-burst-based").await;
-    assert_eq!(
-        myself,
-        Duration::ZERO,
-        "a burst limit slows only its endpoint"
     );
     assert_eq!(count, Duration::from_secs(30));
 }
