@@ -352,6 +352,20 @@ impl Engine {
         })
     }
 
+    /// Stores a write intent (flushed) before the write is sent.
+    async fn intent(
+        &self,
+        me: &ConnectorRef,
+        record: RecordId,
+        kind: IntentKind,
+    ) -> Result<u64, EngineError> {
+        Ok(self
+            .hub
+            .record_intent(&me.site, &me.connector, record, kind, (self.now)())
+            .await?
+            .id)
+    }
+
     /// Records of this connector and of its mirror peers.
     fn scope(&self, me: &ConnectorRef, work: &Work) -> Result<BTreeSet<RecordId>, EngineError> {
         let mut ids: BTreeSet<RecordId> = work.records.keys().copied().collect();
@@ -499,15 +513,12 @@ impl Engine {
                     (self.now)().timestamp_nanos_opt().unwrap_or_default()
                 );
                 let intent = self
-                    .hub
-                    .record_intent(
-                        &me.site,
-                        &me.connector,
+                    .intent(
+                        me,
                         rid,
                         IntentKind::Create {
                             nonce: nonce.clone(),
                         },
-                        (self.now)(),
                     )
                     .await?;
                 let mut f = serde_json::Map::new();
@@ -524,7 +535,7 @@ impl Engine {
                     }
                 }
                 let details = json!({ "fields": f, "properties": [{ "key": PROPERTY, "value": { "record": rid, "nonce": nonce } }] });
-                creates.push((record, details, intent.id));
+                creates.push((record, details, intent));
                 continue;
             };
             self.push_changes(
@@ -615,15 +626,12 @@ impl Engine {
         }
         if !edit.is_empty() {
             let intent = self
-                .hub
-                .record_intent(
-                    &me.site,
-                    &me.connector,
+                .intent(
+                    me,
                     record.id,
                     IntentKind::Edit {
                         fields: edited.clone(),
                     },
-                    (self.now)(),
                 )
                 .await?;
             match ctx.client.edit(&key, json!({ "fields": edit })).await {
@@ -642,7 +650,7 @@ impl Engine {
                 }
                 Err(e) => return Err(e.into()),
             }
-            work.done.push(intent.id);
+            work.done.push(intent);
         }
         if let Some(hub_status) = record.fields.get("status").and_then(Value::as_str)
             && link.base.get("status").and_then(Value::as_str) != Some(hub_status)
@@ -676,17 +684,10 @@ impl Engine {
                 {
                     Some(t) => {
                         let intent = self
-                            .hub
-                            .record_intent(
-                                &me.site,
-                                &me.connector,
-                                record.id,
-                                IntentKind::Transition { to: target.clone() },
-                                (self.now)(),
-                            )
+                            .intent(me, record.id, IntentKind::Transition { to: target.clone() })
                             .await?;
                         ctx.client.transition(&key, &t.id).await?;
-                        work.done.push(intent.id);
+                        work.done.push(intent);
                         report.transitioned += 1;
                         written.push(link.issue_id.clone());
                         link.base.insert("status".into(), json!(hub_status));
@@ -704,15 +705,12 @@ impl Engine {
                 continue;
             }
             let intent = self
-                .hub
-                .record_intent(
-                    &me.site,
-                    &me.connector,
+                .intent(
+                    me,
                     record.id,
                     IntentKind::Comment {
                         hub_comment: c.id.clone(),
                     },
-                    (self.now)(),
                 )
                 .await?;
             let added = ctx
@@ -726,7 +724,7 @@ impl Engine {
                     )],
                 )
                 .await?;
-            work.done.push(intent.id);
+            work.done.push(intent);
             report.commented += 1;
             link.comments.insert(c.id.clone(), added.id);
         }

@@ -273,25 +273,7 @@ pub fn edit(
         .get(&id)
         .ok_or_else(JiraError::issue_not_found)?
         .clone();
-    for (field, value) in &details.fields {
-        if matches!(field.as_str(), "project" | "issuetype") {
-            errors.insert(field.clone(), cannot_set(field));
-        } else if let Err(e) = set_field(site, &mut draft, field, value) {
-            errors.insert(field.clone(), e);
-        }
-    }
-    apply_update_ops(
-        site,
-        &mut draft,
-        &details.update,
-        true,
-        &mut errors,
-        now,
-        actor,
-    );
-    if !errors.is_empty() {
-        return Err(JiraError::fields(errors));
-    }
+    apply_changes(site, &mut draft, &details, &mut errors, now, actor)?;
     let had_properties = !details.properties.is_empty();
     draft.properties.extend(details.properties);
     commit(site, now, actor, draft, had_properties);
@@ -330,23 +312,7 @@ pub fn transition(
         )));
     };
     let mut errors = BTreeMap::new();
-    for (field, value) in &details.fields {
-        if let Err(e) = set_field(site, &mut draft, field, value) {
-            errors.insert(field.clone(), e);
-        }
-    }
-    apply_update_ops(
-        site,
-        &mut draft,
-        &details.update,
-        true,
-        &mut errors,
-        now,
-        actor,
-    );
-    if !errors.is_empty() {
-        return Err(JiraError::fields(errors));
-    }
+    apply_changes(site, &mut draft, &details, &mut errors, now, actor)?;
     draft.status = to;
     draft.properties.extend(details.properties);
     commit(site, now, actor, draft, true);
@@ -402,6 +368,31 @@ pub fn set_property(
         created
     })
     .ok_or_else(JiraError::issue_not_found)
+}
+
+/// Applies the `fields` and `update` of an edit or transition to `draft`; every refused field
+/// is reported (project and issue type cannot change this way).
+fn apply_changes(
+    site: &mut Site,
+    draft: &mut Issue,
+    details: &UpdateDetails,
+    errors: &mut BTreeMap<String, String>,
+    now: DateTime<Utc>,
+    actor: &str,
+) -> Result<(), JiraError> {
+    for (field, value) in &details.fields {
+        if matches!(field.as_str(), "project" | "issuetype") {
+            errors.insert(field.clone(), cannot_set(field));
+        } else if let Err(e) = set_field(site, draft, field, value) {
+            errors.insert(field.clone(), e);
+        }
+    }
+    apply_update_ops(site, draft, &details.update, true, errors, now, actor);
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(JiraError::fields(std::mem::take(errors)))
+    }
 }
 
 /// Replaces the stored issue with `draft`, recording what changed and by whom.
