@@ -57,6 +57,8 @@ pub struct Client {
     limiter: Arc<SiteLimiter>,
     http: reqwest::Client,
     observer: Arc<dyn Observer>,
+    /// First retry delay: Atlassian's 2 s unless a test shortens it.
+    retry_base: Duration,
 }
 
 /// One operation's request.
@@ -151,11 +153,18 @@ impl Client {
             limiter,
             http,
             observer,
+            retry_base: Duration::from_secs(2),
         }
     }
 
     pub fn site(&self) -> &str {
         &self.site
+    }
+
+    /// Starts retry backoff at `base` instead of 2 s (tests that meet many 5xx).
+    pub fn with_retry_base(mut self, base: Duration) -> Self {
+        self.retry_base = base;
+        self
     }
 
     fn url(&self, path: &str) -> Url {
@@ -189,7 +198,7 @@ impl Client {
     async fn exchange(&self, req: Req<'_>) -> Result<(u16, Vec<u8>), ClientError> {
         let endpoint = format!("/rest/api/3{}", req.endpoint);
         let url = self.url(&req.path);
-        let mut retry = Retry::new(req.idempotency);
+        let mut retry = Retry::with_initial(req.idempotency, self.retry_base);
         let mut auth = self.provider.authorization().await?;
         let mut refreshed = false;
         loop {

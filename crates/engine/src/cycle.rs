@@ -55,6 +55,26 @@ pub struct Report {
     pub unreachable: Vec<(String, String)>,
     /// Creates of an interrupted run waiting for search to say whether they landed.
     pub deferred: usize,
+    /// (issue, error): writes that failed for a transient reason; the next cycle retries.
+    pub failed: Vec<(String, String)>,
+}
+
+/// A write that failed: Jira's and the network's errors are noted and the run goes on (one
+/// issue never blocks the rest); the store's errors end the run.
+fn note_failure(
+    me: &ConnectorRef,
+    report: &mut Report,
+    what: String,
+    e: EngineError,
+) -> Result<(), EngineError> {
+    match e {
+        EngineError::Client(e) => {
+            tracing::warn!(site = %me.site, connector = %me.connector, what = %what, error = %e, "Write failed; the next cycle retries.");
+            report.failed.push((what, e.to_string()));
+            Ok(())
+        }
+        other => Err(other),
+    }
 }
 
 /// The engine's "now": wall-clock time in production, the simulator's in tests.
@@ -289,7 +309,12 @@ impl Engine {
             let jira_changed = base.as_ref() != Some(&j);
             let hub_changed = h.as_ref() != base.as_ref();
             let take = match (jira_changed, hub_changed, &h) {
-                (true, false, _) | (true, _, None) => true,
+                // Nothing in the hub yet: Jira's value is the first one.
+                (_, _, None) => true,
+                // No base on this link (adopted after an interruption, or a rebuilt store):
+                // nothing says Jira changed, so the hub's value stands and push writes it.
+                _ if base.is_none() => false,
+                (true, false, _) => true,
                 (true, true, Some(hv)) if *hv != j => {
                     report.conflicts += 1;
                     match conn.conflict {
@@ -538,14 +563,31 @@ impl Engine {
                 creates.push((record, details, intent));
                 continue;
             };
-            self.push_changes(
-                me, conn, ctx, &record, &mut link, &fields, work, report, written,
-            )
-            .await?;
+            let key = link.issue_key.clone();
+            if let Err(e) = self
+                .push_changes(
+                    me, conn, ctx, &record, &mut link, &fields, work, report, written,
+                )
+                .await
+            {
+                note_failure(me, report, key, e)?;
+            }
         }
         for batch in creates.chunks(jira_sync_client::BULK_CREATE_MAX) {
             let details: Vec<Value> = batch.iter().map(|(_, d, _)| d.clone()).collect();
-            let out = ctx.client.bulk_create(&details).await?;
+            let out = match ctx.client.bulk_create(&details).await {
+                Ok(out) => out,
+                Err(e) => {
+                    // Their intents stay pending: the next runs find out whether they landed.
+                    note_failure(
+                        me,
+                        report,
+                        format!("{} creates", batch.len()),
+                        EngineError::Client(e),
+                    )?;
+                    continue;
+                }
+            };
             for (i, created) in out.created {
                 let (record, details, intent) = &batch[i];
                 report.created += 1;
@@ -573,11 +615,21 @@ impl Engine {
                     comments: BTreeMap::new(),
                     updated: None,
                 };
+                // Linked before anything else: a failure after this must never create it again.
+                work.links.insert(record.id, link.clone());
+                work.records
+                    .entry(record.id)
+                    .or_insert_with(|| record.clone());
                 // Status and comments follow on the new issue.
-                self.push_changes(
-                    me, conn, ctx, record, &mut link, &fields, work, report, written,
-                )
-                .await?;
+                let key = link.issue_key.clone();
+                if let Err(e) = self
+                    .push_changes(
+                        me, conn, ctx, record, &mut link, &fields, work, report, written,
+                    )
+                    .await
+                {
+                    note_failure(me, report, key, e)?;
+                }
             }
             for e in out.failed {
                 let (record, _, _) = &batch[e.index];
@@ -696,12 +748,30 @@ impl Engine {
                 }
             }
         }
-        for c in &record.comments {
-            let from_here = c
-                .origin
+        let from_here = |c: &HubComment| {
+            c.origin
                 .as_ref()
-                .is_some_and(|(s, conn_name, _)| *s == me.site && *conn_name == me.connector);
-            if from_here || link.comments.contains_key(&c.id) {
+                .is_some_and(|(s, conn_name, _)| *s == me.site && *conn_name == me.connector)
+        };
+        if record
+            .comments
+            .iter()
+            .any(|c| !from_here(c) && !link.comments.contains_key(&c.id))
+        {
+            // A comment added by a run that died before its commit carries its marker: adopt
+            // it rather than add it twice. (Reading comments is consistent; search is not.)
+            for jc in ctx.client.comments(&key).await? {
+                for prop in &jc.properties {
+                    if prop["key"] == PROPERTY
+                        && let Some(hub_id) = prop["value"]["comment"].as_str()
+                    {
+                        link.comments.insert(hub_id.to_owned(), jc.id.clone());
+                    }
+                }
+            }
+        }
+        for c in &record.comments {
+            if from_here(c) || link.comments.contains_key(&c.id) {
                 continue;
             }
             let intent = self

@@ -200,7 +200,9 @@ async fn pair(seed: usize) -> Pair {
             limiter,
             http.clone(),
             Arc::new(NoObserver),
-        );
+        )
+        // Real-time retries: keep the fault tests fast.
+        .with_retry_base(std::time::Duration::from_millis(20));
         let me = client.myself().await.unwrap();
         let field_types = client
             .fields()
@@ -556,5 +558,167 @@ async fn a_create_interrupted_before_its_commit_is_linked_not_repeated() {
     assert_eq!(
         c.issue_count("acme").unwrap(),
         c.issue_count("globex").unwrap()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_storm_of_faults_ends_converged_with_nothing_lost_or_duplicated() {
+    let p = pair(20).await;
+    let c = p.sim.control();
+    let storm = jira_sim::faults::FaultSpec {
+        error_rate: 0.15,
+        error_statuses: vec![500, 502, 504],
+        html_rate: 0.03,
+        close_rate: 0.05,
+        seed: std::env::var("STORM_SEED")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(7),
+        ..Default::default()
+    };
+    for site in ["acme", "globex"] {
+        c.set_faults(site, storm.clone()).unwrap();
+    }
+    let mut failed_runs = 0;
+    for round in 0..12 {
+        // Cycles far enough apart for interrupted creates to be settled by search.
+        c.world().clock().advance(chrono::Duration::minutes(6));
+        if round == 4 {
+            // People keep working during the storm.
+            let _ = c.edit_issue(
+                "acme",
+                "SEC-2",
+                "ann@acme.example",
+                &json!({ "fields": { "summary": "edited in the storm" } }),
+            );
+            let _ = c.comment_issue(
+                "acme",
+                "SEC-3",
+                "ann@acme.example",
+                &json!("said in the storm"),
+            );
+        }
+        for t in [sec(), ops()] {
+            let r = p.engine.run(&t).await;
+            if std::env::var_os("ENGINE_DEBUG").is_some() {
+                let a = c
+                    .issue("acme", "SEC-2")
+                    .map(|i| summary(&i).to_owned())
+                    .unwrap_or_default();
+                let g: Vec<String> = p
+                    .issues("globex")
+                    .iter()
+                    .map(|i| format!("{}={}", i["key"].as_str().unwrap(), summary(i)))
+                    .filter(|x| x.contains("storm"))
+                    .collect();
+                eprintln!(
+                    "round {round} {t}: {:?} | acme SEC-2: {a} | globex: {g:?}",
+                    r.as_ref()
+                        .map(|r| (r.pulled, r.created, r.updated, r.conflicts, r.deferred))
+                        .map_err(|e| e.to_string())
+                );
+            }
+            // A failed write is noted and the run goes on; a failed pull fails the run.
+            failed_runs += r.as_ref().map_or(1, |r| r.failed.len());
+        }
+    }
+    eprintln!("storm: {failed_runs} failed runs and writes in 24 runs");
+    assert!(failed_runs > 0, "the storm did hit");
+    for site in ["acme", "globex"] {
+        c.set_faults(site, Default::default()).unwrap();
+    }
+    c.world().clock().advance(chrono::Duration::minutes(6));
+    p.converge().await;
+
+    let acme = p.issues("acme");
+    let globex = p.issues("globex");
+    assert_eq!(acme.len(), 20, "nothing duplicated on acme");
+    assert_eq!(globex.len(), 20, "nothing duplicated on globex");
+    let mut a: Vec<&str> = acme.iter().map(summary).collect();
+    let mut g: Vec<&str> = globex.iter().map(summary).collect();
+    a.sort();
+    g.sort();
+    assert_eq!(a, g, "every issue mirrored");
+    assert!(
+        g.contains(&"edited in the storm"),
+        "the storm's edit is not lost"
+    );
+    let said: usize = globex
+        .iter()
+        .flat_map(|i| {
+            i["fields"]["comment"]["comments"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|c| jira_sync_client::adf::to_text(&c["body"]) == "said in the storm")
+        .count();
+    assert_eq!(said, 1, "the storm's comment arrives exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_comment_added_by_an_interrupted_run_is_adopted_not_repeated() {
+    let p = pair(2).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let acme_comment = c
+        .comment_issue(
+            "acme",
+            "SEC-1",
+            "ann@acme.example",
+            &json!("only once please"),
+        )
+        .unwrap();
+    p.sim
+        .control()
+        .world()
+        .clock()
+        .advance(chrono::Duration::seconds(4));
+    p.run(sec()).await;
+    let issue_id = c.issue("acme", "SEC-1").unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let record = p
+        .hub
+        .link("acme", "sec", &issue_id)
+        .unwrap()
+        .unwrap()
+        .record;
+    let globex_key = p
+        .hub
+        .links_of(record)
+        .unwrap()
+        .into_iter()
+        .find(|l| l.site == "globex")
+        .unwrap()
+        .issue_key;
+    // What the globex run sent before it died: the comment, with its marker; no commit.
+    let hub_comment = format!("acme/sec/{acme_comment}");
+    p.globex
+        .add_comment(
+            &globex_key,
+            jira_sync_client::adf::from_text("only once please"),
+            vec![(
+                "jira-sync".into(),
+                json!({ "record": record, "comment": hub_comment }),
+            )],
+        )
+        .await
+        .unwrap();
+    let r = p.run(ops()).await;
+    assert_eq!(r.commented, 0, "{r:?}");
+    p.converge().await;
+    let texts: Vec<String> =
+        c.issue("globex", &globex_key).unwrap()["fields"]["comment"]["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|x| jira_sync_client::adf::to_text(&x["body"]))
+            .collect();
+    assert_eq!(
+        texts.iter().filter(|t| *t == "only once please").count(),
+        1,
+        "{texts:?}"
     );
 }

@@ -56,12 +56,17 @@ pub struct Retry {
 
 impl Retry {
     pub fn new(idempotency: Idempotency) -> Self {
+        Self::with_initial(idempotency, INITIAL)
+    }
+
+    /// The same recipe from another first delay (tests; Atlassian recommends about 2 s).
+    pub fn with_initial(idempotency: Idempotency, initial: Duration) -> Self {
         let backoff = ExponentialBackoff {
-            current_interval: INITIAL,
-            initial_interval: INITIAL,
+            current_interval: initial,
+            initial_interval: initial,
             randomization_factor: JITTER,
             multiplier: 2.0,
-            max_interval: MAX_INTERVAL,
+            max_interval: MAX_INTERVAL.max(initial),
             max_elapsed_time: None,
             ..ExponentialBackoff::default()
         };
