@@ -101,6 +101,9 @@ struct Work {
     records: BTreeMap<RecordId, Record>,
     links: BTreeMap<RecordId, Link>,
     done: Vec<u64>,
+    /// Records a run was interrupted while commenting on: their comments are read before
+    /// adding any, to adopt what already landed.
+    check_comments: BTreeSet<RecordId>,
 }
 
 impl Engine {
@@ -422,7 +425,14 @@ impl Engine {
                 _ => None,
             })
             .collect();
-        // Other kinds are idempotent: the next push repeats them if still needed.
+        // A comment may have landed: read before adding (see `check_comments`). Other kinds
+        // are idempotent: the next push repeats them if still needed.
+        work.check_comments.extend(
+            pending
+                .iter()
+                .filter(|i| matches!(i.kind, IntentKind::Comment { .. }))
+                .map(|i| i.record),
+        );
         work.done.extend(
             pending
                 .iter()
@@ -588,6 +598,22 @@ impl Engine {
                     continue;
                 }
             };
+            // New issues start in their workflow's initial status: one read per batch learns
+            // it (rather than one per issue) so the base is exact and transitions are needed only.
+            let keys: Vec<String> = out.created.iter().map(|(_, c)| c.key.clone()).collect();
+            let statuses: HashMap<String, String> =
+                match ctx.client.bulkfetch(&keys, &["status".into()], &[]).await {
+                    Ok(issues) => issues
+                        .iter()
+                        .filter_map(|i| {
+                            Some((
+                                i["key"].as_str()?.to_owned(),
+                                i["fields"]["status"]["name"].as_str()?.to_owned(),
+                            ))
+                        })
+                        .collect(),
+                    Err(_) => HashMap::new(),
+                };
             for (i, created) in out.created {
                 let (record, details, intent) = &batch[i];
                 report.created += 1;
@@ -604,6 +630,16 @@ impl Engine {
                     })
                     .collect();
                 base.remove("status");
+                if let Some(name) = statuses.get(&created.key) {
+                    base.insert(
+                        "status".into(),
+                        json!(
+                            conn.statuses
+                                .get(name)
+                                .map_or(name.as_str(), String::as_str)
+                        ),
+                    );
+                }
                 let _ = details;
                 let mut link = Link {
                     site: me.site.clone(),
@@ -753,10 +789,11 @@ impl Engine {
                 .as_ref()
                 .is_some_and(|(s, conn_name, _)| *s == me.site && *conn_name == me.connector)
         };
-        if record
-            .comments
-            .iter()
-            .any(|c| !from_here(c) && !link.comments.contains_key(&c.id))
+        if work.check_comments.contains(&record.id)
+            && record
+                .comments
+                .iter()
+                .any(|c| !from_here(c) && !link.comments.contains_key(&c.id))
         {
             // A comment added by a run that died before its commit carries its marker: adopt
             // it rather than add it twice. (Reading comments is consistent; search is not.)

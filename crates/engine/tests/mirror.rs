@@ -365,6 +365,16 @@ async fn issues_mirror_both_ways_and_a_converged_pair_makes_zero_writes() {
         before,
         "a converged pair makes zero writes"
     );
+    // An idle connector costs exactly one search call per cycle.
+    p.sim.control().reset_counters();
+    p.run(sec()).await;
+    p.run(ops()).await;
+    for site in ["acme", "globex"] {
+        let calls: Vec<_> = p.sim.control().counters(Some(site)).unwrap();
+        let total: u64 = calls.iter().map(|c| c.count).sum();
+        assert_eq!(total, 1, "{site}: {calls:?}");
+        assert_eq!(calls[0].route, "/rest/api/3/search/jql");
+    }
 
     // A person creates on globex (in the same minute as the watermark): it appears on acme once.
     let c = p.sim.control();
@@ -693,8 +703,21 @@ async fn a_comment_added_by_an_interrupted_run_is_adopted_not_repeated() {
         .find(|l| l.site == "globex")
         .unwrap()
         .issue_key;
-    // What the globex run sent before it died: the comment, with its marker; no commit.
+    // What the globex run did before it died: the intent (flushed), then the comment with its
+    // marker; no commit.
     let hub_comment = format!("acme/sec/{acme_comment}");
+    p.hub
+        .record_intent(
+            "globex",
+            "ops",
+            record,
+            jira_sync_store::hub::IntentKind::Comment {
+                hub_comment: hub_comment.clone(),
+            },
+            c.world().clock().now(),
+        )
+        .await
+        .unwrap();
     p.globex
         .add_comment(
             &globex_key,
