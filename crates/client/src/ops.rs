@@ -330,6 +330,8 @@ impl Client {
                 json!({ "issueUpdates": chunk }),
             );
             req.idempotency = Idempotency::Create;
+            // When every element fails, Jira answers 400 with the same per-element shape.
+            req.answers = &[400];
             let v: Value = self.execute(req).await?;
             let issues: Vec<Created> =
                 serde_json::from_value(v["issues"].clone()).unwrap_or_default();

@@ -74,6 +74,8 @@ pub(crate) struct Req<'a> {
     pub idempotency: Idempotency,
     /// For writes to one issue: its key or id (per-issue limits).
     pub write_to: Option<&'a str>,
+    /// Non-2xx statuses whose body is the operation's answer (bulk create's 400).
+    pub answers: &'static [u16],
 }
 
 impl<'a> Req<'a> {
@@ -86,6 +88,7 @@ impl<'a> Req<'a> {
             body: None,
             idempotency: Idempotency::Safe,
             write_to: None,
+            answers: &[],
         }
     }
 
@@ -103,6 +106,7 @@ impl<'a> Req<'a> {
             body: Some(body),
             idempotency: Idempotency::Safe,
             write_to: None,
+            answers: &[],
         }
     }
 }
@@ -262,7 +266,7 @@ impl Client {
                     }
                 }
             };
-            if status.is_success() {
+            if status.is_success() || req.answers.contains(&status.as_u16()) {
                 return Ok((status.as_u16(), body));
             }
             let header = |n: &str| headers.get(n).and_then(|v| v.to_str().ok());

@@ -435,3 +435,34 @@ async fn requests_and_429s_are_counted_by_route_template() {
         "{text}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_bulk_create_whose_every_element_fails_reports_each() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/issue/bulk"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({ "issues": [], "errors": [
+            { "status": 400, "elementErrors": { "errorMessages": [], "errors": { "summary": "You must specify a summary of the issue." } }, "failedElementNumber": 0 },
+            { "status": 400, "elementErrors": { "errorMessages": ["Bad issue type."], "errors": {} }, "failedElementNumber": 1 },
+        ] })))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let out = client(&server.uri())
+        .bulk_create(&[json!({ "fields": {} }), json!({ "fields": {} })])
+        .await
+        .unwrap();
+    assert!(out.created.is_empty());
+    assert_eq!(out.failed.len(), 2);
+    assert_eq!(
+        out.failed[0].errors,
+        [(
+            "summary".to_owned(),
+            "You must specify a summary of the issue.".to_owned()
+        )]
+    );
+    assert_eq!(
+        (out.failed[1].index, out.failed[1].messages.clone()),
+        (1, vec!["Bad issue type.".to_owned()])
+    );
+}

@@ -8,7 +8,9 @@ use chrono_tz::Tz;
 use jira_sync_client::{Client, ClientError, SearchQuery};
 use jira_sync_config::{Config, ConflictPolicy, Connector, ConnectorRef, Site};
 use jira_sync_store::StoreError;
-use jira_sync_store::hub::{Commit, HubComment, IntentKind, Link, Record, RecordId, Watermark};
+use jira_sync_store::hub::{
+    Commit, HubComment, IntentKind, Link, Parked, Record, RecordId, Watermark,
+};
 use serde_json::{Value, json};
 
 use crate::mapping::{hub_fields, jira_fields, jira_status, to_hub, to_jira};
@@ -57,6 +59,19 @@ pub struct Report {
     pub deferred: usize,
     /// (issue, error): writes that failed for a transient reason; the next cycle retries.
     pub failed: Vec<(String, String)>,
+    /// Records whose refused write waits for a change of the record or the configuration.
+    pub waiting: usize,
+}
+
+/// What a refused write depended on: the record's fields and the connector's configuration.
+fn fingerprint(record: &Record, conn: &Connector) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    serde_json::to_string(&record.fields)
+        .unwrap_or_default()
+        .hash(&mut h);
+    format!("{conn:?}").hash(&mut h);
+    h.finish()
 }
 
 /// A write that failed: Jira's and the network's errors are noted and the run goes on (one
@@ -376,6 +391,7 @@ impl Engine {
             field_times: BTreeMap::new(),
             comments: vec![],
             gone: None,
+            parked: Default::default(),
             seq: 0,
         })
     }
@@ -392,6 +408,36 @@ impl Engine {
             .record_intent(&me.site, &me.connector, record, kind, (self.now)())
             .await?
             .id)
+    }
+
+    /// Parks `record` for this connector: Jira refused a write of it.
+    fn park(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        record: &Record,
+        reason: String,
+        work: &mut Work,
+        report: &mut Report,
+    ) {
+        tracing::warn!(site = %me.site, connector = %me.connector, record = record.id, reason = %reason, "Write refused; parked until the record or the configuration changes.");
+        let mut r = work
+            .records
+            .get(&record.id)
+            .cloned()
+            .unwrap_or_else(|| record.clone());
+        r.parked.insert(
+            me.to_string(),
+            Parked {
+                fingerprint: fingerprint(record, conn),
+                reason: reason.clone(),
+                at: (self.now)(),
+            },
+        );
+        work.records.insert(r.id, r);
+        report
+            .parked
+            .push((format!("record {}", record.id), reason));
     }
 
     /// Records of this connector and of its mirror peers.
@@ -511,6 +557,19 @@ impl Engine {
             if record.gone.is_some() || record.fields.is_empty() {
                 continue;
             }
+            let here = me.to_string();
+            if let Some(p) = record.parked.get(&here) {
+                if p.fingerprint == fingerprint(&record, conn) {
+                    // Refused before, and nothing changed since: wait for a change.
+                    report.waiting += 1;
+                    continue;
+                }
+                // Something changed: try again (a new refusal parks it again).
+                let mut r = record.clone();
+                r.parked.remove(&here);
+                work.records.insert(r.id, r);
+            }
+            let record = self.record(work, rid)?.unwrap_or(record);
             let link = match work.links.get(&rid) {
                 Some(l) => Some(l.clone()),
                 None => self
@@ -668,7 +727,7 @@ impl Engine {
                 }
             }
             for e in out.failed {
-                let (record, _, _) = &batch[e.index];
+                let (record, _, intent) = &batch[e.index];
                 let reason = e
                     .errors
                     .iter()
@@ -676,10 +735,9 @@ impl Engine {
                     .chain(e.messages.clone())
                     .collect::<Vec<_>>()
                     .join("; ");
-                tracing::warn!(site = %me.site, connector = %me.connector, record = record.id, reason = %reason, "Create refused; parked.");
-                report
-                    .parked
-                    .push((format!("record {}", record.id), reason));
+                // Refused per element: it did not land, so its intent is settled.
+                work.done.push(*intent);
+                self.park(me, conn, record, reason, work, report);
             }
         }
         Ok(())
@@ -734,7 +792,7 @@ impl Engine {
                     }
                 }
                 Err(e @ (ClientError::Invalid { .. } | ClientError::Forbidden { .. })) => {
-                    report.parked.push((key.clone(), e.to_string()))
+                    self.park(me, conn, record, e.to_string(), work, report);
                 }
                 Err(e) => return Err(e.into()),
             }

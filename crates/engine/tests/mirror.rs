@@ -745,3 +745,58 @@ async fn a_comment_added_by_an_interrupted_run_is_adopted_not_repeated() {
         "{texts:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_write_is_parked_until_the_record_changes() {
+    let p = pair(2).await;
+    p.converge().await;
+    let c = p.sim.control();
+    // globex's administrator drops the option "High".
+    c.set_field_options("globex", "customfield_10077", vec!["Low".into()])
+        .unwrap();
+    let key = c
+        .create_issue("acme", "ann@acme.example", &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" }, "summary": "high severity", "customfield_10042": { "value": "High" } } }))
+        .unwrap();
+    c.world().clock().advance(chrono::Duration::seconds(4));
+    p.run(sec()).await;
+    let refused = p.run(ops()).await;
+    assert_eq!(refused.parked.len(), 1, "{refused:?}");
+    assert!(
+        refused.parked[0].1.contains("High"),
+        "the reason names the value: {refused:?}"
+    );
+
+    // Nothing changed: no create is even attempted.
+    c.reset_counters();
+    for _ in 0..3 {
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        p.run(sec()).await;
+        let r = p.run(ops()).await;
+        assert_eq!((r.created, r.waiting, r.parked.len()), (0, 1, 0), "{r:?}");
+    }
+    let creates: u64 = c
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|x| x.route == "/rest/api/3/issue/bulk")
+        .map(|x| x.count)
+        .sum();
+    assert_eq!(creates, 0, "a parked write waits for a change");
+
+    // The record changes: it is tried again, and goes through.
+    c.edit_issue(
+        "acme",
+        &key,
+        "ann@acme.example",
+        &json!({ "fields": { "customfield_10042": { "value": "Low" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(
+        p.issues("globex")
+            .iter()
+            .filter(|i| summary(i) == "high severity")
+            .count(),
+        1
+    );
+}

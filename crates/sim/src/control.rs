@@ -394,6 +394,31 @@ impl Control {
         })
     }
 
+    /// Replaces the options of a select field (an administrator's change).
+    pub fn set_field_options(
+        &self,
+        site: &str,
+        field: &str,
+        options: Vec<String>,
+    ) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            let f = s
+                .fields
+                .iter_mut()
+                .find(|f| f.id == field)
+                .ok_or_else(|| ControlError::NotFound(format!("no field `{field}`")))?;
+            match &mut f.kind {
+                FieldKind::Select(o) if !options.is_empty() => {
+                    *o = options;
+                    Ok(())
+                }
+                _ => Err(ControlError::Invalid(format!(
+                    "`{field}` is not a select field, or no options were given"
+                ))),
+            }
+        })
+    }
+
     pub fn create_project(&self, site: &str, spec: ProjectSpec) -> Result<u64, ControlError> {
         let key = spec.key.clone();
         let id = self.with_site(site, |s| {

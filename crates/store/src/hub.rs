@@ -27,8 +27,21 @@ pub struct Record {
     pub comments: Vec<HubComment>,
     /// Set when the issue behind the record was deleted or moved out of every scope.
     pub gone: Option<DateTime<Utc>>,
+    /// Writes Jira refused, by `site/connector`: not retried until the record or the
+    /// connector's configuration changes.
+    #[serde(default)]
+    pub parked: BTreeMap<String, Parked>,
     /// The last change sequence number of this record (set by `commit`).
     pub seq: u64,
+}
+
+/// A refused write: why, and a fingerprint of what was attempted (record fields and the
+/// connector's configuration).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Parked {
+    pub fingerprint: u64,
+    pub reason: String,
+    pub at: DateTime<Utc>,
 }
 
 /// A comment as the hub keeps it, with where it came from.

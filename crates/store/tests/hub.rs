@@ -15,6 +15,7 @@ fn record(id: u64, summary: &str) -> Record {
         field_times: BTreeMap::from([("summary".to_owned(), Utc::now())]),
         comments: vec![],
         gone: None,
+        parked: Default::default(),
         seq: 0,
     }
 }
