@@ -251,6 +251,9 @@ impl Client {
             drop(permit);
             let body = match body {
                 Ok(b) => b.to_vec(),
+                // A 429 says all it has to say in its status and headers: a body that breaks
+                // off changes nothing about when to come back.
+                Err(_) if status == StatusCode::TOO_MANY_REQUESTS => Vec::new(),
                 Err(e) => {
                     // The connection broke mid-body: for a write, the change may have landed.
                     let detail = format!(

@@ -466,3 +466,42 @@ async fn a_bulk_create_whose_every_element_fails_reports_each() {
         (1, vec!["Bad issue type.".to_owned()])
     );
 }
+
+/// A server that answers 429 with `Retry-After: 3` and then breaks the connection mid-body,
+/// then answers 200: a raw socket, since wiremock always sends whole bodies.
+#[tokio::test(start_paused = true)]
+async fn a_429_whose_body_breaks_off_still_waits_retry_after() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let mut arrivals = Vec::new();
+        for i in 0..2 {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = [0u8; 4096];
+            let _ = sock.read(&mut buf).await.unwrap();
+            arrivals.push(Instant::now());
+            if i == 0 {
+                let head = "HTTP/1.1 429 Too Many Requests\r\nretry-after: 3\r\nratelimit-reason: jira-burst-based\r\ncontent-length: 100\r\n\r\n{\"errorMe";
+                sock.write_all(head.as_bytes()).await.unwrap();
+                drop(sock);
+            } else {
+                let body = r#"{"accountId":"acc-1"}"#;
+                let resp = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+                    body.len()
+                );
+                sock.write_all(resp.as_bytes()).await.unwrap();
+            }
+        }
+        arrivals
+    });
+    let c = client(&format!("http://{addr}"));
+    assert_eq!(c.myself().await.unwrap().account_id, "acc-1");
+    let arrivals = server.await.unwrap();
+    assert_eq!(
+        arrivals[1] - arrivals[0],
+        Duration::from_secs(3),
+        "waited the full Retry-After"
+    );
+}

@@ -588,6 +588,21 @@ async fn a_storm_of_faults_ends_converged_with_nothing_lost_or_duplicated() {
     };
     for site in ["acme", "globex"] {
         c.set_faults(site, storm.clone()).unwrap();
+        // And 429 storms: Jira's burst limits far below what the cycles send.
+        let burst = BTreeMap::from([
+            ("GET".to_owned(), 3),
+            ("POST".to_owned(), 3),
+            ("PUT".to_owned(), 3),
+        ]);
+        c.set_limits(
+            site,
+            jira_sim::limits::LimitsSpec {
+                burst,
+                per_issue_writes: true,
+                tenant_quota: None,
+            },
+        )
+        .unwrap();
     }
     let mut failed_runs = 0;
     for round in 0..12 {
@@ -634,8 +649,30 @@ async fn a_storm_of_faults_ends_converged_with_nothing_lost_or_duplicated() {
     }
     eprintln!("storm: {failed_runs} failed runs and writes in 24 runs");
     assert!(failed_runs > 0, "the storm did hit");
+    let throttled: u64 = ["acme", "globex"]
+        .iter()
+        .map(|s| {
+            c.rate_limit_stats(s)
+                .unwrap()
+                .throttled
+                .values()
+                .sum::<u64>()
+        })
+        .sum();
+    let early: u64 = ["acme", "globex"]
+        .iter()
+        .map(|s| c.rate_limit_stats(s).unwrap().early_retries)
+        .sum();
+    eprintln!(
+        "storm: {throttled} 429s, {early} early retries {:?} {:?}",
+        c.rate_limit_stats("acme").unwrap().early,
+        c.rate_limit_stats("globex").unwrap().early
+    );
+    assert!(throttled > 0, "the 429 storm did hit");
+    assert_eq!(early, 0, "never a retry before Retry-After");
     for site in ["acme", "globex"] {
         c.set_faults(site, Default::default()).unwrap();
+        c.set_limits(site, Default::default()).unwrap();
     }
     c.world().clock().advance(chrono::Duration::minutes(6));
     p.converge().await;

@@ -94,6 +94,8 @@ pub struct Limited {
 pub struct RateLimitStats {
     pub throttled: BTreeMap<String, u64>,
     pub early_retries: u64,
+    /// The first few early retries: (client, limit key, how early in milliseconds).
+    pub early: Vec<(String, String, i64)>,
 }
 
 /// An hourly points window.
@@ -178,6 +180,13 @@ impl SiteLimits {
             && now < *nb
         {
             self.stats.early_retries += 1;
+            if self.stats.early.len() < 20 {
+                self.stats.early.push((
+                    client.to_owned(),
+                    key.to_owned(),
+                    (*nb - now).num_milliseconds(),
+                ));
+            }
         }
     }
 

@@ -64,6 +64,7 @@ pub async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Respo
             }
         }
     };
+    let processed = checked.is_ok();
     let mut response = match checked {
         Err(refusal) => refusal.into_response(),
         Ok((id, limit_headers)) => {
@@ -91,7 +92,10 @@ pub async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Respo
         }
     };
     count(&site, &template, &method, response.status().as_u16());
-    if fault == Fault::Close {
+    // Only a processed request is cut: the write happened, the client cannot know. Refusals
+    // (401, 429) are the gateway's own answers and arrive whole, so a client can always read
+    // its Retry-After.
+    if fault == Fault::Close && processed {
         response = cut_short(response).await;
     }
     response
