@@ -26,6 +26,8 @@ pub enum Need {
 pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ("GET", "/rest/api/3/myself", Need::Always),
     ("GET", "/rest/api/3/field", Need::Always),
+    // People are mapped across sites by visible email when issues are written.
+    ("GET", "/rest/api/3/user/search", Need::Write),
     ("GET", "/rest/api/3/project/{projectIdOrKey}", Need::Always),
     (
         "GET",

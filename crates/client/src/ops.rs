@@ -27,6 +27,9 @@ pub struct Myself {
     pub display_name: Option<String>,
     #[serde(default)]
     pub email_address: Option<String>,
+    /// `false` for a deactivated account (user search lists those too).
+    #[serde(default)]
+    pub active: Option<bool>,
 }
 
 /// What to search for.
@@ -504,6 +507,26 @@ impl Client {
         );
         req.write_to = Some(key);
         self.execute_empty(req).await
+    }
+
+    /// The active account whose *visible* email is exactly `email` (case-insensitive), if
+    /// there is exactly one. Jira's user search also matches names and prefixes, and hides emails by
+    /// profile visibility, so only an exact match on a shown email counts.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<Myself>, ClientError> {
+        let mut req = Req::get("/user/search", "/user/search");
+        req.query.push(("query", email.to_owned()));
+        req.query.push(("maxResults", "50".into()));
+        let users: Vec<Myself> = self.execute(req).await?;
+        let mut exact = users.into_iter().filter(|u| {
+            u.active != Some(false)
+                && u.email_address
+                    .as_deref()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+        });
+        Ok(match (exact.next(), exact.next()) {
+            (Some(u), None) => Some(u),
+            _ => None,
+        })
     }
 
     pub async fn fields(&self) -> Result<Vec<Field>, ClientError> {

@@ -505,3 +505,41 @@ async fn a_429_whose_body_breaks_off_still_waits_retry_after() {
         "waited the full Retry-After"
     );
 }
+
+#[tokio::test]
+async fn a_user_is_found_only_by_an_exact_shown_email_of_one_active_account() {
+    let server = MockServer::start().await;
+    let user = |id: &str, email: Option<&str>, active: bool| {
+        let mut u = json!({ "accountId": id, "displayName": "Cara", "active": active });
+        if let Some(e) = email {
+            u["emailAddress"] = json!(e);
+        }
+        u
+    };
+    // Jira's search matches prefixes and names, lists deactivated accounts and hides emails.
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(query_param("query", "cara@shared.example"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            user("decoy", Some("cara@shared.example.org"), true),
+            user("gone", Some("cara@shared.example"), false),
+            user("hidden", None, true),
+            user("cara", Some("Cara@Shared.Example"), true),
+        ])))
+        .mount(&server)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/rest/api/3/user/search"))
+        .and(query_param("query", "twin@shared.example"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!([
+            user("twin-1", Some("twin@shared.example"), true),
+            user("twin-2", Some("twin@shared.example"), true),
+        ])))
+        .mount(&server)
+        .await;
+    let c = client(&server.uri());
+    let found = c.user_by_email("cara@shared.example").await.unwrap();
+    assert_eq!(found.map(|u| u.account_id).as_deref(), Some("cara"));
+    // Two accounts show the same email: neither is taken.
+    assert_eq!(c.user_by_email("twin@shared.example").await.unwrap(), None);
+}

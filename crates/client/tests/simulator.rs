@@ -64,6 +64,9 @@ async fn every_operation_against_the_simulator() {
     let c = client_of(&sim, &token, limits(100, 100));
     let me = c.myself().await.unwrap();
     assert_eq!(me.time_zone.as_deref(), Some("Europe/Berlin"));
+    let found = c.user_by_email("BOT@acme.example").await.unwrap();
+    assert_eq!(found.map(|u| u.account_id), Some(me.account_id.clone()));
+    assert_eq!(c.user_by_email("bo@acme.example").await.unwrap(), None);
     let fields = c.fields().await.unwrap();
     assert!(fields.iter().any(|f| f.id == "summary"));
     let project = c.project("SEC").await.unwrap();

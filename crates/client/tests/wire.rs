@@ -257,6 +257,7 @@ async fn every_operation_decodes_the_documents_own_response_example() {
     )
     .await;
     mount("get", "/field", "/field", 200).await;
+    mount("get", "/user/search", "/user/search", 200).await;
     mount("get", "/project/EX", "/project/{projectIdOrKey}", 200).await;
     mount(
         "get",
@@ -267,6 +268,8 @@ async fn every_operation_decodes_the_documents_own_response_example() {
     .await;
     let c = client(&server.uri());
     assert!(!c.myself().await.unwrap().account_id.is_empty());
+    // The document's users show no email (and are inactive): no one is taken for it.
+    assert_eq!(c.user_by_email("mia@example.com").await.unwrap(), None);
     let mut pages = c
         .search(SearchQuery {
             jql: "project = EX".into(),

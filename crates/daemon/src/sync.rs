@@ -128,6 +128,12 @@ fn render(target: &ConnectorRef, r: &Report) -> String {
     for (what, why) in &r.parked {
         out.push_str(&format!("  parked {what}: {why}\n"));
     }
+    if r.unmapped_people > 0 {
+        out.push_str(&format!(
+            "  {} assignee/reporter value(s) left unset: no visible email matches an account on this site\n",
+            r.unmapped_people
+        ));
+    }
     for (key, status) in &r.unreachable {
         out.push_str(&format!(
             "  {key}: no transition reaches status `{status}`\n"

@@ -13,12 +13,16 @@ use jira_sync_store::hub::{
 };
 use serde_json::{Value, json};
 
-use crate::mapping::{hub_fields, jira_fields, jira_status, to_hub, to_jira};
+use crate::mapping::{
+    PEOPLE, Person, hub_fields, jira_fields, jira_status, person_on, to_hub, to_jira,
+};
 
 /// The issue property that carries the link to the hub record.
 pub const PROPERTY: &str = "jira-sync";
 /// The most recently written ids a pull reconciles.
 const RECENT_WRITES: usize = 50;
+/// How long a site's answer to "who has this email" is reused.
+const PEOPLE_TTL: Duration = Duration::hours(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -61,6 +65,9 @@ pub struct Report {
     pub failed: Vec<(String, String)>,
     /// Records whose refused write waits for a change of the record or the configuration.
     pub waiting: usize,
+    /// Assignees and reporters left unset: the person has no visible email, or no account
+    /// on this site shows it.
+    pub unmapped_people: usize,
 }
 
 /// What a refused write depended on: the record's fields and the connector's configuration.
@@ -92,6 +99,9 @@ fn note_failure(
     }
 }
 
+/// (site, email) -> (when asked, account id or none), reused for [`PEOPLE_TTL`].
+type PeopleCache = HashMap<(String, String), (DateTime<Utc>, Option<String>)>;
+
 /// The engine's "now": wall-clock time in production, the simulator's in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -100,6 +110,7 @@ pub struct Engine {
     hub: jira_sync_store::Hub,
     sites: HashMap<String, SiteCtx>,
     now: Clock,
+    people: std::sync::Mutex<PeopleCache>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -132,6 +143,7 @@ impl Engine {
             hub,
             sites,
             now: Arc::new(Utc::now),
+            people: Default::default(),
         }
     }
 
@@ -286,7 +298,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let id = issue["id"].as_str().unwrap_or_default().to_owned();
         let key = issue["key"].as_str().unwrap_or_default().to_owned();
-        let jira = to_hub(conn, &issue["fields"]);
+        let jira = to_hub(conn, &me.site, &issue["fields"]);
         let existing = match work.links.values().find(|l| l.issue_id == id) {
             Some(l) => Some(l.clone()),
             None => self.hub.link(&me.site, &me.connector, &id)?,
@@ -382,6 +394,58 @@ impl Engine {
         work.links.insert(record.id, link);
         work.records.insert(record.id, record);
         Ok(())
+    }
+
+    /// The Jira value that writes hub person `hub` to `field` on this connector's site, or
+    /// `None` when nothing is written (an unmappable person is counted).
+    async fn person(
+        &self,
+        me: &ConnectorRef,
+        ctx: &SiteCtx,
+        field: &str,
+        hub: &Value,
+        report: &mut Report,
+    ) -> Result<Option<Value>, EngineError> {
+        let email = match person_on(&me.site, field, hub) {
+            Person::Write(v) => return Ok(Some(v)),
+            Person::Skip => return Ok(None),
+            Person::Unmapped => {
+                report.unmapped_people += 1;
+                return Ok(None);
+            }
+            Person::Lookup(email) => email,
+        };
+        let now = (self.now)();
+        let key = (me.site.clone(), email);
+        let cached = self
+            .people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .filter(|(at, _)| now - *at < PEOPLE_TTL)
+            .map(|(_, id)| id.clone());
+        let id = match cached {
+            Some(id) => id,
+            None => {
+                let id = ctx
+                    .client
+                    .user_by_email(&key.1)
+                    .await?
+                    .map(|u| u.account_id);
+                self.people
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key, (now, id.clone()));
+                id
+            }
+        };
+        match id {
+            Some(id) => Ok(Some(json!({ "accountId": id }))),
+            None => {
+                report.unmapped_people += 1;
+                Ok(None)
+            }
+        }
     }
 
     fn new_record(&self) -> Result<Record, EngineError> {
@@ -628,6 +692,18 @@ impl Engine {
                         f.insert(k, v);
                     }
                 }
+                for name in PEOPLE {
+                    let hub = record.fields.get(name).unwrap_or(&Value::Null);
+                    match self.person(me, ctx, name, hub, report).await {
+                        Ok(Some(v)) if !v.is_null() => {
+                            f.insert(name.into(), v);
+                        }
+                        Ok(_) => {}
+                        Err(e) => {
+                            note_failure(me, report, format!("record {rid}"), e)?;
+                        }
+                    }
+                }
                 let details = json!({ "fields": f, "properties": [{ "key": PROPERTY, "value": { "record": rid, "nonce": nonce } }] });
                 creates.push((record, details, intent));
                 continue;
@@ -689,6 +765,15 @@ impl Engine {
                     })
                     .collect();
                 base.remove("status");
+                // A person not written is whatever Jira chose (the reporter defaults to the
+                // caller): unknown until the next pull reads it.
+                for name in PEOPLE {
+                    if details["fields"].get(name).is_none()
+                        && !(name == "assignee" && base.get(name) == Some(&Value::Null))
+                    {
+                        base.remove(name);
+                    }
+                }
                 if let Some(name) = statuses.get(&created.key) {
                     base.insert(
                         "status".into(),
@@ -699,7 +784,6 @@ impl Engine {
                         ),
                     );
                 }
-                let _ = details;
                 let mut link = Link {
                     site: me.site.clone(),
                     connector: me.connector.clone(),
@@ -767,6 +851,11 @@ impl Engine {
             }
             if let Some((k, v)) = to_jira(conn, &ctx.field_types, name, &h) {
                 edit.insert(k, v);
+                edited.push(name.clone());
+            } else if PEOPLE.contains(&name.as_str())
+                && let Some(v) = self.person(me, ctx, name, &h, report).await?
+            {
+                edit.insert(name.clone(), v);
                 edited.push(name.clone());
             }
         }

@@ -7,7 +7,7 @@ use jira_sync_config::Connector;
 use serde_json::{Value, json};
 
 /// Hub fields every connector syncs; custom fields are added from `[connector.fields]`.
-pub const STANDARD: [&str; 7] = [
+pub const STANDARD: [&str; 9] = [
     "summary",
     "description",
     "status",
@@ -15,7 +15,12 @@ pub const STANDARD: [&str; 7] = [
     "labels",
     "issuetype",
     "duedate",
+    "assignee",
+    "reporter",
 ];
+
+/// Hub fields that name a person.
+pub const PEOPLE: [&str; 2] = ["assignee", "reporter"];
 
 /// The hub fields of a connector.
 pub fn hub_fields(c: &Connector) -> Vec<String> {
@@ -35,7 +40,7 @@ pub fn jira_fields(c: &Connector) -> Vec<String> {
 }
 
 /// The hub view of an issue's `fields`.
-pub fn to_hub(c: &Connector, fields: &Value) -> BTreeMap<String, Value> {
+pub fn to_hub(c: &Connector, site: &str, fields: &Value) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     let name = |v: &Value| v["name"].as_str().map_or(Value::Null, |s| json!(s));
     out.insert("summary".into(), fields["summary"].clone());
@@ -57,6 +62,9 @@ pub fn to_hub(c: &Connector, fields: &Value) -> BTreeMap<String, Value> {
     out.insert("labels".into(), json!(labels));
     out.insert("issuetype".into(), name(&fields["issuetype"]));
     out.insert("duedate".into(), fields["duedate"].clone());
+    for f in PEOPLE {
+        out.insert(f.into(), person(site, &fields[f]));
+    }
     for (hub, id) in &c.fields {
         let v = &fields[id];
         // A select field's option is known by its value across sites.
@@ -79,7 +87,8 @@ pub fn to_jira(
     v: &Value,
 ) -> Option<(String, Value)> {
     match field {
-        "status" | "issuetype" => None,
+        // Status moves by transition, issue type only on create, people once resolved.
+        "status" | "issuetype" | "assignee" | "reporter" => None,
         "priority" => Some((
             "priority".into(),
             if v.is_null() {
@@ -106,4 +115,81 @@ pub fn jira_status<'a>(c: &'a Connector, hub: &'a str) -> &'a str {
         .iter()
         .find(|(_, h)| h.as_str() == hub)
         .map_or(hub, |(j, _)| j.as_str())
+}
+
+/// The hub value of a Jira user: `{"email"}` when the email is visible, so the same person
+/// reads the same on every site that shows it; otherwise `{"site", "accountId"}`, which only
+/// its own site can write back.
+pub fn person(site: &str, user: &Value) -> Value {
+    match (user["accountId"].as_str(), user["emailAddress"].as_str()) {
+        (None, _) => Value::Null,
+        (Some(_), Some(email)) if !email.is_empty() => json!({ "email": email.to_lowercase() }),
+        (Some(id), _) => json!({ "site": site, "accountId": id }),
+    }
+}
+
+/// How a hub person is written on `site`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Person {
+    /// The Jira value: `{"accountId"}`, or null to unassign.
+    Write(Value),
+    /// Nothing to write (a reporter is never cleared).
+    Skip,
+    /// Known only by an account on another site: left unset and counted.
+    Unmapped,
+    /// Known by email: the site's user search decides.
+    Lookup(String),
+}
+
+/// The first step of writing hub person `v` to field `field` on `site`.
+pub fn person_on(site: &str, field: &str, v: &Value) -> Person {
+    if v.is_null() {
+        return if field == "reporter" {
+            Person::Skip
+        } else {
+            Person::Write(Value::Null)
+        };
+    }
+    if let Some(email) = v["email"].as_str() {
+        return Person::Lookup(email.to_owned());
+    }
+    match (v["site"].as_str(), v["accountId"].as_str()) {
+        (Some(s), Some(id)) if s == site => Person::Write(json!({ "accountId": id })),
+        _ => Person::Unmapped,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_person_is_known_by_shown_email_else_by_account_on_its_own_site() {
+        let shown = json!({ "accountId": "a-1", "emailAddress": "Cara@Shared.example" });
+        let hidden = json!({ "accountId": "a-2" });
+        assert_eq!(
+            person("acme", &shown),
+            json!({ "email": "cara@shared.example" })
+        );
+        let dan = person("acme", &hidden);
+        assert_eq!(dan, json!({ "site": "acme", "accountId": "a-2" }));
+        assert_eq!(person("acme", &Value::Null), Value::Null);
+
+        // Within a site the account id is written back; elsewhere nothing identifies Dan.
+        assert_eq!(
+            person_on("acme", "assignee", &dan),
+            Person::Write(json!({ "accountId": "a-2" }))
+        );
+        assert_eq!(person_on("globex", "assignee", &dan), Person::Unmapped);
+        assert_eq!(
+            person_on("globex", "assignee", &person("acme", &shown)),
+            Person::Lookup("cara@shared.example".into())
+        );
+        // Unassigning is written; a reporter is never cleared.
+        assert_eq!(
+            person_on("globex", "assignee", &Value::Null),
+            Person::Write(Value::Null)
+        );
+        assert_eq!(person_on("globex", "reporter", &Value::Null), Person::Skip);
+    }
 }

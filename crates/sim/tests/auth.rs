@@ -1,4 +1,5 @@
-//! Routing by site and URL form, and credentials: kinds, expiry, revocation, scopes.
+//! Routing by site and URL form, credentials (kinds, expiry, revocation, scopes), and what
+//! a user sees of other users.
 
 mod common;
 
@@ -224,4 +225,40 @@ async fn requests_are_counted_per_site_route_and_status() {
     assert_eq!(n("/rest/api/3/issue/{issueIdOrKey}", 404), 1);
     f.sim.control().reset_counters();
     assert!(f.sim.control().counters(Some("acme")).unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn user_search_matches_names_and_shown_emails_never_hidden_ones() {
+    let f = Fixture::new().await;
+    let who = f.site();
+    let ids = |v: &serde_json::Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|u| u["accountId"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (s, v) = f
+        .call(&who, Method::GET, "/user/search?query=ALICE@acme", None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(ids(&v), ["acc-alice"]);
+    assert_eq!(v[0]["emailAddress"], ALICE);
+    // Bob hides his email: searching for it finds no one, and his name finds him without it.
+    let (_, v) = f
+        .call(
+            &who,
+            Method::GET,
+            "/user/search?query=bob@acme.example",
+            None,
+        )
+        .await;
+    assert_eq!(v, json!([]));
+    let (_, v) = f
+        .call(&who, Method::GET, "/user/search?query=Bob", None)
+        .await;
+    assert_eq!(ids(&v), ["acc-bob"]);
+    assert!(v[0].get("emailAddress").is_none(), "{v}");
+    let (s, v) = f.call(&who, Method::GET, "/user/search", None).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 }

@@ -185,6 +185,15 @@ async fn every_served_operation_answers_as_the_document_says() {
     ok(s, &v);
     let (s, v) = c.op(Method::GET, "/serverInfo", "/serverInfo", None).await;
     ok(s, &v);
+    let (s, v) = c
+        .op(Method::GET, "/user/search", "/user/search?query=al", None)
+        .await;
+    ok(s, &v);
+    assert_eq!(v.as_array().map(Vec::len), Some(1), "{v}");
+    let (s, v) = c
+        .op(Method::GET, "/user/search", "/user/search", None)
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
     let (s, v) = c.op(Method::GET, "/field", "/field", None).await;
     ok(s, &v);
     let (s, v) = c.op(Method::GET, "/issuetype", "/issuetype", None).await;

@@ -187,3 +187,51 @@ pub async fn createmeta_issue_types(
         json!({ "issueTypes": page, "maxResults": max, "startAt": start, "total": total }),
     ))
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FindUsers {
+    query: Option<String>,
+    account_id: Option<String>,
+    #[serde(default)]
+    start_at: usize,
+    max_results: Option<usize>,
+}
+
+/// `GET /user/search`: users whose display name (or a word of it) or *visible* email starts
+/// with `query`. A hidden email never matches, so it cannot be probed through search.
+pub async fn find_users(
+    Extension(c): Extension<Caller>,
+    Query(q): Query<FindUsers>,
+) -> Result<Json<Value>, JiraError> {
+    if q.query.is_none() && q.account_id.is_none() {
+        return Err(JiraError::bad_request(
+            "One of 'query' or 'accountId' parameters must be provided.",
+        ));
+    }
+    let needle = q.query.as_deref().unwrap_or_default().to_lowercase();
+    let matches = |a: &crate::model::Account| {
+        if let Some(id) = &q.account_id {
+            return a.account_id == *id;
+        }
+        let name = a.display_name.to_lowercase();
+        name.starts_with(&needle)
+            || name.split_whitespace().any(|w| w.starts_with(&needle))
+            || a.email
+                .as_ref()
+                .filter(|_| a.email_visible)
+                .is_some_and(|e| e.to_lowercase().starts_with(&needle))
+    };
+    let site = lock(&c.site);
+    let me = c.account_id();
+    let users: Vec<Value> = site
+        .accounts
+        .values()
+        .filter(|a| matches(a))
+        .take(1000)
+        .skip(q.start_at)
+        .take(q.max_results.unwrap_or(50).min(1000))
+        .map(|a| render::user(a, &c.base, a.account_id == me))
+        .collect();
+    Ok(Json(Value::Array(users)))
+}
