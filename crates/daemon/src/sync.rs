@@ -128,6 +128,11 @@ fn render(target: &ConnectorRef, r: &Report) -> String {
     for (what, why) in &r.parked {
         out.push_str(&format!("  parked {what}: {why}\n"));
     }
+    for (key, why) in &r.gone {
+        out.push_str(&format!(
+            "  {key}: {why}; its record is marked gone and no longer synced\n"
+        ));
+    }
     if r.unmapped_people > 0 {
         out.push_str(&format!(
             "  {} assignee/reporter value(s) left unset: no visible email matches an account on this site\n",

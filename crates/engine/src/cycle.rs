@@ -21,6 +21,10 @@ use crate::mapping::{
 pub const PROPERTY: &str = "jira-sync";
 /// The most recently written ids a pull reconciles.
 const RECENT_WRITES: usize = 50;
+/// How often a connector takes its census (the ids of every issue in scope).
+const CENSUS_EVERY: Duration = Duration::hours(1);
+/// Issues per census page: id-only searches take up to 5000.
+const CENSUS_PAGE: u32 = 5000;
 /// How long a site's answer to "who has this email" is reused.
 const PEOPLE_TTL: Duration = Duration::hours(1);
 
@@ -68,6 +72,9 @@ pub struct Report {
     /// Assignees and reporters left unset: the person has no visible email, or no account
     /// on this site shows it.
     pub unmapped_people: usize,
+    /// (issue key, why): issues the census found deleted, moved or out of the JQL; their
+    /// records are marked gone and no longer written anywhere.
+    pub gone: Vec<(String, String)>,
 }
 
 /// What a refused write depended on: the record's fields and the connector's configuration.
@@ -199,6 +206,12 @@ impl Engine {
         if conn.direction.pulls() {
             self.pull(me, conn, ctx, &mut w, &mut work, &mut report)
                 .await?;
+            let now = (self.now)();
+            if w.census.is_none_or(|t| now - t >= CENSUS_EVERY) {
+                self.census(me, conn, ctx, &w, &mut work, &mut report)
+                    .await?;
+                w.census = Some(now);
+            }
         }
         let mut written = Vec::new();
         if conn.direction.pushes() {
@@ -223,6 +236,106 @@ impl Engine {
         Ok(report)
     }
 
+    /// The connector's scope: its project and extra JQL.
+    fn scope_jql(conn: &Connector) -> String {
+        let mut jql = format!("project = \"{}\"", conn.project);
+        if let Some(extra) = &conn.jql {
+            jql.push_str(&format!(" AND ({extra})"));
+        }
+        jql
+    }
+
+    /// Deleted issues never show up in an incremental pull: an id-only search of the whole
+    /// scope finds the linked issues that are no longer in it, and a consistent read
+    /// (`bulkfetch`, unaffected by search lag) says why. Their records are marked gone.
+    async fn census(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        w: &Watermark,
+        work: &mut Work,
+        report: &mut Report,
+    ) -> Result<(), EngineError> {
+        let links: Vec<Link> = self
+            .hub
+            .links_of_connector(&me.site, &me.connector)?
+            .into_iter()
+            .map(|l| work.links.get(&l.record).cloned().unwrap_or(l))
+            .filter(|l| l.missing.is_none())
+            .collect();
+        if links.is_empty() {
+            return Ok(());
+        }
+        let mut pages = ctx.client.search(SearchQuery {
+            jql: Self::scope_jql(conn),
+            fields: vec![],
+            properties: vec![],
+            // Our own recent creates may not be indexed yet.
+            reconcile: w
+                .recent_writes
+                .iter()
+                .filter_map(|i| i.parse().ok())
+                .collect(),
+            page_size: CENSUS_PAGE,
+        })?;
+        let mut present = BTreeSet::new();
+        while let Some(page) = pages.next().await? {
+            present.extend(
+                page.issues
+                    .iter()
+                    .filter_map(|i| i["id"].as_str().map(str::to_owned)),
+            );
+        }
+        let absent: Vec<Link> = links
+            .into_iter()
+            .filter(|l| !present.contains(&l.issue_id))
+            .collect();
+        let now = (self.now)();
+        let overlap = Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5));
+        for chunk in absent.chunks(100) {
+            let ids: Vec<String> = chunk.iter().map(|l| l.issue_id.clone()).collect();
+            let found = ctx
+                .client
+                .bulkfetch(&ids, &["project".into(), "updated".into()], &[])
+                .await?;
+            for link in chunk {
+                let issue = found.iter().find(|i| i["id"] == json!(link.issue_id));
+                let why = match issue {
+                    None => "deleted, or no longer visible to the integration".to_owned(),
+                    Some(i) if i["fields"]["project"]["key"] != json!(conn.project) => format!(
+                        "moved to {}",
+                        i["key"].as_str().unwrap_or("another project")
+                    ),
+                    Some(i) => {
+                        let updated = i["fields"]["updated"]
+                            .as_str()
+                            .and_then(|t| {
+                                DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.3f%z").ok()
+                            })
+                            .map(|t| t.with_timezone(&Utc));
+                        // Changed lately: search may just not show it yet; the next census
+                        // decides.
+                        if updated.is_none_or(|t| now - t < overlap) {
+                            continue;
+                        }
+                        "no longer matches the connector's JQL".to_owned()
+                    }
+                };
+                let Some(mut record) = self.record(work, link.record)? else {
+                    continue;
+                };
+                record.gone = Some(now);
+                let mut link = link.clone();
+                link.missing = Some(why.clone());
+                report.gone.push((link.issue_key.clone(), why));
+                work.links.insert(record.id, link);
+                work.records.insert(record.id, record);
+            }
+        }
+        Ok(())
+    }
+
     async fn pull(
         &self,
         me: &ConnectorRef,
@@ -233,10 +346,7 @@ impl Engine {
         report: &mut Report,
     ) -> Result<(), EngineError> {
         let overlap = Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5));
-        let mut jql = format!("project = \"{}\"", conn.project);
-        if let Some(extra) = &conn.jql {
-            jql.push_str(&format!(" AND ({extra})"));
-        }
+        let mut jql = Self::scope_jql(conn);
         if let Some(since) = w.updated {
             // JQL reads dates in the account's zone, at minute granularity: format there, and
             // reach back by the overlap so nothing in the last minutes (or the lag) is missed.
@@ -325,11 +435,16 @@ impl Engine {
                     base: BTreeMap::new(),
                     comments: BTreeMap::new(),
                     updated: None,
+                    missing: None,
                 };
                 (record, link)
             }
         };
         link.record = record.id;
+        if link.missing.take().is_some() {
+            // The census had lost it; a pull reads it again (moved back into scope).
+            record.gone = None;
+        }
         link.issue_key = key;
         link.updated = issue["fields"]["updated"].as_str().map(str::to_owned);
         for f in fields {
@@ -660,6 +775,7 @@ impl Engine {
                         base: BTreeMap::new(),
                         comments: BTreeMap::new(),
                         updated: None,
+                        missing: None,
                     })
                 }
                 (l, _) => l,
@@ -793,6 +909,7 @@ impl Engine {
                     base,
                     comments: BTreeMap::new(),
                     updated: None,
+                    missing: None,
                 };
                 // Linked before anything else: a failure after this must never create it again.
                 work.links.insert(record.id, link.clone());

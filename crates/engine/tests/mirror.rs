@@ -970,3 +970,58 @@ async fn people_map_by_visible_email_across_sites_and_the_rest_are_left_unset_an
         json!(GLOBEX_BOT)
     );
 }
+
+#[tokio::test]
+async fn the_census_marks_deleted_issues_gone_and_deletes_nothing_elsewhere() {
+    let p = pair(4).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let doomed = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    let mirror = p
+        .issues("globex")
+        .into_iter()
+        .find(|i| summary(i) == doomed)
+        .unwrap();
+    let mirror_key = mirror["key"].as_str().unwrap().to_owned();
+    c.delete_issue("acme", "SEC-1").unwrap();
+
+    // An incremental pull cannot see a deletion, and the census waits for its hour.
+    c.world().clock().advance(chrono::Duration::seconds(4));
+    assert!(p.run(sec()).await.gone.is_empty());
+
+    let globex_count = c.issue_count("globex").unwrap();
+    c.world().clock().advance(chrono::Duration::minutes(61));
+    let a = p.run(sec()).await;
+    assert_eq!(a.gone.len(), 1, "{a:?}");
+    assert_eq!(a.gone[0].0, "SEC-1");
+    assert!(a.gone[0].1.contains("deleted"), "{a:?}");
+    // Its mirror on globex stays (propagate_deletes = false), and is neither deleted nor
+    // re-created on acme when someone edits it later.
+    c.edit_issue(
+        "globex",
+        &mirror_key,
+        "bob@globex.example",
+        &json!({ "fields": { "summary": "edited after the deletion" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(c.issue_count("globex").unwrap(), globex_count);
+    assert_eq!(
+        summary(&c.issue("globex", &mirror_key).unwrap()),
+        "edited after the deletion"
+    );
+    assert!(
+        p.issues("acme")
+            .iter()
+            .all(|i| summary(i) != "edited after the deletion" && summary(i) != doomed),
+        "nothing re-created on acme"
+    );
+    // Nothing tries to write the deleted issue either.
+    c.world().clock().advance(chrono::Duration::seconds(4));
+    let quiet = p.run(sec()).await;
+    assert!(quiet.failed.is_empty() && writes(&quiet) == 0, "{quiet:?}");
+    // The other issues are untouched by the census, and it is counted once.
+    c.world().clock().advance(chrono::Duration::minutes(61));
+    let again = p.run(sec()).await;
+    assert!(again.gone.is_empty(), "{again:?}");
+}

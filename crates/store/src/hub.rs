@@ -70,6 +70,10 @@ pub struct Link {
     pub comments: BTreeMap<String, String>,
     /// Jira's `updated` when last read.
     pub updated: Option<String>,
+    /// Why the census no longer finds the issue (deleted, moved, out of the JQL); such a
+    /// link is not written to. Cleared when a pull reads the issue again.
+    #[serde(default)]
+    pub missing: Option<String>,
 }
 
 /// How far a connector has pulled.
@@ -83,6 +87,9 @@ pub struct Watermark {
     /// (read-after-write despite search lag).
     #[serde(default)]
     pub recent_writes: Vec<String>,
+    /// When the last census (ids of every issue in scope) ran.
+    #[serde(default)]
+    pub census: Option<DateTime<Utc>>,
 }
 
 /// A write about to be sent to Jira: stored (and flushed) first, removed by the commit that

@@ -30,6 +30,7 @@ fn link(site: &str, connector: &str, record: u64, issue: &str) -> Link {
         base: BTreeMap::from([("summary".to_owned(), json!("s"))]),
         comments: BTreeMap::new(),
         updated: None,
+        missing: None,
     }
 }
 
@@ -61,6 +62,7 @@ async fn a_commit_stores_everything_and_the_feed_lists_latest_changes() {
             updated: Some(Utc::now()),
             seen: vec![("10001".into(), "2026-11-23T10:00:00.000+0000".into())],
             recent_writes: vec!["10001".into()],
+            census: None,
         };
         let stored = hub
             .commit(Commit {
@@ -153,6 +155,7 @@ async fn a_commit_that_fails_writes_nothing() {
                     updated: Some(Utc::now()),
                     seen: vec![],
                     recent_writes: vec![],
+                    census: None,
                 },
             )),
             done: vec![("acme".into(), "sec".into(), intent.id)],
