@@ -395,6 +395,15 @@ impl Client {
         self.execute_empty(req).await
     }
 
+    /// Deletes an issue. Retried like any idempotent write: a retry of a delete that landed
+    /// answers 404 (`NotFound`), which callers take as done.
+    pub async fn delete(&self, key: &str) -> Result<(), ClientError> {
+        let mut req = Req::get("/issue/{issueIdOrKey}", format!("/issue/{}", enc(key)));
+        req.method = Method::DELETE;
+        req.write_to = Some(key);
+        self.execute_empty(req).await
+    }
+
     pub async fn transitions(&self, key: &str) -> Result<Vec<Transition>, ClientError> {
         let v: Value = self
             .execute(Req::get(

@@ -152,6 +152,13 @@ async fn every_operation_against_the_simulator() {
 
     let e = c.get_issue("SEC-99999", &[], &[]).await.unwrap_err();
     assert!(matches!(e, ClientError::NotFound { .. }), "{e:?}");
+
+    c.delete(&c56.key).await.unwrap();
+    let e = c.get_issue(&c56.key, &[], &[]).await.unwrap_err();
+    assert!(matches!(e, ClientError::NotFound { .. }), "{e:?}");
+    // A repeated delete (say, a retry of one that landed) is a NotFound.
+    let e = c.delete(&c56.key).await.unwrap_err();
+    assert!(matches!(e, ClientError::NotFound { .. }), "{e:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -133,6 +133,11 @@ fn render(target: &ConnectorRef, r: &Report) -> String {
             "  {key}: {why}; its record is marked gone and no longer synced\n"
         ));
     }
+    for key in &r.deleted {
+        out.push_str(&format!(
+            "  {key}: deleted, as the issue it mirrors was (propagate_deletes)\n"
+        ));
+    }
     if r.unmapped_people > 0 {
         out.push_str(&format!(
             "  {} assignee/reporter value(s) left unset: no visible email matches an account on this site\n",

@@ -25,6 +25,11 @@ const RECENT_WRITES: usize = 50;
 const CENSUS_EVERY: Duration = Duration::hours(1);
 /// Issues per census page: id-only searches take up to 5000.
 const CENSUS_PAGE: u32 = 5000;
+/// Why the census lost an issue that a consistent read no longer returns.
+const DELETED: &str = "deleted, or no longer visible to the integration";
+/// A census that loses more than this many issues at once, and more than a tenth of the
+/// connector's, suspects lost access rather than deletions and propagates none.
+const MASS_LOSS: usize = 5;
 /// How long a site's answer to "who has this email" is reused.
 const PEOPLE_TTL: Duration = Duration::hours(1);
 
@@ -75,6 +80,8 @@ pub struct Report {
     /// (issue key, why): issues the census found deleted, moved or out of the JQL; their
     /// records are marked gone and no longer written anywhere.
     pub gone: Vec<(String, String)>,
+    /// Issues deleted because the issue they mirror was deleted (`propagate_deletes`).
+    pub deleted: Vec<String>,
 }
 
 /// What a refused write depended on: the record's fields and the connector's configuration.
@@ -293,6 +300,8 @@ impl Engine {
             .collect();
         let now = (self.now)();
         let overlap = Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5));
+        let linked = self.hub.links_of_connector(&me.site, &me.connector)?.len();
+        let mut lost: Vec<(Link, String)> = Vec::new();
         for chunk in absent.chunks(100) {
             let ids: Vec<String> = chunk.iter().map(|l| l.issue_id.clone()).collect();
             let found = ctx
@@ -302,7 +311,7 @@ impl Engine {
             for link in chunk {
                 let issue = found.iter().find(|i| i["id"] == json!(link.issue_id));
                 let why = match issue {
-                    None => "deleted, or no longer visible to the integration".to_owned(),
+                    None => DELETED.to_owned(),
                     Some(i) if i["fields"]["project"]["key"] != json!(conn.project) => format!(
                         "moved to {}",
                         i["key"].as_str().unwrap_or("another project")
@@ -322,16 +331,26 @@ impl Engine {
                         "no longer matches the connector's JQL".to_owned()
                     }
                 };
-                let Some(mut record) = self.record(work, link.record)? else {
-                    continue;
-                };
-                record.gone = Some(now);
-                let mut link = link.clone();
-                link.missing = Some(why.clone());
-                report.gone.push((link.issue_key.clone(), why));
-                work.links.insert(record.id, link);
-                work.records.insert(record.id, record);
+                lost.push((link.clone(), why));
             }
+        }
+        let deleted = lost.iter().filter(|(_, why)| why == DELETED).count();
+        let mass = deleted > MASS_LOSS && deleted * 10 > linked;
+        for (mut link, mut why) in lost {
+            let Some(mut record) = self.record(work, link.record)? else {
+                continue;
+            };
+            if mass && why == DELETED {
+                // Many at once is more likely lost access than deletions: never propagated.
+                why = format!(
+                    "missing with {deleted} of {linked} issues at once (deleted, or the integration lost access); not propagated"
+                );
+            }
+            record.gone = Some(now);
+            link.missing = Some(why.clone());
+            report.gone.push((link.issue_key.clone(), why));
+            work.links.insert(record.id, link);
+            work.records.insert(record.id, record);
         }
         Ok(())
     }
@@ -508,6 +527,59 @@ impl Engine {
         }
         work.links.insert(record.id, link);
         work.records.insert(record.id, record);
+        Ok(())
+    }
+
+    /// Deletes this connector's issue of a gone record when the issue it mirrors was deleted
+    /// (not moved, not out of the JQL, not lost in a mass).
+    async fn propagate_delete(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        record: &Record,
+        work: &mut Work,
+        report: &mut Report,
+    ) -> Result<(), EngineError> {
+        let links = self.hub.links_of(record.id)?;
+        let Some(source) = links.iter().find(|l| l.missing.as_deref() == Some(DELETED)) else {
+            return Ok(());
+        };
+        let mine = work.links.get(&record.id).cloned().or_else(|| {
+            links
+                .iter()
+                .find(|l| l.site == me.site && l.connector == me.connector)
+                .cloned()
+        });
+        let Some(mut link) = mine.filter(|l| l.missing.is_none()) else {
+            return Ok(());
+        };
+        if record
+            .parked
+            .get(&me.to_string())
+            .is_some_and(|p| p.fingerprint == fingerprint(record, conn))
+        {
+            report.waiting += 1;
+            return Ok(());
+        }
+        let intent = self.intent(me, record.id, IntentKind::Delete).await?;
+        match ctx.client.delete(&link.issue_id).await {
+            // NotFound: already gone (a retry of a delete that landed, or deleted by hand).
+            Ok(()) | Err(ClientError::NotFound { .. }) => {
+                tracing::info!(site = %me.site, connector = %me.connector, issue = %link.issue_key, source = %source.issue_key, "Deleted: the issue it mirrors was deleted (propagate_deletes).");
+                report.deleted.push(link.issue_key.clone());
+                link.missing = Some(format!(
+                    "deleted by jira-sync: {}/{} {} was deleted",
+                    source.site, source.connector, source.issue_key
+                ));
+                work.links.insert(record.id, link);
+            }
+            Err(e @ (ClientError::Invalid { .. } | ClientError::Forbidden { .. })) => {
+                self.park(me, conn, record, e.to_string(), work, report);
+            }
+            Err(e) => return Err(e.into()),
+        }
+        work.done.push(intent);
         Ok(())
     }
 
@@ -733,6 +805,15 @@ impl Engine {
             let Some(record) = self.record(work, rid)? else {
                 continue;
             };
+            if record.gone.is_some() && conn.propagate_deletes {
+                let key = format!("record {rid}");
+                if let Err(e) = self
+                    .propagate_delete(me, conn, ctx, &record, work, report)
+                    .await
+                {
+                    note_failure(me, report, key, e)?;
+                }
+            }
             if record.gone.is_some() || record.fields.is_empty() {
                 continue;
             }

@@ -41,6 +41,11 @@ fn ops() -> ConnectorRef {
 }
 
 async fn pair(seed: usize) -> Pair {
+    pair_with(seed, "").await
+}
+
+/// A pair whose globex connector has `ops_extra` (TOML lines) in its section.
+async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = Simulator::start().await.unwrap();
     let c = sim.control();
@@ -138,9 +143,10 @@ async fn pair(seed: usize) -> Pair {
                      project: &str,
                      mirror: &str,
                      field: &str,
-                     statuses: &str| {
+                     statuses: &str,
+                     extra: &str| {
         format!(
-            "url = \"{url}\"\n[auth]\nmethod = \"api_token\"\nemail = \"{email}\"\ntoken = {{ env = \"{var}\" }}\n[[connector]]\nname = \"{conn}\"\nproject = \"{project}\"\nmirror = [\"{mirror}\"]\nconflict = \"newest\"\n[connector.fields]\nseverity = \"{field}\"\n[connector.statuses]\n{statuses}"
+            "url = \"{url}\"\n[auth]\nmethod = \"api_token\"\nemail = \"{email}\"\ntoken = {{ env = \"{var}\" }}\n[[connector]]\nname = \"{conn}\"\nproject = \"{project}\"\nmirror = [\"{mirror}\"]\nconflict = \"newest\"\n{extra}[connector.fields]\nseverity = \"{field}\"\n[connector.statuses]\n{statuses}"
         )
     };
     std::fs::write(
@@ -154,6 +160,7 @@ async fn pair(seed: usize) -> Pair {
             "globex/ops",
             "customfield_10042",
             "\"To Do\" = \"open\"\n\"In Progress\" = \"in_progress\"\n\"Done\" = \"closed\"\n",
+            "",
         ),
     )
     .unwrap();
@@ -168,6 +175,7 @@ async fn pair(seed: usize) -> Pair {
             "acme/sec",
             "customfield_10077",
             "\"Open\" = \"open\"\n\"Working\" = \"in_progress\"\n\"Closed\" = \"closed\"\n",
+            ops_extra,
         ),
     )
     .unwrap();
@@ -1024,4 +1032,56 @@ async fn the_census_marks_deleted_issues_gone_and_deletes_nothing_elsewhere() {
     c.world().clock().advance(chrono::Duration::minutes(61));
     let again = p.run(sec()).await;
     assert!(again.gone.is_empty(), "{again:?}");
+}
+
+#[tokio::test]
+async fn with_propagate_deletes_a_deleted_source_deletes_its_mirror_but_a_mass_loss_does_not() {
+    let p = pair_with(12, "propagate_deletes = true\n").await;
+    p.converge().await;
+    let c = p.sim.control();
+    let mirror_of = |acme_key: &str| -> String {
+        let s = summary(&c.issue("acme", acme_key).unwrap()).to_owned();
+        p.issues("globex")
+            .into_iter()
+            .find(|i| summary(i) == s)
+            .unwrap()["key"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let m1 = mirror_of("SEC-1");
+    let globex_count = c.issue_count("globex").unwrap();
+    c.delete_issue("acme", "SEC-1").unwrap();
+    c.world().clock().advance(chrono::Duration::minutes(61));
+    assert_eq!(p.run(sec()).await.gone.len(), 1);
+    let b = p.run(ops()).await;
+    assert_eq!(b.deleted, vec![m1.clone()], "{b:?}");
+    assert!(c.issue("globex", &m1).is_err(), "the mirror is deleted");
+    assert_eq!(c.issue_count("globex").unwrap(), globex_count - 1);
+    // Once: the next cycles neither delete again nor fail.
+    p.converge().await;
+    let again = p.run(ops()).await;
+    assert!(
+        again.deleted.is_empty() && again.failed.is_empty(),
+        "{again:?}"
+    );
+
+    // Six of the remaining eleven vanish at once: more likely lost access than deletions.
+    let doomed: Vec<String> = (2..=7).map(|i| format!("SEC-{i}")).collect();
+    let mirrors: Vec<String> = doomed.iter().map(|k| mirror_of(k)).collect();
+    for k in &doomed {
+        c.delete_issue("acme", k).unwrap();
+    }
+    c.world().clock().advance(chrono::Duration::minutes(61));
+    let a = p.run(sec()).await;
+    assert_eq!(a.gone.len(), 6, "{a:?}");
+    assert!(
+        a.gone.iter().all(|(_, why)| why.contains("not propagated")),
+        "{a:?}"
+    );
+    let b = p.run(ops()).await;
+    assert!(b.deleted.is_empty(), "{b:?}");
+    for m in &mirrors {
+        assert!(c.issue("globex", m).is_ok(), "{m} kept");
+    }
 }

@@ -114,6 +114,8 @@ pub enum IntentKind {
     Transition { to: String },
     /// A comment for this hub comment.
     Comment { hub_comment: String },
+    /// A delete of the linked issue (its mirror's source was deleted, `propagate_deletes`).
+    Delete,
 }
 
 /// What one run commits, atomically.

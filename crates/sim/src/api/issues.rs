@@ -187,6 +187,19 @@ pub async fn edit(
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
+/// `DELETE /issue/{issueIdOrKey}` (the simulator has no subtasks, so never Jira's 400 for
+/// an issue that has some).
+pub async fn delete(
+    Extension(c): Extension<Caller>,
+    Path(p): Path<IssuePath>,
+) -> Result<StatusCode, JiraError> {
+    let now = c.world.clock().now();
+    let mut site = lock(&c.site);
+    let id = find(&site, &p.issue)?;
+    site.remove_issue(id, now);
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn transitions(
     Extension(c): Extension<Caller>,
     Path(p): Path<IssuePath>,

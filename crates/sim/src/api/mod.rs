@@ -76,7 +76,10 @@ pub fn router(app: App) -> Router<App> {
         .route("/issue", post(issues::create))
         .route("/issue/bulk", post(issues::create_bulk))
         .route("/issue/bulkfetch", post(issues::bulkfetch))
-        .route("/issue/{issueIdOrKey}", get(issues::get).put(issues::edit))
+        .route(
+            "/issue/{issueIdOrKey}",
+            get(issues::get).put(issues::edit).delete(issues::delete),
+        )
         .route(
             "/issue/{issueIdOrKey}/transitions",
             get(issues::transitions).post(issues::do_transition),
