@@ -171,5 +171,34 @@ async fn main() {
         minimum as f64 / n as f64
     );
     assert_eq!(c.issue_count("globex").unwrap(), n);
+
+    // The next cycle of each side: the pulls re-read what lies within their overlap (and
+    // merge nothing), and each push still scans every linked record (no dirty index yet).
+    c.reset_counters();
+    let next = Instant::now();
+    let mut writes = 0;
+    let mut each = Vec::new();
+    for (site, connector) in [("acme", "sec"), ("globex", "ops")] {
+        let one = Instant::now();
+        let r = engine
+            .run(&ConnectorRef {
+                site: site.into(),
+                connector: connector.into(),
+            })
+            .await
+            .unwrap();
+        writes += r.created + r.updated + r.transitioned + r.commented;
+        each.push(format!(
+            "{site}/{connector} {:.1?} ({} pulled)",
+            one.elapsed(),
+            r.pulled
+        ));
+    }
+    let calls: u64 = c.counters(None).unwrap().iter().map(|x| x.count).sum();
+    println!(
+        "  next cycle of both connectors: {:.1?} ({}), {calls} API calls, {writes} writes",
+        next.elapsed(),
+        each.join(", ")
+    );
     let _ = std::fs::remove_dir_all(std::env::temp_dir().join("jira-sync-bench"));
 }
