@@ -140,7 +140,7 @@ fn render(target: &ConnectorRef, r: &Report) -> String {
     }
     if r.unmapped_people > 0 {
         out.push_str(&format!(
-            "  {} assignee/reporter value(s) left unset: no visible email matches an account on this site\n",
+            "  {} assignee/reporter value(s) left unset: no account here shows the person's email, or Jira refuses the field\n",
             r.unmapped_people
         ));
     }

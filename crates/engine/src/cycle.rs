@@ -125,6 +125,8 @@ pub struct Engine {
     sites: HashMap<String, SiteCtx>,
     now: Clock,
     people: std::sync::Mutex<PeopleCache>,
+    /// (site/connector, field): people fields Jira refused to take from this connector.
+    refused_people: std::sync::Mutex<BTreeSet<(String, String)>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -158,6 +160,7 @@ impl Engine {
             sites,
             now: Arc::new(Utc::now),
             people: Default::default(),
+            refused_people: Default::default(),
         }
     }
 
@@ -593,6 +596,17 @@ impl Engine {
         hub: &Value,
         report: &mut Report,
     ) -> Result<Option<Value>, EngineError> {
+        if self
+            .refused_people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(me.to_string(), field.to_owned()))
+        {
+            if !hub.is_null() {
+                report.unmapped_people += 1;
+            }
+            return Ok(None);
+        }
         let email = match person_on(&me.site, field, hub) {
             Person::Write(v) => return Ok(Some(v)),
             Person::Skip => return Ok(None),
@@ -915,7 +929,13 @@ impl Engine {
                 note_failure(me, report, key, e)?;
             }
         }
-        for batch in creates.chunks(jira_sync_client::BULK_CREATE_MAX) {
+        let mut batches: Vec<Vec<(Record, Value, u64)>> = creates
+            .chunks(jira_sync_client::BULK_CREATE_MAX)
+            .map(<[_]>::to_vec)
+            .collect();
+        batches.reverse();
+        while let Some(batch) = batches.pop() {
+            let mut again = Vec::new();
             let details: Vec<Value> = batch.iter().map(|(_, d, _)| d.clone()).collect();
             let out = match ctx.client.bulk_create(&details).await {
                 Ok(out) => out,
@@ -1009,7 +1029,19 @@ impl Engine {
                 }
             }
             for e in out.failed {
-                let (record, _, intent) = &batch[e.index];
+                let (record, details, intent) = &batch[e.index];
+                if let Some(fields) = self.unsettable_people(me, &e.errors) {
+                    // Only a person Jira will not take here: create it without.
+                    let mut d = details.clone();
+                    for f in fields {
+                        if let Some(m) = d["fields"].as_object_mut() {
+                            m.remove(&f);
+                        }
+                        report.unmapped_people += 1;
+                    }
+                    again.push((record.clone(), d, *intent));
+                    continue;
+                }
                 let reason = e
                     .errors
                     .iter()
@@ -1021,8 +1053,34 @@ impl Engine {
                 work.done.push(*intent);
                 self.park(me, conn, record, reason, work, report);
             }
+            if !again.is_empty() {
+                batches.push(again);
+            }
         }
         Ok(())
+    }
+
+    /// When every error of a refused write is about `assignee` or `reporter` (not on the
+    /// screen, not assignable, no permission to set it), those fields: they are not written
+    /// by this connector again while the process runs, and the write goes on without them.
+    fn unsettable_people(
+        &self,
+        me: &ConnectorRef,
+        errors: &[(String, String)],
+    ) -> Option<Vec<String>> {
+        if errors.is_empty() || !errors.iter().all(|(f, _)| PEOPLE.contains(&f.as_str())) {
+            return None;
+        }
+        let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
+        let mut refused = self
+            .refused_people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (f, why) in errors {
+            tracing::warn!(site = %me.site, connector = %me.connector, field = %f, reason = %why, "Jira refuses this field here; it is left unset from now on.");
+            refused.insert((me.to_string(), f.clone()));
+        }
+        Some(fields)
     }
 
     /// Edits, a transition and new comments for a linked issue; the link's base follows.
@@ -1067,7 +1125,24 @@ impl Engine {
                     },
                 )
                 .await?;
-            match ctx.client.edit(&key, json!({ "fields": edit })).await {
+            let mut sent = ctx.client.edit(&key, json!({ "fields": edit })).await;
+            if let Err(ClientError::Invalid { errors, .. }) = &sent
+                && let Some(fields) = self.unsettable_people(me, errors)
+            {
+                // Only a person Jira will not take here: the rest goes without it.
+                for f in &fields {
+                    edit.remove(f);
+                    edited.retain(|n| n != f);
+                    report.unmapped_people += 1;
+                }
+                sent = if edit.is_empty() {
+                    Ok(())
+                } else {
+                    ctx.client.edit(&key, json!({ "fields": edit })).await
+                };
+            }
+            match sent {
+                Ok(()) if edited.is_empty() => {}
                 Ok(()) => {
                     report.updated += 1;
                     written.push(link.issue_id.clone());

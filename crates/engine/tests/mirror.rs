@@ -283,6 +283,17 @@ impl Pair {
             .collect()
     }
 
+    /// The one issue of `site` with this summary (fails if there are none or several).
+    fn only_one(&self, site: &str, s: &str) -> Value {
+        let all: Vec<Value> = self
+            .issues(site)
+            .into_iter()
+            .filter(|i| summary(i) == s)
+            .collect();
+        assert_eq!(all.len(), 1, "{s} exactly once on {site}");
+        all[0].clone()
+    }
+
     /// Writes the simulator served (create, edit, transition, comment, property) so far.
     fn write_requests(&self) -> u64 {
         self.sim
@@ -893,15 +904,7 @@ async fn people_map_by_visible_email_across_sites_and_the_rest_are_left_unset_an
     let for_dan = create("for dan", &dan_acme);
     p.converge().await;
 
-    let on_globex = |s: &str| {
-        let all: Vec<Value> = p
-            .issues("globex")
-            .into_iter()
-            .filter(|i| summary(i) == s)
-            .collect();
-        assert_eq!(all.len(), 1, "{s} exactly once");
-        all[0].clone()
-    };
+    let on_globex = |s: &str| p.only_one("globex", s);
     let g_cara = on_globex("for cara");
     assert_eq!(
         g_cara["fields"]["assignee"]["accountId"],
@@ -1084,4 +1087,65 @@ async fn with_propagate_deletes_a_deleted_source_deletes_its_mirror_but_a_mass_l
     for m in &mirrors {
         assert!(c.issue("globex", m).is_ok(), "{m} kept");
     }
+}
+
+#[tokio::test]
+async fn a_reporter_jira_will_not_take_is_left_unset_and_the_rest_is_written() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let both = |name: &str, email: &str| -> (String, String) {
+        let spec = || AccountSpec {
+            display_name: name.into(),
+            email: Some(email.into()),
+            ..Default::default()
+        };
+        (
+            c.create_account("acme", spec()).unwrap(),
+            c.create_account("globex", spec()).unwrap(),
+        )
+    };
+    let (_, cara_g) = both("Cara", "cara@shared.example");
+    let (dan_a, dan_g) = both("Dan", "dan@shared.example");
+    let create = |summary: &str| {
+        c.create_issue(
+            "acme",
+            "cara@shared.example",
+            &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                     "summary": summary, "assignee": { "accountId": dan_a } } }),
+        )
+        .unwrap()
+    };
+    let on_globex = |s: &str| p.only_one("globex", s);
+    // Before: Cara, the reporter, is written on globex too.
+    let early = create("before the screen change");
+    p.converge().await;
+    let g = on_globex("before the screen change");
+    assert_eq!(g["fields"]["reporter"]["accountId"], json!(cara_g));
+
+    // globex's administrator takes `reporter` off the screens: Jira refuses writes that set it.
+    c.set_reporter_on_screens("globex", false).unwrap();
+    create("after the screen change");
+    c.edit_issue(
+        "acme",
+        &early,
+        "cara@shared.example",
+        &json!({ "fields": { "summary": "renamed", "reporter": { "accountId": dan_a } } }),
+    )
+    .unwrap();
+    c.world().clock().advance(chrono::Duration::seconds(4));
+    p.run(sec()).await;
+    let b = p.run(ops()).await;
+    assert!(b.parked.is_empty() && b.failed.is_empty(), "{b:?}");
+    assert!(b.unmapped_people >= 2, "{b:?}");
+    p.converge().await;
+    // The create went through without its reporter (Jira sets the caller), assignee kept.
+    let made = on_globex("after the screen change");
+    assert_eq!(
+        made["fields"]["reporter"]["emailAddress"],
+        json!(GLOBEX_BOT)
+    );
+    assert_eq!(made["fields"]["assignee"]["accountId"], json!(dan_g));
+    // The edit went through without the reporter.
+    let renamed = on_globex("renamed");
+    assert_eq!(renamed["fields"]["reporter"]["accountId"], json!(cara_g));
 }

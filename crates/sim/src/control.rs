@@ -419,6 +419,15 @@ impl Control {
         })
     }
 
+    /// Takes `reporter` off (or puts it back on) the site's screens: API writes that set it
+    /// are then refused, as Jira does.
+    pub fn set_reporter_on_screens(&self, site: &str, on: bool) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            s.reporter_on_screens = on;
+            Ok(())
+        })
+    }
+
     pub fn create_project(&self, site: &str, spec: ProjectSpec) -> Result<u64, ControlError> {
         let key = spec.key.clone();
         let id = self.with_site(site, |s| {

@@ -134,6 +134,9 @@ pub struct Site {
     issues: BTreeMap<u64, Issue>,
     /// How long a write takes to reach search (Jira's index is eventually consistent).
     pub search_lag: Duration,
+    /// Whether `reporter` is on the create and edit screens (and the accounts may modify
+    /// it). When it is not, Jira refuses any write that sets it.
+    pub reporter_on_screens: bool,
     /// Per issue, writes still inside the lag: (when, the issue as it was before; None if
     /// it did not exist). Search serves the state before the oldest such write.
     pending: HashMap<u64, Vec<PendingWrite>>,
@@ -173,6 +176,7 @@ impl Site {
             projects: Vec::new(),
             issues: BTreeMap::new(),
             search_lag: Duration::zero(),
+            reporter_on_screens: true,
             pending: HashMap::new(),
             version: 0,
             search_cache: HashMap::new(),

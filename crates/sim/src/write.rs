@@ -503,6 +503,7 @@ pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> 
             issue.duedate = date(value)?;
             Ok(())
         }
+        "reporter" if !site.reporter_on_screens => Err(cannot_set(field)),
         "assignee" | "reporter" => {
             let who = if value.is_null() {
                 None
