@@ -1,0 +1,95 @@
+//! Assignees and reporters: a hub person written on a site, by account id or shown email.
+
+use jira_sync_config::ConnectorRef;
+use serde_json::{Value, json};
+
+use super::{Engine, EngineError, PEOPLE_TTL, Report, SiteCtx};
+use crate::mapping::{PEOPLE, Person, person_on};
+
+impl Engine {
+    /// The Jira value that writes hub person `hub` to `field` on this connector's site, or
+    /// `None` when nothing is written (an unmappable person is counted).
+    pub(super) async fn person(
+        &self,
+        me: &ConnectorRef,
+        ctx: &SiteCtx,
+        field: &str,
+        hub: &Value,
+        report: &mut Report,
+    ) -> Result<Option<Value>, EngineError> {
+        if self
+            .refused_people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .contains(&(me.to_string(), field.to_owned()))
+        {
+            if !hub.is_null() {
+                report.unmapped_people += 1;
+            }
+            return Ok(None);
+        }
+        let email = match person_on(&me.site, field, hub) {
+            Person::Write(v) => return Ok(Some(v)),
+            Person::Skip => return Ok(None),
+            Person::Unmapped => {
+                report.unmapped_people += 1;
+                return Ok(None);
+            }
+            Person::Lookup(email) => email,
+        };
+        let now = (self.now)();
+        let key = (me.site.clone(), email);
+        let cached = self
+            .people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .filter(|(at, _)| now - *at < PEOPLE_TTL)
+            .map(|(_, id)| id.clone());
+        let id = match cached {
+            Some(id) => id,
+            None => {
+                let id = ctx
+                    .client
+                    .user_by_email(&key.1)
+                    .await?
+                    .map(|u| u.account_id);
+                self.people
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .insert(key, (now, id.clone()));
+                id
+            }
+        };
+        match id {
+            Some(id) => Ok(Some(json!({ "accountId": id }))),
+            None => {
+                report.unmapped_people += 1;
+                Ok(None)
+            }
+        }
+    }
+
+    /// When every error of a refused write is about `assignee` or `reporter` (not on the
+    /// screen, not assignable, no permission to set it), those fields: they are not written
+    /// by this connector again while the process runs, and the write goes on without them.
+    pub(super) fn unsettable_people(
+        &self,
+        me: &ConnectorRef,
+        errors: &[(String, String)],
+    ) -> Option<Vec<String>> {
+        if errors.is_empty() || !errors.iter().all(|(f, _)| PEOPLE.contains(&f.as_str())) {
+            return None;
+        }
+        let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
+        let mut refused = self
+            .refused_people
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        for (f, why) in errors {
+            tracing::warn!(site = %me.site, connector = %me.connector, field = %f, reason = %why, "Jira refuses this field here; it is left unset from now on.");
+            refused.insert((me.to_string(), f.clone()));
+        }
+        Some(fields)
+    }
+}
