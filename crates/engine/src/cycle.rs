@@ -347,17 +347,7 @@ impl Engine {
                     Some(r) => r,
                     None => self.new_record()?,
                 };
-                let link = Link {
-                    site: me.site.clone(),
-                    connector: me.connector.clone(),
-                    record: record.id,
-                    issue_id: id.clone(),
-                    issue_key: key.clone(),
-                    base: BTreeMap::new(),
-                    comments: BTreeMap::new(),
-                    updated: None,
-                    missing: None,
-                };
+                let link = Link::new(&me.site, &me.connector, record.id, &id, &key);
                 (record, link)
             }
         };

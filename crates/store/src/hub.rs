@@ -76,6 +76,29 @@ pub struct Link {
     pub missing: Option<String>,
 }
 
+impl Link {
+    /// A new link of `site/connector`'s issue to `record`, with nothing synced yet.
+    pub fn new(
+        site: &str,
+        connector: &str,
+        record: RecordId,
+        issue_id: &str,
+        issue_key: &str,
+    ) -> Link {
+        Link {
+            site: site.to_owned(),
+            connector: connector.to_owned(),
+            record,
+            issue_id: issue_id.to_owned(),
+            issue_key: issue_key.to_owned(),
+            base: BTreeMap::new(),
+            comments: BTreeMap::new(),
+            updated: None,
+            missing: None,
+        }
+    }
+}
+
 /// How far a connector has pulled.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Watermark {

@@ -169,17 +169,7 @@ impl Engine {
                 (None, Some(Some((id, key)))) => {
                     // Created by a run that died before its commit: link it, never create twice.
                     // Its base is unknown, so the next pull's values settle it.
-                    Some(Link {
-                        site: me.site.clone(),
-                        connector: me.connector.clone(),
-                        record: rid,
-                        issue_id: id.clone(),
-                        issue_key: key.clone(),
-                        base: BTreeMap::new(),
-                        comments: BTreeMap::new(),
-                        updated: None,
-                        missing: None,
-                    })
+                    Some(Link::new(&me.site, &me.connector, rid, id, key))
                 }
                 (l, _) => l,
             };
@@ -309,17 +299,14 @@ impl Engine {
                         ),
                     );
                 }
-                let mut link = Link {
-                    site: me.site.clone(),
-                    connector: me.connector.clone(),
-                    record: record.id,
-                    issue_id: created.id.clone(),
-                    issue_key: created.key.clone(),
-                    base,
-                    comments: BTreeMap::new(),
-                    updated: None,
-                    missing: None,
-                };
+                let mut link = Link::new(
+                    &me.site,
+                    &me.connector,
+                    record.id,
+                    &created.id,
+                    &created.key,
+                );
+                link.base = base;
                 // Linked before anything else: a failure after this must never create it again.
                 work.links.insert(record.id, link.clone());
                 work.records
