@@ -1,0 +1,322 @@
+//! Two simulator sites mirroring each other through the engine: accounts in
+//! America/Los_Angeles and Asia/Kolkata, different workflows, a select field on each.
+//! Each test binary uses part of it.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use jira_sim::Simulator;
+pub use jira_sim::control::AccountSpec;
+use jira_sim::control::{CredentialSpec, FieldSpec, ProjectSpec, SiteSpec};
+use jira_sim::model::{Category, CredentialKind, TransitionSpec, WorkflowSpec};
+use jira_sync_client::{Client, NoObserver};
+use jira_sync_config::{ConnectorRef, Loader};
+pub use jira_sync_engine::Report;
+use jira_sync_engine::{Engine, SiteCtx};
+use jira_sync_store::Store;
+pub use serde_json::{Value, json};
+use url::Url;
+
+pub const ACME_BOT: &str = "bot@acme.example";
+pub const GLOBEX_BOT: &str = "bot@globex.example";
+
+pub struct Pair {
+    pub sim: Simulator,
+    pub engine: Engine,
+    pub hub: jira_sync_store::Hub,
+    pub globex: Client,
+    _dir: tempfile::TempDir,
+    _store: Store,
+}
+
+pub fn sec() -> ConnectorRef {
+    ConnectorRef {
+        site: "acme".into(),
+        connector: "sec".into(),
+    }
+}
+
+pub fn ops() -> ConnectorRef {
+    ConnectorRef {
+        site: "globex".into(),
+        connector: "ops".into(),
+    }
+}
+
+pub async fn pair(seed: usize) -> Pair {
+    pair_with(seed, "").await
+}
+
+/// A pair whose globex connector has `ops_extra` (TOML lines) in its section.
+pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Simulator::start().await.unwrap();
+    let c = sim.control();
+    let severity = |id: &str| FieldSpec {
+        id: Some(id.into()),
+        name: "Severity".into(),
+        kind: "select".into(),
+        options: vec!["Low".into(), "High".into()],
+    };
+    let person = |name: &str, email: &str, tz: &str| AccountSpec {
+        display_name: name.into(),
+        email: Some(email.into()),
+        time_zone: Some(tz.into()),
+        ..Default::default()
+    };
+    c.create_site(SiteSpec {
+        name: "acme".into(),
+        accounts: vec![
+            person("Acme Bot", ACME_BOT, "America/Los_Angeles"),
+            person("Ann", "ann@acme.example", "America/Los_Angeles"),
+        ],
+        fields: vec![severity("customfield_10042")],
+        projects: vec![ProjectSpec {
+            key: "SEC".into(),
+            seed_issues: Some(seed),
+            seed_as: Some("ann@acme.example".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+    .unwrap();
+    c.create_site(SiteSpec {
+        name: "globex".into(),
+        accounts: vec![
+            person("Globex Bot", GLOBEX_BOT, "Asia/Kolkata"),
+            person("Bob", "bob@globex.example", "Asia/Kolkata"),
+        ],
+        fields: vec![severity("customfield_10077")],
+        workflows: vec![WorkflowSpec {
+            name: "ops".into(),
+            statuses: vec![
+                ("Open".into(), Category::New),
+                ("Working".into(), Category::Indeterminate),
+                ("Closed".into(), Category::Done),
+            ],
+            transitions: vec![
+                TransitionSpec {
+                    name: "Start".into(),
+                    from: vec!["Open".into()],
+                    to: "Working".into(),
+                },
+                TransitionSpec {
+                    name: "Close".into(),
+                    from: vec![],
+                    to: "Closed".into(),
+                },
+                TransitionSpec {
+                    name: "Reopen".into(),
+                    from: vec!["Closed".into()],
+                    to: "Open".into(),
+                },
+            ],
+        }],
+        projects: vec![ProjectSpec {
+            key: "OPS".into(),
+            workflow: Some("ops".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+    .unwrap();
+    let token = |site: &str, email: &str| {
+        c.create_credential(
+            site,
+            CredentialSpec {
+                kind: CredentialKind::ClassicToken,
+                account: email.into(),
+                token: None,
+                expires_at: None,
+                scopes: vec![],
+            },
+        )
+        .unwrap()
+        .token
+    };
+    let (acme_token, globex_token) = (token("acme", ACME_BOT), token("globex", GLOBEX_BOT));
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sites.d")).unwrap();
+    std::fs::write(dir.path().join("jira-sync.toml"), "state_dir = \"state\"\n").unwrap();
+    let site_file = |url: String,
+                     email: &str,
+                     var: &str,
+                     conn: &str,
+                     project: &str,
+                     mirror: &str,
+                     field: &str,
+                     statuses: &str,
+                     extra: &str| {
+        format!(
+            "url = \"{url}\"\n[auth]\nmethod = \"api_token\"\nemail = \"{email}\"\ntoken = {{ env = \"{var}\" }}\n[[connector]]\nname = \"{conn}\"\nproject = \"{project}\"\nmirror = [\"{mirror}\"]\nconflict = \"newest\"\n{extra}[connector.fields]\nseverity = \"{field}\"\n[connector.statuses]\n{statuses}"
+        )
+    };
+    std::fs::write(
+        dir.path().join("sites.d/acme.toml"),
+        site_file(
+            sim.site_url("acme"),
+            ACME_BOT,
+            "ACME_T",
+            "sec",
+            "SEC",
+            "globex/ops",
+            "customfield_10042",
+            "\"To Do\" = \"open\"\n\"In Progress\" = \"in_progress\"\n\"Done\" = \"closed\"\n",
+            "",
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sites.d/globex.toml"),
+        site_file(
+            sim.site_url("globex"),
+            GLOBEX_BOT,
+            "GLOBEX_T",
+            "ops",
+            "OPS",
+            "acme/sec",
+            "customfield_10077",
+            "\"Open\" = \"open\"\n\"Working\" = \"in_progress\"\n\"Closed\" = \"closed\"\n",
+            ops_extra,
+        ),
+    )
+    .unwrap();
+    let env = BTreeMap::from([
+        ("ACME_T".to_owned(), acme_token),
+        ("GLOBEX_T".to_owned(), globex_token),
+    ]);
+    let config = Arc::new(Loader::with_env(env).load(dir.path()).unwrap());
+    let store = Store::open(&config.daemon.state_dir).unwrap();
+    // Jira's search index lags writes: a few seconds here, on both sites.
+    c.set_search_lag("acme", 3.0).unwrap();
+    c.set_search_lag("globex", 3.0).unwrap();
+    let http = jira_sync_auth::http_client();
+    let mut sites = HashMap::new();
+    for site in &config.sites {
+        let provider = Arc::new(jira_sync_auth::Provider::new(
+            site,
+            &Url::parse(&sim.base_url()).unwrap(),
+            http.clone(),
+            None,
+        ));
+        let limiter = Arc::new(jira_sync_ratelimit::SiteLimiter::new(
+            &site.name,
+            site.limits,
+        ));
+        let client = Client::new(
+            &site.name,
+            site.url.clone(),
+            provider,
+            limiter,
+            http.clone(),
+            Arc::new(NoObserver),
+        )
+        // Real-time retries: keep the fault tests fast.
+        .with_retry_base(std::time::Duration::from_millis(20));
+        let me = client.myself().await.unwrap();
+        let field_types = client
+            .fields()
+            .await
+            .unwrap()
+            .into_iter()
+            .filter_map(|f| Some((f.id, f.schema?.kind)))
+            .collect();
+        sites.insert(
+            site.name.clone(),
+            SiteCtx {
+                client,
+                time_zone: me.time_zone.unwrap().parse().unwrap(),
+                field_types,
+            },
+        );
+    }
+    let globex = sites["globex"].client.clone();
+    let hub = store.hub().unwrap();
+    let world = sim.control().world().clone();
+    let engine =
+        Engine::new(config, hub.clone(), sites).with_clock(Arc::new(move || world.clock().now()));
+    Pair {
+        sim,
+        engine,
+        hub,
+        globex,
+        _dir: dir,
+        _store: store,
+    }
+}
+
+impl Pair {
+    pub async fn run(&self, c: ConnectorRef) -> Report {
+        self.engine.run(&c).await.unwrap()
+    }
+
+    /// Runs both sides until a full round neither pulls a change nor writes (at most 6 rounds):
+    /// a round that only merged can still leave the other side something to push.
+    pub async fn converge(&self) {
+        for _ in 0..6 {
+            // Cycles are spaced in time; the search lag passes between them.
+            self.sim
+                .control()
+                .world()
+                .clock()
+                .advance(chrono::Duration::seconds(4));
+            let a = self.run(sec()).await;
+            let b = self.run(ops()).await;
+            if std::env::var_os("ENGINE_DEBUG").is_some() {
+                eprintln!("sec {a:?}\nops {b:?}");
+            }
+            if writes(&a) + writes(&b) + a.pulled + b.pulled == 0 {
+                return;
+            }
+        }
+        panic!("did not converge");
+    }
+
+    pub fn issues(&self, site: &str) -> Vec<Value> {
+        let n = self.sim.control().issue_count(site).unwrap();
+        let project = if site == "acme" { "SEC" } else { "OPS" };
+        (1..=n + 5)
+            .filter_map(|i| {
+                self.sim
+                    .control()
+                    .issue(site, &format!("{project}-{i}"))
+                    .ok()
+            })
+            .collect()
+    }
+
+    /// The one issue of `site` with this summary (fails if there are none or several).
+    pub fn only_one(&self, site: &str, s: &str) -> Value {
+        let all: Vec<Value> = self
+            .issues(site)
+            .into_iter()
+            .filter(|i| summary(i) == s)
+            .collect();
+        assert_eq!(all.len(), 1, "{s} exactly once on {site}");
+        all[0].clone()
+    }
+
+    /// Writes the simulator served (create, edit, transition, comment, property) so far.
+    pub fn write_requests(&self) -> u64 {
+        self.sim
+            .control()
+            .counters(None)
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c.method != "GET" && !c.route.contains("search") && !c.route.contains("bulkfetch")
+            })
+            .map(|c| c.count)
+            .sum()
+    }
+}
+
+pub fn writes(r: &Report) -> usize {
+    r.created + r.updated + r.transitioned + r.commented
+}
+
+pub fn summary(i: &Value) -> &str {
+    i["fields"]["summary"].as_str().unwrap()
+}
