@@ -118,6 +118,23 @@ fn note_failure(
 /// (site, email) -> (when asked, account id or none), reused for [`PEOPLE_TTL`].
 type PeopleCache = HashMap<(String, String), (DateTime<Utc>, Option<String>)>;
 
+/// A connector's overlap (how far pulls reach back, and how long search may lag).
+fn overlap(conn: &Connector) -> Duration {
+    Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5))
+}
+
+/// A timestamp as Jira prints it: `2026-11-23T10:00:00.000+0000`.
+fn jira_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// The guard of `m`; a panic elsewhere while it was held leaves the data usable.
+fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The engine's "now": wall-clock time in production, the simulator's in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -266,7 +283,7 @@ impl Engine {
         work: &mut Work,
         report: &mut Report,
     ) -> Result<(), EngineError> {
-        let overlap = Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5));
+        let overlap = overlap(conn);
         let mut jql = Self::scope_jql(conn);
         if let Some(since) = w.updated {
             // JQL reads dates in the account's zone, at minute granularity: format there, and
@@ -304,9 +321,7 @@ impl Engine {
                     continue;
                 }
                 report.pulled += 1;
-                let updated = DateTime::parse_from_str(&updated_s, "%Y-%m-%dT%H:%M:%S%.3f%z")
-                    .map(|t| t.with_timezone(&Utc))
-                    .unwrap_or_else(|_| Utc::now());
+                let updated = jira_time(&updated_s).unwrap_or_else(Utc::now);
                 w.updated = Some(w.updated.map_or(updated, |u| u.max(updated)));
                 self.merge_issue(me, conn, &issue, updated, &fields, work, report)?;
             }
@@ -411,8 +426,8 @@ impl Engine {
                     .to_owned(),
                 created: c["created"]
                     .as_str()
-                    .and_then(|t| DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.3f%z").ok())
-                    .map_or_else(Utc::now, |t| t.with_timezone(&Utc)),
+                    .and_then(jira_time)
+                    .unwrap_or_else(Utc::now),
                 origin: Some((me.site.clone(), me.connector.clone(), cid.clone())),
             });
             link.comments.insert(hub_id, cid);

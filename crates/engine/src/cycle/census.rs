@@ -2,7 +2,6 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, Duration, Utc};
 use jira_sync_client::{ClientError, SearchQuery};
 use jira_sync_config::{Connector, ConnectorRef};
 use jira_sync_store::hub::{IntentKind, Link, Record, Watermark};
@@ -10,6 +9,7 @@ use serde_json::json;
 
 use super::{
     CENSUS_PAGE, DELETED, Engine, EngineError, MASS_LOSS, Report, SiteCtx, Work, fingerprint,
+    jira_time, overlap,
 };
 
 impl Engine {
@@ -25,9 +25,9 @@ impl Engine {
         work: &mut Work,
         report: &mut Report,
     ) -> Result<(), EngineError> {
-        let links: Vec<Link> = self
-            .hub
-            .links_of_connector(&me.site, &me.connector)?
+        let all = self.hub.links_of_connector(&me.site, &me.connector)?;
+        let linked = all.len();
+        let links: Vec<Link> = all
             .into_iter()
             .map(|l| work.links.get(&l.record).cloned().unwrap_or(l))
             .filter(|l| l.missing.is_none())
@@ -60,8 +60,7 @@ impl Engine {
             .filter(|l| !present.contains(&l.issue_id))
             .collect();
         let now = (self.now)();
-        let overlap = Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5));
-        let linked = self.hub.links_of_connector(&me.site, &me.connector)?.len();
+        let overlap = overlap(conn);
         let mut lost: Vec<(Link, String)> = Vec::new();
         for chunk in absent.chunks(100) {
             let ids: Vec<String> = chunk.iter().map(|l| l.issue_id.clone()).collect();
@@ -78,12 +77,7 @@ impl Engine {
                         i["key"].as_str().unwrap_or("another project")
                     ),
                     Some(i) => {
-                        let updated = i["fields"]["updated"]
-                            .as_str()
-                            .and_then(|t| {
-                                DateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.3f%z").ok()
-                            })
-                            .map(|t| t.with_timezone(&Utc));
+                        let updated = i["fields"]["updated"].as_str().and_then(jira_time);
                         // Changed lately: search may just not show it yet; the next census
                         // decides.
                         if updated.is_none_or(|t| now - t < overlap) {

@@ -3,7 +3,7 @@
 use jira_sync_config::ConnectorRef;
 use serde_json::{Value, json};
 
-use super::{Engine, EngineError, PEOPLE_TTL, Report, SiteCtx};
+use super::{Engine, EngineError, PEOPLE_TTL, Report, SiteCtx, locked};
 use crate::mapping::{PEOPLE, Person, person_on};
 
 impl Engine {
@@ -17,12 +17,7 @@ impl Engine {
         hub: &Value,
         report: &mut Report,
     ) -> Result<Option<Value>, EngineError> {
-        if self
-            .refused_people
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .contains(&(me.to_string(), field.to_owned()))
-        {
+        if locked(&self.refused_people).contains(&(me.to_string(), field.to_owned())) {
             if !hub.is_null() {
                 report.unmapped_people += 1;
             }
@@ -39,10 +34,7 @@ impl Engine {
         };
         let now = (self.now)();
         let key = (me.site.clone(), email);
-        let cached = self
-            .people
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        let cached = locked(&self.people)
             .get(&key)
             .filter(|(at, _)| now - *at < PEOPLE_TTL)
             .map(|(_, id)| id.clone());
@@ -54,10 +46,7 @@ impl Engine {
                     .user_by_email(&key.1)
                     .await?
                     .map(|u| u.account_id);
-                self.people
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .insert(key, (now, id.clone()));
+                locked(&self.people).insert(key, (now, id.clone()));
                 id
             }
         };
@@ -82,10 +71,7 @@ impl Engine {
             return None;
         }
         let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
-        let mut refused = self
-            .refused_people
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut refused = locked(&self.refused_people);
         for (f, why) in errors {
             tracing::warn!(site = %me.site, connector = %me.connector, field = %f, reason = %why, "Jira refuses this field here; it is left unset from now on.");
             refused.insert((me.to_string(), f.clone()));

@@ -9,7 +9,9 @@ use jira_sync_config::{Connector, ConnectorRef};
 use jira_sync_store::hub::{HubComment, IntentKind, Link, Record, RecordId};
 use serde_json::{Value, json};
 
-use super::{Engine, EngineError, PROPERTY, Report, SiteCtx, Work, fingerprint, note_failure};
+use super::{
+    Engine, EngineError, PROPERTY, Report, SiteCtx, Work, fingerprint, note_failure, overlap,
+};
 use crate::mapping::{PEOPLE, hub_fields, jira_status, to_jira};
 
 impl Engine {
@@ -61,7 +63,7 @@ impl Engine {
         let mut found = HashMap::new();
         // A create younger than the overlap may have landed but not reached search yet
         // (Jira's index lags): it is neither linked nor repeated until search can tell.
-        let settle = Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5));
+        let settle = overlap(conn);
         let now = (self.now)();
         let (young, creates): (Vec<_>, Vec<_>) =
             creates.into_iter().partition(|(i, _)| i.at > now - settle);
