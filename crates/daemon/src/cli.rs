@@ -44,6 +44,22 @@ pub enum Command {
     /// OAuth 2.0 (3LO) consent for `oauth2` sites.
     #[command(subcommand)]
     Auth(AuthCommand),
+    /// Maintenance of the state database.
+    #[command(subcommand)]
+    Store(StoreCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StoreCommand {
+    /// Re-derive hub records and links from the sites after the state database was lost.
+    ///
+    /// Reads every connector's issues with their `jira-sync` property (each issue jira-sync
+    /// created names its record and the issues it mirrors) and the markers on mirrored
+    /// comments, and stores the records and links. Refuses a database that already holds
+    /// records. Every site must be reachable: a partial rebuild would let the next cycle
+    /// mirror issues a second time. OAuth refresh tokens cannot be re-derived: run
+    /// `jira-sync auth login` for `oauth2` sites first. Stop the daemon first.
+    Rebuild(ConfigArgs),
 }
 
 /// Where the configuration lives.

@@ -9,6 +9,8 @@ mod cli;
 mod login;
 mod online;
 mod scopes;
+mod sites;
+mod store;
 mod sync;
 
 /// Exit status for runtime failures.
@@ -23,6 +25,7 @@ fn main() -> ExitCode {
         cli::Command::Scopes(args) => scopes::run(&args),
         cli::Command::Sync(args) => sync::run(&args),
         cli::Command::Auth(cli::AuthCommand::Login(args)) => login::run(&args),
+        cli::Command::Store(cli::StoreCommand::Rebuild(args)) => store::rebuild(&args),
     }
 }
 

@@ -4,12 +4,8 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use jira_sync_auth::{Provider, http_client};
-use jira_sync_client::{Client, NoObserver};
 use jira_sync_config::{Config, ConnectorRef};
-use jira_sync_engine::{Engine, Report, SiteCtx};
-use jira_sync_ratelimit::SiteLimiter;
-use jira_sync_resolver::Resolver;
+use jira_sync_engine::{Engine, Report};
 use jira_sync_store::Store;
 
 use crate::cli::SyncArgs;
@@ -58,53 +54,8 @@ async fn cycle(
     target: &ConnectorRef,
 ) -> Result<Report, String> {
     let site = config.site(&target.site).expect("checked above");
-    let http = http_client();
-    let provider = Arc::new(Provider::new(
-        site,
-        &config.daemon.auth_url,
-        http.clone(),
-        Some(store.vault().map_err(|e| e.to_string())?),
-    ));
-    let resolver = Resolver::new(
-        http.clone(),
-        config.daemon.gateway_url.clone(),
-        Some(store.cache().map_err(|e| e.to_string())?),
-    );
-    let base = resolver
-        .api_base(site, provider.form())
-        .await
-        .map_err(|e| e.to_string())?;
-    let limiter = Arc::new(SiteLimiter::new(&site.name, site.limits));
-    let client = Client::new(
-        &site.name,
-        base,
-        provider,
-        limiter,
-        http,
-        Arc::new(NoObserver),
-    );
-    let me = client.myself().await.map_err(|e| e.to_string())?;
-    let time_zone = me
-        .time_zone
-        .as_deref()
-        .unwrap_or("UTC")
-        .parse::<chrono_tz::Tz>()
-        .unwrap_or(chrono_tz::UTC);
-    let field_types = client
-        .fields()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter_map(|f| Some((f.id, f.schema?.kind)))
-        .collect();
-    let sites = HashMap::from([(
-        site.name.clone(),
-        SiteCtx {
-            client,
-            time_zone,
-            field_types,
-        },
-    )]);
+    let ctx = crate::sites::site_ctx(&config, store, site, &jira_sync_auth::http_client()).await?;
+    let sites = HashMap::from([(site.name.clone(), ctx)]);
     let engine = Engine::new(
         config.clone(),
         store.hub().map_err(|e| e.to_string())?,

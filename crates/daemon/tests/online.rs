@@ -291,4 +291,31 @@ async fn sync_runs_one_cycle_and_says_what_it_did() {
     assert_no_secrets(&text(&out));
     let out = run("acme/nope").await.unwrap();
     assert_eq!(out.status.code(), Some(2));
+
+    // The state database is lost: `store rebuild` re-derives it from the sites, and the
+    // next cycles create nothing again.
+    std::fs::remove_dir_all(dir.path().join("state")).unwrap();
+    let rebuild = |cfg: String| {
+        tokio::task::spawn_blocking(move || jira_sync(&["store", "rebuild", "--config", &cfg]))
+    };
+    let out = rebuild(cfg.clone()).await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).starts_with("rebuilt 35 records with 70 links"),
+        "{}",
+        text(&out)
+    );
+    let out = rebuild(cfg.clone()).await.unwrap();
+    assert_eq!(out.status.code(), Some(1), "a second rebuild is refused");
+    assert!(
+        text(&out).contains("already holds records"),
+        "{}",
+        text(&out)
+    );
+    for target in ["acme/sec", "globex/ops"] {
+        let out = run(target).await.unwrap();
+        assert!(text(&out).contains("created 0,"), "{}", text(&out));
+    }
+    assert_eq!(sim.control().issue_count("acme").unwrap(), 35);
+    assert_eq!(sim.control().issue_count("globex").unwrap(), 35);
 }

@@ -16,6 +16,9 @@ use serde_json::Value;
 mod census; // The hourly census and propagate_deletes.
 mod people; // Assignee and reporter across sites.
 mod push; // Creates, edits, transitions and comments.
+mod rebuild; // `jira-sync store rebuild`.
+
+pub use rebuild::Rebuilt;
 
 use crate::mapping::{hub_fields, jira_fields, to_hub};
 
@@ -41,6 +44,8 @@ pub enum EngineError {
     UnknownConnector(String),
     #[error("site `{0}` is not ready (no client)")]
     SiteNotReady(String),
+    #[error("the store already holds records; a rebuild starts from an empty store")]
+    NotEmpty,
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error(transparent)]
@@ -215,6 +220,12 @@ impl Engine {
         out.into_iter().collect()
     }
 
+    fn site_ctx(&self, site: &str) -> Result<&SiteCtx, EngineError> {
+        self.sites
+            .get(site)
+            .ok_or_else(|| EngineError::SiteNotReady(site.to_owned()))
+    }
+
     fn record(&self, work: &Work, id: RecordId) -> Result<Option<Record>, EngineError> {
         match work.records.get(&id) {
             Some(r) => Ok(Some(r.clone())),
@@ -225,10 +236,7 @@ impl Engine {
     /// One cycle of `site/connector`.
     pub async fn run(&self, me: &ConnectorRef) -> Result<Report, EngineError> {
         let (_, conn) = self.connector(me)?;
-        let ctx = self
-            .sites
-            .get(&me.site)
-            .ok_or_else(|| EngineError::SiteNotReady(me.site.clone()))?;
+        let ctx = self.site_ctx(&me.site)?;
         let mut report = Report::default();
         let mut work = Work::default();
         let mut w = self.hub.watermark(&me.site, &me.connector)?;
@@ -438,15 +446,7 @@ impl Engine {
     }
 
     fn new_record(&self) -> Result<Record, EngineError> {
-        Ok(Record {
-            id: self.hub.new_record_id()?,
-            fields: BTreeMap::new(),
-            field_times: BTreeMap::new(),
-            comments: vec![],
-            gone: None,
-            parked: Default::default(),
-            seq: 0,
-        })
+        Ok(Record::new(self.hub.new_record_id()?))
     }
 
     /// Stores a write intent (flushed) before the write is sent.

@@ -35,6 +35,21 @@ pub struct Record {
     pub seq: u64,
 }
 
+impl Record {
+    /// A record with nothing in it yet.
+    pub fn new(id: RecordId) -> Record {
+        Record {
+            id,
+            fields: BTreeMap::new(),
+            field_times: BTreeMap::new(),
+            comments: vec![],
+            gone: None,
+            parked: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+}
+
 /// A refused write: why, and a fingerprint of what was attempted (record fields and the
 /// connector's configuration).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -176,6 +191,7 @@ pub struct Hub {
 }
 
 const SEQ_KEY: &[u8] = b"seq";
+const FLOOR_KEY: &[u8] = b"record_floor";
 
 impl Hub {
     pub(crate) fn new(db: &sled::Db) -> Result<Hub, StoreError> {
@@ -191,10 +207,32 @@ impl Hub {
         })
     }
 
-    /// A fresh record id (unique for the life of the database).
+    /// A fresh record id (unique for the life of the database, and above every id a
+    /// rebuild took from the sites).
     pub fn new_record_id(&self) -> Result<RecordId, StoreError> {
         // sled's ids start at 0; record ids start at 1 so 0 can mean "none".
-        Ok(self.db.generate_id()? + 1)
+        Ok(self.record_floor()? + self.db.generate_id()? + 1)
+    }
+
+    fn record_floor(&self) -> Result<RecordId, StoreError> {
+        Ok(self.meta.get(FLOOR_KEY)?.map_or(0, |b| {
+            u64::from_be_bytes(b.as_ref().try_into().unwrap_or([0; 8]))
+        }))
+    }
+
+    /// Makes every later [`Hub::new_record_id`] greater than `max` (a rebuilt store reuses
+    /// the ids the sites' issue properties carry), and waits until that is on disk.
+    pub async fn raise_record_floor(&self, max: RecordId) -> Result<(), StoreError> {
+        if max > self.record_floor()? {
+            self.meta.insert(FLOOR_KEY, &max.to_be_bytes())?;
+            self.meta.flush_async().await?;
+        }
+        Ok(())
+    }
+
+    /// Whether the hub holds no record and no link (a rebuild starts from nothing).
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty() && self.links.is_empty()
     }
 
     pub fn record(&self, id: RecordId) -> Result<Option<Record>, StoreError> {

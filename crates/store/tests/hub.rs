@@ -187,3 +187,31 @@ fn store_corrupt_record(store: &Store, id: u64) {
         .insert(id.to_be_bytes(), vec![1u8, b'{'])
         .unwrap();
 }
+
+#[tokio::test]
+async fn after_a_rebuild_new_record_ids_stay_above_the_ids_taken_from_the_sites() {
+    let dir = tempfile::tempdir().unwrap();
+    {
+        let store = Store::open(dir.path()).unwrap();
+        let hub = store.hub().unwrap();
+        assert!(hub.is_empty());
+        hub.raise_record_floor(5000).await.unwrap();
+        // A lower floor later never lowers it.
+        hub.raise_record_floor(10).await.unwrap();
+        assert!(hub.new_record_id().unwrap() > 5000);
+        hub.commit(Commit {
+            records: vec![record(5000, "rebuilt")],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+        assert!(!hub.is_empty());
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let hub = store.hub().unwrap();
+    let ids: Vec<u64> = (0..3).map(|_| hub.new_record_id().unwrap()).collect();
+    assert!(
+        ids.iter().all(|&i| i > 5000),
+        "the floor survives a reopen: {ids:?}"
+    );
+}

@@ -215,7 +215,16 @@ impl Engine {
                         }
                     }
                 }
-                let details = json!({ "fields": f, "properties": [{ "key": PROPERTY, "value": { "record": rid, "nonce": nonce } }] });
+                // The issues the record already has elsewhere go along, so a lost store can
+                // be rebuilt from the sites (`jira-sync store rebuild`).
+                let links: Vec<String> = self
+                    .hub
+                    .links_of(rid)?
+                    .iter()
+                    .filter(|l| l.site != me.site || l.connector != me.connector)
+                    .map(|l| format!("{}/{}/{}", l.site, l.connector, l.issue_id))
+                    .collect();
+                let details = json!({ "fields": f, "properties": [{ "key": PROPERTY, "value": { "record": rid, "nonce": nonce, "links": links } }] });
                 creates.push((record, details, intent));
                 continue;
             };

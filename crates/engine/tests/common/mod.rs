@@ -26,6 +26,8 @@ pub struct Pair {
     pub engine: Engine,
     pub hub: jira_sync_store::Hub,
     pub globex: Client,
+    config: Arc<jira_sync_config::Config>,
+    sites: HashMap<String, SiteCtx>,
     _dir: tempfile::TempDir,
     _store: Store,
 }
@@ -234,20 +236,41 @@ pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
     }
     let globex = sites["globex"].client.clone();
     let hub = store.hub().unwrap();
-    let world = sim.control().world().clone();
-    let engine =
-        Engine::new(config, hub.clone(), sites).with_clock(Arc::new(move || world.clock().now()));
+    let engine = engine(&sim, &config, &hub, &sites);
     Pair {
         sim,
         engine,
         hub,
         globex,
+        config,
+        sites,
         _dir: dir,
         _store: store,
     }
 }
 
+fn engine(
+    sim: &Simulator,
+    config: &Arc<jira_sync_config::Config>,
+    hub: &jira_sync_store::Hub,
+    sites: &HashMap<String, SiteCtx>,
+) -> Engine {
+    let world = sim.control().world().clone();
+    Engine::new(config.clone(), hub.clone(), sites.clone())
+        .with_clock(Arc::new(move || world.clock().now()))
+}
+
 impl Pair {
+    /// The state database is lost: the engine starts over on an empty one.
+    pub fn lose_store(&mut self) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        self.hub = store.hub().unwrap();
+        self.engine = engine(&self.sim, &self.config, &self.hub, &self.sites);
+        self._store = store;
+        self._dir = dir;
+    }
+
     pub async fn run(&self, c: ConnectorRef) -> Report {
         self.engine.run(&c).await.unwrap()
     }
