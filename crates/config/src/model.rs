@@ -55,6 +55,14 @@ pub struct Daemon {
     pub auth_url: Url,
     /// Bearer token of the `/v1` hub API; `None` turns the API off.
     pub api_token: Option<Secret>,
+    /// How long shutdown waits for running cycles.
+    pub shutdown_grace: Duration,
+    /// How long a sync run may take before it is told to stop.
+    pub run_timeout: Duration,
+    /// When each site's credential is probed.
+    pub health_schedule: Schedule,
+    /// When each pulling connector takes its census.
+    pub census_schedule: Schedule,
 }
 
 /// Log output format.

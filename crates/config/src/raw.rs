@@ -36,6 +36,14 @@ pub mod defaults {
     pub const CONFLICT: &str = "newest";
     /// `[[connector]] overlap`: covers Jira search's consistency lag.
     pub const OVERLAP: &str = "5m";
+    /// How long shutdown waits for running cycles to commit.
+    pub const SHUTDOWN_GRACE: &str = "30s";
+    /// How long a sync run may take before it is told to stop.
+    pub const RUN_TIMEOUT: &str = "1h";
+    /// When every site's credential is probed (and once at start).
+    pub const HEALTH_SCHEDULE: &str = "0 0 * * * *";
+    /// When every pulling connector takes its census of deleted and moved issues.
+    pub const CENSUS_SCHEDULE: &str = "0 30 3 * * *";
 }
 
 /// `jira-sync.toml`: daemon-wide settings.
@@ -55,6 +63,14 @@ pub struct RawDaemon {
     pub auth_url: Option<String>,
     /// Bearer token of the `/v1` hub API; absent means the API is off.
     pub api_token: Option<SecretRef>,
+    /// How long `SIGTERM` waits for running cycles to finish their page and commit. Default `30s`.
+    pub shutdown_grace: Option<String>,
+    /// A sync run longer than this is told to stop and commit. Default `1h`.
+    pub run_timeout: Option<String>,
+    /// When each site's credential is probed (cron with seconds, UTC). Default hourly.
+    pub health_schedule: Option<String>,
+    /// When each pulling connector takes its census (cron with seconds, UTC). Default daily.
+    pub census_schedule: Option<String>,
 }
 
 /// `sites.d/NAME.toml`: one Jira Cloud site.

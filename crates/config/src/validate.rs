@@ -96,7 +96,49 @@ pub(crate) fn daemon(
     );
     let auth_url = url_or_default(raw.auth_url.as_deref(), defaults::AUTH_URL, "auth_url", p);
     let api_token = secret(raw.api_token.as_ref(), "api_token", cx, p);
+    let mut duration = |value: Option<&str>, default: &str, key: &str| {
+        let v = value.unwrap_or(default);
+        humantime::parse_duration(v)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .or_else(|| {
+                p.push(
+                    key,
+                    format!("`{v}` is not a duration; expected e.g. \"{default}\""),
+                );
+                None
+            })
+    };
+    let shutdown_grace = duration(
+        raw.shutdown_grace.as_deref(),
+        defaults::SHUTDOWN_GRACE,
+        "shutdown_grace",
+    );
+    let run_timeout = duration(
+        raw.run_timeout.as_deref(),
+        defaults::RUN_TIMEOUT,
+        "run_timeout",
+    );
+    let mut schedule = |value: Option<&str>, default: &str, key: &str| {
+        Schedule::parse(value.unwrap_or(default))
+            .map_err(|e| p.push(key, e))
+            .ok()
+    };
+    let health_schedule = schedule(
+        raw.health_schedule.as_deref(),
+        defaults::HEALTH_SCHEDULE,
+        "health_schedule",
+    );
+    let census_schedule = schedule(
+        raw.census_schedule.as_deref(),
+        defaults::CENSUS_SCHEDULE,
+        "census_schedule",
+    );
     Some(Daemon {
+        shutdown_grace: shutdown_grace?,
+        run_timeout: run_timeout?,
+        health_schedule: health_schedule?,
+        census_schedule: census_schedule?,
         state_dir: state_dir?,
         listen: listen?,
         log_format: log_format?,

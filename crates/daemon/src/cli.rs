@@ -30,6 +30,17 @@ pub enum Command {
     /// prints one row per site; exit 0 when every site is usable, 1 otherwise. The systemd
     /// unit runs `jira-sync check --offline` before starting and before reloading.
     Check(CheckArgs),
+    /// Run the daemon: every connector on its schedule, credential health, metrics.
+    ///
+    /// Serves /metrics, /healthz, /readyz and /status on `listen`, tells systemd when it is
+    /// ready (Type=notify) and pets its watchdog. SIGHUP reloads the configuration (an
+    /// invalid one keeps the old running); SIGTERM or SIGINT let running cycles finish their
+    /// page and commit (within `shutdown_grace`), then exit 0. Logs go to stderr in
+    /// `log_format`; JIRA_SYNC_LOG sets the level (default info).
+    Run(RunArgs),
+    /// Sites, credentials, connectors, last runs and backlog: from the running daemon's
+    /// /status, or from the state database when the daemon is down.
+    Status(StatusArgs),
     /// Run one sync cycle of a connector now and print what it did.
     ///
     /// Pulls what changed, merges it into the hub, pushes what the hub has that Jira lacks
@@ -77,6 +88,27 @@ pub struct CheckArgs {
     /// Check the files only: no network requests (no cloud ID lookup, no token probe).
     #[arg(long)]
     pub offline: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Run only the mirror groups of shard I of N (0-based), e.g. 0/3.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<jira_sync_jobs::Shard>,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Print JSON (the same as the daemon's /status).
+    #[arg(long)]
+    pub json: bool,
+    /// With the daemon down: show each site's shard out of N (as `run --shard I/N` places it).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
 }
 
 #[derive(Debug, Args)]

@@ -8,8 +8,10 @@ mod check;
 mod cli;
 mod login;
 mod online;
+mod run;
 mod scopes;
 mod sites;
+mod status;
 mod store;
 mod sync;
 
@@ -23,6 +25,8 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Scopes(args) => scopes::run(&args),
+        cli::Command::Run(args) => run::run(&args),
+        cli::Command::Status(args) => status::run(&args),
         cli::Command::Sync(args) => sync::run(&args),
         cli::Command::Auth(cli::AuthCommand::Login(args)) => login::run(&args),
         cli::Command::Store(cli::StoreCommand::Rebuild(args)) => store::rebuild(&args),

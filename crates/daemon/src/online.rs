@@ -3,17 +3,13 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use chrono::{Duration, Utc};
-use jira_sync_auth::health::EXPIRING_WINDOW_DAYS;
-use jira_sync_auth::scopes::required;
-use jira_sync_auth::{CredentialState, Provider, Target, http_client, probe};
+use chrono::Utc;
+use jira_sync_auth::{CredentialState, Provider, http_client};
 use jira_sync_config::{AuthMethod, Config, Site};
-use jira_sync_resolver::{ResolveError, Resolver};
+use jira_sync_jobs::probe_site;
+use jira_sync_resolver::Resolver;
 use jira_sync_store::{Store, Vault};
 use url::Url;
-
-/// How long an OAuth refresh-token family lives from consent.
-const REFRESH_FAMILY_DAYS: i64 = 365;
 
 /// One site's verdict.
 #[derive(Debug, Clone)]
@@ -82,20 +78,6 @@ async fn check_site(
         message: String::new(),
         usable: false,
     };
-    let cloud_id = match resolver.cloud_id(site).await {
-        Ok(id) => id,
-        Err(e) => {
-            row.message = e.to_string();
-            return row;
-        }
-    };
-    row.cloud_id = cloud_id.clone();
-    let gateway = resolver.gateway_base(&cloud_id);
-    row.api_base = if method.uses_gateway() {
-        gateway.to_string()
-    } else {
-        site.url.to_string()
-    };
     if method == AuthMethod::OAuth2 && vault.is_none() {
         row.message = format!(
             "the token vault cannot be opened: {}",
@@ -103,45 +85,22 @@ async fn check_site(
         );
         return row;
     }
-    let family_end = match (method, &vault) {
-        (AuthMethod::OAuth2, Some(v)) => v
-            .refresh_token(&site.name)
-            .ok()
-            .flatten()
-            .map(|t| t.consented_at + Duration::days(REFRESH_FAMILY_DAYS)),
-        _ => None,
-    };
-    let provider = Provider::new(site, auth_url, http.clone(), vault);
-    let mut grant_problem = None;
-    if matches!(method, AuthMethod::OAuth2 | AuthMethod::ClientCredentials)
-        && let Err(e @ ResolveError::NotInGrant { .. }) =
-            resolver.check_grant(site, &provider).await
-    {
-        grant_problem = Some(e.to_string());
+    let provider = Provider::new(site, auth_url, http.clone(), vault.clone());
+    let v = probe_site(site, &provider, resolver, http, vault.as_ref(), Utc::now()).await;
+    if let Some(id) = v.cloud_id {
+        row.cloud_id = id;
     }
-    let req = required(&site.connectors);
-    let target = Target {
-        site_url: &site.url,
-        gateway_base: Some(&gateway),
-        required: &req,
-        project: site.connectors.first().map(|c| c.project.as_str()),
-        expires_at: site.auth.declared_expiry().or(family_end),
-        window: Duration::days(EXPIRING_WINDOW_DAYS),
-    };
-    let health = probe(&provider, http, &target, Utc::now()).await;
-    row.state = health.state.as_str().into();
-    row.usable = health.state.usable() && grant_problem.is_none();
-    if let Some(g) = grant_problem {
-        row.state = CredentialState::Revoked.as_str().into();
-        row.message = g;
-    } else if health.message != "ok" {
-        row.message = health.message;
+    if let Some(base) = v.api_base {
+        row.api_base = base.to_string();
     }
-    row.expires = health
+    row.state = v.state.as_str().into();
+    row.usable = v.state.usable();
+    row.message = v.message;
+    row.expires = v
         .expires_at
         .map_or("-".into(), |e| e.format("%Y-%m-%d").to_string());
-    if !health.missing_scopes.is_empty() {
-        row.missing = health.missing_scopes.join(" ");
+    if !v.missing_scopes.is_empty() {
+        row.missing = v.missing_scopes.join(" ");
     }
     row
 }

@@ -42,23 +42,5 @@ pub async fn site_ctx(
         http.clone(),
         Arc::new(NoObserver),
     );
-    let me = client.myself().await.map_err(|e| e.to_string())?;
-    let time_zone = me
-        .time_zone
-        .as_deref()
-        .unwrap_or("UTC")
-        .parse::<chrono_tz::Tz>()
-        .unwrap_or(chrono_tz::UTC);
-    let field_types = client
-        .fields()
-        .await
-        .map_err(|e| e.to_string())?
-        .into_iter()
-        .filter_map(|f| Some((f.id, f.schema?.kind)))
-        .collect();
-    Ok(SiteCtx {
-        client,
-        time_zone,
-        field_types,
-    })
+    SiteCtx::read(client).await.map_err(|e| e.to_string())
 }

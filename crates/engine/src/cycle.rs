@@ -12,6 +12,7 @@ use jira_sync_store::hub::{
     Commit, HubComment, IntentKind, Link, Parked, Record, RecordId, Watermark,
 };
 use serde_json::Value;
+use tokio_util::sync::CancellationToken;
 
 mod census; // The hourly census and propagate_deletes.
 mod people; // Assignee and reporter across sites.
@@ -60,6 +61,30 @@ pub struct SiteCtx {
     pub time_zone: Tz,
     /// Field id -> schema type, for writing custom fields (`option` takes `{"value": ..}`).
     pub field_types: BTreeMap<String, String>,
+}
+
+impl SiteCtx {
+    /// Reads the integration account's time zone (`/myself`) and the site's field types.
+    pub async fn read(client: Client) -> Result<SiteCtx, ClientError> {
+        let me = client.myself().await?;
+        let time_zone = me
+            .time_zone
+            .as_deref()
+            .unwrap_or("UTC")
+            .parse::<Tz>()
+            .unwrap_or(chrono_tz::UTC);
+        let field_types = client
+            .fields()
+            .await?
+            .into_iter()
+            .filter_map(|f| Some((f.id, f.schema?.kind)))
+            .collect();
+        Ok(SiteCtx {
+            client,
+            time_zone,
+            field_types,
+        })
+    }
 }
 
 /// What a run did.
@@ -135,6 +160,11 @@ fn jira_time(s: &str) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// The read guard of `l`; a panic elsewhere while it was held leaves the data usable.
+fn locked_read<T>(l: &std::sync::RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 /// The guard of `m`; a panic elsewhere while it was held leaves the data usable.
 fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -146,17 +176,23 @@ pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 pub struct Engine {
     config: Arc<Config>,
     hub: jira_sync_store::Hub,
-    sites: HashMap<String, SiteCtx>,
+    sites: std::sync::RwLock<HashMap<String, Arc<SiteCtx>>>,
     now: Clock,
     people: std::sync::Mutex<PeopleCache>,
     /// (site/connector, field): people fields Jira refused to take from this connector.
     refused_people: std::sync::Mutex<BTreeSet<(String, String)>>,
+    /// Whether runs take the hourly census themselves (off when a scheduler runs
+    /// [`Engine::census_now`] as its own job).
+    census_in_runs: bool,
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("sites", &self.sites.keys().collect::<Vec<_>>())
+            .field(
+                "sites",
+                &locked_read(&self.sites).keys().collect::<Vec<_>>(),
+            )
             .finish_non_exhaustive()
     }
 }
@@ -170,6 +206,8 @@ struct Work {
     /// Records a run was interrupted while commenting on: their comments are read before
     /// adding any, to adopt what already landed.
     check_comments: BTreeSet<RecordId>,
+    /// Fires when the run should stop early (shutdown, timeout).
+    cancel: CancellationToken,
 }
 
 impl Engine {
@@ -181,11 +219,20 @@ impl Engine {
         Engine {
             config,
             hub,
-            sites,
+            sites: std::sync::RwLock::new(
+                sites.into_iter().map(|(k, v)| (k, Arc::new(v))).collect(),
+            ),
             now: Arc::new(Utc::now),
             people: Default::default(),
             refused_people: Default::default(),
+            census_in_runs: true,
         }
+    }
+
+    /// Leaves the census to [`Engine::census_now`]: runs no longer take it.
+    pub fn without_census_in_runs(mut self) -> Self {
+        self.census_in_runs = false;
+        self
     }
 
     /// Uses `now` as the clock (tests drive it with the simulator's).
@@ -220,10 +267,29 @@ impl Engine {
         out.into_iter().collect()
     }
 
-    fn site_ctx(&self, site: &str) -> Result<&SiteCtx, EngineError> {
-        self.sites
+    fn site_ctx(&self, site: &str) -> Result<Arc<SiteCtx>, EngineError> {
+        locked_read(&self.sites)
             .get(site)
+            .cloned()
             .ok_or_else(|| EngineError::SiteNotReady(site.to_owned()))
+    }
+
+    /// Makes `site` ready (its client and facts), or not ready (`None`: its runs fail with
+    /// [`EngineError::SiteNotReady`] until it is set again).
+    pub fn set_site(&self, site: &str, ctx: Option<SiteCtx>) {
+        let mut sites = self
+            .sites
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match ctx {
+            Some(c) => sites.insert(site.to_owned(), Arc::new(c)),
+            None => sites.remove(site),
+        };
+    }
+
+    /// Whether `site` has its client and facts.
+    pub fn site_ready(&self, site: &str) -> bool {
+        locked_read(&self.sites).contains_key(site)
     }
 
     fn record(&self, work: &Work, id: RecordId) -> Result<Option<Record>, EngineError> {
@@ -235,23 +301,41 @@ impl Engine {
 
     /// One cycle of `site/connector`.
     pub async fn run(&self, me: &ConnectorRef) -> Result<Report, EngineError> {
+        self.run_until(me, &CancellationToken::new()).await
+    }
+
+    /// One cycle that stops early, but cleanly, once `cancel` fires: the page being merged
+    /// and the write being sent finish, writes not yet sent are left for the next cycle,
+    /// and what was done is committed.
+    pub async fn run_until(
+        &self,
+        me: &ConnectorRef,
+        cancel: &CancellationToken,
+    ) -> Result<Report, EngineError> {
         let (_, conn) = self.connector(me)?;
         let ctx = self.site_ctx(&me.site)?;
+        let ctx = &*ctx;
         let mut report = Report::default();
-        let mut work = Work::default();
+        let mut work = Work {
+            cancel: cancel.clone(),
+            ..Work::default()
+        };
         let mut w = self.hub.watermark(&me.site, &me.connector)?;
         if conn.direction.pulls() {
             self.pull(me, conn, ctx, &mut w, &mut work, &mut report)
                 .await?;
             let now = (self.now)();
-            if w.census.is_none_or(|t| now - t >= CENSUS_EVERY) {
+            if self.census_in_runs
+                && !cancel.is_cancelled()
+                && w.census.is_none_or(|t| now - t >= CENSUS_EVERY)
+            {
                 self.census(me, conn, ctx, &w, &mut work, &mut report)
                     .await?;
                 w.census = Some(now);
             }
         }
         let mut written = Vec::new();
-        if conn.direction.pushes() {
+        if conn.direction.pushes() && !cancel.is_cancelled() {
             self.push(me, conn, ctx, &mut work, &mut report, &mut written)
                 .await?;
         }
@@ -268,6 +352,31 @@ impl Engine {
                     .into_iter()
                     .map(|id| (me.site.clone(), me.connector.clone(), id))
                     .collect(),
+            })
+            .await?;
+        Ok(report)
+    }
+
+    /// The census of `site/connector` on its own (the daemon's census job): finds issues
+    /// deleted or moved out of scope and marks their records gone.
+    pub async fn census_now(&self, me: &ConnectorRef) -> Result<Report, EngineError> {
+        let (_, conn) = self.connector(me)?;
+        let ctx = self.site_ctx(&me.site)?;
+        let mut report = Report::default();
+        let mut work = Work::default();
+        let mut w = self.hub.watermark(&me.site, &me.connector)?;
+        self.census(me, conn, &ctx, &w, &mut work, &mut report)
+            .await?;
+        // Only the census moves: a cycle may have moved the rest meanwhile.
+        let census = (self.now)();
+        w = self.hub.watermark(&me.site, &me.connector)?;
+        w.census = Some(census);
+        self.hub
+            .commit(Commit {
+                records: work.records.into_values().collect(),
+                links: work.links.into_values().collect(),
+                watermark: Some((me.site.clone(), me.connector.clone(), w)),
+                done: vec![],
             })
             .await?;
         Ok(report)
@@ -318,6 +427,10 @@ impl Engine {
         let mut now_seen = Vec::new();
         let fields = hub_fields(conn);
         while let Some(page) = pages.next().await? {
+            if work.cancel.is_cancelled() {
+                // Stopping: what was merged is committed; the next run reads on from there.
+                break;
+            }
             for issue in page.issues {
                 let id = issue["id"].as_str().unwrap_or_default().to_owned();
                 let updated_s = issue["fields"]["updated"]

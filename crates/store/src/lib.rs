@@ -7,12 +7,14 @@
 
 mod cache; // Cached site facts (cloud IDs, /myself, fields, statuses).
 pub mod hub; // Sync records, links, watermarks, write intents, the change sequence.
+mod status; // Last runs and credential checks, for `status` and restarts.
 mod vault; // OAuth refresh tokens, flushed on every write.
 
 use std::path::{Path, PathBuf};
 
 pub use cache::Cache;
 pub use hub::Hub;
+pub use status::{RunStatus, SiteStatus, StatusBook};
 pub use vault::{RefreshToken, Vault};
 
 /// The sled page cache, in bytes. sled's default (1 GiB) is far beyond what jira-sync keeps.
@@ -83,6 +85,12 @@ impl Store {
         Ok(Store { db, path })
     }
 
+    /// Waits until everything written so far is on disk.
+    pub async fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush_async().await?;
+        Ok(())
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -93,6 +101,10 @@ impl Store {
 
     pub fn cache(&self) -> Result<Cache, StoreError> {
         Ok(Cache::new(self.db.open_tree("cache")?))
+    }
+
+    pub fn status(&self) -> Result<StatusBook, StoreError> {
+        Ok(StatusBook::new(self.db.open_tree("status")?))
     }
 
     pub fn hub(&self) -> Result<Hub, StoreError> {

@@ -126,6 +126,9 @@ impl Engine {
         let landed = self.landed_creates(me, conn, ctx, work).await?;
         let mut creates: Vec<(Record, Value, u64)> = Vec::new();
         for rid in self.scope(me, work)? {
+            if work.cancel.is_cancelled() {
+                break;
+            }
             let Some(record) = self.record(work, rid)? else {
                 continue;
             };
@@ -244,6 +247,11 @@ impl Engine {
             .collect();
         batches.reverse();
         while let Some(batch) = batches.pop() {
+            if work.cancel.is_cancelled() {
+                // Stopping: these creates were never sent, so their intents are settled.
+                work.done.extend(batch.iter().map(|(_, _, intent)| *intent));
+                continue;
+            }
             let mut again = Vec::new();
             let details: Vec<Value> = batch.iter().map(|(_, d, _)| d.clone()).collect();
             let out = match ctx.client.bulk_create(&details).await {

@@ -1,0 +1,218 @@
+//! `jira-sync run`: the daemon. HTTP endpoints, the jobs, systemd notify, reload on
+//! `SIGHUP`, graceful stop on `SIGTERM`/`SIGINT`.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use jira_sync_config::{Config, LogFormat};
+use jira_sync_jobs::{Daemon, Options};
+use jira_sync_metrics::Metrics;
+use jira_sync_store::Store;
+use sd_notify::NotifyState;
+use tokio::signal::unix::{SignalKind, signal};
+
+use crate::cli::RunArgs;
+
+/// What the endpoints read.
+#[derive(Clone)]
+struct App {
+    metrics: Metrics,
+    daemon: Arc<tokio::sync::OnceCell<Daemon>>,
+    ready: Arc<AtomicBool>,
+}
+
+pub fn run(args: &RunArgs) -> ExitCode {
+    let config = match crate::load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    init_logs(config.daemon.log_format);
+    match crate::runtime().block_on(serve(args, config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "jira-sync stopped.");
+            eprintln!("jira-sync run: {e}");
+            ExitCode::from(crate::EXIT_FAILURE)
+        }
+    }
+}
+
+/// Logs on stderr: JSON (journald, log shippers) or pretty. `JIRA_SYNC_LOG` sets the level
+/// (`error`, `warn`, `info` (default), `debug`, `trace`).
+fn init_logs(format: LogFormat) {
+    let level = std::env::var("JIRA_SYNC_LOG")
+        .ok()
+        .and_then(|l| l.parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Pretty => builder.try_init(),
+    };
+}
+
+async fn serve(args: &RunArgs, config: Config) -> Result<(), String> {
+    let store = Store::open(&config.daemon.state_dir).map_err(|e| e.to_string())?;
+    let metrics = Metrics::new();
+    metrics.config_last_reload_success.set(1.0);
+    let app = App {
+        metrics: metrics.clone(),
+        daemon: Default::default(),
+        ready: Default::default(),
+    };
+    let listener = tokio::net::TcpListener::bind(config.daemon.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", config.daemon.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let router = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/status", get(status))
+        .with_state(app.clone());
+    let http_stop = Arc::new(tokio::sync::Notify::new());
+    let server = {
+        let stop = http_stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.notified().await })
+                .await
+        })
+    };
+    let opts = Options {
+        shard: args.shard,
+        run_timeout: config.daemon.run_timeout,
+        grace: config.daemon.shutdown_grace,
+        health_schedule: config.daemon.health_schedule.as_str().to_owned(),
+        census_schedule: config.daemon.census_schedule.as_str().to_owned(),
+        ..Options::default()
+    };
+    let config_dir = config.dir.clone();
+    let daemon = Daemon::start(config, &store, metrics.clone(), opts)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = app.daemon.set(daemon.clone());
+    app.ready.store(true, Ordering::SeqCst);
+    // Tests and operators find the address here (`listen` may use port 0).
+    println!("jira-sync: listening on {addr}");
+    tracing::info!(%addr, connectors = daemon.connectors().len(), shard = ?args.shard.map(|s| s.to_string()), "jira-sync running.");
+    let _ = sd_notify::notify(&[NotifyState::Ready]);
+    let watchdog = sd_notify::watchdog_enabled().map(|every| {
+        let d = daemon.clone();
+        let store = store.clone();
+        tokio::spawn(async move { watchdog(d, store, every / 2).await })
+    });
+
+    let mut hup = signal(SignalKind::hangup()).map_err(|e| e.to_string())?;
+    let mut term = signal(SignalKind::terminate()).map_err(|e| e.to_string())?;
+    let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
+    loop {
+        tokio::select! {
+            _ = hup.recv() => reload(&daemon, &metrics, &config_dir).await,
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    tracing::info!("Stopping: letting running cycles commit.");
+    let _ = sd_notify::notify(&[NotifyState::Stopping]);
+    app.ready.store(false, Ordering::SeqCst);
+    if let Some(w) = watchdog {
+        w.abort();
+    }
+    let finished = daemon.shutdown().await;
+    if !finished {
+        tracing::warn!(
+            "Some cycles did not finish within the grace period; their write intents make the next start safe."
+        );
+    }
+    http_stop.notify_waiters();
+    let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    store.flush().await.map_err(|e| e.to_string())?;
+    tracing::info!("Stopped.");
+    Ok(())
+}
+
+/// `SIGHUP`: validate the new configuration first; a bad one keeps the old running.
+async fn reload(daemon: &Daemon, metrics: &Metrics, dir: &std::path::Path) {
+    let _ = sd_notify::notify(&[
+        NotifyState::Reloading,
+        NotifyState::monotonic_usec_now().unwrap_or(NotifyState::Reloading),
+    ]);
+    match jira_sync_config::load(dir) {
+        Ok(config) => match daemon.reload(config).await {
+            Ok(()) => {
+                metrics.config_last_reload_success.set(1.0);
+                tracing::info!(
+                    connectors = daemon.connectors().len(),
+                    "Configuration reloaded."
+                );
+            }
+            Err(e) => {
+                metrics.config_last_reload_success.set(0.0);
+                tracing::error!(error = %e, "Reload failed; the previous configuration keeps running.");
+            }
+        },
+        Err(e) => {
+            metrics.config_last_reload_success.set(0.0);
+            tracing::error!(problems = %e, "The new configuration is invalid; the previous one keeps running.");
+        }
+    }
+    let _ = sd_notify::notify(&[NotifyState::Ready]);
+}
+
+/// `WATCHDOG=1` while the store answers and the scheduler keeps ticking (a stuck runtime or
+/// database stops the pings, and systemd restarts the service).
+async fn watchdog(daemon: Daemon, store: Store, every: Duration) {
+    let mut last_ticks = daemon.ticks();
+    let mut quiet = Duration::ZERO;
+    loop {
+        tokio::time::sleep(every).await;
+        let ticks = daemon.ticks();
+        if ticks == last_ticks {
+            quiet += every;
+        } else {
+            quiet = Duration::ZERO;
+            last_ticks = ticks;
+        }
+        let store_ok = store.hub().is_ok_and(|h| h.watermark("", "").is_ok());
+        // Connectors tick at least every few minutes; an hour of silence is a stuck scheduler.
+        let scheduler_ok = daemon.connectors().is_empty() || quiet < Duration::from_secs(3600);
+        if store_ok && scheduler_ok {
+            let _ = sd_notify::notify(&[NotifyState::Watchdog]);
+        } else {
+            tracing::error!(store_ok, scheduler_ok, "Not petting the watchdog.");
+        }
+    }
+}
+
+async fn metrics_text(State(app): State<App>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        app.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn readyz(State(app): State<App>) -> Response {
+    if app.ready.load(Ordering::SeqCst) {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting or stopping\n").into_response()
+    }
+}
+
+async fn status(State(app): State<App>) -> Response {
+    match app.daemon.get() {
+        Some(d) => axum::Json(d.status()).into_response(),
+        None => (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response(),
+    }
+}

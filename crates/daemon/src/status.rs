@@ -1,0 +1,116 @@
+//! `jira-sync status`: one line per site and per connector, from the running daemon's
+//! `/status`, or from the state database when the daemon is down.
+
+use std::fmt::Write as _;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use jira_sync_config::Config;
+use jira_sync_jobs::{Shard, Status, stored_status};
+use jira_sync_store::Store;
+
+use crate::cli::StatusArgs;
+
+pub fn run(args: &StatusArgs) -> ExitCode {
+    let config = match crate::load(&args.config.config) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let shard = args
+        .shards
+        .filter(|n| *n > 0)
+        .map(|count| Shard { index: 0, count });
+    let (status, source) = match crate::runtime().block_on(from_daemon(&config)) {
+        Some(s) => (s, "the running daemon"),
+        None => match Store::open(&config.daemon.state_dir)
+            .and_then(|s| s.status())
+            .and_then(|book| stored_status(&config, &book, shard))
+        {
+            Ok(s) => (s, "the state database (daemon not running)"),
+            Err(e) => {
+                eprintln!(
+                    "jira-sync status: the daemon does not answer on {} and {e}",
+                    config.daemon.listen
+                );
+                return ExitCode::from(crate::EXIT_FAILURE);
+            }
+        },
+    };
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&status).expect("serializable")
+        );
+    } else {
+        print!("{}", render(&status, source));
+    }
+    ExitCode::SUCCESS
+}
+
+/// The daemon's `/status`, if it answers on `listen`.
+async fn from_daemon(config: &Config) -> Option<Status> {
+    let mut addr = config.daemon.listen;
+    if addr.port() == 0 {
+        return None;
+    }
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let resp = jira_sync_auth::http_client()
+        .get(format!("http://{addr}/status"))
+        .timeout(Duration::from_secs(3))
+        .send()
+        .await
+        .ok()?;
+    if !resp.status().is_success() {
+        return None;
+    }
+    resp.json().await.ok()
+}
+
+fn time(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map_or("-".into(), |t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+}
+
+/// `: why`, when there is something to say.
+fn because(message: &Option<String>) -> String {
+    message
+        .as_deref()
+        .map_or(String::new(), |m| format!(": {m}"))
+}
+
+fn render(s: &Status, source: &str) -> String {
+    let mut out = format!("from {source}\n");
+    for site in &s.sites {
+        let _ = writeln!(
+            out,
+            "site {}: {} credential {} (expires {}, checked {}), group {}, shard {}{}",
+            site.site,
+            site.method,
+            site.health.state.as_deref().unwrap_or("unknown"),
+            site.health
+                .expires_at
+                .map_or("-".into(), |t| t.format("%Y-%m-%d").to_string()),
+            time(site.health.checked_at),
+            site.group,
+            site.shard,
+            because(&site.health.message),
+        );
+    }
+    for c in &s.connectors {
+        let _ = writeln!(
+            out,
+            "connector {}/{}: last run {} {}{}, last success {}, backlog {}, schedule \"{}\"{}",
+            c.site,
+            c.connector,
+            time(c.last.last_run),
+            c.last.outcome.as_deref().unwrap_or("never"),
+            if c.running { " (running now)" } else { "" },
+            time(c.last.last_success),
+            c.last.backlog,
+            c.schedule,
+            because(&c.last.message),
+        );
+    }
+    out
+}

@@ -1,0 +1,921 @@
+//! The running daemon's jobs: a sync job per connector, a census job per pulling connector
+//! and a token-health job per site, on tokio-cron-scheduler (UTC), with the guards the
+//! scheduler lacks: runs of one connector never overlap (a tick that finds the previous run
+//! still going is skipped and counted), every run has a timeout and is a tracked task, and a
+//! connector's ticks are offset by a stable amount derived from its name.
+//!
+//! A site whose credential is revoked, expired or short of scopes sends no sync traffic: its
+//! ticks end with outcome `credential`, and its probe runs again on a backoff until the
+//! credential works, when the site resumes by itself.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jira_sync_auth::{CredentialState, Provider};
+use jira_sync_client::{Client, ClientError, PrometheusObserver};
+use jira_sync_config::{Auth, Config, ConnectorRef, Site};
+use jira_sync_engine::{Engine, EngineError, Report, SiteCtx};
+use jira_sync_metrics::Metrics;
+use jira_sync_ratelimit::Limiters;
+use jira_sync_resolver::Resolver;
+use jira_sync_store::{Hub, RunStatus, SiteStatus, StatusBook, Store, Vault};
+use serde::Serialize;
+use tokio_cron_scheduler::{Job, JobScheduler};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use uuid::Uuid;
+
+use crate::groups::{Shard, fnv1a, groups, shard_of};
+use crate::probe::{Verdict, probe_site};
+
+/// Tunables of the daemon's jobs.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Run only the mirror groups this shard owns.
+    pub shard: Option<Shard>,
+    /// A sync run longer than this is told to stop (it commits what it did).
+    pub run_timeout: Duration,
+    /// How long shutdown waits for running cycles to commit.
+    pub grace: Duration,
+    /// When every site's credential is probed (cron with seconds, UTC).
+    pub health_schedule: String,
+    /// When every pulling connector takes its census.
+    pub census_schedule: String,
+    /// First and longest wait between probes of a credential that does not work.
+    pub probe_backoff: (Duration, Duration),
+    /// The longest stable offset of a connector's ticks.
+    pub max_offset: Duration,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            shard: None,
+            run_timeout: Duration::from_secs(3600),
+            grace: Duration::from_secs(30),
+            health_schedule: "0 0 * * * *".into(),
+            census_schedule: "0 0 3 * * *".into(),
+            probe_backoff: (Duration::from_secs(60), Duration::from_secs(3600)),
+            max_offset: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] jira_sync_store::StoreError),
+    #[error("scheduler: {0}")]
+    Scheduler(String),
+}
+
+impl From<tokio_cron_scheduler::JobSchedulerError> for DaemonError {
+    fn from(e: tokio_cron_scheduler::JobSchedulerError) -> Self {
+        DaemonError::Scheduler(format!("{e:?}"))
+    }
+}
+
+/// The daemon's jobs. Cheap to clone.
+#[derive(Clone)]
+pub struct Daemon {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Daemon {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Daemon").finish_non_exhaustive()
+    }
+}
+
+struct Inner {
+    hub: Hub,
+    book: StatusBook,
+    vault: Vault,
+    metrics: Metrics,
+    http: reqwest::Client,
+    resolver: Resolver,
+    limiters: Limiters,
+    opts: Options,
+    current: RwLock<Arc<Generation>>,
+    sites: Mutex<BTreeMap<String, Arc<SiteRt>>>,
+    conns: Mutex<BTreeMap<ConnectorRef, Arc<ConnRt>>>,
+    sched: JobScheduler,
+    /// Job key -> (scheduler id, fingerprint of what it runs).
+    jobs: tokio::sync::Mutex<BTreeMap<String, (Uuid, u64)>>,
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    /// Ticks seen: the watchdog's proof that the scheduler is alive.
+    ticks: AtomicU64,
+}
+
+/// One configuration in force: the engine built for it.
+struct Generation {
+    config: Arc<Config>,
+    engine: Arc<Engine>,
+}
+
+/// A site's runtime: its provider (token cache, single-flight refresh) and health.
+struct SiteRt {
+    site: Site,
+    fingerprint: u64,
+    provider: Arc<Provider>,
+    health: Mutex<Health>,
+    /// The client and facts, once the credential worked.
+    ctx: Mutex<Option<SiteCtx>>,
+    probing: tokio::sync::Mutex<()>,
+}
+
+#[derive(Debug, Default)]
+struct Health {
+    verdict: Option<Verdict>,
+    checked: Option<DateTime<Utc>>,
+    next_probe: Option<tokio::time::Instant>,
+    backoff: Duration,
+}
+
+/// A connector's runtime: it outlives reloads so a restarted job never overlaps a run of
+/// the job it replaced.
+#[derive(Default)]
+struct ConnRt {
+    running: tokio::sync::Mutex<()>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// What changes a site's runtime: its whole configuration, secrets included (a token file
+/// re-read on reload with new contents restarts the site). Hashed in memory only.
+fn site_fingerprint(site: &Site) -> u64 {
+    let mut s = format!("{site:?}");
+    match &site.auth {
+        Auth::ApiToken(t) | Auth::ServiceAccount(t) => s.push_str(t.token.expose()),
+        Auth::OAuth2(o) => {
+            s.push_str(o.client_secret.expose());
+            if let Some(r) = &o.initial_refresh_token {
+                s.push_str(r.expose());
+            }
+        }
+        Auth::ClientCredentials(c) => s.push_str(c.client_secret.expose()),
+    }
+    fnv1a(s.as_bytes())
+}
+
+/// States that stop a site's sync traffic until a probe finds the credential working.
+fn blocking(state: CredentialState) -> bool {
+    matches!(
+        state,
+        CredentialState::Revoked | CredentialState::Expired | CredentialState::InsufficientScope
+    )
+}
+
+/// A connector's status in `/status` and `jira-sync status`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct ConnectorView {
+    pub site: String,
+    pub connector: String,
+    pub schedule: String,
+    pub running: bool,
+    #[serde(flatten)]
+    pub last: RunStatus,
+}
+
+/// A site's status in `/status` and `jira-sync status`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct SiteView {
+    pub site: String,
+    pub method: String,
+    pub group: String,
+    pub shard: String,
+    #[serde(flatten)]
+    pub health: SiteStatus,
+}
+
+/// `/status`: the same as `jira-sync status --json`.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct Status {
+    pub shard: Option<String>,
+    pub sites: Vec<SiteView>,
+    pub connectors: Vec<ConnectorView>,
+}
+
+/// Sites and connectors of `config` as the store last saw them (the daemon may be down).
+pub fn stored_status(
+    config: &Config,
+    book: &StatusBook,
+    shard: Option<Shard>,
+) -> Result<Status, jira_sync_store::StoreError> {
+    let groups = groups(config);
+    let count = shard.map_or(1, |s| s.count);
+    let mut status = Status {
+        shard: shard.map(|s| s.to_string()),
+        sites: vec![],
+        connectors: vec![],
+    };
+    for site in &config.sites {
+        let group = groups.get(&site.name).cloned().unwrap_or_default();
+        status.sites.push(SiteView {
+            site: site.name.clone(),
+            method: site.auth.method().to_string(),
+            shard: format!("{}/{count}", shard_of(&group, count)),
+            group,
+            health: book.site(&site.name)?.unwrap_or_default(),
+        });
+        for c in &site.connectors {
+            status.connectors.push(ConnectorView {
+                site: site.name.clone(),
+                connector: c.name.clone(),
+                schedule: c.schedule.as_str().to_owned(),
+                running: false,
+                last: book.run(&site.name, &c.name)?.unwrap_or_default(),
+            });
+        }
+    }
+    Ok(status)
+}
+
+impl Daemon {
+    /// Opens what the jobs need, schedules every job of `config` and starts the scheduler.
+    /// Every site's credential is probed once at start.
+    pub async fn start(
+        config: Config,
+        store: &Store,
+        metrics: Metrics,
+        opts: Options,
+    ) -> Result<Daemon, DaemonError> {
+        let http = jira_sync_auth::http_client();
+        let hub = store.hub()?;
+        let engine = Arc::new(Engine::new(
+            Arc::new(config.clone()),
+            hub.clone(),
+            HashMap::new(),
+        ));
+        let sched = JobScheduler::new_with_channel_size(16_384).await?;
+        let inner = Arc::new(Inner {
+            resolver: Resolver::new(
+                http.clone(),
+                config.daemon.gateway_url.clone(),
+                Some(store.cache()?),
+            ),
+            limiters: Limiters::new(&config, Some(metrics.clone())),
+            hub,
+            book: store.status()?,
+            vault: store.vault()?,
+            metrics,
+            http,
+            opts,
+            current: RwLock::new(Arc::new(Generation {
+                config: Arc::new(config.clone()),
+                engine,
+            })),
+            sites: Mutex::default(),
+            conns: Mutex::default(),
+            sched,
+            jobs: Default::default(),
+            tracker: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            ticks: AtomicU64::new(0),
+        });
+        inner
+            .metrics
+            .build_info
+            .with_label_values(&[env!("CARGO_PKG_VERSION")])
+            .set(1);
+        let d = Daemon { inner };
+        d.restore_gauges(&config);
+        d.apply(config).await?;
+        d.inner.sched.start().await?;
+        Ok(d)
+    }
+
+    /// `jira_sync_last_success_timestamp_seconds` from the store: a restart does not look
+    /// like a stall.
+    fn restore_gauges(&self, config: &Config) {
+        for site in &config.sites {
+            for c in &site.connectors {
+                if let Ok(Some(RunStatus {
+                    last_success: Some(t),
+                    ..
+                })) = self.inner.book.run(&site.name, &c.name)
+                {
+                    self.inner
+                        .metrics
+                        .last_success_timestamp_seconds
+                        .with_label_values(&[site.name.as_str(), c.name.as_str()])
+                        .set(t.timestamp() as f64);
+                }
+            }
+        }
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> Arc<Config> {
+        self.generation().config.clone()
+    }
+
+    fn generation(&self) -> Arc<Generation> {
+        self.inner
+            .current
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether this daemon runs `site` (its group belongs to this shard).
+    fn owns(&self, groups: &BTreeMap<String, String>, site: &str) -> bool {
+        self.inner
+            .opts
+            .shard
+            .is_none_or(|s| groups.get(site).is_some_and(|g| s.owns(g)))
+    }
+
+    /// Applies a new (valid) configuration: sites and connectors whose configuration changed
+    /// are restarted, added ones start, removed ones stop, unchanged ones keep running.
+    pub async fn reload(&self, config: Config) -> Result<(), DaemonError> {
+        self.apply(config).await
+    }
+
+    async fn apply(&self, config: Config) -> Result<(), DaemonError> {
+        let inner = &self.inner;
+        let mut jobs = inner.jobs.lock().await;
+        let config = Arc::new(config);
+        let groups = groups(&config);
+        inner.limiters.reconfigure(&config);
+        let engine = Arc::new(
+            Engine::new(config.clone(), inner.hub.clone(), HashMap::new()).without_census_in_runs(),
+        );
+        let mut fresh = Vec::new();
+        let mut wanted: BTreeMap<String, (String, u64, JobKind)> = BTreeMap::new();
+        {
+            let mut sites = lock(&inner.sites);
+            let mut kept = BTreeMap::new();
+            for site in config.sites.iter().filter(|s| self.owns(&groups, &s.name)) {
+                let fp = site_fingerprint(site);
+                let rt = match sites.remove(&site.name) {
+                    Some(rt) if rt.fingerprint == fp => rt,
+                    _ => {
+                        fresh.push(site.name.clone());
+                        Arc::new(SiteRt {
+                            site: site.clone(),
+                            fingerprint: fp,
+                            provider: Arc::new(Provider::new(
+                                site,
+                                &config.daemon.auth_url,
+                                inner.http.clone(),
+                                Some(inner.vault.clone()),
+                            )),
+                            health: Mutex::default(),
+                            ctx: Mutex::default(),
+                            probing: Default::default(),
+                        })
+                    }
+                };
+                if let Some(ctx) = lock(&rt.ctx).clone() {
+                    engine.set_site(&site.name, Some(ctx));
+                }
+                wanted.insert(
+                    format!("health/{}", site.name),
+                    (
+                        inner.opts.health_schedule.clone(),
+                        fp,
+                        JobKind::Health(site.name.clone()),
+                    ),
+                );
+                for c in &site.connectors {
+                    let r = ConnectorRef {
+                        site: site.name.clone(),
+                        connector: c.name.clone(),
+                    };
+                    let cfp = fnv1a(format!("{fp}{c:?}").as_bytes());
+                    wanted.insert(
+                        format!("sync/{r}"),
+                        (
+                            c.schedule.as_str().to_owned(),
+                            cfp,
+                            JobKind::Sync(r.clone()),
+                        ),
+                    );
+                    if c.direction.pulls() {
+                        wanted.insert(
+                            format!("census/{r}"),
+                            (
+                                inner.opts.census_schedule.clone(),
+                                cfp,
+                                JobKind::Census(r.clone()),
+                            ),
+                        );
+                    }
+                }
+                kept.insert(site.name.clone(), rt);
+            }
+            // What is left was removed (or moved to another shard): its series go too.
+            for gone in sites.keys() {
+                self.forget_site(gone);
+            }
+            *sites = kept;
+        }
+        {
+            let mut conns = lock(&inner.conns);
+            conns.retain(|r, _| wanted.contains_key(&format!("sync/{r}")));
+            for (_, _, kind) in wanted.values() {
+                if let JobKind::Sync(r) = kind {
+                    conns.entry(r.clone()).or_default();
+                }
+            }
+        }
+        *inner
+            .current
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = Arc::new(Generation {
+            config: config.clone(),
+            engine,
+        });
+        // Jobs: remove the stale, add the new; unchanged ones are left alone.
+        let stale: Vec<String> = jobs
+            .iter()
+            .filter(|(k, (_, fp))| wanted.get(*k).is_none_or(|(_, w, _)| w != fp))
+            .map(|(k, _)| k.clone())
+            .collect();
+        for k in stale {
+            if let Some((id, _)) = jobs.remove(&k) {
+                inner.sched.remove(&id).await?;
+            }
+        }
+        for (key, (schedule, fp, kind)) in wanted {
+            if jobs.contains_key(&key) {
+                continue;
+            }
+            let weak = Arc::downgrade(&self.inner);
+            let job = Job::new_async(schedule.as_str(), move |_, _| {
+                let (weak, kind) = (weak.clone(), kind.clone());
+                Box::pin(async move { on_tick(weak, kind) })
+            })?;
+            let id = inner.sched.add(job).await?;
+            jobs.insert(key, (id, fp));
+        }
+        drop(jobs);
+        for site in fresh {
+            let d = self.clone();
+            inner.tracker.spawn(async move { d.probe(&site).await });
+        }
+        Ok(())
+    }
+
+    /// Drops the metric series of a site no longer run here.
+    fn forget_site(&self, site: &str) {
+        let m = &self.inner.metrics;
+        for s in CredentialState::ALL {
+            let _ = m.credential_state.remove_label_values(&[site, s.as_str()]);
+        }
+        let _ = m.credential_up.remove_label_values(&[site]);
+        let _ = m
+            .credential_last_check_timestamp_seconds
+            .remove_label_values(&[site]);
+    }
+
+    /// Probes `site`'s credential now, exports the verdict, and makes the site ready when it
+    /// works. Concurrent calls wait for one probe.
+    pub async fn probe(&self, site: &str) -> Option<Verdict> {
+        let rt = lock(&self.inner.sites).get(site).cloned()?;
+        let _one = rt.probing.lock().await;
+        let now = Utc::now();
+        let verdict = probe_site(
+            &rt.site,
+            &rt.provider,
+            &self.inner.resolver,
+            &self.inner.http,
+            Some(&self.inner.vault),
+            now,
+        )
+        .await;
+        let m = &self.inner.metrics;
+        let name = rt.site.name.as_str();
+        for s in CredentialState::ALL {
+            m.credential_state
+                .with_label_values(&[name, s.as_str()])
+                .set(i64::from(s == verdict.state));
+        }
+        m.credential_up
+            .with_label_values(&[name])
+            .set(i64::from(verdict.usable()));
+        m.credential_last_check_timestamp_seconds
+            .with_label_values(&[name])
+            .set(now.timestamp() as f64);
+        if let Some(e) = verdict.expires_at {
+            m.credential_expiry_timestamp_seconds
+                .with_label_values(&[name, rt.site.auth.method().as_str()])
+                .set(e.timestamp() as f64);
+        }
+        let _ = self.inner.book.set_site(
+            name,
+            &SiteStatus {
+                state: Some(verdict.state.as_str().into()),
+                expires_at: verdict.expires_at,
+                checked_at: Some(now),
+                message: (!verdict.message.is_empty()).then(|| verdict.message.clone()),
+            },
+        );
+        {
+            let mut h = lock(&rt.health);
+            let (first, longest) = self.inner.opts.probe_backoff;
+            if blocking(verdict.state) {
+                h.backoff = if h.backoff.is_zero() {
+                    first
+                } else {
+                    (h.backoff * 2).min(longest)
+                };
+                h.next_probe = Some(tokio::time::Instant::now() + h.backoff);
+                tracing::warn!(site = name, state = %verdict.state, message = %verdict.message, retry_in_s = h.backoff.as_secs(), "Credential does not work; this site's sync stops until it does.");
+            } else {
+                h.backoff = Duration::ZERO;
+                h.next_probe = None;
+            }
+            h.verdict = Some(verdict.clone());
+            h.checked = Some(now);
+        }
+        if verdict.usable() && lock(&rt.ctx).is_none() {
+            match self.site_ctx(&rt, verdict.api_base.clone()).await {
+                Ok(ctx) => {
+                    *lock(&rt.ctx) = Some(ctx.clone());
+                    self.generation().engine.set_site(name, Some(ctx));
+                    tracing::info!(site = name, "Site ready.");
+                }
+                Err(e) => {
+                    tracing::warn!(site = name, error = %e, "Site not ready; the next probe or tick tries again.");
+                }
+            }
+        }
+        Some(verdict)
+    }
+
+    /// The client and facts of a site whose credential works.
+    async fn site_ctx(&self, rt: &SiteRt, base: Option<url::Url>) -> Result<SiteCtx, String> {
+        let base = match base {
+            Some(b) => b,
+            None => self
+                .inner
+                .resolver
+                .api_base(&rt.site, rt.provider.form())
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        let limiter = self
+            .inner
+            .limiters
+            .get(&rt.site.name)
+            .ok_or_else(|| format!("no limiter for site {}", rt.site.name))?;
+        let client = Client::new(
+            &rt.site.name,
+            base,
+            rt.provider.clone(),
+            limiter,
+            self.inner.http.clone(),
+            Arc::new(PrometheusObserver(self.inner.metrics.clone())),
+        );
+        SiteCtx::read(client).await.map_err(|e| e.to_string())
+    }
+
+    /// The site's credential allows sync traffic: probed when never probed, or when it did
+    /// not work and its backoff has passed.
+    async fn credential_ok(&self, site: &str) -> Result<(), String> {
+        let Some(rt) = lock(&self.inner.sites).get(site).cloned() else {
+            return Err(format!("site {site} is not run here"));
+        };
+        let (verdict, due) = {
+            let h = lock(&rt.health);
+            (
+                h.verdict.clone(),
+                h.next_probe
+                    .is_none_or(|t| tokio::time::Instant::now() >= t),
+            )
+        };
+        let verdict = match verdict {
+            Some(v) if !blocking(v.state) => return Ok(()),
+            Some(v) if !due => v,
+            _ => match self.probe(site).await {
+                Some(v) => v,
+                None => return Err(format!("site {site} is not run here")),
+            },
+        };
+        if blocking(verdict.state) {
+            Err(format!("credential {}: {}", verdict.state, verdict.message))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// One scheduled tick of a connector's sync job, after its stable offset.
+    async fn scheduled_sync(&self, r: ConnectorRef) {
+        let offset = self.offset(&r);
+        tokio::select! {
+            _ = self.inner.shutdown.cancelled() => return,
+            _ = tokio::time::sleep(offset) => {}
+        }
+        self.tick(&r).await;
+    }
+
+    /// A stable offset in `[0, min(max_offset, half the gap between ticks))` from the
+    /// connector's name: a thousand connectors on one schedule do not fire in one second.
+    pub fn offset(&self, r: &ConnectorRef) -> Duration {
+        let config = self.config();
+        let Some((_, c)) = config.connector(r) else {
+            return Duration::ZERO;
+        };
+        let now = Utc::now();
+        let gap = c
+            .schedule
+            .next_after(now)
+            .and_then(|a| Some((a, c.schedule.next_after(a)?)))
+            .and_then(|(a, b)| (b - a).to_std().ok())
+            .unwrap_or(Duration::from_secs(60));
+        let span = self.inner.opts.max_offset.min(gap / 2).as_millis() as u64;
+        if span == 0 {
+            return Duration::ZERO;
+        }
+        Duration::from_millis(fnv1a(r.to_string().as_bytes()) % span)
+    }
+
+    /// One run of a connector's cycle now, unless one is running (then the tick is skipped
+    /// and counted). Returns the outcome, or `None` when skipped or not run here.
+    pub async fn tick(&self, r: &ConnectorRef) -> Option<&'static str> {
+        self.inner.ticks.fetch_add(1, Ordering::Relaxed);
+        let rt = lock(&self.inner.conns).get(r).cloned()?;
+        let labels = [r.site.as_str(), r.connector.as_str()];
+        let Ok(_running) = rt.running.try_lock() else {
+            tracing::info!(connector = %r, "Previous run still going; tick skipped.");
+            self.inner
+                .metrics
+                .runs_skipped_total
+                .with_label_values(&labels)
+                .inc();
+            return None;
+        };
+        if self.inner.shutdown.is_cancelled() {
+            return None;
+        }
+        let started = tokio::time::Instant::now();
+        let (outcome, report, message) = self.run_once(r).await;
+        let elapsed = started.elapsed();
+        let m = &self.inner.metrics;
+        m.sync_runs_total
+            .with_label_values(&[r.site.as_str(), r.connector.as_str(), outcome])
+            .inc();
+        m.sync_run_duration_seconds
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+        let now = Utc::now();
+        let mut status = self
+            .inner
+            .book
+            .run(&r.site, &r.connector)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        status.last_run = Some(now);
+        status.outcome = Some(outcome.into());
+        status.duration_seconds = elapsed.as_secs_f64();
+        status.message = message;
+        if let Some(rep) = &report {
+            m.issues_pulled_total
+                .with_label_values(&labels)
+                .inc_by(rep.pulled as u64);
+            for (op, n) in [
+                ("create", rep.created),
+                ("update", rep.updated),
+                ("transition", rep.transitioned),
+                ("comment", rep.commented),
+                ("delete", rep.deleted.len()),
+            ] {
+                m.issues_pushed_total
+                    .with_label_values(&[r.site.as_str(), r.connector.as_str(), op])
+                    .inc_by(n as u64);
+            }
+            m.conflicts_total
+                .with_label_values(&labels)
+                .inc_by(rep.conflicts as u64);
+            let backlog = (rep.failed.len() + rep.deferred + rep.waiting + rep.parked.len()) as u64;
+            m.push_backlog
+                .with_label_values(&labels)
+                .set(backlog as i64);
+            status.backlog = backlog;
+        }
+        if outcome == "success" {
+            status.last_success = Some(now);
+            m.last_success_timestamp_seconds
+                .with_label_values(&labels)
+                .set(now.timestamp() as f64);
+        }
+        if let Err(e) = self
+            .inner
+            .book
+            .set_run(&r.site, &r.connector, &status)
+            .await
+        {
+            tracing::warn!(connector = %r, error = %e, "Could not store the run's status.");
+        }
+        Some(outcome)
+    }
+
+    /// The cycle itself: credential gate, timeout, outcome.
+    async fn run_once(&self, r: &ConnectorRef) -> (&'static str, Option<Report>, Option<String>) {
+        if let Err(why) = self.credential_ok(&r.site).await {
+            return ("credential", None, Some(why));
+        }
+        let generation = self.generation();
+        if !generation.engine.site_ready(&r.site) {
+            // The credential works but the site's facts could not be read yet.
+            if let Some(v) = self.probe(&r.site).await
+                && blocking(v.state)
+            {
+                return ("credential", None, Some(v.message));
+            }
+        }
+        let generation = self.generation();
+        let cancel = self.inner.shutdown.child_token();
+        let timed_out = CancellationToken::new();
+        let timer = {
+            let (cancel, timed_out) = (cancel.clone(), timed_out.clone());
+            let limit = self.inner.opts.run_timeout;
+            tokio::spawn(async move {
+                tokio::time::sleep(limit).await;
+                timed_out.cancel();
+                cancel.cancel();
+            })
+        };
+        let run = generation.engine.run_until(r, &cancel);
+        // A run told to stop finishes its page and commits; past the grace it is dropped
+        // (its intents make the next run safe).
+        let grace = self.inner.opts.grace;
+        let stopped = async {
+            cancel.cancelled().await;
+            tokio::time::sleep(grace).await;
+        };
+        let result = tokio::select! {
+            res = run => Some(res),
+            _ = stopped => None,
+        };
+        timer.abort();
+        match result {
+            Some(Ok(report)) if timed_out.is_cancelled() => (
+                "timeout",
+                Some(report),
+                Some("stopped at the run timeout".into()),
+            ),
+            Some(Ok(report)) => {
+                let outcome = if report.failed.is_empty() {
+                    "success"
+                } else {
+                    "error"
+                };
+                let message = report.failed.first().map(|(what, why)| {
+                    format!(
+                        "{} failed write(s), first: {what}: {why}",
+                        report.failed.len()
+                    )
+                });
+                (outcome, Some(report), message)
+            }
+            Some(Err(e)) => {
+                let credential = matches!(
+                    e,
+                    EngineError::Client(ClientError::Unauthorized { .. } | ClientError::Auth(_))
+                );
+                tracing::warn!(connector = %r, error = %e, "Sync run failed.");
+                if credential
+                    && let Some(v) = self.force_probe(&r.site).await
+                    && blocking(v.state)
+                {
+                    return ("credential", None, Some(e.to_string()));
+                }
+                ("error", None, Some(e.to_string()))
+            }
+            None => (
+                "timeout",
+                None,
+                Some("did not stop within the grace period".into()),
+            ),
+        }
+    }
+
+    /// The token-health job: a credential that does not work is probed on its backoff only.
+    async fn scheduled_probe(&self, site: &str) {
+        let due = lock(&self.inner.sites).get(site).is_some_and(|rt| {
+            lock(&rt.health)
+                .next_probe
+                .is_none_or(|t| tokio::time::Instant::now() >= t)
+        });
+        if due {
+            self.probe(site).await;
+        }
+    }
+
+    /// Probes now, whatever the backoff says (a run just saw the credential refused).
+    async fn force_probe(&self, site: &str) -> Option<Verdict> {
+        self.probe(site).await
+    }
+
+    /// The census job of a connector: waits for a running cycle rather than overlapping it.
+    async fn census(&self, r: &ConnectorRef) {
+        let Some(rt) = lock(&self.inner.conns).get(r).cloned() else {
+            return;
+        };
+        let _running = tokio::select! {
+            g = rt.running.lock() => g,
+            _ = self.inner.shutdown.cancelled() => return,
+        };
+        if self.credential_ok(&r.site).await.is_err() {
+            return;
+        }
+        match self.generation().engine.census_now(r).await {
+            Ok(report) if !report.gone.is_empty() => {
+                tracing::info!(connector = %r, gone = report.gone.len(), "Census marked issues gone.");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(connector = %r, error = %e, "Census failed."),
+        }
+    }
+
+    /// What `/status` shows.
+    pub fn status(&self) -> Status {
+        let config = self.config();
+        let mut status = stored_status(&config, &self.inner.book, self.inner.opts.shard)
+            .unwrap_or_else(|_| Status {
+                shard: None,
+                sites: vec![],
+                connectors: vec![],
+            });
+        let sites = lock(&self.inner.sites);
+        status.sites.retain(|s| sites.contains_key(&s.site));
+        let conns = lock(&self.inner.conns);
+        status.connectors.retain_mut(|c| {
+            let r = ConnectorRef {
+                site: c.site.clone(),
+                connector: c.connector.clone(),
+            };
+            match conns.get(&r) {
+                Some(rt) => {
+                    c.running = rt.running.try_lock().is_err();
+                    true
+                }
+                None => false,
+            }
+        });
+        status
+    }
+
+    /// Connectors this daemon runs.
+    pub fn connectors(&self) -> Vec<ConnectorRef> {
+        lock(&self.inner.conns).keys().cloned().collect()
+    }
+
+    /// Ticks seen so far (the watchdog checks that they keep coming).
+    pub fn ticks(&self) -> u64 {
+        self.inner.ticks.load(Ordering::Relaxed)
+    }
+
+    /// Stops scheduling, tells running cycles to finish their page and commit, and waits
+    /// for them (bounded by the grace period). Returns false if some did not finish.
+    pub async fn shutdown(&self) -> bool {
+        let mut sched = self.inner.sched.clone();
+        if let Err(e) = sched.shutdown().await {
+            tracing::warn!(error = ?e, "Scheduler shutdown.");
+        }
+        self.inner.shutdown.cancel();
+        self.inner.tracker.close();
+        tokio::time::timeout(
+            self.inner.opts.grace + Duration::from_secs(1),
+            self.inner.tracker.wait(),
+        )
+        .await
+        .is_ok()
+    }
+}
+
+/// What a scheduled job runs.
+#[derive(Debug, Clone)]
+enum JobKind {
+    Sync(ConnectorRef),
+    Census(ConnectorRef),
+    Health(String),
+}
+
+/// A scheduler tick: the work becomes a tracked task (shutdown waits for it).
+fn on_tick(weak: Weak<Inner>, kind: JobKind) {
+    let Some(inner) = weak.upgrade() else { return };
+    if inner.shutdown.is_cancelled() {
+        return;
+    }
+    let d = Daemon {
+        inner: inner.clone(),
+    };
+    inner.tracker.spawn(async move {
+        match kind {
+            JobKind::Sync(r) => d.scheduled_sync(r).await,
+            JobKind::Census(r) => d.census(&r).await,
+            JobKind::Health(site) => d.scheduled_probe(&site).await,
+        }
+    });
+}
