@@ -13,7 +13,10 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    print!("{}", summary(&config, Utc::now()));
+    print!(
+        "{}",
+        summary(&config, Utc::now(), args.shards.unwrap_or(1).max(1))
+    );
     if args.offline {
         return ExitCode::SUCCESS;
     }
@@ -27,8 +30,10 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     }
 }
 
-/// A short, secret-free description of a valid configuration.
-pub fn summary(config: &Config, now: DateTime<Utc>) -> String {
+/// A short, secret-free description of a valid configuration; each site's mirror group
+/// and the shard (of `shards`) that runs it.
+pub fn summary(config: &Config, now: DateTime<Utc>, shards: u32) -> String {
+    let groups = jira_sync_jobs::groups(config);
     let mut out = String::new();
     let d = &config.daemon;
     let n = config.sites.len();
@@ -53,6 +58,12 @@ pub fn summary(config: &Config, now: DateTime<Utc>) -> String {
             l.requests_per_second,
             l.burst,
             l.max_concurrency
+        );
+        let group = groups.get(&site.name).map_or("", String::as_str);
+        let _ = writeln!(
+            out,
+            "    mirror group {group}, shard {}/{shards}",
+            jira_sync_jobs::shard_of(group, shards)
         );
         for c in &site.connectors {
             let mirrors = if c.mirror.is_empty() {

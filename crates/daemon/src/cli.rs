@@ -88,6 +88,9 @@ pub struct CheckArgs {
     /// Check the files only: no network requests (no cloud ID lookup, no token probe).
     #[arg(long)]
     pub offline: bool,
+    /// Show each site's shard out of N (as `run --shard I/N` places mirror groups).
+    #[arg(long, value_name = "N")]
+    pub shards: Option<u32>,
 }
 
 #[derive(Debug, Args)]

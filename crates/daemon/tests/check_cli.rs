@@ -48,6 +48,31 @@ fn valid_demo_config_prints_a_summary_and_exits_0() {
     assert!(stdout.contains("connector sec: project SEC"), "{stdout}");
     assert!(stdout.contains("mirrors globex/ops"), "{stdout}");
     assert!(stdout.contains("schedule \"*/15 * * * * *\""), "{stdout}");
+    // Both sites mirror each other: one group, run by one shard.
+    assert_eq!(
+        stdout.matches("mirror group acme, shard 0/1").count(),
+        2,
+        "{stdout}"
+    );
+    let out = jira_sync(
+        &[
+            "check",
+            "--offline",
+            "--config",
+            &repo_config(),
+            "--shards",
+            "3",
+        ],
+        &[],
+    );
+    let shards: Vec<String> = text(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("mirror group acme, shard "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(shards.len(), 2);
+    assert_eq!(shards[0], shards[1], "a group's sites share a shard");
+    assert!(shards[0].ends_with("/3"));
     assert!(stdout.contains("hub API on"), "{stdout}");
     assert!(
         !stdout.contains("FAKE-demo"),

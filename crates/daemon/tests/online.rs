@@ -1,81 +1,18 @@
 //! `jira-sync check` (online), `jira-sync scopes` and `jira-sync auth login` against the
 //! simulator, as an operator runs them.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
-use jira_sim::Simulator;
+use common::*;
 use jira_sim::oauth::{Consent, OAuthClientSpec};
-use jira_sim::seed::SeedFile;
-
-fn repo_config() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")
-}
-
-/// The simulator seeded as the demo expects, and a copy of `config/` pointing at it.
-async fn demo() -> (Simulator, tempfile::TempDir) {
-    let sim = Simulator::start().await.unwrap();
-    for site in SeedFile::read(&repo_config().join("sim-seed.toml"))
-        .unwrap()
-        .site
-    {
-        sim.control().create_site(site).unwrap();
-    }
-    let dir = tempfile::tempdir().unwrap();
-    copy_config(&repo_config(), dir.path(), &sim.addr().to_string());
-    (sim, dir)
-}
-
-fn copy_config(from: &Path, to: &Path, addr: &str) {
-    for sub in ["", "sites.d", "secrets"] {
-        std::fs::create_dir_all(to.join(sub)).unwrap();
-        for e in std::fs::read_dir(from.join(sub)).unwrap() {
-            let p = e.unwrap().path();
-            if p.is_file() {
-                let text = std::fs::read_to_string(&p)
-                    .unwrap()
-                    .replace("127.0.0.1:9080", addr)
-                    .replace("../target/jira-sync-demo/state", "state");
-                std::fs::write(to.join(sub).join(p.file_name().unwrap()), text).unwrap();
-            }
-        }
-    }
-}
-
-fn jira_sync(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_jira-sync"))
-        .args(args)
-        .env_remove("JIRA_SYNC__LISTEN")
-        .output()
-        .unwrap()
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
 
 fn row<'a>(out: &'a str, site: &str) -> &'a str {
     out.lines()
         .find(|l| l.starts_with(&format!("{site} ")))
         .unwrap_or_else(|| panic!("no row for {site}:\n{out}"))
-}
-
-const SECRETS: &[&str] = &[
-    "FAKE-demo-acme-scoped-token-not-a-secret",
-    "FAKE-demo-globex-classic-token-not-a-secret",
-    "FAKE-demo-hub-api-token-not-a-secret",
-    "FAKE-sim-client-secret",
-];
-
-fn assert_no_secrets(out: &str) {
-    for s in SECRETS {
-        assert!(!out.contains(s), "secret {s} in output:\n{out}");
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -143,14 +80,6 @@ fn scopes_are_minimal_per_direction() {
         "nope",
     ]);
     assert_eq!(out.status.code(), Some(2));
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -427,10 +427,6 @@ impl Engine {
         let mut now_seen = Vec::new();
         let fields = hub_fields(conn);
         while let Some(page) = pages.next().await? {
-            if work.cancel.is_cancelled() {
-                // Stopping: what was merged is committed; the next run reads on from there.
-                break;
-            }
             for issue in page.issues {
                 let id = issue["id"].as_str().unwrap_or_default().to_owned();
                 let updated_s = issue["fields"]["updated"]
@@ -445,6 +441,10 @@ impl Engine {
                 let updated = jira_time(&updated_s).unwrap_or_else(Utc::now);
                 w.updated = Some(w.updated.map_or(updated, |u| u.max(updated)));
                 self.merge_issue(me, conn, &issue, updated, &fields, work, report)?;
+            }
+            if work.cancel.is_cancelled() {
+                // Stopping: this page is merged and is committed; the next run reads on.
+                break;
             }
         }
         // Remember what was merged; the next overlap re-reads these unchanged.

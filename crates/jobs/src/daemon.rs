@@ -384,11 +384,25 @@ impl Daemon {
                         JobKind::Health(site.name.clone()),
                     ),
                 );
+                // Series that only move on rare events exist from the start (at 0), so
+                // dashboards and alerts see them before the first event.
+                inner
+                    .metrics
+                    .rate_limited_total
+                    .with_label_values(&[site.name.as_str()]);
+                inner
+                    .metrics
+                    .rate_limit_wait_seconds_total
+                    .with_label_values(&[site.name.as_str()]);
                 for c in &site.connectors {
                     let r = ConnectorRef {
                         site: site.name.clone(),
                         connector: c.name.clone(),
                     };
+                    inner
+                        .metrics
+                        .runs_skipped_total
+                        .with_label_values(&[site.name.as_str(), c.name.as_str()]);
                     let cfp = fnv1a(format!("{fp}{c:?}").as_bytes());
                     wanted.insert(
                         format!("sync/{r}"),
@@ -759,6 +773,11 @@ impl Daemon {
         };
         timer.abort();
         match result {
+            Some(Ok(report)) if self.inner.shutdown.is_cancelled() => (
+                "interrupted",
+                Some(report),
+                Some("stopped by shutdown after committing its progress".into()),
+            ),
             Some(Ok(report)) if timed_out.is_cancelled() => (
                 "timeout",
                 Some(report),

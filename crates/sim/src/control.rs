@@ -338,8 +338,17 @@ impl Control {
     }
 
     pub fn revoke_credential(&self, site: &str, id: &str) -> Result<(), ControlError> {
+        self.set_revoked(site, id, true)
+    }
+
+    /// Makes a revoked credential work again (an admin re-enabled the account).
+    pub fn restore_credential(&self, site: &str, id: &str) -> Result<(), ControlError> {
+        self.set_revoked(site, id, false)
+    }
+
+    fn set_revoked(&self, site: &str, id: &str, revoked: bool) -> Result<(), ControlError> {
         self.with_site(site, |s| {
-            credential(s, id)?.revoked = true;
+            credential(s, id)?.revoked = revoked;
             Ok(())
         })
     }

@@ -39,6 +39,7 @@ pub fn router() -> Router<App> {
         .route("/_sim/sites/{site}/accounts", post(create_account))
         .route("/_sim/sites/{site}/credentials", post(create_credential))
         .route("/_sim/sites/{site}/credentials/{id}/revoke", post(revoke))
+        .route("/_sim/sites/{site}/credentials/{id}/restore", post(restore))
         .route("/_sim/sites/{site}/credentials/{id}/expire", post(expire))
         .route("/_sim/sites/{site}/workflows", post(create_workflow))
         .route("/_sim/sites/{site}/fields", post(create_field))
@@ -115,6 +116,14 @@ async fn revoke(
     Path((site, id)): Path<(String, String)>,
 ) -> Result<StatusCode> {
     app.control.revoke_credential(&site, &id)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn restore(
+    State(app): State<App>,
+    Path((site, id)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    app.control.restore_credential(&site, &id)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

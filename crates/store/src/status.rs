@@ -12,7 +12,7 @@ use crate::{StoreError, decode, encode};
 pub struct RunStatus {
     /// When the last run ended.
     pub last_run: Option<DateTime<Utc>>,
-    /// `success`, `error`, `credential` or `timeout`.
+    /// `success`, `error`, `credential`, `timeout` or `interrupted` (by shutdown).
     pub outcome: Option<String>,
     /// When a run last succeeded.
     pub last_success: Option<DateTime<Utc>>,

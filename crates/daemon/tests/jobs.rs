@@ -1,0 +1,409 @@
+//! The daemon's jobs in process, against the simulator: credential gating and its backoff,
+//! reload, overlap, run timeouts, and sharding. Schedules never fire here; tests tick by hand.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use jira_sim::Simulator;
+use jira_sim::control::{AccountSpec, CredentialSpec, ProjectSpec, SiteSpec};
+use jira_sim::faults::FaultSpec;
+use jira_sim::model::CredentialKind;
+use jira_sync_config::ConnectorRef;
+use jira_sync_jobs::{Daemon, Options, Shard};
+use jira_sync_metrics::Metrics;
+use jira_sync_store::Store;
+
+fn conn(s: &str) -> ConnectorRef {
+    s.parse().unwrap()
+}
+
+/// The value of one series of the registry, if present.
+fn metric(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    value(&m.encode(), name, labels)
+}
+
+/// Requests the simulator served for `site` since its counters were reset.
+fn requests(sim: &Simulator, site: &str) -> u64 {
+    sim.control()
+        .counters(Some(site))
+        .unwrap()
+        .iter()
+        .map(|c| c.count)
+        .sum()
+}
+
+struct Running {
+    daemon: Daemon,
+    metrics: Metrics,
+    _store: Store,
+}
+
+async fn start(dir: &std::path::Path, opts: Options) -> Running {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = jira_sync_config::load(dir).unwrap();
+    let store = Store::open(&config.daemon.state_dir).unwrap();
+    let metrics = Metrics::new();
+    let daemon = Daemon::start(config, &store, metrics.clone(), opts)
+        .await
+        .unwrap();
+    Running {
+        daemon,
+        metrics,
+        _store: store,
+    }
+}
+
+async fn quiet_demo() -> (Simulator, tempfile::TempDir) {
+    let (sim, dir) = demo_with(NEVER).await;
+    for s in ["acme", "globex"] {
+        sim.control().set_search_lag(s, 0.0).unwrap();
+    }
+    (sim, dir)
+}
+
+#[tokio::test]
+async fn a_revoked_credential_stops_only_its_site_probes_on_a_backoff_and_resumes_by_itself() {
+    let (sim, dir) = quiet_demo().await;
+    let backoff = Duration::from_secs(60);
+    let r = start(
+        dir.path(),
+        Options {
+            probe_backoff: (backoff, backoff * 4),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (sec, ops) = (conn("acme/sec"), conn("globex/ops"));
+    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
+    let revoked = [("site", "acme"), ("state", "revoked")];
+    assert_eq!(
+        metric(&r.metrics, "jira_sync_credential_state", &revoked),
+        Some(0.0)
+    );
+
+    // Revoked mid-life: the next run is refused, the probe classifies it, the site stops.
+    sim.control().revoke_credential("acme", "cred-1").unwrap();
+    assert_eq!(r.daemon.tick(&sec).await, Some("credential"));
+    assert_eq!(
+        metric(&r.metrics, "jira_sync_credential_state", &revoked),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(&r.metrics, "jira_sync_credential_up", &[("site", "acme")]),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "jira_sync_sync_runs_total",
+            &[("site", "acme"), ("outcome", "credential")]
+        ),
+        Some(1.0)
+    );
+    sim.control().reset_counters();
+    for _ in 0..3 {
+        assert_eq!(r.daemon.tick(&sec).await, Some("credential"));
+    }
+    assert_eq!(
+        requests(&sim, "acme"),
+        0,
+        "no sync traffic and no probe before the backoff passes"
+    );
+    // The other site is unaffected.
+    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
+    assert!(requests(&sim, "globex") > 0);
+
+    // An admin re-enables the account; once the backoff passes the probe finds it valid.
+    sim.control().restore_credential("acme", "cred-1").unwrap();
+    tokio::time::pause();
+    tokio::time::advance(backoff + Duration::from_secs(1)).await;
+    tokio::time::resume();
+    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+    assert_eq!(
+        metric(&r.metrics, "jira_sync_credential_state", &revoked),
+        Some(0.0)
+    );
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "jira_sync_credential_state",
+            &[("site", "acme"), ("state", "valid")]
+        ),
+        Some(1.0)
+    );
+    let status = r.daemon.status();
+    let acme = status.sites.iter().find(|s| s.site == "acme").unwrap();
+    assert_eq!(acme.health.state.as_deref(), Some("valid"));
+    let text = serde_json::to_string(&status).unwrap() + &r.metrics.encode();
+    assert_no_secrets(&text);
+}
+
+/// A third site, with nothing to do with the demo's two.
+fn add_initech(sim: &Simulator, dir: &std::path::Path) {
+    sim.control()
+        .create_site(SiteSpec {
+            name: "initech".into(),
+            accounts: vec![AccountSpec {
+                display_name: "Initech Bot".into(),
+                email: Some("bot@initech.example".into()),
+                ..Default::default()
+            }],
+            projects: vec![ProjectSpec {
+                key: "TPS".into(),
+                seed_issues: Some(3),
+                ..Default::default()
+            }],
+            credentials: vec![CredentialSpec {
+                kind: CredentialKind::ClassicToken,
+                account: "bot@initech.example".into(),
+                token: Some("FAKE-initech-token".into()),
+                expires_at: None,
+                scopes: vec![],
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    std::fs::write(dir.join("secrets/initech.token"), "FAKE-initech-token").unwrap();
+    std::fs::write(
+        dir.join("sites.d/initech.toml"),
+        format!(
+            "url = \"http://{}/site/initech\"\n[auth]\nmethod = \"api_token\"\nemail = \"bot@initech.example\"\ntoken = {{ file = \"secrets/initech.token\" }}\n[[connector]]\nname = \"tps\"\nproject = \"TPS\"\nschedule = \"{NEVER}\"\ndirection = \"pull\"\n",
+            sim.addr()
+        ),
+    )
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_reload_adds_and_removes_a_site_and_leaves_the_others_running_untouched() {
+    let (sim, dir) = quiet_demo().await;
+    let r = start(dir.path(), Options::default()).await;
+    let sec = conn("acme/sec");
+    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+    let runs = |r: &Running| {
+        metric(
+            &r.metrics,
+            "jira_sync_sync_runs_total",
+            &[
+                ("site", "acme"),
+                ("connector", "sec"),
+                ("outcome", "success"),
+            ],
+        )
+    };
+    assert_eq!(runs(&r), Some(1.0));
+
+    add_initech(&sim, dir.path());
+    sim.control().reset_counters();
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    assert!(r.daemon.connectors().contains(&conn("initech/tps")));
+    assert_eq!(r.daemon.tick(&conn("initech/tps")).await, Some("success"));
+    assert!(requests(&sim, "initech") > 0);
+    assert_eq!(
+        (requests(&sim, "acme"), requests(&sim, "globex")),
+        (0, 0),
+        "unchanged sites are not restarted (no new probe, no new facts)"
+    );
+
+    std::fs::remove_file(dir.path().join("sites.d/initech.toml")).unwrap();
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    assert!(!r.daemon.connectors().contains(&conn("initech/tps")));
+    assert_eq!(r.daemon.tick(&conn("initech/tps")).await, None);
+    assert!(
+        metric(
+            &r.metrics,
+            "jira_sync_credential_up",
+            &[("site", "initech")]
+        )
+        .is_none(),
+        "a removed site's series go"
+    );
+    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+    assert_eq!(
+        runs(&r),
+        Some(2.0),
+        "the run counter goes on across reloads"
+    );
+
+    // A changed token file restarts its site only: it is probed again.
+    sim.control().reset_counters();
+    let token = std::fs::read_to_string(dir.path().join("secrets/globex.token")).unwrap();
+    sim.control()
+        .create_credential(
+            "globex",
+            CredentialSpec {
+                kind: CredentialKind::ClassicToken,
+                account: "integration@globex.example".into(),
+                token: Some("FAKE-globex-rotated-token".into()),
+                expires_at: None,
+                scopes: vec![],
+            },
+        )
+        .unwrap();
+    assert_ne!(token.trim(), "FAKE-globex-rotated-token");
+    std::fs::write(
+        dir.path().join("secrets/globex.token"),
+        "FAKE-globex-rotated-token",
+    )
+    .unwrap();
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.daemon.tick(&conn("globex/ops")).await, Some("success"));
+    assert!(requests(&sim, "globex") > 0);
+    assert_eq!(requests(&sim, "acme"), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tick_while_the_previous_run_goes_on_is_skipped_and_counted() {
+    let (sim, dir) = quiet_demo().await;
+    let r = start(dir.path(), Options::default()).await;
+    let ops = conn("globex/ops");
+    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
+    sim.control()
+        .set_faults(
+            "globex",
+            FaultSpec {
+                latency_ms: Some([400, 400]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let first = {
+        let d = r.daemon.clone();
+        let ops = ops.clone();
+        tokio::spawn(async move { d.tick(&ops).await })
+    };
+    while !r.daemon.status().connectors.iter().any(|c| c.running) {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(r.daemon.tick(&ops).await, None, "skipped");
+    assert_eq!(first.await.unwrap(), Some("success"));
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "jira_sync_runs_skipped_total",
+            &[("site", "globex"), ("connector", "ops")]
+        ),
+        Some(1.0)
+    );
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "jira_sync_runs_skipped_total",
+            &[("site", "acme"), ("connector", "sec")]
+        ),
+        Some(0.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_past_its_timeout_stops_after_its_page_and_commits() {
+    let (sim, dir) = quiet_demo().await;
+    let r = start(
+        dir.path(),
+        Options {
+            run_timeout: Duration::from_millis(300),
+            ..Options::default()
+        },
+    )
+    .await;
+    let sec = conn("acme/sec");
+    // The site's facts first, without the fault.
+    assert!(r.daemon.probe("acme").await.unwrap().usable());
+    sim.control()
+        .set_faults(
+            "acme",
+            FaultSpec {
+                latency_ms: Some([700, 700]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(r.daemon.tick(&sec).await, Some("timeout"));
+    let s = r.daemon.status();
+    let c = s.connectors.iter().find(|c| c.site == "acme").unwrap();
+    assert_eq!(c.last.outcome.as_deref(), Some("timeout"));
+    assert!(c.last.last_success.is_none());
+    // What the run read was committed: the next run (no fault) pulls nothing new of it.
+    sim.control()
+        .set_faults("acme", FaultSpec::default())
+        .unwrap();
+    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+}
+
+#[tokio::test]
+async fn n_shards_together_run_every_connector_exactly_once_and_keep_groups_together() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Simulator::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("sites.d")).unwrap();
+    std::fs::write(
+        dir.path().join("jira-sync.toml"),
+        "state_dir = \"state\"\nlisten = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("t.token"), "FAKE-token").unwrap();
+    // 12 sites: pairs s0-s1, s2-s3, ... mirror each other; the rest stand alone.
+    for i in 0..12 {
+        let mirror = match i {
+            i if i < 8 && i % 2 == 0 => format!("mirror = [\"s{}/c\"]\n", i + 1),
+            _ => String::new(),
+        };
+        std::fs::write(
+            dir.path().join(format!("sites.d/s{i}.toml")),
+            format!(
+                "url = \"http://{}/site/s{i}\"\n[auth]\nmethod = \"api_token\"\nemail = \"bot@example.com\"\ntoken = {{ file = \"t.token\" }}\n[[connector]]\nname = \"c\"\nproject = \"P\"\nschedule = \"{NEVER}\"\n{mirror}",
+                sim.addr()
+            ),
+        )
+        .unwrap();
+    }
+    let config = jira_sync_config::load(dir.path()).unwrap();
+    let store = Store::open(&config.daemon.state_dir).unwrap();
+    let n = 3;
+    let mut owner = std::collections::BTreeMap::new();
+    for index in 0..n {
+        let d = Daemon::start(
+            config.clone(),
+            &store,
+            Metrics::new(),
+            Options {
+                shard: Some(Shard { index, count: n }),
+                ..Options::default()
+            },
+        )
+        .await
+        .unwrap();
+        for c in d.connectors() {
+            assert!(owner.insert(c.site.clone(), index).is_none(), "{c} twice");
+        }
+        d.shutdown().await;
+    }
+    assert_eq!(owner.len(), 12, "every connector runs: {owner:?}");
+    for i in (0..8).step_by(2) {
+        assert_eq!(
+            owner[&format!("s{i}")],
+            owner[&format!("s{}", i + 1)],
+            "a mirror group stays on one shard"
+        );
+    }
+    assert!(
+        owner
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1,
+        "the work is spread: {owner:?}"
+    );
+}

@@ -1,0 +1,314 @@
+//! `jira-sync run` as a child process against the simulator, as systemd runs it: every metric
+//! family of DESIGN.md on /metrics, the endpoints, `status`, SIGHUP with a bad configuration,
+//! and SIGTERM in the middle of a cycle.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use jira_sim::faults::FaultSpec;
+
+/// A running daemon and the address of its endpoints.
+struct Daemon {
+    child: Child,
+    addr: String,
+    http: reqwest::Client,
+}
+
+impl Daemon {
+    fn start(dir: &std::path::Path) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
+            .args(["run", "--config", dir.to_str().unwrap()])
+            .env_remove("JIRA_SYNC__LISTEN")
+            .env("JIRA_SYNC__LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the daemon prints its address")
+                .unwrap();
+            if let Some(a) = line.strip_prefix("jira-sync: listening on ") {
+                break a.to_owned();
+            }
+        };
+        Daemon {
+            child,
+            addr,
+            http: jira_sync_auth::http_client(),
+        }
+    }
+
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("http://{}{path}", self.addr))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// Waits until `/metrics` satisfies `f`.
+    async fn until(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, text) = self.get("/metrics").await;
+            if f(&text) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    fn wait(mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "the daemon did not exit");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn successes(text: &str, site: &str) -> f64 {
+    value(
+        text,
+        "jira_sync_sync_runs_total",
+        &[("site", site), ("outcome", "success")],
+    )
+    .unwrap_or(0.0)
+}
+
+/// (name, label names) of every row of DESIGN.md's metrics table.
+fn design_table() -> Vec<(String, BTreeSet<String>)> {
+    let design = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/DESIGN.md"),
+    )
+    .unwrap();
+    let rows: Vec<_> = design
+        .lines()
+        .filter(|l| l.starts_with("| `jira_sync_"))
+        .map(|l| {
+            let cells: Vec<&str> = l.split('|').map(str::trim).collect();
+            let name = cells[1].trim_matches('`').to_owned();
+            let labels = cells[3]
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect();
+            (name, labels)
+        })
+        .collect();
+    assert_eq!(rows.len(), 18, "DESIGN.md's table has 18 families");
+    rows
+}
+
+/// Label names of each exposed series of `name` (histograms through `_count`).
+fn label_sets(text: &str, name: &str) -> Vec<BTreeSet<String>> {
+    text.lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let series = l.rsplit_once(' ')?.0;
+            let (n, rest) = series.split_once('{').unwrap_or((series, "}"));
+            (n == name || n == format!("{name}_count")).then(|| {
+                rest.trim_end_matches('}')
+                    .split(',')
+                    .filter(|p| !p.is_empty())
+                    .filter_map(|p| Some(p.split_once('=')?.0.to_owned()))
+                    .collect()
+            })
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_exports_every_metric_of_the_design_and_they_move_with_real_runs() {
+    let (sim, dir) = demo_with("*/1 * * * * *").await;
+    for s in ["acme", "globex"] {
+        sim.control().set_search_lag(s, 0.0).unwrap();
+    }
+    let port = free_port();
+    edit(
+        dir.path(),
+        "jira-sync.toml",
+        "127.0.0.1:0",
+        &format!("127.0.0.1:{port}"),
+    );
+    let d = Daemon::start(dir.path());
+    assert_eq!(d.get("/healthz").await.0, 200);
+    let text = d
+        .until("a successful run of both connectors", |t| {
+            successes(t, "acme") >= 1.0 && successes(t, "globex") >= 1.0
+        })
+        .await;
+    for (name, labels) in design_table() {
+        let sets = label_sets(&text, &name);
+        assert!(!sets.is_empty(), "{name} is not exported:\n{text}");
+        assert!(
+            sets.iter().all(|s| *s == labels),
+            "{name}: label sets {sets:?}, the design says {labels:?}"
+        );
+    }
+    assert_eq!(
+        value(
+            &text,
+            "jira_sync_credential_state",
+            &[("site", "acme"), ("state", "valid")]
+        ),
+        Some(1.0)
+    );
+    let pushed = |t: &str| {
+        value(
+            t,
+            "jira_sync_issues_pushed_total",
+            &[("site", "globex"), ("op", "create")],
+        )
+        .unwrap_or(0.0)
+    };
+    // The 25 issues of acme reach globex, and runs keep coming.
+    let before = successes(&text, "acme");
+    let later = d
+        .until("more runs and acme's 25 issues created on globex", |t| {
+            successes(t, "acme") > before && pushed(t) >= 25.0
+        })
+        .await;
+    assert!(
+        value(
+            &later,
+            "jira_sync_http_requests_total",
+            &[("site", "globex"), ("endpoint", "/rest/api/3/issue/bulk")]
+        )
+        .unwrap_or(0.0)
+            >= 1.0,
+        "HTTP requests by route template"
+    );
+    assert_eq!(d.get("/readyz").await.0, 200);
+    let (code, status) = d.get("/status").await;
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(status["sites"].as_array().unwrap().len(), 2);
+    assert_eq!(status["connectors"][0]["outcome"], "success");
+    assert_no_secrets(&later);
+    assert_no_secrets(&status.to_string());
+    // `jira-sync status` asks the running daemon.
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || jira_sync(&["status", "--config", &cfg]))
+        .await
+        .unwrap();
+    let out = common::text(&out);
+    assert!(out.starts_with("from the running daemon"), "{out}");
+    assert!(
+        out.contains("site acme: service_account credential valid"),
+        "{out}"
+    );
+    assert!(out.contains("group acme, shard 0/1"), "{out}");
+    assert!(out.contains("connector globex/ops: last run"), "{out}");
+    assert_no_secrets(&out);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sighup_with_a_bad_configuration_keeps_the_old_one_running_and_says_so() {
+    let (_sim, dir) = demo_with("*/1 * * * * *").await;
+    let d = Daemon::start(dir.path());
+    d.until("a run", |t| successes(t, "globex") >= 1.0).await;
+    let good = std::fs::read_to_string(dir.path().join("sites.d/globex.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("sites.d/globex.toml"),
+        good.replace("project = \"OPS\"", "project = 42"),
+    )
+    .unwrap();
+    d.signal("-HUP");
+    let text = d
+        .until("the failed reload", |t| {
+            value(t, "jira_sync_config_last_reload_success", &[]) == Some(0.0)
+        })
+        .await;
+    let before = successes(&text, "globex");
+    d.until("runs of the old configuration", |t| {
+        successes(t, "globex") > before
+    })
+    .await;
+    // Fixed: the next reload takes.
+    std::fs::write(dir.path().join("sites.d/globex.toml"), good).unwrap();
+    d.signal("-HUP");
+    d.until("the good reload", |t| {
+        value(t, "jira_sync_config_last_reload_success", &[]) == Some(1.0)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_during_a_cycle_exits_0_with_the_cycle_committed() {
+    let (sim, dir) = demo_with("*/1 * * * * *").await;
+    let d = Daemon::start(dir.path());
+    d.until("the sites ready", |t| {
+        value(t, "jira_sync_credential_up", &[("site", "acme")]) == Some(1.0)
+    })
+    .await;
+    // Slow pages: the first cycle of acme/sec is still going when SIGTERM comes.
+    sim.control()
+        .set_faults(
+            "acme",
+            FaultSpec {
+                latency_ms: Some([800, 800]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, s) = d.get("/status").await;
+        let s: serde_json::Value = serde_json::from_str(&s).unwrap();
+        if s["connectors"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["site"] == "acme" && c["running"] == true)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "acme/sec never ran");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    d.signal("-TERM");
+    let exit = tokio::task::spawn_blocking(move || d.wait()).await.unwrap();
+    assert_eq!(exit.code(), Some(0));
+    // The store opens (the daemon let go of it) and holds the cycle's commit.
+    let config = jira_sync_config::load(dir.path()).unwrap();
+    let store = jira_sync_store::Store::open(&config.daemon.state_dir).unwrap();
+    let w = store.hub().unwrap().watermark("acme", "sec").unwrap();
+    assert!(
+        w.updated.is_some(),
+        "the interrupted cycle committed what it read"
+    );
+    let run = store.status().unwrap().run("acme", "sec").unwrap().unwrap();
+    assert_eq!(run.outcome.as_deref(), Some("interrupted"));
+}
