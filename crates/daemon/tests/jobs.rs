@@ -407,3 +407,44 @@ async fn n_shards_together_run_every_connector_exactly_once_and_keep_groups_toge
         "the work is spread: {owner:?}"
     );
 }
+
+#[tokio::test]
+async fn a_restart_restores_the_last_success_so_no_staleness_alert_fires() {
+    let (_sim, dir) = quiet_demo().await;
+    let sec = conn("acme/sec");
+    let last = {
+        let r = start(dir.path(), Options::default()).await;
+        assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+        r.daemon.shutdown().await;
+        metric(
+            &r.metrics,
+            "jira_sync_last_success_timestamp_seconds",
+            &[("site", "acme"), ("connector", "sec")],
+        )
+        .unwrap()
+    };
+    let r = start(dir.path(), Options::default()).await;
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "jira_sync_last_success_timestamp_seconds",
+            &[("site", "acme"), ("connector", "sec")],
+        ),
+        Some(last),
+        "restored before any run"
+    );
+}
+
+#[tokio::test]
+async fn ticks_of_connectors_on_one_schedule_are_spread_by_stable_offsets() {
+    let (_sim, dir) = quiet_demo().await;
+    let r = start(dir.path(), Options::default()).await;
+    // The demo's schedule is NEVER here (a year apart): offsets are capped at a minute.
+    let (a, b) = (
+        r.daemon.offset(&conn("acme/sec")),
+        r.daemon.offset(&conn("globex/ops")),
+    );
+    assert!(a < Duration::from_secs(60) && b < Duration::from_secs(60));
+    assert_ne!(a, b, "two connectors, two offsets");
+    assert_eq!(a, r.daemon.offset(&conn("acme/sec")), "stable");
+}

@@ -21,8 +21,13 @@ struct Daemon {
 
 impl Daemon {
     fn start(dir: &std::path::Path) -> Daemon {
+        Self::start_with(dir, &[])
+    }
+
+    fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
             .args(["run", "--config", dir.to_str().unwrap()])
+            .envs(env.iter().copied())
             .env_remove("JIRA_SYNC__LISTEN")
             .env("JIRA_SYNC__LOG_FORMAT", "json")
             .stdout(Stdio::piped())
@@ -268,7 +273,29 @@ async fn a_sighup_with_a_bad_configuration_keeps_the_old_one_running_and_says_so
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_during_a_cycle_exits_0_with_the_cycle_committed() {
     let (sim, dir) = demo_with("*/1 * * * * *").await;
-    let d = Daemon::start(dir.path());
+    // systemd's side of Type=notify and WatchdogSec=2s.
+    let socket_path = dir.path().join("notify.sock");
+    let notify = std::os::unix::net::UnixDatagram::bind(&socket_path).unwrap();
+    notify
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    let d = Daemon::start_with(
+        dir.path(),
+        &[
+            ("NOTIFY_SOCKET", socket_path.to_str().unwrap()),
+            ("WATCHDOG_USEC", "2000000"),
+        ],
+    );
+    let mut heard = Vec::new();
+    let mut hear = |until: &str| {
+        let mut buf = [0u8; 512];
+        while !heard.iter().any(|m: &String| m.contains(until)) {
+            let n = notify.recv(&mut buf).expect("a notify message");
+            heard.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+    };
+    hear("READY=1");
+    hear("WATCHDOG=1");
     d.until("the sites ready", |t| {
         value(t, "jira_sync_credential_up", &[("site", "acme")]) == Some(1.0)
     })
@@ -301,6 +328,7 @@ async fn sigterm_during_a_cycle_exits_0_with_the_cycle_committed() {
     d.signal("-TERM");
     let exit = tokio::task::spawn_blocking(move || d.wait()).await.unwrap();
     assert_eq!(exit.code(), Some(0));
+    hear("STOPPING=1");
     // The store opens (the daemon let go of it) and holds the cycle's commit.
     let config = jira_sync_config::load(dir.path()).unwrap();
     let store = jira_sync_store::Store::open(&config.daemon.state_dir).unwrap();
@@ -311,4 +339,16 @@ async fn sigterm_during_a_cycle_exits_0_with_the_cycle_committed() {
     );
     let run = store.status().unwrap().run("acme", "sec").unwrap().unwrap();
     assert_eq!(run.outcome.as_deref(), Some("interrupted"));
+    drop(store);
+    // With the daemon down, `status` reads the store.
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    let out = tokio::task::spawn_blocking(move || jira_sync(&["status", "--config", &cfg]))
+        .await
+        .unwrap();
+    let out = common::text(&out);
+    assert!(out.starts_with("from the state database"), "{out}");
+    assert!(
+        out.contains("connector acme/sec: last run") && out.contains("interrupted"),
+        "{out}"
+    );
 }
