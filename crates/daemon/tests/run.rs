@@ -345,7 +345,7 @@ async fn sigterm_during_a_cycle_exits_0_with_the_cycle_committed() {
     let out = tokio::task::spawn_blocking(move || jira_sync(&["status", "--config", &cfg]))
         .await
         .unwrap();
-    let out = common::text(&out);
+    let out = text(&out);
     assert!(out.starts_with("from the state database"), "{out}");
     assert!(
         out.contains("connector acme/sec: last run") && out.contains("interrupted"),
