@@ -57,7 +57,7 @@ impl Default for Options {
             run_timeout: Duration::from_secs(3600),
             grace: Duration::from_secs(30),
             health_schedule: "0 0 * * * *".into(),
-            census_schedule: "0 0 3 * * *".into(),
+            census_schedule: "0 30 3 * * *".into(),
             probe_backoff: (Duration::from_secs(60), Duration::from_secs(3600)),
             max_offset: Duration::from_secs(60),
         }
