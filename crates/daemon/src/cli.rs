@@ -38,6 +38,13 @@ pub enum Command {
     /// page and commit (within `shutdown_grace`), then exit 0. Logs go to stderr in
     /// `log_format`; JIRA_SYNC_LOG sets the level (default info).
     Run(RunArgs),
+    /// The simulator with two demo sites and the daemon syncing them, until Ctrl-C.
+    ///
+    /// Starts a simulated Jira Cloud in process (sites acme and globex, in different time
+    /// zones, a few hundred issues, a few seconds of search lag), runs the daemon on the
+    /// repository's config/ demo configuration with its state in a temporary directory, and
+    /// prints where to look and a live summary. Writes nothing outside that directory.
+    Demo(DemoArgs),
     /// Sites, credentials, connectors, last runs and backlog: from the running daemon's
     /// /status, or from the state database when the daemon is down.
     Status(StatusArgs),
@@ -103,15 +110,25 @@ pub struct RunArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Address of /metrics and /status.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:9464")]
+    pub listen: String,
+    /// Play a person editing, commenting and moving issues on both sites every few seconds.
+    #[arg(long)]
+    pub play: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct StatusArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
     /// Print JSON (the same as the daemon's /status).
     #[arg(long)]
     pub json: bool,
-    /// With the daemon down: show each site's shard out of N (as `run --shard I/N` places it).
-    #[arg(long, value_name = "N")]
-    pub shards: Option<u32>,
+    /// The status of shard I of N (`run --shard I/N`): its endpoint and its database.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<jira_sync_jobs::Shard>,
 }
 
 #[derive(Debug, Args)]

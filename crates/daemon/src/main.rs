@@ -6,6 +6,7 @@ use clap::Parser;
 
 mod check;
 mod cli;
+mod demo;
 mod login;
 mod online;
 mod run;
@@ -26,6 +27,7 @@ fn main() -> ExitCode {
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Scopes(args) => scopes::run(&args),
         cli::Command::Run(args) => run::run(&args),
+        cli::Command::Demo(args) => demo::run(&args),
         cli::Command::Status(args) => status::run(&args),
         cli::Command::Sync(args) => sync::run(&args),
         cli::Command::Auth(cli::AuthCommand::Login(args)) => login::run(&args),
@@ -39,6 +41,19 @@ pub fn load(dir: &std::path::Path) -> Result<jira_sync_config::Config, ExitCode>
         eprint!("{e}");
         ExitCode::from(EXIT_CONFIG)
     })
+}
+
+/// Shard I of N keeps its database in `state_dir/shard-I` and listens on `listen`'s port + I,
+/// so shards of one host never share either.
+pub fn for_shard(config: &mut jira_sync_config::Config, shard: Option<jira_sync_jobs::Shard>) {
+    if let Some(s) = shard {
+        let d = &mut config.daemon;
+        d.state_dir = d.state_dir.join(format!("shard-{}", s.index));
+        if d.listen.port() != 0 {
+            let port = d.listen.port().saturating_add(s.index as u16);
+            d.listen.set_port(port);
+        }
+    }
 }
 
 /// A runtime for the commands that talk to Jira.

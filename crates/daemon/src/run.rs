@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jira_sync_config::{Config, LogFormat};
-use jira_sync_jobs::{Daemon, Options};
+use jira_sync_jobs::{Daemon, Options, Shard};
 use jira_sync_metrics::Metrics;
 use jira_sync_store::Store;
 use sd_notify::NotifyState;
@@ -29,12 +29,14 @@ struct App {
 }
 
 pub fn run(args: &RunArgs) -> ExitCode {
-    let config = match crate::load(&args.config.config) {
+    let mut config = match crate::load(&args.config.config) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    init_logs(config.daemon.log_format);
-    match crate::runtime().block_on(serve(args, config)) {
+    crate::for_shard(&mut config, args.shard);
+    init_logs(config.daemon.log_format, tracing::Level::INFO);
+    let serving = serve(config, args.shard, Metrics::new(), |_, _| {});
+    match crate::runtime().block_on(serving) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "jira-sync stopped.");
@@ -45,12 +47,12 @@ pub fn run(args: &RunArgs) -> ExitCode {
 }
 
 /// Logs on stderr: JSON (journald, log shippers) or pretty. `JIRA_SYNC_LOG` sets the level
-/// (`error`, `warn`, `info` (default), `debug`, `trace`).
-fn init_logs(format: LogFormat) {
+/// (`error`, `warn`, `info` (the daemon's default), `debug`, `trace`).
+pub fn init_logs(format: LogFormat, default: tracing::Level) {
     let level = std::env::var("JIRA_SYNC_LOG")
         .ok()
         .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(tracing::Level::INFO);
+        .unwrap_or(default);
     let builder = tracing_subscriber::fmt()
         .with_max_level(level)
         .with_writer(std::io::stderr);
@@ -60,9 +62,15 @@ fn init_logs(format: LogFormat) {
     };
 }
 
-async fn serve(args: &RunArgs, config: Config) -> Result<(), String> {
+/// Runs the daemon on `config` until `SIGTERM` or `SIGINT`; `on_ready` learns the
+/// endpoints' address and the jobs once they are up.
+pub async fn serve(
+    config: Config,
+    shard: Option<Shard>,
+    metrics: Metrics,
+    on_ready: impl FnOnce(std::net::SocketAddr, &Daemon),
+) -> Result<(), String> {
     let store = Store::open(&config.daemon.state_dir).map_err(|e| e.to_string())?;
-    let metrics = Metrics::new();
     metrics.config_last_reload_success.set(1.0);
     let app = App {
         metrics: metrics.clone(),
@@ -89,7 +97,7 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), String> {
         })
     };
     let opts = Options {
-        shard: args.shard,
+        shard,
         run_timeout: config.daemon.run_timeout,
         grace: config.daemon.shutdown_grace,
         health_schedule: config.daemon.health_schedule.as_str().to_owned(),
@@ -104,7 +112,8 @@ async fn serve(args: &RunArgs, config: Config) -> Result<(), String> {
     app.ready.store(true, Ordering::SeqCst);
     // Tests and operators find the address here (`listen` may use port 0).
     println!("jira-sync: listening on {addr}");
-    tracing::info!(%addr, connectors = daemon.connectors().len(), shard = ?args.shard.map(|s| s.to_string()), "jira-sync running.");
+    tracing::info!(%addr, connectors = daemon.connectors().len(), shard = ?shard.map(|s| s.to_string()), "jira-sync running.");
+    on_ready(addr, &daemon);
     let _ = sd_notify::notify(&[NotifyState::Ready]);
     let watchdog = sd_notify::watchdog_enabled().map(|every| {
         let d = daemon.clone();

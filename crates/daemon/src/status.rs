@@ -6,20 +6,18 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use jira_sync_config::Config;
-use jira_sync_jobs::{Shard, Status, stored_status};
+use jira_sync_jobs::{Status, stored_status};
 use jira_sync_store::Store;
 
 use crate::cli::StatusArgs;
 
 pub fn run(args: &StatusArgs) -> ExitCode {
-    let config = match crate::load(&args.config.config) {
+    let mut config = match crate::load(&args.config.config) {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let shard = args
-        .shards
-        .filter(|n| *n > 0)
-        .map(|count| Shard { index: 0, count });
+    let shard = args.shard;
+    crate::for_shard(&mut config, shard);
     let (status, source) = match crate::runtime().block_on(from_daemon(&config)) {
         Some(s) => (s, "the running daemon"),
         None => match Store::open(&config.daemon.state_dir)

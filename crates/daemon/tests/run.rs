@@ -160,13 +160,7 @@ async fn the_daemon_exports_every_metric_of_the_design_and_they_move_with_real_r
     for s in ["acme", "globex"] {
         sim.control().set_search_lag(s, 0.0).unwrap();
     }
-    let port = free_port();
-    edit(
-        dir.path(),
-        "jira-sync.toml",
-        "127.0.0.1:0",
-        &format!("127.0.0.1:{port}"),
-    );
+    listen_on_free_port(dir.path());
     let d = Daemon::start(dir.path());
     assert_eq!(d.get("/healthz").await.0, 200);
     let text = d

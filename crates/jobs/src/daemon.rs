@@ -217,6 +217,9 @@ pub fn stored_status(
     };
     for site in &config.sites {
         let group = groups.get(&site.name).cloned().unwrap_or_default();
+        if shard.is_some_and(|s| !s.owns(&group)) {
+            continue;
+        }
         status.sites.push(SiteView {
             site: site.name.clone(),
             method: site.auth.method().to_string(),

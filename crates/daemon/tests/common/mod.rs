@@ -121,3 +121,16 @@ pub fn value(text: &str, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
         .then(|| v.parse().ok())?
     })
 }
+
+/// Points a `demo_with` configuration's `listen` at a free port (for `status` and
+/// Prometheus, which need to know it in advance), and returns it.
+pub fn listen_on_free_port(dir: &Path) -> u16 {
+    let port = free_port();
+    edit(
+        dir,
+        "jira-sync.toml",
+        "127.0.0.1:0",
+        &format!("127.0.0.1:{port}"),
+    );
+    port
+}
