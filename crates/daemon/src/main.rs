@@ -4,6 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+mod api;
 mod check;
 mod cli;
 mod demo;

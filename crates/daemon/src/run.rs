@@ -81,21 +81,6 @@ pub async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.daemon.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
-    let router = Router::new()
-        .route("/metrics", get(metrics_text))
-        .route("/healthz", get(|| async { "ok\n" }))
-        .route("/readyz", get(readyz))
-        .route("/status", get(status))
-        .with_state(app.clone());
-    let http_stop = Arc::new(tokio::sync::Notify::new());
-    let server = {
-        let stop = http_stop.clone();
-        tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async move { stop.notified().await })
-                .await
-        })
-    };
     let opts = Options {
         shard,
         run_timeout: config.daemon.run_timeout,
@@ -109,6 +94,26 @@ pub async fn serve(
         .await
         .map_err(|e| e.to_string())?;
     let _ = app.daemon.set(daemon.clone());
+    let router = Router::new()
+        .route("/metrics", get(metrics_text))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/status", get(status))
+        .with_state(app.clone())
+        .merge(crate::api::router(crate::api::Api {
+            hub: store.hub().map_err(|e| e.to_string())?,
+            daemon: daemon.clone(),
+            metrics: metrics.clone(),
+        }));
+    let http_stop = Arc::new(tokio::sync::Notify::new());
+    let server = {
+        let stop = http_stop.clone();
+        tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.notified().await })
+                .await
+        })
+    };
     app.ready.store(true, Ordering::SeqCst);
     // Tests and operators find the address here (`listen` may use port 0).
     println!("jira-sync: listening on {addr}");

@@ -5,102 +5,10 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
 use jira_sim::faults::FaultSpec;
-
-/// A running daemon and the address of its endpoints.
-struct Daemon {
-    child: Child,
-    addr: String,
-    http: reqwest::Client,
-}
-
-impl Daemon {
-    fn start(dir: &std::path::Path) -> Daemon {
-        Self::start_with(dir, &[])
-    }
-
-    fn start_with(dir: &std::path::Path, env: &[(&str, &str)]) -> Daemon {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
-            .args(["run", "--config", dir.to_str().unwrap()])
-            .envs(env.iter().copied())
-            .env_remove("JIRA_SYNC__LISTEN")
-            .env("JIRA_SYNC__LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines
-                .next()
-                .expect("the daemon prints its address")
-                .unwrap();
-            if let Some(a) = line.strip_prefix("jira-sync: listening on ") {
-                break a.to_owned();
-            }
-        };
-        Daemon {
-            child,
-            addr,
-            http: jira_sync_auth::http_client(),
-        }
-    }
-
-    async fn get(&self, path: &str) -> (u16, String) {
-        let r = self
-            .http
-            .get(format!("http://{}{path}", self.addr))
-            .send()
-            .await
-            .unwrap();
-        (r.status().as_u16(), r.text().await.unwrap())
-    }
-
-    fn signal(&self, sig: &str) {
-        let ok = Command::new("kill")
-            .args([sig, &self.child.id().to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill {sig}");
-    }
-
-    /// Waits until `/metrics` satisfies `f`.
-    async fn until(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let (_, text) = self.get("/metrics").await;
-            if f(&text) {
-                return text;
-            }
-            assert!(Instant::now() < deadline, "timed out waiting for {what}");
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    }
-
-    fn wait(mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(s) = self.child.try_wait().unwrap() {
-                return s;
-            }
-            assert!(Instant::now() < deadline, "the daemon did not exit");
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn successes(text: &str, site: &str) -> f64 {
     value(

@@ -29,6 +29,9 @@ pub struct Metrics {
     pub credential_state: IntGaugeVec,
     pub credential_last_check_timestamp_seconds: GaugeVec,
     pub config_last_reload_success: Gauge,
+    /// Requests to the hub API (`/v1`) by route template and status (beyond DESIGN.md's
+    /// table: the hub API's own family).
+    pub api_requests_total: IntCounterVec,
 }
 
 const SYNC_BUCKETS: &[f64] = &[
@@ -177,6 +180,11 @@ impl Metrics {
                 &["site"],
             ),
             config_last_reload_success,
+            api_requests_total: counter(
+                "api_requests_total",
+                "Hub API (/v1) requests by route template and status.",
+                &["route", "status"],
+            ),
             registry,
         }
     }

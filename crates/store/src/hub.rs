@@ -4,7 +4,7 @@
 //! Keys: records and changes by big-endian number (scans come back in order); links and
 //! watermarks by `site\0connector\0...`; intents by `site\0connector\0` + big-endian id.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -33,6 +33,14 @@ pub struct Record {
     pub parked: BTreeMap<String, Parked>,
     /// The last change sequence number of this record (set by `commit`).
     pub seq: u64,
+    /// Connectors (`site/connector`) a record made through the hub API is written to, before
+    /// it has issues there.
+    #[serde(default)]
+    pub targets: BTreeSet<String>,
+    /// The caller's id of a record made through the hub API (unique: a second create with
+    /// it returns this record).
+    #[serde(default)]
+    pub external_id: Option<String>,
 }
 
 impl Record {
@@ -46,6 +54,8 @@ impl Record {
             gone: None,
             parked: BTreeMap::new(),
             seq: 0,
+            targets: BTreeSet::new(),
+            external_id: None,
         }
     }
 }
@@ -167,6 +177,43 @@ pub struct Commit {
     pub done: Vec<(String, String, u64)>,
 }
 
+/// `mine`, a record as a writer changed it from an older version, on top of `theirs`, the
+/// version another writer committed meanwhile: per field the later change wins (a field
+/// only they changed keeps their value), comments are the union, and of the parked writes
+/// only the committer's own entry is the committer's to set.
+fn rebase(mut mine: Record, theirs: &Record, committer: Option<&str>) -> Record {
+    for (f, v) in &theirs.fields {
+        let their_time = theirs.field_times.get(f);
+        let newer = match (their_time, mine.field_times.get(f)) {
+            (Some(t), Some(m)) => t > m,
+            (Some(_), None) => true,
+            (None, _) => !mine.fields.contains_key(f),
+        };
+        if newer {
+            mine.fields.insert(f.clone(), v.clone());
+            if let Some(t) = their_time {
+                mine.field_times.insert(f.clone(), *t);
+            }
+        }
+    }
+    for c in &theirs.comments {
+        if !mine.comments.iter().any(|m| m.id == c.id) {
+            mine.comments.push(c.clone());
+        }
+    }
+    mine.comments.sort_by_key(|c| c.created);
+    let mut parked = theirs.parked.clone();
+    // A writer outside the engine (the hub API) never parks: the stored entries stand.
+    if let Some(me) = committer {
+        parked.remove(me);
+        if let Some(p) = mine.parked.get(me) {
+            parked.insert(me.to_owned(), p.clone());
+        }
+    }
+    mine.parked = parked;
+    mine
+}
+
 fn scoped(parts: &[&str]) -> Vec<u8> {
     parts.join("\0").into_bytes()
 }
@@ -188,6 +235,10 @@ pub struct Hub {
     intents: sled::Tree,
     changes: sled::Tree,
     meta: sled::Tree,
+    /// `site\0connector\0record`: records made for a connector before it has their issue.
+    targets: sled::Tree,
+    /// external id -> record id.
+    external: sled::Tree,
 }
 
 const SEQ_KEY: &[u8] = b"seq";
@@ -204,6 +255,8 @@ impl Hub {
             intents: db.open_tree("intents")?,
             changes: db.open_tree("changes")?,
             meta: db.open_tree("meta")?,
+            targets: db.open_tree("targets")?,
+            external: db.open_tree("external_ids")?,
         })
     }
 
@@ -330,9 +383,25 @@ impl Hub {
             &self.intents,
             &self.changes,
             &self.meta,
+            &self.targets,
+            &self.external,
         )
             .transaction(
-                |(records, links, by_record, watermarks, intents, changes, meta)| {
+                |(
+                    records,
+                    links,
+                    by_record,
+                    watermarks,
+                    intents,
+                    changes,
+                    meta,
+                    targets,
+                    external,
+                )| {
+                    let committer = c
+                        .watermark
+                        .as_ref()
+                        .map(|(site, connector, _)| format!("{site}/{connector}"));
                     let mut seq = meta.get(SEQ_KEY)?.map_or(0, |b| {
                         u64::from_be_bytes(b.as_ref().try_into().unwrap_or([0; 8]))
                     });
@@ -345,6 +414,33 @@ impl Hub {
                             let old: Record = decode("records", &old)
                                 .map_err(ConflictableTransactionError::Abort)?;
                             changes.remove(&old.seq.to_be_bytes())?;
+                            if old.seq != r.seq {
+                                // Committed by another writer since this one read it (another
+                                // connector's run, the hub API): keep what is newer there.
+                                r = rebase(r, &old, committer.as_deref());
+                            }
+                        }
+                        if let Some(ext) = &r.external_id {
+                            match external.get(ext.as_bytes())? {
+                                Some(id) if id.as_ref() != r.id.to_be_bytes() => {
+                                    let id = u64::from_be_bytes(
+                                        id.as_ref().try_into().unwrap_or([0; 8]),
+                                    );
+                                    return Err(ConflictableTransactionError::Abort(
+                                        StoreError::ExternalIdTaken(id),
+                                    ));
+                                }
+                                Some(_) => {}
+                                None => {
+                                    external.insert(ext.as_bytes(), &r.id.to_be_bytes())?;
+                                }
+                            }
+                        }
+                        for t in &r.targets {
+                            let mut k = t.replace('/', "\0").into_bytes();
+                            k.push(0);
+                            k.extend_from_slice(&r.id.to_be_bytes());
+                            targets.insert(k, &[])?;
                         }
                         r.seq = seq;
                         records.insert(&r.id.to_be_bytes(), encode(&r))?;
@@ -374,6 +470,45 @@ impl Hub {
         })?;
         self.db.flush_async().await?;
         Ok(stored)
+    }
+
+    /// Records made for `site/connector` through the hub API (linked there or not).
+    pub fn targeted(&self, site: &str, connector: &str) -> Result<Vec<RecordId>, StoreError> {
+        let mut prefix = scoped(&[site, connector]);
+        prefix.push(0);
+        self.targets
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, _) = kv?;
+                let id = k[prefix.len()..]
+                    .try_into()
+                    .map_err(|_| StoreError::Corrupt {
+                        key: "targets".into(),
+                        reason: "bad key".into(),
+                    })?;
+                Ok(u64::from_be_bytes(id))
+            })
+            .collect()
+    }
+
+    /// The record a hub API caller made with `external_id`.
+    pub fn by_external_id(&self, external_id: &str) -> Result<Option<RecordId>, StoreError> {
+        Ok(self
+            .external
+            .get(external_id.as_bytes())?
+            .and_then(|v| v.as_ref().try_into().ok().map(u64::from_be_bytes)))
+    }
+
+    /// The latest change sequence number.
+    pub fn last_seq(&self) -> Result<u64, StoreError> {
+        Ok(self.meta.get(SEQ_KEY)?.map_or(0, |b| {
+            u64::from_be_bytes(b.as_ref().try_into().unwrap_or([0; 8]))
+        }))
+    }
+
+    /// Resolves after the next change to the change feed (long polling).
+    pub fn watch_changes(&self) -> sled::Subscriber {
+        self.changes.watch_prefix(vec![])
     }
 
     /// Records changed after `seq`, oldest change first (at most `limit`): the change feed.

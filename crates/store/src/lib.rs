@@ -36,6 +36,9 @@ pub enum StoreError {
     Db(#[from] sled::Error),
     #[error("a stored value under `{key}` is not readable: {reason}")]
     Corrupt { key: String, reason: String },
+    /// A record with this external id exists already (the id is its record's).
+    #[error("the external id belongs to record {0}")]
+    ExternalIdTaken(u64),
 }
 
 /// The open database.

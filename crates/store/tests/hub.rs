@@ -10,13 +10,9 @@ use serde_json::json;
 
 fn record(id: u64, summary: &str) -> Record {
     Record {
-        id,
         fields: BTreeMap::from([("summary".to_owned(), json!(summary))]),
         field_times: BTreeMap::from([("summary".to_owned(), Utc::now())]),
-        comments: vec![],
-        gone: None,
-        parked: Default::default(),
-        seq: 0,
+        ..Record::new(id)
     }
 }
 
@@ -214,4 +210,61 @@ async fn after_a_rebuild_new_record_ids_stay_above_the_ids_taken_from_the_sites(
         ids.iter().all(|&i| i > 5000),
         "the floor survives a reopen: {ids:?}"
     );
+}
+
+#[tokio::test]
+async fn two_writers_of_one_record_lose_neither_change() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let hub = store.hub().unwrap();
+    let mut r = record(7, "first");
+    r.fields.insert("priority".into(), json!("Low"));
+    r.field_times
+        .insert("priority".into(), r.field_times["summary"]);
+    hub.commit(Commit {
+        records: vec![r],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    // Both read the same version.
+    let (mut a, mut b) = (
+        hub.record(7).unwrap().unwrap(),
+        hub.record(7).unwrap().unwrap(),
+    );
+    let later = Utc::now() + chrono::Duration::seconds(5);
+    a.fields.insert("summary".into(), json!("from acme"));
+    a.field_times.insert("summary".into(), later);
+    b.fields.insert("priority".into(), json!("High"));
+    b.field_times.insert("priority".into(), later);
+    b.comments.push(jira_sync_store::hub::HubComment {
+        id: "globex/ops/1".into(),
+        body: json!("c"),
+        author: "Bob".into(),
+        created: later,
+        origin: None,
+    });
+    let w = |c: &str| Some(("acme".to_owned(), c.to_owned(), Watermark::default()));
+    hub.commit(Commit {
+        records: vec![a],
+        watermark: w("sec"),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    hub.commit(Commit {
+        records: vec![b],
+        watermark: w("other"),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let r = hub.record(7).unwrap().unwrap();
+    assert_eq!(
+        r.fields["summary"],
+        json!("from acme"),
+        "the first writer's change stays"
+    );
+    assert_eq!(r.fields["priority"], json!("High"));
+    assert_eq!(r.comments.len(), 1);
 }

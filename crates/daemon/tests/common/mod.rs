@@ -1,8 +1,10 @@
 //! The demo's simulator and a copy of `config/` pointing at it, and the binary.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
 
 use jira_sim::Simulator;
 use jira_sim::seed::SeedFile;
@@ -133,4 +135,103 @@ pub fn listen_on_free_port(dir: &Path) -> u16 {
         &format!("127.0.0.1:{port}"),
     );
     port
+}
+
+/// A running daemon and the address of its endpoints.
+pub struct Daemon {
+    pub child: Child,
+    pub addr: String,
+    pub http: reqwest::Client,
+}
+
+impl Daemon {
+    pub fn start(dir: &Path) -> Daemon {
+        Self::start_with(dir, &[])
+    }
+
+    pub fn start_with(dir: &Path, env: &[(&str, &str)]) -> Daemon {
+        Self::launch(dir, env, Stdio::null())
+    }
+
+    /// Started with its logs (stderr) going to `log`.
+    pub fn start_logged(dir: &Path, env: &[(&str, &str)], log: &Path) -> Daemon {
+        Self::launch(dir, env, std::fs::File::create(log).unwrap().into())
+    }
+
+    fn launch(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Daemon {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
+            .args(["run", "--config", dir.to_str().unwrap()])
+            .envs(env.iter().copied())
+            .env_remove("JIRA_SYNC__LISTEN")
+            .env("JIRA_SYNC__LOG_FORMAT", "json")
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = loop {
+            let line = lines
+                .next()
+                .expect("the daemon prints its address")
+                .unwrap();
+            if let Some(a) = line.strip_prefix("jira-sync: listening on ") {
+                break a.to_owned();
+            }
+        };
+        Daemon {
+            child,
+            addr,
+            http: jira_sync_auth::http_client(),
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> (u16, String) {
+        let r = self
+            .http
+            .get(format!("http://{}{path}", self.addr))
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill {sig}");
+    }
+
+    /// Waits until `/metrics` satisfies `f`.
+    pub async fn until(&self, what: &str, f: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (_, text) = self.get("/metrics").await;
+            if f(&text) {
+                return text;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    pub fn wait(mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(s) = self.child.try_wait().unwrap() {
+                return s;
+            }
+            assert!(Instant::now() < deadline, "the daemon did not exit");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

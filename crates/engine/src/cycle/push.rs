@@ -15,9 +15,11 @@ use super::{
 use crate::mapping::{PEOPLE, hub_fields, jira_status, to_jira};
 
 impl Engine {
-    /// Records of this connector and of its mirror peers.
+    /// Records of this connector and of its mirror peers, and those made for it through the
+    /// hub API.
     fn scope(&self, me: &ConnectorRef, work: &Work) -> Result<BTreeSet<RecordId>, EngineError> {
         let mut ids: BTreeSet<RecordId> = work.records.keys().copied().collect();
+        ids.extend(self.hub.targeted(&me.site, &me.connector)?);
         for c in std::iter::once(me.clone()).chain(self.peers(me)) {
             ids.extend(
                 self.hub
