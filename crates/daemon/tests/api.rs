@@ -386,7 +386,7 @@ async fn unauthorized_and_malformed_requests_are_refused_and_write_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_change_feed_cursor_resumes_after_a_restart_and_long_polls() {
-    let (_sim, dir) = demo_with(NEVER).await;
+    let (sim, dir) = demo_with(NEVER).await;
     let d = Daemon::start(dir.path());
     let make = |summary: &str| json!({ "targets": ["acme/sec"], "fields": { "summary": summary } });
     let (code, first) = api(&d, "POST", "/v1/records", Some(make("first"))).await;
@@ -429,4 +429,14 @@ async fn the_change_feed_cursor_resumes_after_a_restart_and_long_polls() {
     );
     let (all, _) = feed(&d, 0).await;
     assert_eq!(all.len(), 2, "both records, in order: {all:?}");
+
+    // No cycle is scheduled here: `?sync=now` writes the record at once.
+    let (code, now) = api(&d, "POST", "/v1/records?sync=now", Some(make("right now"))).await;
+    assert_eq!(code, 201);
+    assert_eq!(now["links"][0]["site"], "acme", "{now}");
+    assert_eq!(now["sync"][0]["state"], "linked");
+    assert_eq!(
+        with_summary(&issues(&sim, "acme", "SEC"), "right now").len(),
+        1
+    );
 }
