@@ -23,6 +23,8 @@ pub const EXIT_FAILURE: u8 = 1;
 pub const EXIT_CONFIG: u8 = 2;
 
 fn main() -> ExitCode {
+    // Everything jira-sync writes (the state database, the token vault) is its owner's only.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = cli::Cli::parse();
     match cli.command {
         cli::Command::Check(args) => check::run(&args),

@@ -67,6 +67,10 @@ impl Store {
 
     fn open_once(state_dir: &Path) -> Result<Store, StoreError> {
         let path = state_dir.join("db");
+        owner_only(state_dir, &path).map_err(|e| StoreError::Open {
+            path: path.clone(),
+            source: sled::Error::Io(e),
+        })?;
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(CACHE_BYTES)
@@ -116,12 +120,57 @@ impl Store {
 
     /// A tree by name, for tests that need to damage stored bytes on purpose.
     #[doc(hidden)]
+    pub fn tree_names_for_tests(&self) -> Vec<String> {
+        self.db
+            .tree_names()
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).into_owned())
+            .collect()
+    }
+
+    #[doc(hidden)]
     pub fn raw_tree_for_tests(&self, name: &str) -> Result<sled::Tree, StoreError> {
         Ok(self.db.open_tree(name)?)
     }
 }
 
 /// A value as stored: version byte, then JSON.
+/// The database holds tokens: owner-only (0700 directories, 0600 files), whatever the
+/// umask. (The daemon also sets its umask to 077, so files sled makes
+/// later are owner-only too.)
+fn owner_only(state_dir: &Path, db: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+        let private = std::fs::Permissions::from_mode;
+        // A missing state directory is made owner-only; an existing one is the operator's
+        // (systemd makes it 0700), and only `db` inside it is certainly jira-sync's own.
+        for dir in [state_dir, db] {
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(dir)?;
+        }
+        std::fs::set_permissions(db, private(0o700))?;
+        let mut stack = vec![db.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir)? {
+                let entry = entry?;
+                let kind = entry.file_type()?;
+                if kind.is_dir() {
+                    std::fs::set_permissions(entry.path(), private(0o700))?;
+                    stack.push(entry.path());
+                } else if kind.is_file() {
+                    std::fs::set_permissions(entry.path(), private(0o600))?;
+                }
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (state_dir, db);
+    Ok(())
+}
+
 pub(crate) fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     let mut out = vec![FORMAT_VERSION];
     serde_json::to_writer(&mut out, value).expect("serializable state");
