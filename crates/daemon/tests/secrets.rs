@@ -64,7 +64,7 @@ fn store_outside_vault(state_dir: &Path) -> String {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_secret_of_any_auth_method_reaches_logs_metrics_status_or_the_store() {
     let (sim, dir) = demo_with("*/1 * * * * *").await;
-    let port = listen_on_free_port(dir.path());
+    listen_on_free_port(dir.path());
     let addr = sim.addr().to_string();
     site(&sim, "oco", "OCO");
     site(&sim, "cco", "CCO");
