@@ -122,13 +122,6 @@ fn with_summary<'a>(issues: &'a [Value], s: &str) -> Vec<&'a Value> {
         .collect()
 }
 
-fn issues(sim: &jira_sim::Simulator, site: &str, project: &str) -> Vec<Value> {
-    let n = sim.control().issue_count(site).unwrap();
-    (1..=n + 5)
-        .filter_map(|i| sim.control().issue(site, &format!("{project}-{i}")).ok())
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_record_made_through_the_api_becomes_one_issue_and_jira_changes_reach_the_feed() {
     let (sim, dir) = demo_with("*/1 * * * * *").await;
@@ -184,13 +177,17 @@ async fn a_record_made_through_the_api_becomes_one_issue_and_jira_changes_reach_
             .unwrap()
             .ends_with(&format!("/browse/{key}"))
     );
-    let acme = issues(&sim, "acme", "SEC");
+    let acme = all_issues(&sim, "acme", "SEC");
     let mine = with_summary(&acme, "CVE-2026-0042 in libfoo");
     assert_eq!(mine.len(), 1, "exactly one issue on acme");
     assert_eq!(mine[0]["fields"]["priority"]["name"], "High");
     assert_eq!(mine[0]["fields"]["customfield_10042"]["value"], "Critical");
     assert_eq!(
-        with_summary(&issues(&sim, "globex", "OPS"), "CVE-2026-0042 in libfoo").len(),
+        with_summary(
+            &all_issues(&sim, "globex", "OPS"),
+            "CVE-2026-0042 in libfoo"
+        )
+        .len(),
         1,
         "and one on its mirror"
     );
@@ -436,7 +433,7 @@ async fn the_change_feed_cursor_resumes_after_a_restart_and_long_polls() {
     assert_eq!(now["links"][0]["site"], "acme", "{now}");
     assert_eq!(now["sync"][0]["state"], "linked");
     assert_eq!(
-        with_summary(&issues(&sim, "acme", "SEC"), "right now").len(),
+        with_summary(&all_issues(&sim, "acme", "SEC"), "right now").len(),
         1
     );
 }

@@ -15,11 +15,21 @@ pub fn repo_config() -> PathBuf {
 
 /// The simulator seeded as the demo expects, and a copy of `config/` pointing at it.
 pub async fn demo() -> (Simulator, tempfile::TempDir) {
+    demo_sized(None).await
+}
+
+/// The demo with `(acme, globex)` seeded issues instead of the seed file's counts.
+pub async fn demo_sized(counts: Option<(usize, usize)>) -> (Simulator, tempfile::TempDir) {
     let sim = Simulator::start().await.unwrap();
-    for site in SeedFile::read(&repo_config().join("sim-seed.toml"))
+    for mut site in SeedFile::read(&repo_config().join("sim-seed.toml"))
         .unwrap()
         .site
     {
+        if let Some((acme, globex)) = counts {
+            for p in &mut site.projects {
+                p.seed_issues = Some(if site.name == "acme" { acme } else { globex });
+            }
+        }
         sim.control().create_site(site).unwrap();
     }
     let dir = tempfile::tempdir().unwrap();
@@ -86,21 +96,21 @@ pub const NEVER: &str = "0 0 0 1 1 * 2099";
 /// The demo with every schedule set to `schedule` and `listen` on a free port.
 pub async fn demo_with(schedule: &str) -> (Simulator, tempfile::TempDir) {
     let (sim, dir) = demo().await;
+    schedule_all(dir.path(), schedule);
+    (sim, dir)
+}
+
+/// Every connector of the demo on `schedule`, and `listen` on a free port.
+pub fn schedule_all(dir: &Path, schedule: &str) {
     for f in ["sites.d/acme.toml", "sites.d/globex.toml"] {
         edit(
-            dir.path(),
+            dir,
             f,
             "schedule = \"*/15 * * * * *\"",
             &format!("schedule = \"{schedule}\""),
         );
     }
-    edit(
-        dir.path(),
-        "jira-sync.toml",
-        "127.0.0.1:9464",
-        "127.0.0.1:0",
-    );
-    (sim, dir)
+    edit(dir, "jira-sync.toml", "127.0.0.1:9464", "127.0.0.1:0");
 }
 
 pub fn free_port() -> u16 {
@@ -234,4 +244,12 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Every issue of `site`'s `project`, as the simulator holds it.
+pub fn all_issues(sim: &Simulator, site: &str, project: &str) -> Vec<serde_json::Value> {
+    let n = sim.control().issue_count(site).unwrap();
+    (1..=n + 5)
+        .filter_map(|i| sim.control().issue(site, &format!("{project}-{i}")).ok())
+        .collect()
 }

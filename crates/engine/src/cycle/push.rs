@@ -48,20 +48,6 @@ impl Engine {
                 _ => None,
             })
             .collect();
-        // A comment may have landed: read before adding (see `check_comments`). Other kinds
-        // are idempotent: the next push repeats them if still needed.
-        work.check_comments.extend(
-            pending
-                .iter()
-                .filter(|i| matches!(i.kind, IntentKind::Comment { .. }))
-                .map(|i| i.record),
-        );
-        work.done.extend(
-            pending
-                .iter()
-                .filter(|i| !matches!(i.kind, IntentKind::Create { .. }))
-                .map(|i| i.id),
-        );
         let mut found = HashMap::new();
         // A create younger than the overlap may have landed but not reached search yet
         // (Jira's index lags): it is neither linked nor repeated until search can tell.
@@ -72,6 +58,24 @@ impl Engine {
         for (i, _) in &young {
             found.insert(i.record, None);
         }
+        // A comment may have landed: read before adding (see `check_comments`). Other kinds
+        // are idempotent: the next push repeats them if still needed. The intents of a
+        // record whose create waits stay pending: this run does not touch it.
+        let waiting = |i: &&jira_sync_store::hub::Intent| found.contains_key(&i.record);
+        work.check_comments.extend(
+            pending
+                .iter()
+                .filter(|i| matches!(i.kind, IntentKind::Comment { .. }))
+                .filter(|i| !waiting(i))
+                .map(|i| i.record),
+        );
+        work.done.extend(
+            pending
+                .iter()
+                .filter(|i| !matches!(i.kind, IntentKind::Create { .. }))
+                .filter(|i| !waiting(i))
+                .map(|i| i.id),
+        );
         let Some(oldest) = creates.iter().map(|(i, _)| i.at).min() else {
             return Ok(found);
         };
@@ -175,7 +179,9 @@ impl Engine {
                 }
                 (None, Some(Some((id, key)))) => {
                     // Created by a run that died before its commit: link it, never create twice.
-                    // Its base is unknown, so the next pull's values settle it.
+                    // Its base is unknown, so the next pull's values settle it; that run may
+                    // have commented on it too, so its comments are read before adding any.
+                    work.check_comments.insert(rid);
                     Some(Link::new(&me.site, &me.connector, rid, id, key))
                 }
                 (l, _) => l,
