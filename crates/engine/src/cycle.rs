@@ -424,6 +424,15 @@ impl Engine {
             page_size: 100,
         })?;
         let seen: BTreeSet<(String, String)> = w.seen.iter().cloned().collect();
+        // Records a write of comments was interrupted on (the run died, or the answer was
+        // lost): the comment may be on the issue already.
+        let interrupted: BTreeSet<RecordId> = self
+            .hub
+            .pending_intents(&me.site, &me.connector)?
+            .into_iter()
+            .filter(|i| matches!(i.kind, IntentKind::Comment { .. }))
+            .map(|i| i.record)
+            .collect();
         let mut now_seen = Vec::new();
         let fields = hub_fields(conn);
         while let Some(page) = pages.next().await? {
@@ -440,7 +449,10 @@ impl Engine {
                 report.pulled += 1;
                 let updated = jira_time(&updated_s).unwrap_or_else(Utc::now);
                 w.updated = Some(w.updated.map_or(updated, |u| u.max(updated)));
-                self.merge_issue(me, conn, &issue, updated, &fields, work, report)?;
+                let adopted = self
+                    .landed_comments(me, ctx, &issue, &interrupted, work)
+                    .await?;
+                self.merge_issue(me, conn, &issue, updated, &fields, &adopted, work, report)?;
             }
             if work.cancel.is_cancelled() {
                 // Stopping: this page is merged and is committed; the next run reads on.
@@ -452,6 +464,42 @@ impl Engine {
         Ok(())
     }
 
+    /// (hub comment id, Jira comment id) of the comments jira-sync itself put on `issue`
+    /// in an interrupted write, by their marker: a pull must not take them for new ones.
+    /// Only read for records with such a write pending (search shows no comment properties).
+    async fn landed_comments(
+        &self,
+        me: &ConnectorRef,
+        ctx: &SiteCtx,
+        issue: &Value,
+        interrupted: &BTreeSet<RecordId>,
+        work: &Work,
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        let id = issue["id"].as_str().unwrap_or_default();
+        let record = match work.links.values().find(|l| l.issue_id == id) {
+            Some(l) => Some(l.record),
+            None => self
+                .hub
+                .link(&me.site, &me.connector, id)?
+                .map(|l| l.record),
+        };
+        if !record.is_some_and(|r| interrupted.contains(&r)) {
+            return Ok(vec![]);
+        }
+        let key = issue["key"].as_str().unwrap_or_default();
+        let mut out = Vec::new();
+        for c in ctx.client.comments(key).await? {
+            for prop in &c.properties {
+                if prop["key"] == PROPERTY
+                    && let Some(hub_id) = prop["value"]["comment"].as_str()
+                {
+                    out.push((hub_id.to_owned(), c.id.clone()));
+                }
+            }
+        }
+        Ok(out)
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn merge_issue(
         &self,
@@ -460,6 +508,7 @@ impl Engine {
         issue: &Value,
         updated: DateTime<Utc>,
         fields: &[String],
+        adopted: &[(String, String)],
         work: &mut Work,
         report: &mut Report,
     ) -> Result<(), EngineError> {
@@ -526,7 +575,9 @@ impl Engine {
             // Jira's value is now known to this link; if the hub keeps another, push writes it.
             link.base.insert(f.clone(), j);
         }
-        // Comments: ids this link already knows were read or written before.
+        // Comments: ids this link already knows were read or written before, and those an
+        // interrupted write of this daemon left (known by their marker).
+        link.comments.extend(adopted.iter().cloned());
         let known: BTreeSet<String> = link.comments.values().cloned().collect();
         for c in issue["fields"]["comment"]["comments"]
             .as_array()
