@@ -113,9 +113,9 @@ async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
     while started.elapsed() < for_how_long {
         round += 1;
         for site in ["acme", "globex"] {
-            storm(&p, site, n * 1000 + round, round % 7 == 0);
+            storm(&p, site, n * 1000 + round, round.is_multiple_of(7));
             // A 429 storm every few rounds: burst limits far below what a cycle sends.
-            let burst = if round % 4 == 0 {
+            let burst = if round.is_multiple_of(4) {
                 BTreeMap::from([
                     ("GET".to_owned(), 2),
                     ("POST".to_owned(), 2),
@@ -163,7 +163,7 @@ async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
                 last.insert(("globex".into(), key), v);
             }
         }
-        if round % 3 == 0 {
+        if round.is_multiple_of(3) {
             let _ = c.comment_issue("acme", "SEC-1", "ann@acme.example", &json!("busy day"));
         }
         // Simulated time runs faster than the wall clock: creates a fault interrupted settle.
