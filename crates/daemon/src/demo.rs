@@ -216,14 +216,9 @@ async fn summary(metrics: &Metrics, daemon: &Daemon, sim: &Simulator) {
 /// A person at work on both sites: an edit, a comment or a transition every few seconds.
 async fn play(sim: &Simulator) {
     let c = sim.control();
-    // A small fixed-seed generator: the same demo every time.
-    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut next = move |n: u64| {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state % n.max(1)
-    };
+    // A fixed seed: the same demo every time.
+    let mut rng = jira_sim::seed::Rng(0x9e37_79b9_7f4a_7c15);
+    let mut next = move |n: u64| rng.below(n);
     let sides = [
         (
             "acme",

@@ -12,26 +12,9 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use jira_sim::Simulator;
-use serde_json::{Value, json};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A small fixed-seed generator: the same loop every run.
-struct Dice(u64);
-
-impl Dice {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
+use jira_sim::seed::Rng;
+use jira_sim::testkit::{env_or, issue_line};
+use serde_json::json;
 
 /// The issues of a site as comparable lines: every synced field, statuses as hub statuses.
 fn state(sim: &Simulator, site: &str) -> Vec<String> {
@@ -58,28 +41,7 @@ fn state(sim: &Simulator, site: &str) -> Vec<String> {
     };
     let mut lines: Vec<String> = all_issues(sim, site, project)
         .iter()
-        .map(|i| {
-            let f = &i["fields"];
-            let status = f["status"]["name"].as_str().unwrap_or_default();
-            let hub = statuses
-                .iter()
-                .find(|(j, _)| *j == status)
-                .map_or(status, |(_, h)| h);
-            let mut labels: Vec<&str> = f["labels"]
-                .as_array()
-                .map(|l| l.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            labels.sort();
-            format!(
-                "{} | {} | {} | {:?} | {hub} | {} | {} comments",
-                f["summary"].as_str().unwrap_or_default(),
-                f["description"],
-                f["priority"]["name"],
-                labels,
-                f[severity]["value"],
-                f["comment"]["total"],
-            )
-        })
+        .map(|i| issue_line(i, severity, statuses))
         .collect();
     lines.sort();
     lines
@@ -87,8 +49,8 @@ fn state(sim: &Simulator, site: &str) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_random_moments_the_daemon_loses_nothing_and_duplicates_nothing() {
-    let kills = env("CRASH_KILLS", 5);
-    let acme = env("CRASH_ISSUES", 150);
+    let kills = env_or("CRASH_KILLS", 5);
+    let acme = env_or("CRASH_ISSUES", 150) as usize;
     let globex = acme / 5;
     let (sim, dir) = demo_sized(Some((acme, globex))).await;
     schedule_all(dir.path(), "*/1 * * * * *");
@@ -124,7 +86,7 @@ async fn killed_at_random_moments_the_daemon_loses_nothing_and_duplicates_nothin
     let person = {
         let (c, last, stop) = (sim.control().clone(), last.clone(), stop.clone());
         tokio::spawn(async move {
-            let mut dice = Dice(0x5eed_1234_abcd_9876);
+            let mut dice = Rng(0x5eed_1234_abcd_9876);
             let mut n = 0;
             while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                 tokio::time::sleep(Duration::from_millis(400)).await;
@@ -154,7 +116,7 @@ async fn killed_at_random_moments_the_daemon_loses_nothing_and_duplicates_nothin
         })
     };
 
-    let mut dice = Dice(0x0dd_c0ffee ^ env("CRASH_SEED", 0) as u64);
+    let mut dice = Rng(0x0dd_c0ffee ^ env_or("CRASH_SEED", 0));
     for k in 0..kills {
         // Starting proves the store opens: a daemon that cannot open it exits at once.
         let path = dir.path().to_owned();
@@ -179,7 +141,7 @@ async fn killed_at_random_moments_the_daemon_loses_nothing_and_duplicates_nothin
         .await
         .unwrap();
     let total = acme + globex;
-    let deadline = Instant::now() + Duration::from_secs(env("CRASH_DEADLINE", 170) as u64);
+    let deadline = Instant::now() + Duration::from_secs(env_or("CRASH_DEADLINE", 170));
     let (a, g) = loop {
         let (a, g) = (state(&sim, "acme"), state(&sim, "globex"));
         if a.len() >= total && a == g {

@@ -14,25 +14,8 @@ use std::time::{Duration, Instant};
 use common::*;
 use jira_sim::faults::FaultSpec;
 use jira_sim::limits::LimitsSpec;
-
-fn env(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-/// A small fixed-seed generator.
-struct Dice(u64);
-
-impl Dice {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n.max(1)
-    }
-}
+use jira_sim::seed::Rng;
+use jira_sim::testkit::{env_or, issue_line};
 
 /// A site's issues as comparable lines (hub statuses, select values, comment counts).
 fn state(p: &Pair, site: &str) -> Vec<String> {
@@ -58,27 +41,7 @@ fn state(p: &Pair, site: &str) -> Vec<String> {
     let mut lines: Vec<String> = p
         .issues(site)
         .iter()
-        .map(|i| {
-            let f = &i["fields"];
-            let status = f["status"]["name"].as_str().unwrap_or_default();
-            let hub = statuses
-                .iter()
-                .find(|(j, _)| *j == status)
-                .map_or(status, |(_, h)| h);
-            let mut labels: Vec<&str> = f["labels"]
-                .as_array()
-                .map(|l| l.iter().filter_map(Value::as_str).collect())
-                .unwrap_or_default();
-            labels.sort();
-            format!(
-                "{} | {} | {} | {labels:?} | {hub} | {} | {} comments",
-                summary(i),
-                f["description"],
-                f["priority"]["name"],
-                f[severity]["value"],
-                f["comment"]["total"]
-            )
-        })
+        .map(|i| issue_line(i, severity, statuses))
         .collect();
     lines.sort();
     lines
@@ -105,7 +68,7 @@ fn storm(p: &Pair, site: &str, seed: u64, spike: bool) {
 async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
     let p = pair(15).await;
     let c = p.sim.control().clone();
-    let mut dice = Dice(0x9e37_79b9 ^ (n << 20));
+    let mut dice = Rng(0x9e37_79b9 ^ (n << 20));
     let mut last: BTreeMap<(String, String), String> = BTreeMap::new();
     let (mut runs, mut failures) = (0u64, 0u64);
     let started = Instant::now();
@@ -237,8 +200,8 @@ async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirroring_pairs_survive_a_storm_of_faults_and_converge_exactly() {
-    let pairs = env("SOAK_PAIRS", 3);
-    let seconds = env("SOAK_SECONDS", 20);
+    let pairs = env_or("SOAK_PAIRS", 3);
+    let seconds = env_or("SOAK_SECONDS", 20);
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
     for n in 0..pairs {

@@ -32,9 +32,10 @@ impl SeedFile {
     }
 }
 
-/// SplitMix64: small, fast and good enough to make realistic-looking data reproducible.
+/// SplitMix64: small, fast and good enough to make realistic-looking data (and the moves
+/// of tests and the demo) reproducible.
 #[derive(Debug, Default, Clone)]
-pub(crate) struct Rng(pub(crate) u64);
+pub struct Rng(pub u64);
 
 impl Rng {
     pub(crate) fn next(&mut self) -> u64 {
@@ -43,6 +44,11 @@ impl Rng {
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
         z ^ (z >> 31)
+    }
+
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
     }
 
     /// True with probability `p`.
