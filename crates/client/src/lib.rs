@@ -3,6 +3,7 @@
 //! (one forced refresh on 401), retries by Atlassian's recipe, and reports each request.
 
 pub mod adf; // Plain text <-> Atlassian Document Format.
+pub mod decode; // Error collections and bulk-create answers.
 mod error; // ClientError: what a caller can act on.
 mod ops; // The typed operations.
 mod request; // The request loop.

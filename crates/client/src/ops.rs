@@ -336,49 +336,13 @@ impl Client {
             // When every element fails, Jira answers 400 with the same per-element shape.
             req.answers = &[400];
             let v: Value = self.execute(req).await?;
-            let issues: Vec<Created> =
-                serde_json::from_value(v["issues"].clone()).unwrap_or_default();
-            let failed: Vec<usize> = v["errors"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|e| e["failedElementNumber"].as_u64().map(|n| n as usize))
-                .collect();
-            // Created issues come in request order, skipping the failed elements.
-            let mut created = issues.into_iter();
-            for i in 0..chunk.len() {
-                if !failed.contains(&i)
-                    && let Some(c) = created.next()
-                {
-                    out.created.push((offset + i, c));
-                }
-            }
-            for e in v["errors"].as_array().into_iter().flatten() {
-                let body = serde_json::to_vec(&e["elementErrors"]).unwrap_or_default();
-                let v: Value = serde_json::from_slice(&body).unwrap_or_default();
-                out.failed.push(ElementError {
-                    index: offset + e["failedElementNumber"].as_u64().unwrap_or(0) as usize,
-                    status: e["status"].as_u64().unwrap_or(400) as u16,
-                    messages: v["errorMessages"]
-                        .as_array()
-                        .map(|a| {
-                            a.iter()
-                                .filter_map(|m| m.as_str().map(str::to_owned))
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                    errors: v["errors"]
-                        .as_object()
-                        .map(|o| {
-                            o.iter()
-                                .map(|(k, m)| {
-                                    (k.clone(), m.as_str().unwrap_or_default().to_owned())
-                                })
-                                .collect()
-                        })
-                        .unwrap_or_default(),
-                });
-            }
+            let answer = crate::decode::bulk_answer(&v, chunk.len())?;
+            out.created
+                .extend(answer.created.into_iter().map(|(i, c)| (offset + i, c)));
+            out.failed.extend(answer.failed.into_iter().map(|mut e| {
+                e.index += offset;
+                e
+            }));
         }
         Ok(out)
     }

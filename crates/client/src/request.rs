@@ -111,35 +111,6 @@ impl<'a> Req<'a> {
     }
 }
 
-/// Jira's `ErrorCollection`.
-fn jira_messages(body: &[u8]) -> (Vec<String>, Vec<(String, String)>) {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else {
-        return (Vec::new(), Vec::new());
-    };
-    let messages = v["errorMessages"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|m| m.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
-    let errors = v["errors"]
-        .as_object()
-        .map(|o| {
-            o.iter()
-                .map(|(k, m)| {
-                    (
-                        k.clone(),
-                        m.as_str().map_or_else(|| m.to_string(), str::to_owned),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    (messages, errors)
-}
-
 impl Client {
     /// A client of `site` at `base`; `http` carries the timeouts (see `jira_sync_auth::http_client`).
     pub fn new(
@@ -326,7 +297,7 @@ impl Client {
                     }
                 }
                 s => {
-                    let (messages, errors) = jira_messages(&body);
+                    let (messages, errors) = crate::decode::jira_messages(&body);
                     return Err(match s {
                         StatusCode::FORBIDDEN => ClientError::Forbidden { endpoint, messages },
                         StatusCode::NOT_FOUND => ClientError::NotFound { endpoint, messages },

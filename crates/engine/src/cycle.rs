@@ -153,6 +153,18 @@ fn overlap(conn: &Connector) -> Duration {
     Duration::from_std(conn.overlap).unwrap_or_else(|_| Duration::minutes(5))
 }
 
+/// `t - back` as a JQL date in the searching account's zone, at JQL's minute granularity
+/// (`2026-11-23 01:59`). Out-of-range instants (a damaged watermark) clamp to the earliest
+/// date JQL can be asked for, which reads everything again rather than nothing.
+pub fn jql_date(t: DateTime<Utc>, back: Duration, zone: Tz) -> String {
+    let earliest = DateTime::<Utc>::from_timestamp(0, 0).unwrap_or_default();
+    let t = t.checked_sub_signed(back).unwrap_or(earliest).clamp(
+        earliest,
+        DateTime::<Utc>::from_timestamp(253_402_300_799 - 86_400, 0).unwrap_or_default(),
+    );
+    t.with_timezone(&zone).format("%Y-%m-%d %H:%M").to_string()
+}
+
 /// A timestamp as Jira prints it: `2026-11-23T10:00:00.000+0000`.
 fn jira_time(s: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z")
@@ -405,9 +417,7 @@ impl Engine {
         if let Some(since) = w.updated {
             // JQL reads dates in the account's zone, at minute granularity: format there, and
             // reach back by the overlap so nothing in the last minutes (or the lag) is missed.
-            let local = (since - overlap)
-                .with_timezone(&ctx.time_zone)
-                .format("%Y-%m-%d %H:%M");
+            let local = jql_date(since, overlap, ctx.time_zone);
             jql.push_str(&format!(" AND updated >= \"{local}\""));
         }
         jql.push_str(" ORDER BY updated ASC");
@@ -655,5 +665,36 @@ impl Engine {
         report
             .parked
             .push((format!("record {}", record.id), reason));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jql_dates_are_in_the_accounts_zone_and_never_panic() {
+        let t = DateTime::parse_from_rfc3339("2026-11-23T10:07:30Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let five = Duration::minutes(5);
+        assert_eq!(jql_date(t, five, chrono_tz::UTC), "2026-11-23 10:02");
+        assert_eq!(
+            jql_date(t, five, chrono_tz::America::Los_Angeles),
+            "2026-11-23 02:02"
+        );
+        assert_eq!(
+            jql_date(t, five, chrono_tz::Asia::Kolkata),
+            "2026-11-23 15:32"
+        );
+        // A damaged watermark reads everything again rather than panicking.
+        assert_eq!(
+            jql_date(DateTime::<Utc>::MIN_UTC, five, chrono_tz::UTC),
+            "1970-01-01 00:00"
+        );
+        assert_eq!(
+            jql_date(DateTime::<Utc>::MAX_UTC, Duration::zero(), chrono_tz::UTC).len(),
+            16
+        );
     }
 }

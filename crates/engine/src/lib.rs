@@ -5,4 +5,4 @@
 mod cycle; // Engine::run: pull, merge, push, commit.
 pub mod mapping; // Jira fields <-> hub fields.
 
-pub use cycle::{Engine, EngineError, PROPERTY, Rebuilt, Report, SiteCtx};
+pub use cycle::{Engine, EngineError, PROPERTY, Rebuilt, Report, SiteCtx, jql_date};

@@ -10,7 +10,8 @@ use jira_sync_store::hub::{HubComment, IntentKind, Link, Record, RecordId};
 use serde_json::{Value, json};
 
 use super::{
-    Engine, EngineError, PROPERTY, Report, SiteCtx, Work, fingerprint, note_failure, overlap,
+    Engine, EngineError, PROPERTY, Report, SiteCtx, Work, fingerprint, jql_date, note_failure,
+    overlap,
 };
 use crate::mapping::{PEOPLE, hub_fields, jira_status, to_jira};
 
@@ -80,9 +81,7 @@ impl Engine {
             return Ok(found);
         };
         // JQL reads dates in the account's zone; a minute of margin for its granularity.
-        let since = (oldest - Duration::minutes(1))
-            .with_timezone(&ctx.time_zone)
-            .format("%Y-%m-%d %H:%M");
+        let since = jql_date(oldest, Duration::minutes(1), ctx.time_zone);
         let jql = format!(
             "project = \"{}\" AND creator = currentUser() AND created >= \"{since}\"",
             conn.project
