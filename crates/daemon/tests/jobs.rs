@@ -448,3 +448,96 @@ async fn ticks_of_connectors_on_one_schedule_are_spread_by_stable_offsets() {
     assert_ne!(a, b, "two connectors, two offsets");
     assert_eq!(a, r.daemon.offset(&conn("acme/sec")), "stable");
 }
+
+#[tokio::test]
+async fn a_rotated_client_secret_stops_its_site_until_the_new_one_is_installed_and_reloaded() {
+    use jira_sim::oauth::{Consent, OAuthClientSpec};
+    let (sim, dir) = quiet_demo().await;
+    sim.control()
+        .create_site(SiteSpec {
+            name: "cco".into(),
+            accounts: vec![AccountSpec {
+                display_name: "cco bot".into(),
+                email: Some("bot@cco.example".into()),
+                ..Default::default()
+            }],
+            projects: vec![ProjectSpec {
+                key: "CCO".into(),
+                seed_issues: Some(3),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    let (id, secret) = sim
+        .control()
+        .create_oauth_client(OAuthClientSpec {
+            kind: Some("service_account".into()),
+            scopes: vec!["read:jira-work".into(), "read:jira-user".into()],
+            service_account: Some(Consent {
+                account: "bot@cco.example".into(),
+                sites: vec!["cco".into()],
+            }),
+            ..Default::default()
+        })
+        .unwrap();
+    std::fs::write(dir.path().join("secrets/cco.secret"), &secret).unwrap();
+    std::fs::write(
+        dir.path().join("sites.d/cco.toml"),
+        format!(
+            "url = \"http://{}/site/cco\"\n[auth]\nmethod = \"client_credentials\"\nclient_id = \"{id}\"\nclient_secret = {{ file = \"secrets/cco.secret\" }}\n[[connector]]\nname = \"c\"\nproject = \"CCO\"\nschedule = \"{NEVER}\"\ndirection = \"pull\"\n",
+            sim.addr()
+        ),
+    )
+    .unwrap();
+    let r = start(dir.path(), Options::default()).await;
+    let cco = conn("cco/c");
+    assert_eq!(r.daemon.tick(&cco).await, Some("success"));
+
+    // The secret is rotated, and the access token in hand expires.
+    let new_secret = sim.control().rotate_client_secret(&id).unwrap();
+    sim.control()
+        .world()
+        .clock()
+        .advance(chrono::Duration::hours(2));
+    assert_eq!(
+        r.daemon.tick(&cco).await,
+        Some("credential"),
+        "stops within one cycle"
+    );
+    assert_eq!(
+        metric(&r.metrics, "jira_sync_credential_up", &[("site", "cco")]),
+        Some(0.0)
+    );
+    sim.control().reset_counters();
+    assert_eq!(r.daemon.tick(&cco).await, Some("credential"));
+    let token_requests: u64 = sim
+        .control()
+        .counters(None)
+        .unwrap()
+        .iter()
+        .filter(|c| c.site == "cco" || c.route.contains("oauth"))
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(
+        token_requests, 0,
+        "no traffic and no probe within the backoff"
+    );
+    assert_eq!(
+        r.daemon.tick(&conn("acme/sec")).await,
+        Some("success"),
+        "others go on"
+    );
+
+    // The operator installs the new secret and reloads: the site resumes.
+    std::fs::write(dir.path().join("secrets/cco.secret"), &new_secret).unwrap();
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.daemon.tick(&cco).await, Some("success"));
+    assert_eq!(
+        metric(&r.metrics, "jira_sync_credential_up", &[("site", "cco")]),
+        Some(1.0)
+    );
+}
