@@ -541,3 +541,111 @@ async fn a_rotated_client_secret_stops_its_site_until_the_new_one_is_installed_a
         Some(1.0)
     );
 }
+
+#[tokio::test]
+async fn a_killed_refresh_token_family_stops_its_oauth_site_within_one_cycle() {
+    use jira_sim::oauth::{Consent, OAuthClientSpec};
+    let (sim, dir) = quiet_demo().await;
+    sim.control()
+        .create_site(SiteSpec {
+            name: "oco".into(),
+            accounts: vec![AccountSpec {
+                display_name: "oco user".into(),
+                email: Some("user@oco.example".into()),
+                ..Default::default()
+            }],
+            projects: vec![ProjectSpec {
+                key: "OCO".into(),
+                seed_issues: Some(3),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+    let redirect = "http://127.0.0.1:1/callback".to_owned();
+    let (id, secret) = sim
+        .control()
+        .create_oauth_client(OAuthClientSpec {
+            redirect_uris: vec![redirect.clone()],
+            ..Default::default()
+        })
+        .unwrap();
+    let code = sim
+        .control()
+        .oauth_consent(
+            &id,
+            &redirect,
+            &Consent {
+                account: "user@oco.example".into(),
+                sites: vec!["oco".into()],
+            },
+            "read:jira-work read:jira-user offline_access",
+        )
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tokens: serde_json::Value = jira_sync_auth::http_client()
+        .post(format!("{}/oauth/token", sim.base_url()))
+        .json(&serde_json::json!({
+            "grant_type": "authorization_code", "client_id": id, "client_secret": secret,
+            "code": code, "redirect_uri": redirect,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    std::fs::write(dir.path().join("secrets/oco.secret"), &secret).unwrap();
+    std::fs::write(
+        dir.path().join("secrets/oco.refresh"),
+        tokens["refresh_token"].as_str().unwrap(),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sites.d/oco.toml"),
+        format!(
+            "url = \"http://{}/site/oco\"\n[auth]\nmethod = \"oauth2\"\nclient_id = \"{id}\"\nclient_secret = {{ file = \"secrets/oco.secret\" }}\nrefresh_token = {{ file = \"secrets/oco.refresh\" }}\n[[connector]]\nname = \"c\"\nproject = \"OCO\"\nschedule = \"{NEVER}\"\ndirection = \"pull\"\n",
+            sim.addr()
+        ),
+    )
+    .unwrap();
+    let r = start(dir.path(), Options::default()).await;
+    let oco = conn("oco/c");
+    assert_eq!(r.daemon.tick(&oco).await, Some("success"));
+
+    // The family dies (a rotated token was replayed elsewhere); the access token runs out.
+    let grant = sim.control().grants()[0].id.clone();
+    sim.control().revoke_grant(&grant).unwrap();
+    sim.control()
+        .world()
+        .clock()
+        .advance(chrono::Duration::hours(2));
+    assert_eq!(
+        r.daemon.tick(&oco).await,
+        Some("credential"),
+        "stops within one cycle"
+    );
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "jira_sync_credential_state",
+            &[("site", "oco"), ("state", "revoked")]
+        ),
+        Some(1.0)
+    );
+    sim.control().reset_counters();
+    assert_eq!(r.daemon.tick(&oco).await, Some("credential"));
+    let sent: u64 = sim
+        .control()
+        .counters(None)
+        .unwrap()
+        .iter()
+        .filter(|c| c.site == "oco" || c.route.contains("oauth"))
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(
+        sent, 0,
+        "no traffic and no refresh attempt within the backoff"
+    );
+    assert_eq!(r.daemon.tick(&conn("globex/ops")).await, Some("success"));
+}

@@ -212,6 +212,16 @@ async fn no_secret_of_any_auth_method_reaches_logs_metrics_status_or_the_store()
 
     let config = jira_sync_config::load(dir.path()).unwrap();
     let state = &config.daemon.state_dir;
+    // Owner-only, every directory and file the daemon made (checked before this test opens
+    // the store itself: the test process does not run with the binary's umask).
+    let mut stack = vec![state.join("db")];
+    while let Some(p) = stack.pop() {
+        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", p.display());
+        if p.is_dir() {
+            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        }
+    }
     let stored = store_outside_vault(state);
     assert!(stored.len() > 1000, "the store holds records");
     assert!(
@@ -226,14 +236,4 @@ async fn no_secret_of_any_auth_method_reaches_logs_metrics_status_or_the_store()
     let current = vault.refresh_token("oco").unwrap().unwrap();
     assert!(current.token.expose().starts_with("FAKE-"));
     assert_ne!(current.token.expose(), refresh, "the refresh token rotated");
-
-    // Owner-only, every directory and file of the database.
-    let mut stack = vec![state.join("db")];
-    while let Some(p) = stack.pop() {
-        let mode = std::fs::metadata(&p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode & 0o077, 0, "{} is {mode:o}", p.display());
-        if p.is_dir() {
-            stack.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
-        }
-    }
 }
