@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use jira_sim::Simulator;
-use jira_sim::control::{AccountSpec, CredentialSpec, ProjectSpec, SiteSpec};
+use jira_sim::control::CredentialSpec;
 use jira_sim::faults::FaultSpec;
 use jira_sim::model::CredentialKind;
 use jira_sync_config::ConnectorRef;
@@ -143,28 +143,18 @@ async fn a_revoked_credential_stops_only_its_site_probes_on_a_backoff_and_resume
 
 /// A third site, with nothing to do with the demo's two.
 fn add_initech(sim: &Simulator, dir: &std::path::Path) {
+    bot_site(sim, "initech", "TPS", 3);
     sim.control()
-        .create_site(SiteSpec {
-            name: "initech".into(),
-            accounts: vec![AccountSpec {
-                display_name: "Initech Bot".into(),
-                email: Some("bot@initech.example".into()),
-                ..Default::default()
-            }],
-            projects: vec![ProjectSpec {
-                key: "TPS".into(),
-                seed_issues: Some(3),
-                ..Default::default()
-            }],
-            credentials: vec![CredentialSpec {
+        .create_credential(
+            "initech",
+            CredentialSpec {
                 kind: CredentialKind::ClassicToken,
                 account: "bot@initech.example".into(),
                 token: Some("FAKE-initech-token".into()),
                 expires_at: None,
                 scopes: vec![],
-            }],
-            ..Default::default()
-        })
+            },
+        )
         .unwrap();
     std::fs::write(dir.join("secrets/initech.token"), "FAKE-initech-token").unwrap();
     std::fs::write(
@@ -453,22 +443,7 @@ async fn ticks_of_connectors_on_one_schedule_are_spread_by_stable_offsets() {
 async fn a_rotated_client_secret_stops_its_site_until_the_new_one_is_installed_and_reloaded() {
     use jira_sim::oauth::{Consent, OAuthClientSpec};
     let (sim, dir) = quiet_demo().await;
-    sim.control()
-        .create_site(SiteSpec {
-            name: "cco".into(),
-            accounts: vec![AccountSpec {
-                display_name: "cco bot".into(),
-                email: Some("bot@cco.example".into()),
-                ..Default::default()
-            }],
-            projects: vec![ProjectSpec {
-                key: "CCO".into(),
-                seed_issues: Some(3),
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .unwrap();
+    bot_site(&sim, "cco", "CCO", 3);
     let (id, secret) = sim
         .control()
         .create_oauth_client(OAuthClientSpec {
@@ -544,63 +519,11 @@ async fn a_rotated_client_secret_stops_its_site_until_the_new_one_is_installed_a
 
 #[tokio::test]
 async fn a_killed_refresh_token_family_stops_its_oauth_site_within_one_cycle() {
-    use jira_sim::oauth::{Consent, OAuthClientSpec};
     let (sim, dir) = quiet_demo().await;
-    sim.control()
-        .create_site(SiteSpec {
-            name: "oco".into(),
-            accounts: vec![AccountSpec {
-                display_name: "oco user".into(),
-                email: Some("user@oco.example".into()),
-                ..Default::default()
-            }],
-            projects: vec![ProjectSpec {
-                key: "OCO".into(),
-                seed_issues: Some(3),
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .unwrap();
-    let redirect = "http://127.0.0.1:1/callback".to_owned();
-    let (id, secret) = sim
-        .control()
-        .create_oauth_client(OAuthClientSpec {
-            redirect_uris: vec![redirect.clone()],
-            ..Default::default()
-        })
-        .unwrap();
-    let code = sim
-        .control()
-        .oauth_consent(
-            &id,
-            &redirect,
-            &Consent {
-                account: "user@oco.example".into(),
-                sites: vec!["oco".into()],
-            },
-            "read:jira-work read:jira-user offline_access",
-        )
-        .unwrap();
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let tokens: serde_json::Value = jira_sync_auth::http_client()
-        .post(format!("{}/oauth/token", sim.base_url()))
-        .json(&serde_json::json!({
-            "grant_type": "authorization_code", "client_id": id, "client_secret": secret,
-            "code": code, "redirect_uri": redirect,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    bot_site(&sim, "oco", "OCO", 3);
+    let (id, secret, refresh) = consented_app(&sim, "oco", Default::default()).await;
     std::fs::write(dir.path().join("secrets/oco.secret"), &secret).unwrap();
-    std::fs::write(
-        dir.path().join("secrets/oco.refresh"),
-        tokens["refresh_token"].as_str().unwrap(),
-    )
-    .unwrap();
+    std::fs::write(dir.path().join("secrets/oco.refresh"), &refresh).unwrap();
     std::fs::write(
         dir.path().join("sites.d/oco.toml"),
         format!(

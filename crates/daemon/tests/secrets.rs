@@ -10,29 +10,9 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use common::*;
-use jira_sim::control::{AccountSpec, ProjectSpec, SiteSpec};
 use jira_sim::oauth::{Consent, OAuthClientSpec};
 
 const SCOPES: &str = "read:jira-work write:jira-work read:jira-user offline_access";
-
-fn site(sim: &jira_sim::Simulator, name: &str, project: &str) {
-    sim.control()
-        .create_site(SiteSpec {
-            name: name.into(),
-            accounts: vec![AccountSpec {
-                display_name: format!("{name} bot"),
-                email: Some(format!("bot@{name}.example")),
-                ..Default::default()
-            }],
-            projects: vec![ProjectSpec {
-                key: project.into(),
-                seed_issues: Some(5),
-                ..Default::default()
-            }],
-            ..Default::default()
-        })
-        .unwrap();
-}
 
 fn site_file(dir: &Path, name: &str, sim: &str, auth: &str, project: &str, mirror: &str) {
     std::fs::write(
@@ -66,46 +46,18 @@ async fn no_secret_of_any_auth_method_reaches_logs_metrics_status_or_the_store()
     let (sim, dir) = demo_with("*/1 * * * * *").await;
     listen_on_free_port(dir.path());
     let addr = sim.addr().to_string();
-    site(&sim, "oco", "OCO");
-    site(&sim, "cco", "CCO");
+    bot_site(&sim, "oco", "OCO", 5);
+    bot_site(&sim, "cco", "CCO", 5);
     // oco: OAuth 2.0 (3LO), consented once; its refresh token rotates on every refresh.
-    let redirect = "http://127.0.0.1:1/callback".to_owned();
-    let (oauth_id, oauth_secret) = sim
-        .control()
-        .create_oauth_client(OAuthClientSpec {
-            redirect_uris: vec![redirect.clone()],
+    let (oauth_id, oauth_secret, refresh) = consented_app(
+        &sim,
+        "oco",
+        OAuthClientSpec {
             access_ttl_seconds: Some(2),
             ..Default::default()
-        })
-        .unwrap();
-    let code = sim
-        .control()
-        .oauth_consent(
-            &oauth_id,
-            &redirect,
-            &Consent {
-                account: "bot@oco.example".into(),
-                sites: vec!["oco".into()],
-            },
-            SCOPES,
-        )
-        .unwrap();
-    let tokens: serde_json::Value = jira_sync_auth::http_client()
-        .post(format!("{}/oauth/token", sim.base_url()))
-        .json(&serde_json::json!({
-            "grant_type": "authorization_code",
-            "client_id": oauth_id,
-            "client_secret": oauth_secret,
-            "code": code,
-            "redirect_uri": redirect,
-        }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+        },
+    )
+    .await;
     // cco: a service account's client credentials.
     let (cc_id, cc_secret) = sim
         .control()

@@ -253,3 +253,69 @@ pub fn all_issues(sim: &Simulator, site: &str, project: &str) -> Vec<serde_json:
         .filter_map(|i| sim.control().issue(site, &format!("{project}-{i}")).ok())
         .collect()
 }
+
+/// A site with one account, `bot@NAME.example`, and a project of `issues` seeded issues.
+pub fn bot_site(sim: &Simulator, name: &str, project: &str, issues: usize) {
+    use jira_sim::control::{AccountSpec, ProjectSpec, SiteSpec};
+    sim.control()
+        .create_site(SiteSpec {
+            name: name.into(),
+            accounts: vec![AccountSpec {
+                display_name: format!("{name} bot"),
+                email: Some(format!("bot@{name}.example")),
+                ..Default::default()
+            }],
+            projects: vec![ProjectSpec {
+                key: project.into(),
+                seed_issues: Some(issues),
+                ..Default::default()
+            }],
+            ..Default::default()
+        })
+        .unwrap();
+}
+
+/// An OAuth 2.0 (3LO) app the account `bot@SITE.example` consented to for `site`:
+/// (client id, client secret, refresh token), as `jira-sync auth login` would obtain them.
+pub async fn consented_app(
+    sim: &Simulator,
+    site: &str,
+    spec: jira_sim::oauth::OAuthClientSpec,
+) -> (String, String, String) {
+    use jira_sim::oauth::{Consent, OAuthClientSpec};
+    let redirect = "http://127.0.0.1:1/callback".to_owned();
+    let (id, secret) = sim
+        .control()
+        .create_oauth_client(OAuthClientSpec {
+            redirect_uris: vec![redirect.clone()],
+            ..spec
+        })
+        .unwrap();
+    let code = sim
+        .control()
+        .oauth_consent(
+            &id,
+            &redirect,
+            &Consent {
+                account: format!("bot@{site}.example"),
+                sites: vec![site.into()],
+            },
+            "read:jira-work write:jira-work read:jira-user offline_access",
+        )
+        .unwrap();
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let tokens: serde_json::Value = jira_sync_auth::http_client()
+        .post(format!("{}/oauth/token", sim.base_url()))
+        .json(&serde_json::json!({
+            "grant_type": "authorization_code", "client_id": id, "client_secret": secret,
+            "code": code, "redirect_uri": redirect,
+        }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
+    (id, secret, refresh)
+}
