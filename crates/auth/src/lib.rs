@@ -13,8 +13,8 @@ use std::time::Duration;
 
 pub use health::{CredentialState, Health, Target, probe};
 pub use provider::{
-    AuthError, Authorization, Form, Provider, TokenFailure, TokenResponse, post_token, token_url,
-    without_url,
+    AuthError, Authorization, Form, Provider, TokenFailure, TokenResponse, post_token, seed_id,
+    token_url, without_url,
 };
 
 /// Every request to Jira or Atlassian has a deadline.

@@ -401,13 +401,38 @@ impl Provider {
                     .vault
                     .as_ref()
                     .ok_or_else(|| (AuthError::Store("no token vault is open".into()), None))?;
-                let stored = match vault
+                let configured = initial.as_ref().map(seed_id);
+                let stored = vault
                     .refresh_token(&self.site)
-                    .map_err(|e| (e.into(), None))?
-                {
-                    Some(t) => t,
-                    None => {
-                        let Some(seed) = initial else {
+                    .map_err(|e| (e.into(), None))?;
+                // Which token to use: the stored (rotated) one, unless the configuration
+                // names a different refresh token than the one this family came from (the
+                // operator supplied a new consent), or nothing is stored yet.
+                let (stored, reseed) = match (stored, initial) {
+                    (None, None) => {
+                        return Err((AuthError::NoRefreshToken(self.site.clone()), None));
+                    }
+                    (None, Some(seed)) => (None, Some(seed)),
+                    (Some(t), None) => (Some(t), None),
+                    (Some(t), Some(seed)) => match &t.seed {
+                        Some(s) if Some(s) != configured.as_ref() => (None, Some(seed)),
+                        _ => (Some(t), None),
+                    },
+                };
+                let stored = match (stored, reseed) {
+                    (Some(mut t), _) => {
+                        if t.seed.is_none() && configured.is_some() {
+                            // Nothing recorded yet: what is configured now is the old seed.
+                            t.seed = configured.clone();
+                            vault
+                                .put_refresh_token(&self.site, &t)
+                                .await
+                                .map_err(|e| (e.into(), None))?;
+                        }
+                        t
+                    }
+                    (None, seed) => {
+                        let Some(seed) = seed else {
                             return Err((AuthError::NoRefreshToken(self.site.clone()), None));
                         };
                         let now = Utc::now();
@@ -415,6 +440,7 @@ impl Provider {
                             token: seed.clone(),
                             consented_at: now,
                             issued_at: now,
+                            seed: configured.clone(),
                         };
                         vault
                             .put_refresh_token(&self.site, &t)
@@ -436,6 +462,7 @@ impl Provider {
                         token: Secret::new(rotated.clone()),
                         consented_at: stored.consented_at,
                         issued_at: Utc::now(),
+                        seed: stored.seed.clone(),
                     };
                     vault
                         .put_refresh_token(&self.site, &next)
@@ -455,6 +482,17 @@ fn still_fresh(now: Instant, expires: Instant, life: Duration) -> bool {
 }
 
 /// `{auth_url}/oauth/token`.
+/// A fingerprint of a configured refresh token (FNV-1a, hex): enough to tell whether the
+/// configuration changed, and kept only in the token vault.
+pub fn seed_id(token: &Secret) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in token.expose().bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 pub fn token_url(auth_url: &Url) -> Url {
     let mut u = auth_url.clone();
     let path = format!("{}/oauth/token", u.path().trim_end_matches('/'));

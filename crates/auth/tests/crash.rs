@@ -108,6 +108,7 @@ async fn the_rotated_refresh_token_survives_a_kill_right_after_the_refresh() {
                     token: Secret::new(first.clone()),
                     consented_at: now,
                     issued_at: now,
+                    seed: None,
                 },
             )
             .await

@@ -33,6 +33,7 @@ async fn seeded_vault(dir: &tempfile::TempDir, token: &str) -> (Store, jira_sync
                 token: Secret::new(token),
                 consented_at: now,
                 issued_at: now,
+                seed: None,
             },
         )
         .await
@@ -230,6 +231,7 @@ async fn invalid_grant_is_terminal_until_the_operator_stores_a_new_token() {
                 token: Secret::new("FAKE-rt-new"),
                 consented_at: later,
                 issued_at: later,
+                seed: None,
             },
         )
         .await

@@ -77,7 +77,13 @@ pub fn run(args: &LoginArgs) -> ExitCode {
             return ExitCode::from(crate::EXIT_FAILURE);
         };
         let now = Utc::now();
-        let stored = RefreshToken { token: Secret::new(refresh), consented_at: now, issued_at: now };
+        // A refresh token also configured for the site is acknowledged: the fresh consent
+        // wins over it, until the configuration names another one.
+        let seed = match &site.auth {
+            Auth::OAuth2(o) => o.initial_refresh_token.as_ref().map(jira_sync_auth::seed_id),
+            _ => None,
+        };
+        let stored = RefreshToken { token: Secret::new(refresh), consented_at: now, issued_at: now, seed };
         let vault = match store.vault() {
             Ok(v) => v,
             Err(e) => {

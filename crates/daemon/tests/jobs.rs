@@ -518,7 +518,7 @@ async fn a_rotated_client_secret_stops_its_site_until_the_new_one_is_installed_a
 }
 
 #[tokio::test]
-async fn a_killed_refresh_token_family_stops_its_oauth_site_within_one_cycle() {
+async fn a_killed_refresh_token_family_stops_its_oauth_site_and_a_new_consent_resumes_it() {
     let (sim, dir) = quiet_demo().await;
     bot_site(&sim, "oco", "OCO", 3);
     let (id, secret, refresh) = consented_app(&sim, "oco", Default::default()).await;
@@ -571,4 +571,21 @@ async fn a_killed_refresh_token_family_stops_its_oauth_site_within_one_cycle() {
         "no traffic and no refresh attempt within the backoff"
     );
     assert_eq!(r.daemon.tick(&conn("globex/ops")).await, Some("success"));
+
+    // The user consents again; the operator puts the new refresh token in the site's file
+    // and reloads: the site resumes, without a restart.
+    let fresh = consent(&sim, &id, &secret, "oco").await;
+    std::fs::write(dir.path().join("secrets/oco.refresh"), &fresh).unwrap();
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(r.daemon.tick(&oco).await, Some("success"));
+    // An unchanged file never replaces the rotated token in the vault: the next refresh
+    // still works (the file's token was rotated away meanwhile).
+    sim.control()
+        .world()
+        .clock()
+        .advance(chrono::Duration::hours(2));
+    assert_eq!(r.daemon.tick(&oco).await, Some("success"));
 }

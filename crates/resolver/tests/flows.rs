@@ -253,6 +253,7 @@ async fn oauth2_flow_with_rotation_and_a_revoked_grant() {
                 token: Secret::new(first.clone()),
                 consented_at: now,
                 issued_at: now,
+                seed: None,
             },
         )
         .await

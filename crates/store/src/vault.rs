@@ -14,6 +14,10 @@ pub struct RefreshToken {
     pub consented_at: DateTime<Utc>,
     /// When this token was issued (consent or the latest rotation).
     pub issued_at: DateTime<Utc>,
+    /// Which configured `refresh_token` this family came from, or was current when it was
+    /// stored (a fingerprint, never the token): a different one in the configuration is a
+    /// new consent the operator supplied.
+    pub seed: Option<String>,
 }
 
 impl std::fmt::Debug for RefreshToken {
@@ -22,6 +26,7 @@ impl std::fmt::Debug for RefreshToken {
             .field("token", &"[REDACTED]")
             .field("consented_at", &self.consented_at)
             .field("issued_at", &self.issued_at)
+            .field("seed", &self.seed)
             .finish()
     }
 }
@@ -31,6 +36,8 @@ struct Stored {
     token: String,
     consented_at: DateTime<Utc>,
     issued_at: DateTime<Utc>,
+    #[serde(default)]
+    seed: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -53,6 +60,7 @@ impl Vault {
             token: Secret::new(s.token),
             consented_at: s.consented_at,
             issued_at: s.issued_at,
+            seed: s.seed,
         }))
     }
 
@@ -63,6 +71,7 @@ impl Vault {
             token: t.token.expose().to_owned(),
             consented_at: t.consented_at,
             issued_at: t.issued_at,
+            seed: t.seed.clone(),
         };
         self.tree.insert(site.as_bytes(), encode(&stored))?;
         self.tree.flush_async().await?;

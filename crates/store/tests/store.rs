@@ -13,6 +13,7 @@ async fn vault_and_cache_survive_a_reopen() {
             token: Secret::new("FAKE-rt-1"),
             consented_at: Utc::now(),
             issued_at: Utc::now(),
+            seed: None,
         };
         store
             .vault()

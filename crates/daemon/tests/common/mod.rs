@@ -282,21 +282,27 @@ pub async fn consented_app(
     site: &str,
     spec: jira_sim::oauth::OAuthClientSpec,
 ) -> (String, String, String) {
-    use jira_sim::oauth::{Consent, OAuthClientSpec};
-    let redirect = "http://127.0.0.1:1/callback".to_owned();
     let (id, secret) = sim
         .control()
-        .create_oauth_client(OAuthClientSpec {
-            redirect_uris: vec![redirect.clone()],
+        .create_oauth_client(jira_sim::oauth::OAuthClientSpec {
+            redirect_uris: vec![REDIRECT.to_owned()],
             ..spec
         })
         .unwrap();
+    let refresh = consent(sim, &id, &secret, site).await;
+    (id, secret, refresh)
+}
+
+const REDIRECT: &str = "http://127.0.0.1:1/callback";
+
+/// The account `bot@SITE.example` consents (again) to app `id`: a new refresh token.
+pub async fn consent(sim: &Simulator, id: &str, secret: &str, site: &str) -> String {
     let code = sim
         .control()
         .oauth_consent(
-            &id,
-            &redirect,
-            &Consent {
+            id,
+            REDIRECT,
+            &jira_sim::oauth::Consent {
                 account: format!("bot@{site}.example"),
                 sites: vec![site.into()],
             },
@@ -308,7 +314,7 @@ pub async fn consented_app(
         .post(format!("{}/oauth/token", sim.base_url()))
         .json(&serde_json::json!({
             "grant_type": "authorization_code", "client_id": id, "client_secret": secret,
-            "code": code, "redirect_uri": redirect,
+            "code": code, "redirect_uri": REDIRECT,
         }))
         .send()
         .await
@@ -316,6 +322,5 @@ pub async fn consented_app(
         .json()
         .await
         .unwrap();
-    let refresh = tokens["refresh_token"].as_str().unwrap().to_owned();
-    (id, secret, refresh)
+    tokens["refresh_token"].as_str().unwrap().to_owned()
 }
