@@ -28,8 +28,13 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use uuid::Uuid;
 
-use crate::groups::{Shard, fnv1a, groups, shard_of};
+use crate::groups::{Shard, fnv1a, groups};
+
+mod health; // Credential probes, their backoff, and making a site ready.
+mod status; // What `/status` and `jira-sync status` show.
+
 use crate::probe::{Verdict, probe_site};
+pub use status::{ConnectorView, SiteView, Status, stored_status};
 
 /// Tunables of the daemon's jobs.
 #[derive(Debug, Clone)]
@@ -170,74 +175,6 @@ fn blocking(state: CredentialState) -> bool {
         state,
         CredentialState::Revoked | CredentialState::Expired | CredentialState::InsufficientScope
     )
-}
-
-/// A connector's status in `/status` and `jira-sync status`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct ConnectorView {
-    pub site: String,
-    pub connector: String,
-    pub schedule: String,
-    pub running: bool,
-    #[serde(flatten)]
-    pub last: RunStatus,
-}
-
-/// A site's status in `/status` and `jira-sync status`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct SiteView {
-    pub site: String,
-    pub method: String,
-    pub group: String,
-    pub shard: String,
-    #[serde(flatten)]
-    pub health: SiteStatus,
-}
-
-/// `/status`: the same as `jira-sync status --json`.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct Status {
-    pub shard: Option<String>,
-    pub sites: Vec<SiteView>,
-    pub connectors: Vec<ConnectorView>,
-}
-
-/// Sites and connectors of `config` as the store last saw them (the daemon may be down).
-pub fn stored_status(
-    config: &Config,
-    book: &StatusBook,
-    shard: Option<Shard>,
-) -> Result<Status, jira_sync_store::StoreError> {
-    let groups = groups(config);
-    let count = shard.map_or(1, |s| s.count);
-    let mut status = Status {
-        shard: shard.map(|s| s.to_string()),
-        sites: vec![],
-        connectors: vec![],
-    };
-    for site in &config.sites {
-        let group = groups.get(&site.name).cloned().unwrap_or_default();
-        if shard.is_some_and(|s| !s.owns(&group)) {
-            continue;
-        }
-        status.sites.push(SiteView {
-            site: site.name.clone(),
-            method: site.auth.method().to_string(),
-            shard: format!("{}/{count}", shard_of(&group, count)),
-            group,
-            health: book.site(&site.name)?.unwrap_or_default(),
-        });
-        for c in &site.connectors {
-            status.connectors.push(ConnectorView {
-                site: site.name.clone(),
-                connector: c.name.clone(),
-                schedule: c.schedule.as_str().to_owned(),
-                running: false,
-                last: book.run(&site.name, &c.name)?.unwrap_or_default(),
-            });
-        }
-    }
-    Ok(status)
 }
 
 impl Daemon {
@@ -481,149 +418,6 @@ impl Daemon {
         Ok(())
     }
 
-    /// Drops the metric series of a site no longer run here.
-    fn forget_site(&self, site: &str) {
-        let m = &self.inner.metrics;
-        for s in CredentialState::ALL {
-            let _ = m.credential_state.remove_label_values(&[site, s.as_str()]);
-        }
-        let _ = m.credential_up.remove_label_values(&[site]);
-        let _ = m
-            .credential_last_check_timestamp_seconds
-            .remove_label_values(&[site]);
-    }
-
-    /// Probes `site`'s credential now, exports the verdict, and makes the site ready when it
-    /// works. Concurrent calls wait for one probe.
-    pub async fn probe(&self, site: &str) -> Option<Verdict> {
-        let rt = lock(&self.inner.sites).get(site).cloned()?;
-        let _one = rt.probing.lock().await;
-        let now = Utc::now();
-        let verdict = probe_site(
-            &rt.site,
-            &rt.provider,
-            &self.inner.resolver,
-            &self.inner.http,
-            Some(&self.inner.vault),
-            now,
-        )
-        .await;
-        let m = &self.inner.metrics;
-        let name = rt.site.name.as_str();
-        for s in CredentialState::ALL {
-            m.credential_state
-                .with_label_values(&[name, s.as_str()])
-                .set(i64::from(s == verdict.state));
-        }
-        m.credential_up
-            .with_label_values(&[name])
-            .set(i64::from(verdict.usable()));
-        m.credential_last_check_timestamp_seconds
-            .with_label_values(&[name])
-            .set(now.timestamp() as f64);
-        if let Some(e) = verdict.expires_at {
-            m.credential_expiry_timestamp_seconds
-                .with_label_values(&[name, rt.site.auth.method().as_str()])
-                .set(e.timestamp() as f64);
-        }
-        let _ = self.inner.book.set_site(
-            name,
-            &SiteStatus {
-                state: Some(verdict.state.as_str().into()),
-                expires_at: verdict.expires_at,
-                checked_at: Some(now),
-                message: (!verdict.message.is_empty()).then(|| verdict.message.clone()),
-            },
-        );
-        {
-            let mut h = lock(&rt.health);
-            let (first, longest) = self.inner.opts.probe_backoff;
-            if blocking(verdict.state) {
-                h.backoff = if h.backoff.is_zero() {
-                    first
-                } else {
-                    (h.backoff * 2).min(longest)
-                };
-                h.next_probe = Some(tokio::time::Instant::now() + h.backoff);
-                tracing::warn!(site = name, state = %verdict.state, message = %verdict.message, retry_in_s = h.backoff.as_secs(), "Credential does not work; this site's sync stops until it does.");
-            } else {
-                h.backoff = Duration::ZERO;
-                h.next_probe = None;
-            }
-            h.verdict = Some(verdict.clone());
-            h.checked = Some(now);
-        }
-        if verdict.usable() && lock(&rt.ctx).is_none() {
-            match self.site_ctx(&rt, verdict.api_base.clone()).await {
-                Ok(ctx) => {
-                    *lock(&rt.ctx) = Some(ctx.clone());
-                    self.generation().engine.set_site(name, Some(ctx));
-                    tracing::info!(site = name, "Site ready.");
-                }
-                Err(e) => {
-                    tracing::warn!(site = name, error = %e, "Site not ready; the next probe or tick tries again.");
-                }
-            }
-        }
-        Some(verdict)
-    }
-
-    /// The client and facts of a site whose credential works.
-    async fn site_ctx(&self, rt: &SiteRt, base: Option<url::Url>) -> Result<SiteCtx, String> {
-        let base = match base {
-            Some(b) => b,
-            None => self
-                .inner
-                .resolver
-                .api_base(&rt.site, rt.provider.form())
-                .await
-                .map_err(|e| e.to_string())?,
-        };
-        let limiter = self
-            .inner
-            .limiters
-            .get(&rt.site.name)
-            .ok_or_else(|| format!("no limiter for site {}", rt.site.name))?;
-        let client = Client::new(
-            &rt.site.name,
-            base,
-            rt.provider.clone(),
-            limiter,
-            self.inner.http.clone(),
-            Arc::new(PrometheusObserver(self.inner.metrics.clone())),
-        );
-        SiteCtx::read(client).await.map_err(|e| e.to_string())
-    }
-
-    /// The site's credential allows sync traffic: probed when never probed, or when it did
-    /// not work and its backoff has passed.
-    async fn credential_ok(&self, site: &str) -> Result<(), String> {
-        let Some(rt) = lock(&self.inner.sites).get(site).cloned() else {
-            return Err(format!("site {site} is not run here"));
-        };
-        let (verdict, due) = {
-            let h = lock(&rt.health);
-            (
-                h.verdict.clone(),
-                h.next_probe
-                    .is_none_or(|t| tokio::time::Instant::now() >= t),
-            )
-        };
-        let verdict = match verdict {
-            Some(v) if !blocking(v.state) => return Ok(()),
-            Some(v) if !due => v,
-            _ => match self.probe(site).await {
-                Some(v) => v,
-                None => return Err(format!("site {site} is not run here")),
-            },
-        };
-        if blocking(verdict.state) {
-            Err(format!("credential {}: {}", verdict.state, verdict.message))
-        } else {
-            Ok(())
-        }
-    }
-
     /// One scheduled tick of a connector's sync job, after its stable offset.
     async fn scheduled_sync(&self, r: ConnectorRef) {
         let offset = self.offset(&r);
@@ -822,23 +616,6 @@ impl Daemon {
         }
     }
 
-    /// The token-health job: a credential that does not work is probed on its backoff only.
-    async fn scheduled_probe(&self, site: &str) {
-        let due = lock(&self.inner.sites).get(site).is_some_and(|rt| {
-            lock(&rt.health)
-                .next_probe
-                .is_none_or(|t| tokio::time::Instant::now() >= t)
-        });
-        if due {
-            self.probe(site).await;
-        }
-    }
-
-    /// Probes now, whatever the backoff says (a run just saw the credential refused).
-    async fn force_probe(&self, site: &str) -> Option<Verdict> {
-        self.probe(site).await
-    }
-
     /// The census job of a connector: waits for a running cycle rather than overlapping it.
     async fn census(&self, r: &ConnectorRef) {
         let Some(rt) = lock(&self.inner.conns).get(r).cloned() else {
@@ -858,34 +635,6 @@ impl Daemon {
             Ok(_) => {}
             Err(e) => tracing::warn!(connector = %r, error = %e, "Census failed."),
         }
-    }
-
-    /// What `/status` shows.
-    pub fn status(&self) -> Status {
-        let config = self.config();
-        let mut status = stored_status(&config, &self.inner.book, self.inner.opts.shard)
-            .unwrap_or_else(|_| Status {
-                shard: None,
-                sites: vec![],
-                connectors: vec![],
-            });
-        let sites = lock(&self.inner.sites);
-        status.sites.retain(|s| sites.contains_key(&s.site));
-        let conns = lock(&self.inner.conns);
-        status.connectors.retain_mut(|c| {
-            let r = ConnectorRef {
-                site: c.site.clone(),
-                connector: c.connector.clone(),
-            };
-            match conns.get(&r) {
-                Some(rt) => {
-                    c.running = rt.running.try_lock().is_err();
-                    true
-                }
-                None => false,
-            }
-        });
-        status
     }
 
     /// Connectors this daemon runs.

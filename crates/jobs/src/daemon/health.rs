@@ -1,0 +1,170 @@
+//! Credential probes: the verdict exported as metrics and stored, the backoff of a credential
+//! that does not work, and the site's client once it does.
+
+use super::*;
+
+impl Daemon {
+    /// Drops the metric series of a site no longer run here.
+    pub(super) fn forget_site(&self, site: &str) {
+        let m = &self.inner.metrics;
+        for s in CredentialState::ALL {
+            let _ = m.credential_state.remove_label_values(&[site, s.as_str()]);
+        }
+        let _ = m.credential_up.remove_label_values(&[site]);
+        let _ = m
+            .credential_last_check_timestamp_seconds
+            .remove_label_values(&[site]);
+    }
+
+    /// Probes `site`'s credential now, exports the verdict, and makes the site ready when it
+    /// works. Concurrent calls wait for one probe.
+    pub async fn probe(&self, site: &str) -> Option<Verdict> {
+        let rt = lock(&self.inner.sites).get(site).cloned()?;
+        let _one = rt.probing.lock().await;
+        let now = Utc::now();
+        let verdict = probe_site(
+            &rt.site,
+            &rt.provider,
+            &self.inner.resolver,
+            &self.inner.http,
+            Some(&self.inner.vault),
+            now,
+        )
+        .await;
+        let m = &self.inner.metrics;
+        let name = rt.site.name.as_str();
+        for s in CredentialState::ALL {
+            m.credential_state
+                .with_label_values(&[name, s.as_str()])
+                .set(i64::from(s == verdict.state));
+        }
+        m.credential_up
+            .with_label_values(&[name])
+            .set(i64::from(verdict.usable()));
+        m.credential_last_check_timestamp_seconds
+            .with_label_values(&[name])
+            .set(now.timestamp() as f64);
+        if let Some(e) = verdict.expires_at {
+            m.credential_expiry_timestamp_seconds
+                .with_label_values(&[name, rt.site.auth.method().as_str()])
+                .set(e.timestamp() as f64);
+        }
+        let _ = self.inner.book.set_site(
+            name,
+            &SiteStatus {
+                state: Some(verdict.state.as_str().into()),
+                expires_at: verdict.expires_at,
+                checked_at: Some(now),
+                message: (!verdict.message.is_empty()).then(|| verdict.message.clone()),
+            },
+        );
+        {
+            let mut h = lock(&rt.health);
+            let (first, longest) = self.inner.opts.probe_backoff;
+            if blocking(verdict.state) {
+                h.backoff = if h.backoff.is_zero() {
+                    first
+                } else {
+                    (h.backoff * 2).min(longest)
+                };
+                h.next_probe = Some(tokio::time::Instant::now() + h.backoff);
+                tracing::warn!(site = name, state = %verdict.state, message = %verdict.message, retry_in_s = h.backoff.as_secs(), "Credential does not work; this site's sync stops until it does.");
+            } else {
+                h.backoff = Duration::ZERO;
+                h.next_probe = None;
+            }
+            h.verdict = Some(verdict.clone());
+            h.checked = Some(now);
+        }
+        if verdict.usable() && lock(&rt.ctx).is_none() {
+            match self.site_ctx(&rt, verdict.api_base.clone()).await {
+                Ok(ctx) => {
+                    *lock(&rt.ctx) = Some(ctx.clone());
+                    self.generation().engine.set_site(name, Some(ctx));
+                    tracing::info!(site = name, "Site ready.");
+                }
+                Err(e) => {
+                    tracing::warn!(site = name, error = %e, "Site not ready; the next probe or tick tries again.");
+                }
+            }
+        }
+        Some(verdict)
+    }
+
+    /// The client and facts of a site whose credential works.
+    pub(super) async fn site_ctx(
+        &self,
+        rt: &SiteRt,
+        base: Option<url::Url>,
+    ) -> Result<SiteCtx, String> {
+        let base = match base {
+            Some(b) => b,
+            None => self
+                .inner
+                .resolver
+                .api_base(&rt.site, rt.provider.form())
+                .await
+                .map_err(|e| e.to_string())?,
+        };
+        let limiter = self
+            .inner
+            .limiters
+            .get(&rt.site.name)
+            .ok_or_else(|| format!("no limiter for site {}", rt.site.name))?;
+        let client = Client::new(
+            &rt.site.name,
+            base,
+            rt.provider.clone(),
+            limiter,
+            self.inner.http.clone(),
+            Arc::new(PrometheusObserver(self.inner.metrics.clone())),
+        );
+        SiteCtx::read(client).await.map_err(|e| e.to_string())
+    }
+
+    /// The site's credential allows sync traffic: probed when never probed, or when it did
+    /// not work and its backoff has passed.
+    pub(super) async fn credential_ok(&self, site: &str) -> Result<(), String> {
+        let Some(rt) = lock(&self.inner.sites).get(site).cloned() else {
+            return Err(format!("site {site} is not run here"));
+        };
+        let (verdict, due) = {
+            let h = lock(&rt.health);
+            (
+                h.verdict.clone(),
+                h.next_probe
+                    .is_none_or(|t| tokio::time::Instant::now() >= t),
+            )
+        };
+        let verdict = match verdict {
+            Some(v) if !blocking(v.state) => return Ok(()),
+            Some(v) if !due => v,
+            _ => match self.probe(site).await {
+                Some(v) => v,
+                None => return Err(format!("site {site} is not run here")),
+            },
+        };
+        if blocking(verdict.state) {
+            Err(format!("credential {}: {}", verdict.state, verdict.message))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// The token-health job: a credential that does not work is probed on its backoff only.
+    pub(super) async fn scheduled_probe(&self, site: &str) {
+        let due = lock(&self.inner.sites).get(site).is_some_and(|rt| {
+            lock(&rt.health)
+                .next_probe
+                .is_none_or(|t| tokio::time::Instant::now() >= t)
+        });
+        if due {
+            self.probe(site).await;
+        }
+    }
+
+    /// Probes now, whatever the backoff says (a run just saw the credential refused).
+    pub(super) async fn force_probe(&self, site: &str) -> Option<Verdict> {
+        self.probe(site).await
+    }
+}
