@@ -24,7 +24,7 @@ use crate::cli::RunArgs;
 #[derive(Clone)]
 struct App {
     metrics: Metrics,
-    daemon: Arc<tokio::sync::OnceCell<Daemon>>,
+    daemon: Daemon,
     ready: Arc<AtomicBool>,
 }
 
@@ -72,11 +72,6 @@ pub async fn serve(
 ) -> Result<(), String> {
     let store = Store::open(&config.daemon.state_dir).map_err(|e| e.to_string())?;
     metrics.config_last_reload_success.set(1.0);
-    let app = App {
-        metrics: metrics.clone(),
-        daemon: Default::default(),
-        ready: Default::default(),
-    };
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.daemon.listen))?;
@@ -93,7 +88,11 @@ pub async fn serve(
     let daemon = Daemon::start(config, &store, metrics.clone(), opts)
         .await
         .map_err(|e| e.to_string())?;
-    let _ = app.daemon.set(daemon.clone());
+    let app = App {
+        metrics: metrics.clone(),
+        daemon: daemon.clone(),
+        ready: Default::default(),
+    };
     let router = Router::new()
         .route("/metrics", get(metrics_text))
         .route("/healthz", get(|| async { "ok\n" }))
@@ -225,8 +224,5 @@ async fn readyz(State(app): State<App>) -> Response {
 }
 
 async fn status(State(app): State<App>) -> Response {
-    match app.daemon.get() {
-        Some(d) => axum::Json(d.status()).into_response(),
-        None => (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response(),
-    }
+    axum::Json(app.daemon.status()).into_response()
 }

@@ -601,7 +601,8 @@ impl Daemon {
                 );
                 tracing::warn!(connector = %r, error = %e, "Sync run failed.");
                 if credential
-                    && let Some(v) = self.force_probe(&r.site).await
+                    // Probed now, whatever the backoff says: the run just saw it refused.
+                    && let Some(v) = self.probe(&r.site).await
                     && blocking(v.state)
                 {
                     return ("credential", None, Some(e.to_string()));

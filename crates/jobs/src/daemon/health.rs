@@ -162,9 +162,4 @@ impl Daemon {
             self.probe(site).await;
         }
     }
-
-    /// Probes now, whatever the backoff says (a run just saw the credential refused).
-    pub(super) async fn force_probe(&self, site: &str) -> Option<Verdict> {
-        self.probe(site).await
-    }
 }
