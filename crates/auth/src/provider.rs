@@ -177,11 +177,26 @@ impl TokenFailure {
     }
 }
 
-/// A reqwest error's text without the URL (query strings could carry codes).
+/// A reqwest error's text with its causes (where the reason is: "invalid peer certificate:
+/// UnknownIssuer", "Connection refused"), without the URL (query strings could carry codes).
 pub fn without_url(e: &reqwest::Error) -> String {
     let mut s = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let text = c.to_string();
+        if !s.contains(&text) {
+            s.push_str(": ");
+            s.push_str(&text);
+        }
+        cause = c.source();
+    }
     if let Some(u) = e.url() {
         s = s.replace(u.as_str(), "<url>");
+    }
+    if s.contains("invalid peer certificate") {
+        s.push_str(
+            " (certificates are always verified, against the system's trust store: add the issuer there, or point SSL_CERT_FILE at it)",
+        );
     }
     s
 }
