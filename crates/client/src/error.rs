@@ -59,6 +59,15 @@ fn join(messages: &[String], errors: &[(String, String)]) -> String {
 }
 
 impl ClientError {
+    /// True when the credential itself is refused (or cannot produce a token): every further
+    /// request of the site would fail the same way.
+    pub fn is_credential(&self) -> bool {
+        matches!(
+            self,
+            ClientError::Unauthorized { .. } | ClientError::Auth(_)
+        )
+    }
+
     /// True for errors a later cycle may not see again (network, server, rate limit).
     pub fn is_transient(&self) -> bool {
         matches!(

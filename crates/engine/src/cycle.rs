@@ -128,14 +128,23 @@ fn fingerprint(record: &Record, conn: &Connector) -> u64 {
 }
 
 /// A write that failed: Jira's and the network's errors are noted and the run goes on (one
-/// issue never blocks the rest); the store's errors end the run.
+/// issue never blocks the rest); the store's errors end the run. A refused credential stops
+/// the run's writes: what was done is committed, and the run then ends with that error
+/// (rather than sending every pending write to be refused too).
 fn note_failure(
     me: &ConnectorRef,
     report: &mut Report,
+    work: &mut Work,
     what: String,
     e: EngineError,
 ) -> Result<(), EngineError> {
     match e {
+        EngineError::Client(e) if e.is_credential() => {
+            tracing::warn!(site = %me.site, connector = %me.connector, what = %what, error = %e, "Credential refused; the run sends nothing more and commits what it did.");
+            work.cancel.cancel();
+            work.refused.get_or_insert(e);
+            Ok(())
+        }
         EngineError::Client(e) => {
             tracing::warn!(site = %me.site, connector = %me.connector, what = %what, error = %e, "Write failed; the next cycle retries.");
             report.failed.push((what, e.to_string()));
@@ -218,8 +227,10 @@ struct Work {
     /// Records a run was interrupted while commenting on: their comments are read before
     /// adding any, to adopt what already landed.
     check_comments: BTreeSet<RecordId>,
-    /// Fires when the run should stop early (shutdown, timeout).
+    /// Fires when the run should stop early (shutdown, timeout, a refused credential).
     cancel: CancellationToken,
+    /// The credential refusal that stopped the run's writes: the run's error, after commit.
+    refused: Option<ClientError>,
 }
 
 impl Engine {
@@ -328,8 +339,9 @@ impl Engine {
         let ctx = self.site_ctx(&me.site)?;
         let ctx = &*ctx;
         let mut report = Report::default();
+        // A child: a refused credential stops this run, not whoever cancels it.
         let mut work = Work {
-            cancel: cancel.clone(),
+            cancel: cancel.child_token(),
             ..Work::default()
         };
         let mut w = self.hub.watermark(&me.site, &me.connector)?;
@@ -354,6 +366,7 @@ impl Engine {
         w.recent_writes.extend(written);
         let keep = w.recent_writes.len().saturating_sub(RECENT_WRITES);
         w.recent_writes.drain(..keep);
+        let refused = work.refused.take();
         self.hub
             .commit(Commit {
                 records: work.records.into_values().collect(),
@@ -366,7 +379,10 @@ impl Engine {
                     .collect(),
             })
             .await?;
-        Ok(report)
+        match refused {
+            Some(e) => Err(EngineError::Client(e)),
+            None => Ok(report),
+        }
     }
 
     /// The census of `site/connector` on its own (the daemon's census job): finds issues

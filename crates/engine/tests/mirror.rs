@@ -546,3 +546,62 @@ async fn a_refused_write_is_parked_until_the_record_changes() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_credential_revoked_mid_push_ends_the_run_at_the_first_refusal() {
+    let p = pair(12).await;
+    p.converge().await;
+    let c = p.sim.control();
+    for i in 1..=12 {
+        c.edit_issue(
+            "acme",
+            &format!("SEC-{i}"),
+            "ann@acme.example",
+            &serde_json::json!({ "fields": { "summary": format!("edit {i}") } }),
+        )
+        .unwrap();
+    }
+    c.world().clock().advance(chrono::Duration::seconds(4));
+    p.run(sec()).await;
+    // globex's token works for the pull and a few edits, then is revoked.
+    c.reset_counters();
+    c.revoke_credential_after("globex", "cred-1", 4).unwrap();
+    let err = p.engine.run(&ops()).await.unwrap_err();
+    assert!(err.to_string().contains("401"), "{err}");
+    let served = |status: u16| -> u64 {
+        c.counters(Some("globex"))
+            .unwrap()
+            .iter()
+            .filter(|x| x.status == status && x.method == "PUT")
+            .map(|x| x.count)
+            .sum()
+    };
+    assert!(served(204) >= 1, "some edits landed before the revocation");
+    let refused: u64 = c
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|x| x.status == 401)
+        .map(|x| x.count)
+        .sum();
+    assert_eq!(refused, 1, "one refused request, not one per pending write");
+
+    // Restored: the rest goes through, and what landed before is not written twice (the
+    // refused run committed what it did).
+    let landed = served(204);
+    c.restore_credential("globex", "cred-1").unwrap();
+    p.converge().await;
+    assert_eq!(
+        served(204),
+        12,
+        "{landed} edits before the refusal, the rest after"
+    );
+    let mut edited: Vec<String> = p
+        .issues("globex")
+        .iter()
+        .map(|i| summary(i).to_owned())
+        .filter(|s| s.starts_with("edit "))
+        .collect();
+    edited.sort();
+    assert_eq!(edited.len(), 12, "{edited:?}");
+}

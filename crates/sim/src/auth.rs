@@ -1,6 +1,8 @@
 //! Who is calling: credentials by URL form, expiry, revocation and scopes, answered the way
 //! Jira's site and Atlassian's gateway answer.
 
+use std::sync::atomic::Ordering;
+
 use axum::http::HeaderMap;
 use axum::response::Response;
 use axum_extra::headers::HeaderMapExt;
@@ -110,7 +112,11 @@ pub fn authenticate(
     let Some(cred) = cred else {
         return Err(unauthorized(form));
     };
-    if cred.revoked || cred.expires_at.is_some_and(|t| t <= now) {
+    let used_up = cred.uses_left.as_ref().is_some_and(|left| {
+        left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_err()
+    });
+    if used_up || cred.revoked || cred.expires_at.is_some_and(|t| t <= now) {
         return Err(unauthorized(form));
     }
     match (cred.kind, form) {

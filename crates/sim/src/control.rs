@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
@@ -328,6 +329,7 @@ impl Control {
                 expires_at,
                 revoked: false,
                 scopes: spec.scopes.into_iter().collect::<BTreeSet<_>>(),
+                uses_left: None,
             });
             Ok(CredentialInfo {
                 id,
@@ -341,6 +343,20 @@ impl Control {
         self.set_revoked(site, id, true)
     }
 
+    /// Revokes a credential after it has authenticated `uses` more requests: a revocation
+    /// that lands in the middle of a cycle, at a request the test chooses.
+    pub fn revoke_credential_after(
+        &self,
+        site: &str,
+        id: &str,
+        uses: u64,
+    ) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            credential(s, id)?.uses_left = Some(Arc::new(AtomicU64::new(uses)));
+            Ok(())
+        })
+    }
+
     /// Makes a revoked credential work again (an admin re-enabled the account).
     pub fn restore_credential(&self, site: &str, id: &str) -> Result<(), ControlError> {
         self.set_revoked(site, id, false)
@@ -348,7 +364,9 @@ impl Control {
 
     fn set_revoked(&self, site: &str, id: &str, revoked: bool) -> Result<(), ControlError> {
         self.with_site(site, |s| {
-            credential(s, id)?.revoked = revoked;
+            let c = credential(s, id)?;
+            c.revoked = revoked;
+            c.uses_left = None;
             Ok(())
         })
     }

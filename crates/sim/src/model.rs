@@ -2,7 +2,7 @@
 //! and issues. Plain data; the rules live in `write`, `auth` and `jql`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, RwLock};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
@@ -425,6 +425,9 @@ pub struct Credential {
     pub revoked: bool,
     /// Granted OAuth scopes (classic or granular); unused for classic tokens.
     pub scopes: BTreeSet<String>,
+    /// Requests it still authenticates before it counts as revoked (a revocation that lands
+    /// mid-cycle, at a known request); `None`: no such limit.
+    pub uses_left: Option<Arc<AtomicU64>>,
 }
 
 /// Jira's three status categories.

@@ -143,7 +143,7 @@ impl Engine {
                     .propagate_delete(me, conn, ctx, &record, work, report)
                     .await
                 {
-                    note_failure(me, report, key, e)?;
+                    note_failure(me, report, work, key, e)?;
                 }
             }
             if record.gone.is_some() || record.fields.is_empty() {
@@ -221,7 +221,7 @@ impl Engine {
                         }
                         Ok(_) => {}
                         Err(e) => {
-                            note_failure(me, report, format!("record {rid}"), e)?;
+                            note_failure(me, report, work, format!("record {rid}"), e)?;
                         }
                     }
                 }
@@ -245,7 +245,7 @@ impl Engine {
                 )
                 .await
             {
-                note_failure(me, report, key, e)?;
+                note_failure(me, report, work, key, e)?;
             }
         }
         let mut batches: Vec<Vec<(Record, Value, u64)>> = creates
@@ -268,6 +268,7 @@ impl Engine {
                     note_failure(
                         me,
                         report,
+                        work,
                         format!("{} creates", batch.len()),
                         EngineError::Client(e),
                     )?;
@@ -338,7 +339,11 @@ impl Engine {
                 work.records
                     .entry(record.id)
                     .or_insert_with(|| record.clone());
-                // Status and comments follow on the new issue.
+                // Status and comments follow on the new issue (in a later run if the
+                // credential was refused meanwhile: the link's base says what is missing).
+                if work.refused.is_some() {
+                    continue;
+                }
                 let key = link.issue_key.clone();
                 if let Err(e) = self
                     .push_changes(
@@ -346,7 +351,7 @@ impl Engine {
                     )
                     .await
                 {
-                    note_failure(me, report, key, e)?;
+                    note_failure(me, report, work, key, e)?;
                 }
             }
             for e in out.failed {
