@@ -8,7 +8,7 @@ use jira_sync_auth::http_client;
 use jira_sync_auth::login::{accessible_resources, exchange, start};
 use jira_sync_auth::scopes::required;
 use jira_sync_config::{Auth, Secret};
-use jira_sync_store::{RefreshToken, Store};
+use jira_sync_store::{RefreshToken, Store, StoreError, leave_login};
 
 use crate::cli::LoginArgs;
 
@@ -33,14 +33,24 @@ pub fn run(args: &LoginArgs) -> ExitCode {
         );
         return ExitCode::from(crate::EXIT_CONFIG);
     };
-    // Open the vault first: there is no point in a consent whose token cannot be stored.
-    let store = match Store::open(&config.daemon.state_dir) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!(
-                "jira-sync auth login: {e}. Stop the daemon (systemctl stop jira-sync), log in, then start it again."
-            );
-            return ExitCode::from(crate::EXIT_FAILURE);
+    // Where the token will go, known before the consent: the vault, or (the daemon holds
+    // the database, or shards keep their own) a file the daemon takes in at its reload.
+    let logins = crate::logins_dir(&config, None);
+    let sharded = std::fs::read_dir(&config.daemon.state_dir).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with("shard-"))
+    });
+    let store = if sharded {
+        None
+    } else {
+        match Store::open(&config.daemon.state_dir) {
+            Ok(s) => Some(s),
+            Err(StoreError::Locked(_)) => None,
+            Err(e) => {
+                eprintln!("jira-sync auth login: {e}");
+                return ExitCode::from(crate::EXIT_FAILURE);
+            }
         }
     };
     let mut scopes: Vec<String> = required(&site.connectors).classic.into_iter().collect();
@@ -84,18 +94,28 @@ pub fn run(args: &LoginArgs) -> ExitCode {
             _ => None,
         };
         let stored = RefreshToken { token: Secret::new(refresh), consented_at: now, issued_at: now, seed };
-        let vault = match store.vault() {
-            Ok(v) => v,
-            Err(e) => {
-                eprintln!("jira-sync auth login: {e}");
-                return ExitCode::from(crate::EXIT_FAILURE);
+        let until = (now + chrono::Duration::days(365)).format("%Y-%m-%d");
+        match &store {
+            Some(store) => {
+                let put = match store.vault() {
+                    Ok(vault) => vault.put_refresh_token(&site.name, &stored).await,
+                    Err(e) => Err(e),
+                };
+                if let Err(e) = put {
+                    eprintln!("jira-sync auth login: the refresh token could not be stored: {e}");
+                    return ExitCode::from(crate::EXIT_FAILURE);
+                }
+                println!("Stored the refresh token of site `{}` (valid until {until} at the latest; log in again before then).", site.name);
             }
-        };
-        if let Err(e) = vault.put_refresh_token(&site.name, &stored).await {
-            eprintln!("jira-sync auth login: the refresh token could not be stored: {e}");
-            return ExitCode::from(crate::EXIT_FAILURE);
+            None => {
+                if let Err(e) = leave_login(&logins, &site.name, &stored) {
+                    eprintln!("jira-sync auth login: the refresh token could not be left for the daemon: {e}");
+                    return ExitCode::from(crate::EXIT_FAILURE);
+                }
+                println!("Left the refresh token of site `{}` for the running daemon in {} (valid until {until} at the latest; log in again before then).", site.name, logins.display());
+                println!("Run `systemctl reload jira-sync` (or send the daemon SIGHUP): it takes the token in and the site resumes.");
+            }
         }
-        println!("Stored the refresh token of site `{}` (valid until {} at the latest; log in again before then).", site.name, (now + chrono::Duration::days(365)).format("%Y-%m-%d"));
         let header = match reqwest::header::HeaderValue::from_str(&format!("Bearer {}", tokens.access_token)) {
             Ok(mut h) => {
                 h.set_sensitive(true);

@@ -59,6 +59,21 @@ pub fn for_shard(config: &mut jira_sync_config::Config, shard: Option<jira_sync_
     }
 }
 
+/// Where `auth login` leaves refresh tokens when it cannot write the vault itself (the
+/// daemon holds the database, or the host runs shards): `state_dir/logins`, one for all the
+/// shards of a host (each takes in the sites it runs). `config` is as `for_shard` left it.
+pub fn logins_dir(
+    config: &jira_sync_config::Config,
+    shard: Option<jira_sync_jobs::Shard>,
+) -> std::path::PathBuf {
+    let state_dir = &config.daemon.state_dir;
+    match shard {
+        // `for_shard` put the shard's database one level down.
+        Some(_) => state_dir.parent().unwrap_or(state_dir).join("logins"),
+        None => state_dir.join("logins"),
+    }
+}
+
 /// A runtime for the commands that talk to Jira.
 pub fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()

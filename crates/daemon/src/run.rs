@@ -82,6 +82,7 @@ pub async fn serve(
         grace: config.daemon.shutdown_grace,
         health_schedule: config.daemon.health_schedule.as_str().to_owned(),
         census_schedule: config.daemon.census_schedule.as_str().to_owned(),
+        logins: Some(crate::logins_dir(&config, shard)),
         ..Options::default()
     };
     let config_dir = config.dir.clone();

@@ -82,8 +82,9 @@ fn scopes_are_minimal_per_direction() {
     assert_eq!(out.status.code(), Some(2));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
+/// The demo with acme turned into an `oauth2` site of an app that Alice consents to at
+/// once: (simulator, config dir, the app's client secret, the callback port of `auth login`).
+async fn oauth_acme() -> (jira_sim::Simulator, tempfile::TempDir, String, u16) {
     let (sim, dir) = demo().await;
     let port = free_port();
     let callback = format!("http://127.0.0.1:{port}/callback");
@@ -98,7 +99,6 @@ async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
             ..Default::default()
         })
         .unwrap();
-    // Turn the demo's acme into an oauth2 site of that app.
     std::fs::write(dir.path().join("secrets/acme-oauth.secret"), &secret).unwrap();
     let site = std::fs::read_to_string(dir.path().join("sites.d/acme.toml")).unwrap();
     let start = site.find("[auth]").unwrap();
@@ -109,8 +109,12 @@ async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
         &site[end..]
     );
     std::fs::write(dir.path().join("sites.d/acme.toml"), site).unwrap();
+    (sim, dir, secret, port)
+}
 
-    let cfg = dir.path().to_str().unwrap().to_owned();
+/// `jira-sync auth login acme`, with this test as the browser: (exit status, what it printed
+/// after the authorize URL).
+async fn login(cfg: &str, port: u16) -> (std::process::ExitStatus, String) {
     let listen = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
         .args([
@@ -118,7 +122,7 @@ async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
             "login",
             "acme",
             "--config",
-            &cfg,
+            cfg,
             "--listen",
             &listen,
             "--timeout",
@@ -160,7 +164,14 @@ async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
         tokio::task::spawn_blocking(move || rest.map_while(Result::ok).collect())
             .await
             .unwrap();
-    let printed = printed.join("\n");
+    (status, printed.join("\n"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
+    let (_sim, dir, secret, port) = oauth_acme().await;
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    let (status, printed) = login(&cfg, port).await;
     assert!(status.success(), "{printed}");
     assert!(
         printed.contains("Stored the refresh token of site `acme`"),
@@ -182,6 +193,49 @@ async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
         "{t}"
     );
     assert!(!t.contains(&secret));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn auth_login_while_the_daemon_runs_hands_it_the_token_and_a_reload_resumes_the_site() {
+    let (_sim, dir, secret, port) = oauth_acme().await;
+    schedule_all(dir.path(), "*/1 * * * * *");
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    let daemon = Daemon::start(dir.path());
+    // No consent yet: acme cannot run, globex goes on.
+    let up = |site: &'static str, v: f64| {
+        move |m: &str| value(m, "jira_sync_credential_up", &[("site", site)]) == Some(v)
+    };
+    daemon.until("acme down", up("acme", 0.0)).await;
+
+    // The daemon holds the database: the token is left for it, and the operator told how.
+    let (status, printed) = login(&cfg, port).await;
+    assert!(status.success(), "{printed}");
+    assert!(
+        printed.contains("Left the refresh token of site `acme` for the running daemon")
+            && printed.contains("systemctl reload jira-sync"),
+        "{printed}"
+    );
+    assert!(!printed.contains(&secret));
+    let left = dir.path().join("state/logins/acme.json");
+    assert!(left.exists());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(&left).unwrap().permissions().mode();
+    assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
+
+    // The reload takes it in (and deletes the file); acme probes at once and syncs again.
+    daemon.signal("-HUP");
+    daemon.until("acme up", up("acme", 1.0)).await;
+    daemon
+        .until("a successful acme run", |m| {
+            value(
+                m,
+                "jira_sync_sync_runs_total",
+                &[("site", "acme"), ("outcome", "success")],
+            )
+            .is_some_and(|n| n >= 1.0)
+        })
+        .await;
+    assert!(!left.exists(), "the token file is deleted once taken in");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -8,7 +8,8 @@
 //! ticks end with outcome `credential`, and its probe runs again on a backoff until the
 //! credential works, when the site resumes by itself.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
 use std::time::Duration;
@@ -53,6 +54,9 @@ pub struct Options {
     pub probe_backoff: (Duration, Duration),
     /// The longest stable offset of a connector's ticks.
     pub max_offset: Duration,
+    /// Where `auth login`, run while this daemon holds the store, leaves refresh tokens;
+    /// they are taken into the vault at start and at every reload.
+    pub logins: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -65,6 +69,7 @@ impl Default for Options {
             census_schedule: "0 30 3 * * *".into(),
             probe_backoff: (Duration::from_secs(60), Duration::from_secs(3600)),
             max_offset: Duration::from_secs(60),
+            logins: None,
         }
     }
 }
@@ -289,13 +294,34 @@ impl Daemon {
         );
         let mut fresh = Vec::new();
         let mut wanted: BTreeMap<String, (String, u64, JobKind)> = BTreeMap::new();
+        // Refresh tokens `auth login` left meanwhile go into the vault, and their sites start
+        // afresh: a new provider forgets the refusal, and the site is probed at once.
+        let mut logged_in = BTreeSet::new();
+        if let Some(dir) = &inner.opts.logins {
+            for site in config
+                .sites
+                .iter()
+                .filter(|s| matches!(s.auth, Auth::OAuth2(_)) && self.owns(&groups, &s.name))
+            {
+                match inner.vault.take_login(dir, &site.name).await {
+                    Ok(true) => {
+                        tracing::info!(site = %site.name, "Took in the refresh token of `auth login`.");
+                        logged_in.insert(site.name.clone());
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::error!(site = %site.name, error = %e, "The refresh token `auth login` left cannot be taken in; run it again.");
+                    }
+                }
+            }
+        }
         {
             let mut sites = lock(&inner.sites);
             let mut kept = BTreeMap::new();
             for site in config.sites.iter().filter(|s| self.owns(&groups, &s.name)) {
                 let fp = site_fingerprint(site);
                 let rt = match sites.remove(&site.name) {
-                    Some(rt) if rt.fingerprint == fp => rt,
+                    Some(rt) if rt.fingerprint == fp && !logged_in.contains(&site.name) => rt,
                     _ => {
                         fresh.push(site.name.clone());
                         Arc::new(SiteRt {

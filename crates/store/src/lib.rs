@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 pub use cache::Cache;
 pub use hub::Hub;
 pub use status::{RunStatus, SiteStatus, StatusBook};
-pub use vault::{RefreshToken, Vault};
+pub use vault::{RefreshToken, Vault, leave_login};
 
 /// The sled page cache, in bytes. sled's default (1 GiB) is far beyond what jira-sync keeps.
 pub const CACHE_BYTES: u64 = 64 << 20;
@@ -39,6 +39,11 @@ pub enum StoreError {
     /// A record with this external id exists already (the id is its record's).
     #[error("the external id belongs to record {0}")]
     ExternalIdTaken(u64),
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// The open database.
