@@ -34,27 +34,6 @@ fn requests(sim: &Simulator, site: &str) -> u64 {
         .sum()
 }
 
-struct Running {
-    daemon: Daemon,
-    metrics: Metrics,
-    _store: Store,
-}
-
-async fn start(dir: &std::path::Path, opts: Options) -> Running {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let config = jira_sync_config::load(dir).unwrap();
-    let store = Store::open(&config.daemon.state_dir).unwrap();
-    let metrics = Metrics::new();
-    let daemon = Daemon::start(config, &store, metrics.clone(), opts)
-        .await
-        .unwrap();
-    Running {
-        daemon,
-        metrics,
-        _store: store,
-    }
-}
-
 async fn quiet_demo() -> (Simulator, tempfile::TempDir) {
     let (sim, dir) = demo_with(NEVER).await;
     for s in ["acme", "globex"] {

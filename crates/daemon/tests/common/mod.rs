@@ -324,3 +324,25 @@ pub async fn consent(sim: &Simulator, id: &str, secret: &str, site: &str) -> Str
         .unwrap();
     tokens["refresh_token"].as_str().unwrap().to_owned()
 }
+
+/// The daemon's jobs in this process (no HTTP endpoints), with its registry and store.
+pub struct Running {
+    pub daemon: jira_sync_jobs::Daemon,
+    pub metrics: jira_sync_metrics::Metrics,
+    pub store: jira_sync_store::Store,
+}
+
+pub async fn start(dir: &Path, opts: jira_sync_jobs::Options) -> Running {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let config = jira_sync_config::load(dir).unwrap();
+    let store = jira_sync_store::Store::open(&config.daemon.state_dir).unwrap();
+    let metrics = jira_sync_metrics::Metrics::new();
+    let daemon = jira_sync_jobs::Daemon::start(config, &store, metrics.clone(), opts)
+        .await
+        .unwrap();
+    Running {
+        daemon,
+        metrics,
+        store,
+    }
+}
