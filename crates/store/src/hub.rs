@@ -12,7 +12,7 @@ use serde_json::Value;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError};
 
-use crate::{StoreError, decode, encode};
+use crate::{Durable, StoreError, decode, encode};
 
 pub type RecordId = u64;
 
@@ -228,6 +228,7 @@ fn with_id(prefix: &[&str], id: u64) -> Vec<u8> {
 #[derive(Debug, Clone)]
 pub struct Hub {
     db: sled::Db,
+    durable: Durable,
     records: sled::Tree,
     links: sled::Tree,
     by_record: sled::Tree,
@@ -245,9 +246,10 @@ const SEQ_KEY: &[u8] = b"seq";
 const FLOOR_KEY: &[u8] = b"record_floor";
 
 impl Hub {
-    pub(crate) fn new(db: &sled::Db) -> Result<Hub, StoreError> {
+    pub(crate) fn new(db: &sled::Db, durable: Durable) -> Result<Hub, StoreError> {
         Ok(Hub {
             db: db.clone(),
+            durable,
             records: db.open_tree("records")?,
             links: db.open_tree("links")?,
             by_record: db.open_tree("links_by_record")?,
@@ -278,7 +280,7 @@ impl Hub {
     pub async fn raise_record_floor(&self, max: RecordId) -> Result<(), StoreError> {
         if max > self.record_floor()? {
             self.meta.insert(FLOOR_KEY, &max.to_be_bytes())?;
-            self.meta.flush_async().await?;
+            self.durable.flush().await?;
         }
         Ok(())
     }
@@ -358,7 +360,7 @@ impl Hub {
         };
         self.intents
             .insert(with_id(&[site, connector], intent.id), encode(&intent))?;
-        self.intents.flush_async().await?;
+        self.durable.flush().await?;
         Ok(intent)
     }
 
@@ -468,7 +470,7 @@ impl Hub {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::Db(e),
         })?;
-        self.db.flush_async().await?;
+        self.durable.flush().await?;
         Ok(stored)
     }
 

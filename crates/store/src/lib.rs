@@ -6,11 +6,14 @@
 //! What must survive a crash (a rotated refresh token) is flushed before the caller goes on.
 
 mod cache; // Cached site facts (cloud IDs, /myself, fields, statuses).
+mod durable; // Flushes: one at a time, off sled's IO pool, shared by the writes that wait.
 pub mod hub; // Sync records, links, watermarks, write intents, the change sequence.
 mod status; // Last runs and credential checks, for `status` and restarts.
 mod vault; // OAuth refresh tokens, flushed on every write.
 
 use std::path::{Path, PathBuf};
+
+use durable::Durable;
 
 pub use cache::Cache;
 pub use hub::Hub;
@@ -51,6 +54,7 @@ pub enum StoreError {
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
+    durable: Durable,
 }
 
 impl Store {
@@ -94,13 +98,16 @@ impl Store {
                     source: other,
                 },
             })?;
-        Ok(Store { db, path })
+        Ok(Store {
+            durable: Durable::new(db.clone()),
+            db,
+            path,
+        })
     }
 
     /// Waits until everything written so far is on disk.
     pub async fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush_async().await?;
-        Ok(())
+        self.durable.flush().await
     }
 
     pub fn path(&self) -> &Path {
@@ -108,7 +115,10 @@ impl Store {
     }
 
     pub fn vault(&self) -> Result<Vault, StoreError> {
-        Ok(Vault::new(self.db.open_tree("vault")?))
+        Ok(Vault::new(
+            self.db.open_tree("vault")?,
+            self.durable.clone(),
+        ))
     }
 
     pub fn cache(&self) -> Result<Cache, StoreError> {
@@ -116,11 +126,14 @@ impl Store {
     }
 
     pub fn status(&self) -> Result<StatusBook, StoreError> {
-        Ok(StatusBook::new(self.db.open_tree("status")?))
+        Ok(StatusBook::new(
+            self.db.open_tree("status")?,
+            self.durable.clone(),
+        ))
     }
 
     pub fn hub(&self) -> Result<Hub, StoreError> {
-        Hub::new(&self.db)
+        Hub::new(&self.db, self.durable.clone())
     }
 
     /// A tree by name, for tests that need to damage stored bytes on purpose.

@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{StoreError, decode, encode};
+use crate::{Durable, StoreError, decode, encode};
 
 /// The last run of a connector.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -36,6 +36,7 @@ pub struct SiteStatus {
 #[derive(Debug, Clone)]
 pub struct StatusBook {
     tree: sled::Tree,
+    durable: Durable,
 }
 
 fn key(kind: &str, parts: &[&str]) -> Vec<u8> {
@@ -48,8 +49,8 @@ fn key(kind: &str, parts: &[&str]) -> Vec<u8> {
 }
 
 impl StatusBook {
-    pub(crate) fn new(tree: sled::Tree) -> Self {
-        StatusBook { tree }
+    pub(crate) fn new(tree: sled::Tree, durable: Durable) -> Self {
+        StatusBook { tree, durable }
     }
 
     pub async fn set_run(
@@ -60,7 +61,7 @@ impl StatusBook {
     ) -> Result<(), StoreError> {
         self.tree
             .insert(key("run", &[site, connector]), encode(status))?;
-        self.tree.flush_async().await?;
+        self.durable.flush().await?;
         Ok(())
     }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use jira_sync_config::Secret;
 use serde::{Deserialize, Serialize};
 
-use crate::{StoreError, decode, encode};
+use crate::{Durable, StoreError, decode, encode};
 
 /// A site's refresh token and when its family began.
 #[derive(Clone)]
@@ -45,11 +45,12 @@ struct Stored {
 #[derive(Debug, Clone)]
 pub struct Vault {
     tree: sled::Tree,
+    durable: Durable,
 }
 
 impl Vault {
-    pub(crate) fn new(tree: sled::Tree) -> Self {
-        Vault { tree }
+    pub(crate) fn new(tree: sled::Tree, durable: Durable) -> Self {
+        Vault { tree, durable }
     }
 
     /// The site's refresh token, if one was stored.
@@ -76,7 +77,7 @@ impl Vault {
             seed: t.seed.clone(),
         };
         self.tree.insert(site.as_bytes(), encode(&stored))?;
-        self.tree.flush_async().await?;
+        self.durable.flush().await?;
         Ok(())
     }
 
@@ -112,7 +113,7 @@ impl Vault {
     /// Forgets the site's refresh token (flushed).
     pub async fn remove(&self, site: &str) -> Result<(), StoreError> {
         self.tree.remove(site.as_bytes())?;
-        self.tree.flush_async().await?;
+        self.durable.flush().await?;
         Ok(())
     }
 }
