@@ -64,6 +64,7 @@ async fn main() {
             burst: Default::default(),
             per_issue_writes: false,
             tenant_quota: None,
+            quota_window_seconds: None,
         },
     )
     .unwrap();

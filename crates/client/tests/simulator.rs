@@ -172,6 +172,7 @@ async fn a_10000_issue_scan_under_rate_limits_never_retries_early() {
                 burst: BTreeMap::from([("GET /rest/api/3/search/jql".into(), 15)]),
                 per_issue_writes: true,
                 tenant_quota: None,
+                quota_window_seconds: None,
             },
         )
         .unwrap();

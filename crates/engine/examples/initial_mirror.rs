@@ -53,6 +53,7 @@ async fn main() {
                 burst: BTreeMap::new(),
                 per_issue_writes: false,
                 tenant_quota: None,
+                quota_window_seconds: None,
             },
         )
         .unwrap();

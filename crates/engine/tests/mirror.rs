@@ -309,6 +309,7 @@ async fn a_storm_of_faults_ends_converged_with_nothing_lost_or_duplicated() {
                 burst,
                 per_issue_writes: true,
                 tenant_quota: None,
+                quota_window_seconds: None,
             },
         )
         .unwrap();

@@ -1,6 +1,7 @@
 //! The fault soak: site pairs mirroring while the simulator answers 10 % of requests with
 //! 5xx, closes connections mid-response, returns HTML error pages, adds latency spikes and
-//! throws 429 storms (burst and per-issue limits), and a person keeps editing both sides.
+//! throws 429 storms of every reason (burst, per-issue writes, and on the OAuth side of odd
+//! pairs the site's and the app's points quotas), and a person keeps editing both sides.
 //! When the faults stop and a few cycles run, every pair must be converged field by field,
 //! with no issue twice, every person's last edit kept, and no request retried before the
 //! simulator's `Retry-After`. CI runs 3 pairs for 20 s; `scripts/reliability soak` runs 20
@@ -66,7 +67,12 @@ fn storm(p: &Pair, site: &str, seed: u64, spike: bool) {
 
 /// Soaks one pair for `for_how_long`; returns (runs, failed runs or writes, edits kept).
 async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
-    let p = pair(15).await;
+    // Odd pairs: globex on OAuth client credentials, so quota storms can hit it.
+    let p = if n % 2 == 1 {
+        pair_oauth(15).await
+    } else {
+        pair(15).await
+    };
     let c = p.sim.control().clone();
     let mut dice = Rng(0x9e37_79b9 ^ (n << 20));
     let mut last: BTreeMap<(String, String), String> = BTreeMap::new();
@@ -80,54 +86,79 @@ async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
             // A 429 storm every few rounds: burst limits far below what a cycle sends.
             let burst = if round.is_multiple_of(4) {
                 BTreeMap::from([
-                    ("GET".to_owned(), 2),
-                    ("POST".to_owned(), 2),
-                    ("PUT".to_owned(), 2),
+                    ("GET".to_owned(), 1),
+                    ("POST".to_owned(), 1),
+                    ("PUT".to_owned(), 1),
                 ])
             } else {
                 jira_sim::limits::default_burst()
             };
+            // Quota storms on OAuth traffic (between the burst storms): the site's points
+            // (`jira-quota-tenant-based`) and the app's (`jira-quota-global-based`), in
+            // windows of seconds instead of Jira's hour so the storm passes within the test.
+            let quota_storm = round % 4 == 2 && site == "globex" && p.globex_app.is_some();
             c.set_limits(
                 site,
                 LimitsSpec {
                     burst,
                     per_issue_writes: true,
-                    tenant_quota: None,
+                    tenant_quota: quota_storm.then_some(10),
+                    quota_window_seconds: Some(3),
                 },
             )
             .unwrap();
+            if let Some(app) = &p.globex_app {
+                let app_quota = (round % 4 == 3).then_some(4);
+                c.set_points_quota(app, app_quota, Some(4)).unwrap();
+            }
         }
-        // A person at work on both sides: summaries on acme, priorities on globex.
-        let acme = c.issue_count("acme").unwrap() as u64;
-        let key = format!("SEC-{}", 1 + dice.below(acme));
-        let v = format!("edited on acme, pair {n} round {round}");
-        if c.edit_issue(
-            "acme",
-            &key,
-            "ann@acme.example",
-            &json!({ "fields": { "summary": v } }),
-        )
-        .is_ok()
-        {
-            last.insert(("acme".into(), key), v);
-        }
-        let globex = c.issue_count("globex").unwrap() as u64;
-        if globex > 0 {
-            let key = format!("OPS-{}", 1 + dice.below(globex));
-            let v = ["High", "Low", "Medium"][dice.below(3) as usize].to_owned();
+        // A person at work on both sides: summaries on acme, priorities on globex; busier in
+        // storm rounds, so a run sends several writes to one endpoint within a second.
+        let edits = if round.is_multiple_of(2) { 4 } else { 1 };
+        for _ in 0..edits {
+            let acme = c.issue_count("acme").unwrap() as u64;
+            let key = format!("SEC-{}", 1 + dice.below(acme));
+            let v = format!("edited on acme, pair {n} round {round}");
             if c.edit_issue(
-                "globex",
+                "acme",
                 &key,
-                "bob@globex.example",
-                &json!({ "fields": { "priority": { "name": v } } }),
+                "ann@acme.example",
+                &json!({ "fields": { "summary": v } }),
             )
             .is_ok()
             {
-                last.insert(("globex".into(), key), v);
+                last.insert(("acme".into(), key), v);
+            }
+            let globex = c.issue_count("globex").unwrap() as u64;
+            if globex > 0 {
+                let key = format!("OPS-{}", 1 + dice.below(globex));
+                let v = ["High", "Low", "Medium"][dice.below(3) as usize].to_owned();
+                if c.edit_issue(
+                    "globex",
+                    &key,
+                    "bob@globex.example",
+                    &json!({ "fields": { "priority": { "name": v } } }),
+                )
+                .is_ok()
+                {
+                    last.insert(("globex".into(), key), v);
+                }
             }
         }
         if round.is_multiple_of(3) {
             let _ = c.comment_issue("acme", "SEC-1", "ann@acme.example", &json!("busy day"));
+        }
+        // Now and then a thread of 22 comments: mirrored in one run, they pass Jira's 20
+        // writes per issue in 2 s (`jira-per-issue-on-write`).
+        if round % 8 == 2 {
+            for i in 0..22 {
+                let _ = c.comment_issue(
+                    "acme",
+                    "SEC-2",
+                    "ann@acme.example",
+                    &json!(format!("thread {round}.{i}")),
+                );
+            }
         }
         // Simulated time runs faster than the wall clock: creates a fault interrupted settle.
         c.world().clock().advance(chrono::Duration::seconds(40));
@@ -143,6 +174,9 @@ async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
     for site in ["acme", "globex"] {
         c.set_faults(site, FaultSpec::default()).unwrap();
         c.set_limits(site, LimitsSpec::default()).unwrap();
+    }
+    if let Some(app) = &p.globex_app {
+        c.set_points_quota(app, None, None).unwrap();
     }
     c.world().clock().advance(chrono::Duration::minutes(6));
     p.converge().await;
@@ -189,6 +223,9 @@ async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
     }
     for site in ["acme", "globex"] {
         let stats = c.rate_limit_stats(site).unwrap();
+        for (reason, n) in &stats.throttled {
+            *THROTTLED.lock().unwrap().entry(reason.clone()).or_default() += n;
+        }
         assert_eq!(
             stats.early_retries, 0,
             "pair {n} {site}: retried before Retry-After: {:?}",
@@ -197,6 +234,9 @@ async fn soak(n: u64, for_how_long: Duration) -> (u64, u64, usize) {
     }
     (runs, failures, last.len())
 }
+
+/// 429s the simulator answered, by `RateLimit-Reason`, over all pairs.
+static THROTTLED: std::sync::Mutex<BTreeMap<String, u64>> = std::sync::Mutex::new(BTreeMap::new());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mirroring_pairs_survive_a_storm_of_faults_and_converge_exactly() {
@@ -214,9 +254,21 @@ async fn mirroring_pairs_survive_a_storm_of_faults_and_converge_exactly() {
         failures += f;
         edits += e;
     }
+    let throttled = THROTTLED.lock().unwrap().clone();
     eprintln!(
-        "soak: {pairs} pairs, {seconds} s of faults, {runs} runs ({failures} failed runs or writes), {edits} edits kept, all converged, 0 early retries; {:.0} s in all",
+        "soak: {pairs} pairs, {seconds} s of faults, {runs} runs ({failures} failed runs or writes), {edits} edits kept, all converged, 0 early retries, 429s by reason {throttled:?}; {:.0} s in all",
         started.elapsed().as_secs_f64()
     );
     assert!(failures > 0, "the storm did hit");
+    for reason in [
+        "jira-burst-based",
+        "jira-per-issue-on-write",
+        "jira-quota-tenant-based",
+        "jira-quota-global-based",
+    ] {
+        assert!(
+            throttled.get(reason).is_some_and(|n| *n > 0),
+            "no 429 of {reason}: {throttled:?}"
+        );
+    }
 }

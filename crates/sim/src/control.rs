@@ -670,9 +670,11 @@ impl Control {
     }
 
     /// Replaces the site's rate limits (and forgets its rate-limit state).
+    /// Replaces the site's limits. What clients were told (when they may come back) and what
+    /// they did (429s, early retries) carry over: new limits forgive nothing.
     pub fn set_limits(&self, site: &str, spec: LimitsSpec) -> Result<(), ControlError> {
         self.with_site(site, |s| {
-            s.limits = SiteLimits::new(spec);
+            s.limits = SiteLimits::new(spec).carrying_over(&mut s.limits);
             Ok(())
         })
     }

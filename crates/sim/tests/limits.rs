@@ -327,6 +327,18 @@ async fn oauth_points_quota_pauses_the_app_until_the_hour_turns() {
         "a new hour, a new quota"
     );
 
+    // A test may shorten the window (soaks): the refusal then lasts at most that long.
+    control.set_points_quota(&id, Some(2), Some(5)).unwrap();
+    let mut refused = search(1).await;
+    while refused.status() == StatusCode::OK {
+        refused = search(1).await;
+    }
+    let wait: i64 = header(&refused, "retry-after").unwrap().parse().unwrap();
+    assert!((1..=5).contains(&wait), "within the 5 s window: {wait}");
+    advance(&f, wait * 1000);
+    assert_eq!(search(1).await.status(), StatusCode::OK);
+    control.set_points_quota(&id, None, None).unwrap();
+
     // A per-site quota says so in its reason.
     control
         .set_limits(

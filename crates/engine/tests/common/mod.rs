@@ -23,6 +23,8 @@ pub const GLOBEX_BOT: &str = "bot@globex.example";
 
 pub struct Pair {
     pub sim: Simulator,
+    /// globex's OAuth app, when globex uses client credentials (see [`pair_oauth`]).
+    pub globex_app: Option<String>,
     pub engine: Engine,
     pub hub: jira_sync_store::Hub,
     pub globex: Client,
@@ -52,6 +54,16 @@ pub async fn pair(seed: usize) -> Pair {
 
 /// A pair whose globex connector has `ops_extra` (TOML lines) in its section.
 pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
+    pair_built(seed, ops_extra, false).await
+}
+
+/// A pair whose globex side uses OAuth 2.0 client credentials (a service account's app,
+/// through the gateway), so the app's and the site's points quotas apply to it.
+pub async fn pair_oauth(seed: usize) -> Pair {
+    pair_built(seed, "", true).await
+}
+
+async fn pair_built(seed: usize, ops_extra: &str, globex_oauth: bool) -> Pair {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let sim = Simulator::start().await.unwrap();
     let c = sim.control();
@@ -137,7 +149,27 @@ pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
         .unwrap()
         .token
     };
-    let (acme_token, globex_token) = (token("acme", ACME_BOT), token("globex", GLOBEX_BOT));
+    let (acme_token, mut globex_token) = (token("acme", ACME_BOT), token("globex", GLOBEX_BOT));
+    let mut globex_app = None;
+    if globex_oauth {
+        let (id, secret) = c
+            .create_oauth_client(jira_sim::oauth::OAuthClientSpec {
+                kind: Some("service_account".into()),
+                scopes: vec![
+                    "read:jira-work".into(),
+                    "write:jira-work".into(),
+                    "read:jira-user".into(),
+                ],
+                service_account: Some(jira_sim::oauth::Consent {
+                    account: GLOBEX_BOT.into(),
+                    sites: vec!["globex".into()],
+                }),
+                ..Default::default()
+            })
+            .unwrap();
+        globex_token = secret;
+        globex_app = Some(id);
+    }
 
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("sites.d")).unwrap();
@@ -151,8 +183,16 @@ pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
                      field: &str,
                      statuses: &str,
                      extra: &str| {
+        let auth = match (&globex_app, var) {
+            (Some(id), "GLOBEX_T") => format!(
+                "method = \"client_credentials\"\nclient_id = \"{id}\"\nclient_secret = {{ env = \"{var}\" }}"
+            ),
+            _ => format!(
+                "method = \"api_token\"\nemail = \"{email}\"\ntoken = {{ env = \"{var}\" }}"
+            ),
+        };
         format!(
-            "url = \"{url}\"\n[auth]\nmethod = \"api_token\"\nemail = \"{email}\"\ntoken = {{ env = \"{var}\" }}\n[[connector]]\nname = \"{conn}\"\nproject = \"{project}\"\nmirror = [\"{mirror}\"]\nconflict = \"newest\"\n{extra}[connector.fields]\nseverity = \"{field}\"\n[connector.statuses]\n{statuses}"
+            "url = \"{url}\"\n[auth]\n{auth}\n[[connector]]\nname = \"{conn}\"\nproject = \"{project}\"\nmirror = [\"{mirror}\"]\nconflict = \"newest\"\n{extra}[connector.fields]\nseverity = \"{field}\"\n[connector.statuses]\n{statuses}"
         )
     };
     std::fs::write(
@@ -207,9 +247,22 @@ pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
             &site.name,
             site.limits,
         ));
+        // Client credentials go through the gateway, as the resolver would find.
+        let base = match provider.form() {
+            jira_sync_auth::Form::Site => site.url.clone(),
+            jira_sync_auth::Form::Gateway => {
+                let cloud = c
+                    .sites()
+                    .into_iter()
+                    .find(|i| i.name == site.name)
+                    .unwrap()
+                    .cloud_id;
+                Url::parse(&sim.gateway_site_url(&cloud)).unwrap()
+            }
+        };
         let client = Client::new(
             &site.name,
-            site.url.clone(),
+            base,
             provider,
             limiter,
             http.clone(),
@@ -239,6 +292,7 @@ pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
     let engine = engine(&sim, &config, &hub, &sites);
     Pair {
         sim,
+        globex_app,
         engine,
         hub,
         globex,

@@ -77,6 +77,24 @@ impl Control {
             .ok_or_else(|| ControlError::NotFound(format!("no OAuth client `{client_id}`")))
     }
 
+    /// Sets an app's points quota across sites (`jira-quota-global-based`) and its window
+    /// (seconds; `None`: an hour, as Jira's). `None` quota: unlimited.
+    pub fn set_points_quota(
+        &self,
+        client_id: &str,
+        quota: Option<u64>,
+        window_seconds: Option<u64>,
+    ) -> Result<(), ControlError> {
+        let mut oauth = self.world.oauth.lock().expect("oauth lock");
+        let c = oauth
+            .clients
+            .get_mut(client_id)
+            .ok_or_else(|| ControlError::NotFound(format!("no OAuth client `{client_id}`")))?;
+        c.points_quota = quota;
+        c.points.window_seconds = window_seconds;
+        Ok(())
+    }
+
     /// Revokes a client: its tokens stop working and its token requests are refused.
     pub fn revoke_oauth_client(&self, client_id: &str) -> Result<(), ControlError> {
         let mut oauth = self.world.oauth.lock().expect("oauth lock");
