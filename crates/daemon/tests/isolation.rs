@@ -204,14 +204,7 @@ async fn a_revoked_site_stops_and_the_other_sites_keep_their_pace() {
         .unwrap();
     person.edit_for(&worlds, Duration::from_secs(seconds)).await;
     let after = [baseline.snapshot(), faulted.snapshot()];
-    let victim_requests: u64 = faulted
-        .sim
-        .control()
-        .counters(Some(&victim))
-        .unwrap()
-        .iter()
-        .map(|c| c.count)
-        .sum();
+    let victim_requests = requests(&faulted.sim, Some(&victim));
     let victim_refused = faulted.metric(
         "jira_sync_sync_runs_total",
         &[("site", &victim), ("outcome", "credential")],

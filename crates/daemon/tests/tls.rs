@@ -104,15 +104,6 @@ fn https_config(dir: &Path, host_port: &str) {
     }
 }
 
-fn sim_requests(sim: &jira_sim::Simulator) -> u64 {
-    sim.control()
-        .counters(None)
-        .unwrap()
-        .iter()
-        .map(|c| c.count)
-        .sum()
-}
-
 fn sync_acme(dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_jira-sync"))
         .args(["sync", "--config", dir.to_str().unwrap(), "acme/sec"])
@@ -142,7 +133,7 @@ async fn an_untrusted_certificate_stops_every_request_and_says_why() {
     assert_no_secrets(&said);
     assert!(front.refused.load(Ordering::SeqCst) >= 1);
     assert_eq!(front.forwarded.load(Ordering::SeqCst), 0);
-    assert_eq!(sim_requests(&sim), 0);
+    assert_eq!(requests(&sim, None), 0);
 
     // The daemon: the credential reads unreachable (a network fault the operator fixes), not
     // revoked (which would send them to rotate a token that is fine), with the reason.
@@ -166,7 +157,7 @@ async fn an_untrusted_certificate_stops_every_request_and_says_why() {
     assert_no_secrets(&status);
     drop(daemon);
     assert_eq!(front.forwarded.load(Ordering::SeqCst), 0);
-    assert_eq!(sim_requests(&sim), 0);
+    assert_eq!(requests(&sim, None), 0);
 
     // Trusting the issuer, as the README says (here SSL_CERT_FILE instead of the system
     // store), is what makes the same configuration work.
@@ -175,7 +166,7 @@ async fn an_untrusted_certificate_stops_every_request_and_says_why() {
     let out = sync_acme(dir.path(), &[("SSL_CERT_FILE", ca.to_str().unwrap())]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(front.forwarded.load(Ordering::SeqCst) >= 1);
-    assert!(sim_requests(&sim) > 0);
+    assert!(requests(&sim, None) > 0);
 }
 
 #[test]

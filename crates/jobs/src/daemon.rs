@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use jira_sync_auth::{CredentialState, Provider};
-use jira_sync_client::{Client, ClientError, PrometheusObserver};
+use jira_sync_client::{Client, PrometheusObserver};
 use jira_sync_config::{Auth, Config, ConnectorRef, Site};
 use jira_sync_engine::{Engine, EngineError, Report, SiteCtx};
 use jira_sync_metrics::Metrics;
@@ -621,10 +621,7 @@ impl Daemon {
                 (outcome, Some(report), message)
             }
             Some(Err(e)) => {
-                let credential = matches!(
-                    e,
-                    EngineError::Client(ClientError::Unauthorized { .. } | ClientError::Auth(_))
-                );
+                let credential = matches!(&e, EngineError::Client(c) if c.is_credential());
                 tracing::warn!(connector = %r, error = %e, "Sync run failed.");
                 if credential
                     // Probed now, whatever the backoff says: the run just saw it refused.

@@ -42,6 +42,28 @@ struct Stored {
     seed: Option<String>,
 }
 
+impl From<&RefreshToken> for Stored {
+    fn from(t: &RefreshToken) -> Self {
+        Stored {
+            token: t.token.expose().to_owned(),
+            consented_at: t.consented_at,
+            issued_at: t.issued_at,
+            seed: t.seed.clone(),
+        }
+    }
+}
+
+impl From<Stored> for RefreshToken {
+    fn from(s: Stored) -> Self {
+        RefreshToken {
+            token: Secret::new(s.token),
+            consented_at: s.consented_at,
+            issued_at: s.issued_at,
+            seed: s.seed,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Vault {
     tree: sled::Tree,
@@ -59,24 +81,14 @@ impl Vault {
             return Ok(None);
         };
         let s: Stored = decode(&format!("vault/{site}"), &bytes)?;
-        Ok(Some(RefreshToken {
-            token: Secret::new(s.token),
-            consented_at: s.consented_at,
-            issued_at: s.issued_at,
-            seed: s.seed,
-        }))
+        Ok(Some(s.into()))
     }
 
     /// Stores the site's refresh token and waits until it is on disk: a rotated token that
     /// is lost in a crash locks the site out until the operator consents again.
     pub async fn put_refresh_token(&self, site: &str, t: &RefreshToken) -> Result<(), StoreError> {
-        let stored = Stored {
-            token: t.token.expose().to_owned(),
-            consented_at: t.consented_at,
-            issued_at: t.issued_at,
-            seed: t.seed.clone(),
-        };
-        self.tree.insert(site.as_bytes(), encode(&stored))?;
+        self.tree
+            .insert(site.as_bytes(), encode(&Stored::from(t)))?;
         self.durable.flush().await?;
         Ok(())
     }
@@ -99,13 +111,7 @@ impl Vault {
                 e.column()
             ),
         })?;
-        let t = RefreshToken {
-            token: Secret::new(s.token),
-            consented_at: s.consented_at,
-            issued_at: s.issued_at,
-            seed: s.seed,
-        };
-        self.put_refresh_token(site, &t).await?;
+        self.put_refresh_token(site, &s.into()).await?;
         std::fs::remove_file(&path).map_err(|source| StoreError::File { path, source })?;
         Ok(true)
     }
@@ -139,13 +145,7 @@ pub fn leave_login(dir: &Path, site: &str, t: &RefreshToken) -> Result<PathBuf, 
     #[cfg(unix)]
     dirs.mode(0o700);
     dirs.create(dir).map_err(io)?;
-    let stored = Stored {
-        token: t.token.expose().to_owned(),
-        consented_at: t.consented_at,
-        issued_at: t.issued_at,
-        seed: t.seed.clone(),
-    };
-    let json = serde_json::to_vec(&stored).expect("a refresh token serializes");
+    let json = serde_json::to_vec(&Stored::from(t)).expect("a refresh token serializes");
     let partial = dir.join(format!(".{site}.json.partial"));
     let mut file = std::fs::OpenOptions::new();
     file.write(true).create(true).truncate(true);

@@ -346,3 +346,13 @@ pub async fn start(dir: &Path, opts: jira_sync_jobs::Options) -> Running {
         store,
     }
 }
+
+/// Requests the simulator served since its counters were reset: for `site`, or in all.
+pub fn requests(sim: &Simulator, site: Option<&str>) -> u64 {
+    sim.control()
+        .counters(site)
+        .unwrap()
+        .iter()
+        .map(|c| c.count)
+        .sum()
+}
