@@ -5,18 +5,16 @@
 //! the simulator past the reuse leeway, so only the newest refresh token can still work, and
 //! refreshes with whatever the reopened vault holds.
 
-mod common;
-
 use std::process::Command;
 
 use chrono::Utc;
-use common::*;
 use jira_sim::Simulator;
 use jira_sim::control::{AccountSpec, SiteSpec};
 use jira_sim::oauth::{Consent, OAuthClientSpec};
 use jira_sync_auth::login::exchange;
 use jira_sync_auth::{Provider, http_client};
 use jira_sync_config::{Auth, OAuth2, Secret};
+use jira_sync_harness::sites::*;
 use jira_sync_store::{RefreshToken, Store};
 use url::Url;
 

@@ -1,11 +1,9 @@
 //! Every credential state the probe can report, against wiremock.
 
-mod common;
-
 use chrono::{Duration, Utc};
-use common::*;
 use jira_sync_auth::scopes::Scopes;
 use jira_sync_auth::{CredentialState, Provider, Target, http_client, probe};
+use jira_sync_harness::sites::*;
 use url::Url;
 use wiremock::matchers::{header_exists, method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,13 +1,11 @@
 //! Exact request shapes of each method, rotation, single-flight refresh, terminal errors.
 
-mod common;
-
 use std::sync::Arc;
 
 use chrono::Utc;
-use common::*;
 use jira_sync_auth::{AuthError, Form, Provider, http_client};
 use jira_sync_config::Secret;
+use jira_sync_harness::sites::*;
 use jira_sync_store::{RefreshToken, Store};
 use serde_json::json;
 use url::Url;

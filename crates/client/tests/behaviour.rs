@@ -1,13 +1,11 @@
 //! The request loop against wiremock on paused tokio time: Retry-After, cooldowns by reason,
 //! retries, errors, paging, broken bodies.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::*;
 use jira_sync_client::{ClientError, SearchQuery};
+use jira_sync_harness::sites::*;
 use jira_sync_ratelimit::Reason;
 use serde_json::json;
 use tokio::time::Instant;

@@ -1,16 +1,14 @@
 //! The client against the simulator: every operation, and a 10,000-issue scan under the
 //! simulator's rate limits with no retry before Retry-After.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
 use jira_sim::Simulator;
 use jira_sim::control::{AccountSpec, CredentialSpec, ProjectSpec, SiteSpec};
 use jira_sim::limits::LimitsSpec;
 use jira_sim::model::CredentialKind;
 use jira_sync_client::{Client, ClientError, SearchQuery, adf};
+use jira_sync_harness::sites::*;
 use serde_json::json;
 
 async fn sim_with(issues: usize) -> (Simulator, String) {

@@ -2,13 +2,11 @@
 //! builds validates against its operation's request schema, and every operation decodes the
 //! document's own response example.
 
-mod common;
-
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use common::*;
 use jira_sync_client::{SearchQuery, adf};
+use jira_sync_harness::sites::*;
 use serde_json::{Map, Value, json};
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};

@@ -1,9 +1,7 @@
 //! `JIRA_SYNC__...` overrides and `{ credential | file | env }` secret references.
 
-mod common;
-
-use common::*;
 use jira_sync_config::{Auth, SecretSource};
+use jira_sync_harness::config_dir::*;
 
 #[test]
 fn environment_overrides_daemon_and_site_keys() {

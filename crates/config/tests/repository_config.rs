@@ -1,11 +1,9 @@
 //! The demo configuration in `config/` and every file in `config/examples/` validate, so
 //! they cannot drift from the code.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 
-use common::*;
+use jira_sync_harness::config_dir::*;
 
 fn repo_config() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config")

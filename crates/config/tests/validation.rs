@@ -1,8 +1,6 @@
 //! Each rule of the configuration: the message names the file, the key and what is allowed.
 
-mod common;
-
-use common::*;
+use jira_sync_harness::config_dir::*;
 
 #[test]
 fn minimal_site_is_valid_and_defaults_apply() {

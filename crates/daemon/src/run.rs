@@ -24,6 +24,7 @@ use crate::cli::RunArgs;
 #[derive(Clone)]
 struct App {
     metrics: Metrics,
+    store: Store,
     daemon: Daemon,
     ready: Arc<AtomicBool>,
 }
@@ -91,6 +92,7 @@ pub async fn serve(
         .map_err(|e| e.to_string())?;
     let app = App {
         metrics: metrics.clone(),
+        store: store.clone(),
         daemon: daemon.clone(),
         ready: Default::default(),
     };
@@ -209,6 +211,11 @@ async fn watchdog(daemon: Daemon, store: Store, every: Duration) {
 }
 
 async fn metrics_text(State(app): State<App>) -> Response {
+    if let Ok(bytes) = app.store.size_on_disk() {
+        app.metrics
+            .store_size_bytes
+            .set(i64::try_from(bytes).unwrap_or(i64::MAX));
+    }
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         app.metrics.encode(),

@@ -1,8 +1,6 @@
 //! Deleted issues: the census marks them gone; `propagate_deletes` deletes their mirrors.
 
-mod common;
-
-use common::*;
+use jira_sync_harness::pair::*;
 
 #[tokio::test]
 async fn the_census_marks_deleted_issues_gone_and_deletes_nothing_elsewhere() {

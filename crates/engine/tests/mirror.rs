@@ -1,11 +1,9 @@
 //! The core of mirroring: both ways, no duplicates, zero writes when converged, status,
 //! comments and concurrent edits, interrupted runs, fault storms, parking.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
+use jira_sync_harness::pair::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn issues_mirror_both_ways_and_a_converged_pair_makes_zero_writes() {

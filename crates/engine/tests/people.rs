@@ -1,8 +1,6 @@
 //! Assignees and reporters across two sites: shown emails, hidden ones, fields Jira refuses.
 
-mod common;
-
-use common::*;
+use jira_sync_harness::pair::*;
 
 #[tokio::test]
 async fn people_map_by_visible_email_across_sites_and_the_rest_are_left_unset_and_counted() {

@@ -2,12 +2,10 @@
 //! comes back from the `jira-sync` properties, and the cycles after it neither duplicate an
 //! issue or a comment nor write anything the sides already agree on.
 
-mod common;
-
 use std::collections::BTreeMap;
 
-use common::*;
 use jira_sync_engine::EngineError;
+use jira_sync_harness::pair::*;
 
 /// Summary -> comment bodies (as text) of every issue of a site.
 fn comments_by_summary(p: &Pair, site: &str) -> BTreeMap<String, usize> {

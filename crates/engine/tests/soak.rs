@@ -7,16 +7,14 @@
 //! simulator's `Retry-After`. CI runs 3 pairs for 20 s; `scripts/reliability soak` runs 20
 //! pairs for 10 minutes (`SOAK_PAIRS`, `SOAK_SECONDS`).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use common::*;
 use jira_sim::faults::FaultSpec;
 use jira_sim::limits::LimitsSpec;
 use jira_sim::seed::Rng;
-use jira_sim::testkit::{env_or, issue_line};
+use jira_sync_harness::compare::{env_or, issue_line};
+use jira_sync_harness::pair::*;
 
 /// A site's issues as comparable lines (hub statuses, select values, comment counts).
 fn state(p: &Pair, site: &str) -> Vec<String> {

@@ -3,8 +3,8 @@
 //! Label values are configuration names, route templates and enums: bounded, never secrets.
 
 use prometheus::{
-    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGaugeVec, Opts,
-    Registry, TextEncoder,
+    Encoder, Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec,
+    Opts, Registry, TextEncoder,
 };
 
 /// The families, by the names DESIGN.md gives them (the registry adds `jira_sync_`).
@@ -29,6 +29,8 @@ pub struct Metrics {
     pub credential_state: IntGaugeVec,
     pub credential_last_check_timestamp_seconds: GaugeVec,
     pub config_last_reload_success: Gauge,
+    /// Bytes the state database takes on disk (`state_dir/db`), read at each scrape.
+    pub store_size_bytes: IntGauge,
     /// Requests to the hub API (`/v1`) by route template and status (beyond DESIGN.md's
     /// table: the hub API's own family).
     pub api_requests_total: IntCounterVec,
@@ -95,7 +97,16 @@ impl Metrics {
         registry
             .register(Box::new(config_last_reload_success.clone()))
             .expect("registered once");
+        let store_size_bytes = IntGauge::with_opts(Opts::new(
+            "store_size_bytes",
+            "Bytes the state database takes on disk.",
+        ))
+        .expect("valid metric");
+        registry
+            .register(Box::new(store_size_bytes.clone()))
+            .expect("registered once");
         Metrics {
+            store_size_bytes,
             build_info: int_gauge(
                 "build_info",
                 "Always 1; the version label says which build runs.",

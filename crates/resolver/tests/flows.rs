@@ -1,8 +1,6 @@
 //! Each auth method end to end against the simulator: provider, cloud ID, grant check,
 //! health probe and site facts.
 
-use std::num::{NonZeroU32, NonZeroUsize};
-
 use chrono::{Duration, Utc};
 use jira_sim::Simulator;
 use jira_sim::control::{AccountSpec, CredentialSpec, ProjectSpec, SiteSpec};
@@ -49,16 +47,6 @@ async fn sim() -> Simulator {
 
 fn site(sim: &Simulator, auth: Auth) -> Site {
     Site {
-        name: "acme".into(),
-        file: "acme.toml".into(),
-        url: Url::parse(&sim.site_url("acme")).unwrap(),
-        cloud_id: None,
-        auth,
-        limits: Limits {
-            requests_per_second: NonZeroU32::new(10).unwrap(),
-            burst: NonZeroU32::new(20).unwrap(),
-            max_concurrency: NonZeroUsize::new(4).unwrap(),
-        },
         connectors: vec![Connector {
             name: "sec".into(),
             project: "SEC".into(),
@@ -72,6 +60,7 @@ fn site(sim: &Simulator, auth: Auth) -> Site {
             fields: Default::default(),
             statuses: Default::default(),
         }],
+        ..jira_sync_harness::sites::site(&sim.site_url("acme"), auth)
     }
 }
 

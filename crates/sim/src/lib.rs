@@ -17,7 +17,6 @@ mod oauth_http; // `/authorize`, `/oauth/token`, accessible-resources.
 mod render; // JSON as Jira prints it.
 mod scopes; // Scopes per operation, from the OpenAPI document.
 pub mod seed; // Seed files and the issue generator.
-pub mod testkit; // What mirror tests compare.
 mod write; // Create, edit, transition, comment, properties.
 
 use std::net::SocketAddr;

@@ -1,9 +1,7 @@
 //! Routing by site and URL form, credentials (kinds, expiry, revocation, scopes), and what
 //! a user sees of other users.
 
-mod common;
-
-use common::*;
+use jira_sync_harness::acme::*;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 

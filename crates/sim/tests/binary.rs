@@ -1,7 +1,5 @@
 //! `jira-sim --listen ADDR --seed FILE` as an operator runs it.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -22,7 +20,7 @@ async fn binary_serves_the_seeded_sites() {
             break url.to_owned();
         }
     };
-    let v: serde_json::Value = common::http_client()
+    let v: serde_json::Value = jira_sync_harness::http_client()
         .get(format!("{base}/site/acme/_edge/tenant_info"))
         .send()
         .await
@@ -31,7 +29,7 @@ async fn binary_serves_the_seeded_sites() {
         .await
         .unwrap();
     assert_eq!(v["cloudId"], "a1c3e000-0000-4000-8000-00000000acme");
-    let r = common::http_client()
+    let r = jira_sync_harness::http_client()
         .get(format!("{base}/site/globex/rest/api/3/myself"))
         .basic_auth(
             "integration@globex.example",

@@ -3,13 +3,11 @@
 //! against their own schemas), and the document's request examples are answered with a
 //! documented status and a well-formed body.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::LazyLock;
 
-use common::*;
+use jira_sync_harness::acme::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 

@@ -1,12 +1,10 @@
 //! The control API: deterministic seeding, acting as a person, HTTP control, seed files.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
 use jira_sim::Simulator;
 use jira_sim::seed::SeedFile;
+use jira_sync_harness::acme::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

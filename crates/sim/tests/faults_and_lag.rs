@@ -1,10 +1,8 @@
 //! Faults in front of a site, and search's eventual consistency.
 
-mod common;
-
 use chrono::Duration;
-use common::*;
 use jira_sim::faults::FaultSpec;
+use jira_sync_harness::acme::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

@@ -1,8 +1,6 @@
 //! Create, bulk create, get, edit, transitions, comments, properties and bulkfetch.
 
-mod common;
-
-use common::*;
+use jira_sync_harness::acme::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

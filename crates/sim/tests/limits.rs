@@ -1,14 +1,12 @@
 //! Rate limits: burst buckets, per-issue writes, points quotas, their headers, and the
 //! record of clients that retry before `Retry-After`.
 
-mod common;
-
 use std::collections::BTreeMap;
 
 use chrono::Duration;
-use common::*;
 use jira_sim::limits::LimitsSpec;
 use jira_sim::oauth::{Consent, OAuthClientSpec};
+use jira_sync_harness::acme::*;
 use reqwest::{Method, Response, StatusCode};
 use serde_json::json;
 

@@ -1,10 +1,8 @@
 //! The OAuth 2.0 authorization server: consent, codes, rotating refresh tokens, client
 //! credentials, accessible resources, bearer tokens on the gateway only, revocation.
 
-mod common;
-
-use common::*;
 use jira_sim::oauth::{Consent, OAuthClientSpec};
+use jira_sync_harness::acme::*;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 

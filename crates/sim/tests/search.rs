@@ -1,11 +1,9 @@
 //! `search/jql`: the JQL subset, time zones, paging, field selection, limits.
 
-mod common;
-
 use chrono::Utc;
-use common::*;
 use jira_sim::control::CredentialSpec;
 use jira_sim::model::CredentialKind;
+use jira_sync_harness::acme::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -110,6 +110,14 @@ impl Store {
         self.durable.flush().await
     }
 
+    /// Bytes the database takes on disk (sled's `size_on_disk`: its log and snapshot files).
+    ///
+    /// # Errors
+    /// The directory cannot be read.
+    pub fn size_on_disk(&self) -> Result<u64, StoreError> {
+        self.db.size_on_disk().map_err(StoreError::from)
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -3,17 +3,15 @@
 //! cursor survives a restart, bad requests write nothing. Every response is checked against
 //! the committed OpenAPI document.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use serde_json::{Value, json};
 
 const TOKEN: &str = "FAKE-demo-hub-api-token-not-a-secret";
 
 fn openapi() -> Value {
-    serde_json::from_str(include_str!("../src/openapi.json")).unwrap()
+    serde_json::from_str(include_str!("../../crates/daemon/src/openapi.json")).unwrap()
 }
 
 /// The document's path template of a concrete path (`/v1/records/7` -> `/v1/records/{id}`).

@@ -4,12 +4,10 @@
 //! `status` command's output, or the store outside the token vault. The store's files are
 //! owner-only. Every secret here (and every token the simulator issues) starts with `FAKE-`.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use common::*;
+use crate::harness::*;
 use jira_sim::oauth::{Consent, OAuthClientSpec};
 
 const SCOPES: &str = "read:jira-work write:jira-work read:jira-user offline_access";

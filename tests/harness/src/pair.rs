@@ -1,15 +1,13 @@
 //! Two simulator sites mirroring each other through the engine: accounts in
 //! America/Los_Angeles and Asia/Kolkata, different workflows, a select field on each.
-//! Each test binary uses part of it.
-#![allow(dead_code)]
+//! The engine's tests and benchmarks of a mirror pair build on it.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use jira_sim::Simulator;
 pub use jira_sim::control::AccountSpec;
-use jira_sim::control::{CredentialSpec, FieldSpec, ProjectSpec, SiteSpec};
-use jira_sim::model::{Category, CredentialKind, TransitionSpec, WorkflowSpec};
+use jira_sim::control::{ProjectSpec, SiteSpec};
 use jira_sync_client::{Client, NoObserver};
 use jira_sync_config::{ConnectorRef, Loader};
 pub use jira_sync_engine::Report;
@@ -17,6 +15,8 @@ use jira_sync_engine::{Engine, SiteCtx};
 use jira_sync_store::Store;
 pub use serde_json::{Value, json};
 use url::Url;
+
+use crate::world::{classic_token, ops_workflow, person, severity, write_requests};
 
 pub const ACME_BOT: &str = "bot@acme.example";
 pub const GLOBEX_BOT: &str = "bot@globex.example";
@@ -64,21 +64,9 @@ pub async fn pair_oauth(seed: usize) -> Pair {
 }
 
 async fn pair_built(seed: usize, ops_extra: &str, globex_oauth: bool) -> Pair {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    crate::install_crypto();
     let sim = Simulator::start().await.unwrap();
     let c = sim.control();
-    let severity = |id: &str| FieldSpec {
-        id: Some(id.into()),
-        name: "Severity".into(),
-        kind: "select".into(),
-        options: vec!["Low".into(), "High".into()],
-    };
-    let person = |name: &str, email: &str, tz: &str| AccountSpec {
-        display_name: name.into(),
-        email: Some(email.into()),
-        time_zone: Some(tz.into()),
-        ..Default::default()
-    };
     c.create_site(SiteSpec {
         name: "acme".into(),
         accounts: vec![
@@ -102,31 +90,7 @@ async fn pair_built(seed: usize, ops_extra: &str, globex_oauth: bool) -> Pair {
             person("Bob", "bob@globex.example", "Asia/Kolkata"),
         ],
         fields: vec![severity("customfield_10077")],
-        workflows: vec![WorkflowSpec {
-            name: "ops".into(),
-            statuses: vec![
-                ("Open".into(), Category::New),
-                ("Working".into(), Category::Indeterminate),
-                ("Closed".into(), Category::Done),
-            ],
-            transitions: vec![
-                TransitionSpec {
-                    name: "Start".into(),
-                    from: vec!["Open".into()],
-                    to: "Working".into(),
-                },
-                TransitionSpec {
-                    name: "Close".into(),
-                    from: vec![],
-                    to: "Closed".into(),
-                },
-                TransitionSpec {
-                    name: "Reopen".into(),
-                    from: vec!["Closed".into()],
-                    to: "Open".into(),
-                },
-            ],
-        }],
+        workflows: vec![ops_workflow()],
         projects: vec![ProjectSpec {
             key: "OPS".into(),
             workflow: Some("ops".into()),
@@ -135,20 +99,7 @@ async fn pair_built(seed: usize, ops_extra: &str, globex_oauth: bool) -> Pair {
         ..Default::default()
     })
     .unwrap();
-    let token = |site: &str, email: &str| {
-        c.create_credential(
-            site,
-            CredentialSpec {
-                kind: CredentialKind::ClassicToken,
-                account: email.into(),
-                token: None,
-                expires_at: None,
-                scopes: vec![],
-            },
-        )
-        .unwrap()
-        .token
-    };
+    let token = |site: &str, email: &str| classic_token(&sim, site, email);
     let (acme_token, mut globex_token) = (token("acme", ACME_BOT), token("globex", GLOBEX_BOT));
     let mut globex_app = None;
     if globex_oauth {
@@ -377,16 +328,7 @@ impl Pair {
 
     /// Writes the simulator served (create, edit, transition, comment, property) so far.
     pub fn write_requests(&self) -> u64 {
-        self.sim
-            .control()
-            .counters(None)
-            .unwrap()
-            .iter()
-            .filter(|c| {
-                c.method != "GET" && !c.route.contains("search") && !c.route.contains("bulkfetch")
-            })
-            .map(|c| c.count)
-            .sum()
+        write_requests(&self.sim)
     }
 }
 

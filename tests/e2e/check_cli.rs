@@ -1,10 +1,10 @@
 //! `jira-sync check --offline`: exit status, summary and errors as an operator sees them.
 
-use std::path::Path;
+use crate::harness::{binary, repo_root};
 use std::process::{Command, Output};
 
 fn jira_sync(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_jira-sync"));
+    let mut cmd = Command::new(binary());
     cmd.args(args)
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default());
@@ -19,10 +19,7 @@ fn text(b: &[u8]) -> String {
 }
 
 fn repo_config() -> String {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../config")
-        .display()
-        .to_string()
+    repo_root().join("config").display().to_string()
 }
 
 #[test]

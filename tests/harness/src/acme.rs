@@ -1,29 +1,24 @@
-//! A simulator with one well-known site, and a small HTTP helper.
-
-#![allow(dead_code)]
+//! A simulator with one well-known site, `acme`, and a raw HTTP caller: what the simulator's
+//! own tests speak Jira's API through.
 
 use jira_sim::Simulator;
 use jira_sim::control::{AccountSpec, CredentialSpec, FieldSpec, ProjectSpec, SiteSpec};
-use jira_sim::model::{Category, CredentialKind, TransitionSpec, WorkflowSpec};
+use jira_sim::model::CredentialKind;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+pub use crate::{http_client, install_crypto};
+
+/// Alice (Europe/Berlin), who holds the site's tokens.
 pub const ALICE: &str = "alice@acme.example";
-
-/// The workspace builds reqwest with rustls and no default crypto provider; install ring.
-pub fn install_crypto() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-pub fn http_client() -> reqwest::Client {
-    install_crypto();
-    reqwest::Client::new()
-}
+/// A service account of type `app`.
 pub const BOT: &str = "bot@serviceaccount.atlassian.com";
 
 /// Scopes a full read-write integration holds (classic).
 pub const RW: &[&str] = &["read:jira-work", "write:jira-work", "read:jira-user"];
 
+/// The site `acme` (projects SEC on the default workflow, OPS on `ops`; fields Severity,
+/// Team and Notes) and a token of each kind.
 #[derive(Debug)]
 pub struct Fixture {
     pub sim: Simulator,
@@ -49,6 +44,7 @@ pub struct As {
 }
 
 impl Fixture {
+    /// Starts a simulator on `127.0.0.1:0` and creates the site.
     pub async fn new() -> Self {
         let sim = Simulator::start().await.expect("start simulator");
         let c = sim.control();
@@ -79,33 +75,9 @@ impl Fixture {
                         ..Default::default()
                     },
                 ],
-                workflows: vec![WorkflowSpec {
-                    name: "ops".into(),
-                    statuses: vec![
-                        ("Open".into(), Category::New),
-                        ("Working".into(), Category::Indeterminate),
-                        ("Closed".into(), Category::Done),
-                    ],
-                    transitions: vec![
-                        TransitionSpec {
-                            name: "Start".into(),
-                            from: vec!["Open".into()],
-                            to: "Working".into(),
-                        },
-                        TransitionSpec {
-                            name: "Close".into(),
-                            from: vec![],
-                            to: "Closed".into(),
-                        },
-                    ],
-                }],
+                workflows: vec![crate::world::ops_workflow()],
                 fields: vec![
-                    FieldSpec {
-                        id: Some("customfield_10042".into()),
-                        name: "Severity".into(),
-                        kind: "select".into(),
-                        options: vec!["Low".into(), "High".into()],
-                    },
+                    crate::world::severity("customfield_10042"),
                     FieldSpec {
                         id: Some("customfield_10050".into()),
                         name: "Team".into(),
@@ -248,6 +220,7 @@ impl Fixture {
     }
 }
 
+/// A one-paragraph ADF document.
 pub fn adf(text: &str) -> Value {
     json!({ "type": "doc", "version": 1, "content": [{ "type": "paragraph", "content": [{ "type": "text", "text": text }] }] })
 }

@@ -1,11 +1,9 @@
 //! The daemon's jobs in process, against the simulator: credential gating and its backoff,
 //! reload, overlap, run timeouts, and sharding. Schedules never fire here; tests tick by hand.
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use jira_sim::Simulator;
 use jira_sim::control::CredentialSpec;
 use jira_sim::faults::FaultSpec;

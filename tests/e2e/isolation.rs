@@ -14,16 +14,14 @@
 //! `ISOLATION_PAIRS`, `ISOLATION_ISSUES` and `ISOLATION_SECONDS` size the long version
 //! (`scripts/reliability isolation`).
 
-mod common;
-
 use std::time::Duration;
 
-use common::*;
+use crate::harness::*;
 use jira_sim::Simulator;
 use jira_sim::control::CredentialSpec;
 use jira_sim::model::CredentialKind;
 use jira_sim::seed::Rng;
-use jira_sim::testkit::env_or;
+use jira_sync_harness::compare::env_or;
 use serde_json::json;
 
 const SCHEDULE: &str = "*/2 * * * * *";

@@ -3,13 +3,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
+
+use crate::harness::binary;
 use std::time::{Duration, Instant};
 
 #[test]
 fn the_demo_mirrors_both_ways_and_stops_cleanly_on_ctrl_c() {
     let cwd = tempfile::tempdir().unwrap();
     let tmp = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
+    let mut child = Command::new(binary())
         .args(["demo", "--play", "--listen", "127.0.0.1:0"])
         .current_dir(cwd.path())
         .env("TMPDIR", tmp.path())

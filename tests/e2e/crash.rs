@@ -4,16 +4,14 @@
 //! every person's last edit. CI runs a short loop; `scripts/reliability` the long one
 //! (`CRASH_KILLS=20 CRASH_ISSUES=2000`).
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use jira_sim::Simulator;
 use jira_sim::seed::Rng;
-use jira_sim::testkit::{env_or, issue_line};
+use jira_sync_harness::compare::{env_or, issue_line};
 use serde_json::json;
 
 /// The issues of a site as comparable lines: every synced field, statuses as hub statuses.

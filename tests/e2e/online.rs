@@ -1,12 +1,10 @@
 //! `jira-sync check` (online), `jira-sync scopes` and `jira-sync auth login` against the
 //! simulator, as an operator runs them.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::harness::*;
 use jira_sim::oauth::{Consent, OAuthClientSpec};
 
 fn row<'a>(out: &'a str, site: &str) -> &'a str {
@@ -116,7 +114,7 @@ async fn oauth_acme() -> (jira_sim::Simulator, tempfile::TempDir, String, u16) {
 /// after the authorize URL).
 async fn login(cfg: &str, port: u16) -> (std::process::ExitStatus, String) {
     let listen = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
+    let mut child = Command::new(binary())
         .args([
             "auth",
             "login",

@@ -4,14 +4,12 @@
 //! its issuer the way the README documents (the system store, or `SSL_CERT_FILE`); no
 //! configuration key turns verification off.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::*;
+use crate::harness::*;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
@@ -105,7 +103,7 @@ fn https_config(dir: &Path, host_port: &str) {
 }
 
 fn sync_acme(dir: &Path, env: &[(&str, &str)]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_jira-sync"))
+    std::process::Command::new(binary())
         .args(["sync", "--config", dir.to_str().unwrap(), "acme/sec"])
         .env_remove("JIRA_SYNC__LISTEN")
         .env_remove("SSL_CERT_FILE")

@@ -3,18 +3,16 @@
 //! scraping a real daemon while the simulator revokes a credential.
 //! `scripts/test` installs the tools (Debian's `systemd` and `prometheus` packages).
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use serde_json::Value;
 
 fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+    repo_root()
 }
 
 /// Runs a tool the test command installs, with a clear message when it is missing.
@@ -38,7 +36,7 @@ fn out(o: &Output) -> String {
 fn unit_copy(name: &str, as_name: &str, dir: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo().join("systemd").join(name))
         .unwrap()
-        .replace("/usr/bin/jira-sync", env!("CARGO_BIN_EXE_jira-sync"));
+        .replace("/usr/bin/jira-sync", binary().to_str().unwrap());
     let p = dir.join(as_name);
     std::fs::write(&p, text).unwrap();
     p
@@ -232,7 +230,7 @@ fn the_dashboard_is_well_formed_and_every_query_parses_and_uses_exported_metrics
     // them all.
     let rules_text = std::fs::read_to_string(repo().join("dashboards/alerts.yml")).unwrap();
     let exported = exported();
-    assert_eq!(exported.len(), 18);
+    assert_eq!(exported.len(), 24, "DESIGN.md's table has 24 families");
     let mut rules = String::from("groups:\n  - name: dashboard\n    rules:\n");
     for (i, e) in exprs.iter().enumerate() {
         let e = e
@@ -378,7 +376,7 @@ async fn prometheus_sees_a_revoked_credential_and_one_about_to_expire() {
         "expires_at = \"2027-03-01\"",
         &format!("expires_at = \"{soon}\""),
     );
-    let mut daemon = Command::new(env!("CARGO_BIN_EXE_jira-sync"))
+    let mut daemon = Command::new(binary())
         .args(["run", "--config", dir.path().to_str().unwrap()])
         .env_remove("JIRA_SYNC__LISTEN")
         .stdout(Stdio::null())

@@ -2,12 +2,10 @@
 //! family of DESIGN.md on /metrics, the endpoints, `status`, SIGHUP with a bad configuration,
 //! and SIGTERM in the middle of a cycle.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::harness::*;
 use jira_sim::faults::FaultSpec;
 
 fn successes(text: &str, site: &str) -> f64 {
@@ -21,10 +19,7 @@ fn successes(text: &str, site: &str) -> f64 {
 
 /// (name, label names) of every row of DESIGN.md's metrics table.
 fn design_table() -> Vec<(String, BTreeSet<String>)> {
-    let design = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/DESIGN.md"),
-    )
-    .unwrap();
+    let design = std::fs::read_to_string(repo_root().join("../shared/DESIGN.md")).unwrap();
     let rows: Vec<_> = design
         .lines()
         .filter(|l| l.starts_with("| `jira_sync_"))
@@ -40,9 +35,29 @@ fn design_table() -> Vec<(String, BTreeSet<String>)> {
             (name, labels)
         })
         .collect();
-    assert_eq!(rows.len(), 18, "DESIGN.md's table has 18 families");
+    assert_eq!(rows.len(), 24, "DESIGN.md's table has 24 families");
     rows
 }
+
+/// Families DESIGN.md names for features of open issues, with the issue. The change that
+/// builds the feature exports the family and removes it from here: the test fails for a
+/// family that is missing and not listed, and for one listed that is exported already.
+const PENDING: &[(&str, &str)] = &[
+    ("jira_sync_run_start_lateness_seconds", "issue 19 (scale)"),
+    (
+        "jira_sync_parked_writes",
+        "issue 17 (refusals scoped to fields)",
+    ),
+    ("jira_sync_webhook_deliveries_total", "issue 21 (webhooks)"),
+    (
+        "jira_sync_webhook_last_delivery_timestamp_seconds",
+        "issue 21 (webhooks)",
+    ),
+    (
+        "jira_sync_webhook_expiry_timestamp_seconds",
+        "issue 21 (webhooks)",
+    ),
+];
 
 /// Label names of each exposed series of `name` (histograms through `_count`).
 fn label_sets(text: &str, name: &str) -> Vec<BTreeSet<String>> {
@@ -78,6 +93,13 @@ async fn the_daemon_exports_every_metric_of_the_design_and_they_move_with_real_r
         .await;
     for (name, labels) in design_table() {
         let sets = label_sets(&text, &name);
+        if let Some((_, issue)) = PENDING.iter().find(|(n, _)| *n == name) {
+            assert!(
+                sets.is_empty(),
+                "{name} is exported: remove it from PENDING ({issue})"
+            );
+            continue;
+        }
         assert!(!sets.is_empty(), "{name} is not exported:\n{text}");
         assert!(
             sets.iter().all(|s| *s == labels),
@@ -130,7 +152,7 @@ async fn the_daemon_exports_every_metric_of_the_design_and_they_move_with_real_r
     let out = tokio::task::spawn_blocking(move || jira_sync(&["status", "--config", &cfg]))
         .await
         .unwrap();
-    let out = common::text(&out);
+    let out = crate::harness::text(&out);
     assert!(out.starts_with("from the running daemon"), "{out}");
     assert!(
         out.contains("site acme: service_account credential valid"),
