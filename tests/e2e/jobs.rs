@@ -108,6 +108,80 @@ async fn a_revoked_credential_stops_only_its_site_probes_on_a_backoff_and_resume
     assert_no_secrets(&text);
 }
 
+/// Issue 17: Jira demands a CAPTCHA of globex's integration account (`403` with
+/// `X-Authentication-Denied-Reason`). The site is gated like a revoked credential, with the
+/// reason and what to do in `/status`; a person's edit made meanwhile is neither parked nor
+/// lost, and goes out once the lock is cleared and the probe finds the account working.
+#[tokio::test]
+async fn a_captcha_lock_gates_the_site_as_revoked_and_it_resumes_once_cleared() {
+    let (sim, dir) = quiet_demo().await;
+    let backoff = Duration::from_secs(60);
+    let r = start(
+        dir.path(),
+        Options {
+            probe_backoff: (backoff, backoff * 4),
+            ..Options::default()
+        },
+    )
+    .await;
+    let (sec, ops) = (conn("acme/sec"), conn("globex/ops"));
+    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
+    let c = sim.control();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        "alice@acme.example",
+        &serde_json::json!({ "fields": { "summary": "edited while globex is locked" } }),
+    )
+    .unwrap();
+    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+
+    c.require_captcha("globex", "integration@globex.example", 0)
+        .unwrap();
+    assert_eq!(r.daemon.tick(&ops).await, Some("credential"));
+    let state = |state: &str| {
+        metric(
+            &r.metrics,
+            "jira_sync_credential_state",
+            &[("site", "globex"), ("state", state)],
+        )
+    };
+    assert_eq!(state("revoked"), Some(1.0));
+    let status = r.daemon.status();
+    let globex = status.sites.iter().find(|s| s.site == "globex").unwrap();
+    let message = globex.health.message.clone().unwrap_or_default();
+    assert!(message.contains("CAPTCHA_CHALLENGE"), "{message}");
+    assert!(message.contains("sign in once in a browser"), "{message}");
+    let ops_status = status
+        .connectors
+        .iter()
+        .find(|x| x.connector == "ops")
+        .unwrap();
+    assert_eq!(ops_status.last.outcome.as_deref(), Some("credential"));
+    // Gated: no request (which would add failed logins) before the probe's backoff.
+    c.reset_counters();
+    assert_eq!(r.daemon.tick(&ops).await, Some("credential"));
+    assert_eq!(requests(&sim, Some("globex")), 0);
+
+    // Someone signs in once in a browser; after the backoff the probe finds it working.
+    c.clear_captcha("globex", "integration@globex.example")
+        .unwrap();
+    tokio::time::pause();
+    tokio::time::advance(backoff + Duration::from_secs(1)).await;
+    tokio::time::resume();
+    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
+    assert_eq!(state("valid"), Some(1.0));
+    let mirrored = all_issues(&sim, "globex", "OPS")
+        .into_iter()
+        .filter(|i| i["fields"]["summary"] == "edited while globex is locked")
+        .count();
+    assert_eq!(
+        mirrored, 1,
+        "the edit made during the lock reached globex once"
+    );
+}
+
 /// A third site, with nothing to do with the demo's two.
 fn add_initech(sim: &Simulator, dir: &std::path::Path) {
     bot_site(sim, "initech", "TPS", 3);

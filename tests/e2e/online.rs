@@ -54,6 +54,69 @@ async fn check_probes_every_site_and_one_failure_hides_no_other() {
     assert_no_secrets(&t);
 }
 
+/// Issue 17: a probe answered `429` with `Retry-After` is throttled, not unreachable: `check`
+/// waits it out, asks again and reports the site `valid` (exit 0). A CAPTCHA lock is
+/// reported as `revoked` with what to do (exit 1).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_waits_out_a_throttled_probe_and_names_a_captcha_lock() {
+    let (sim, dir) = demo().await;
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    let control = sim.control();
+    control
+        .set_faults(
+            "globex",
+            jira_sim::faults::FaultSpec {
+                throttle_first: 1,
+                throttle_retry_after: 2,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    control.reset_counters();
+    let out = tokio::task::spawn_blocking({
+        let cfg = cfg.clone();
+        move || jira_sync(&["check", "--config", &cfg])
+    })
+    .await
+    .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(row(&t, "globex").contains(" valid "), "{t}");
+    let throttled: u64 = control
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|c| c.status == 429)
+        .map(|c| c.count)
+        .sum();
+    assert_eq!(
+        throttled, 1,
+        "the first request was throttled, then asked again"
+    );
+    let stats = control.rate_limit_stats("globex").unwrap();
+    assert_eq!(
+        stats.early_retries, 0,
+        "no retry before Retry-After: {stats:?}"
+    );
+
+    control
+        .set_faults("globex", jira_sim::faults::FaultSpec::default())
+        .unwrap();
+    control
+        .require_captcha("globex", "integration@globex.example", 0)
+        .unwrap();
+    let out = tokio::task::spawn_blocking(move || jira_sync(&["check", "--config", &cfg]))
+        .await
+        .unwrap();
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(row(&t, "globex").contains("revoked"), "{t}");
+    assert!(t.contains("CAPTCHA_CHALLENGE"), "{t}");
+    assert!(t.contains("sign in once in a browser"), "{t}");
+    assert!(row(&t, "acme").contains(" valid "), "{t}");
+    assert_no_secrets(&t);
+}
+
 #[test]
 fn scopes_are_minimal_per_direction() {
     let out = jira_sync(&["scopes", "--config", repo_config().to_str().unwrap()]);

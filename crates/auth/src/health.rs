@@ -6,6 +6,8 @@ use chrono::{DateTime, Utc};
 use reqwest::StatusCode;
 use url::Url;
 
+use jira_sync_ratelimit::retry::{Failure, Idempotency, Retry};
+
 use crate::provider::{AuthError, Authorization, Form, Provider, without_url};
 use crate::scopes::Scopes;
 
@@ -80,6 +82,36 @@ pub struct Target<'a> {
     pub window: chrono::Duration,
 }
 
+/// The reason code of an `X-Authentication-Denied-Reason` header
+/// (`CAPTCHA_CHALLENGE; login-url=https://...` -> `CAPTCHA_CHALLENGE`): the part before the
+/// first `;`, letters, digits and `_` only, at most 64 characters, so nothing else the header
+/// carries reaches a log or a metric. Reference: jira-cloud-api.md section 11.6.
+pub fn denied_reason(header: &str) -> String {
+    let code: String = header
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .take(64)
+        .collect();
+    if code.is_empty() {
+        "AUTHENTICATION_DENIED".into()
+    } else {
+        code
+    }
+}
+
+/// What an operator does about an authentication denial of reason `reason`.
+pub fn denied_hint(reason: &str) -> &'static str {
+    if reason.eq_ignore_ascii_case("CAPTCHA_CHALLENGE") {
+        "Jira locked the integration account behind a CAPTCHA after failed logins; sign in once in a browser as that account to clear it, then the site resumes by itself"
+    } else {
+        "Jira refuses to authenticate the integration account; check the account in Atlassian administration"
+    }
+}
+
 /// Default `expiring` window.
 pub const EXPIRING_WINDOW_DAYS: i64 = 28;
 
@@ -87,35 +119,77 @@ enum Answer {
     Ok,
     ScopeMismatch,
     Unauthorized,
+    /// 403 with `X-Authentication-Denied-Reason`: the reason code.
+    Denied(String),
     Other(String),
 }
 
+/// One probe request, retried the way every request of the daemon is (Atlassian's recipe in
+/// `jira_sync_ratelimit::retry`): a `429` or `5xx` is asked again after its `Retry-After` (or
+/// the recipe's backoff), at most 4 times, before the answer counts. A throttled probe means
+/// "reachable, but busy", not "unreachable" (reference jira-cloud-api.md section 11.6).
 async fn call(
     http: &reqwest::Client,
     url: Url,
     auth: &Authorization,
     body: Option<serde_json::Value>,
 ) -> Answer {
-    let req = match body {
-        None => http.get(url),
-        Some(b) => http.post(url).json(&b),
-    };
-    let resp = match req
-        .header(reqwest::header::AUTHORIZATION, auth.header().clone())
-        .timeout(Duration::from_secs(30))
-        .send()
-        .await
-    {
-        Ok(r) => r,
-        Err(e) => return Answer::Other(format!("network error: {}", without_url(&e))),
-    };
-    let status = resp.status();
-    let text = resp.text().await.unwrap_or_default();
-    match status {
-        s if s.is_success() => Answer::Ok,
-        StatusCode::UNAUTHORIZED if text.contains("scope does not match") => Answer::ScopeMismatch,
-        StatusCode::UNAUTHORIZED => Answer::Unauthorized,
-        s => Answer::Other(format!("HTTP {}", s.as_u16())),
+    let mut retry = Retry::new(Idempotency::Safe);
+    loop {
+        let req = match &body {
+            None => http.get(url.clone()),
+            Some(b) => http.post(url.clone()).json(b),
+        };
+        let resp = match req
+            .header(reqwest::header::AUTHORIZATION, auth.header().clone())
+            .timeout(Duration::from_secs(30))
+            .send()
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => return Answer::Other(format!("network error: {}", without_url(&e))),
+        };
+        let status = resp.status();
+        let header = |name: &str| {
+            resp.headers()
+                .get(name)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let denied = header("x-authentication-denied-reason");
+        let retry_after = header("retry-after")
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
+        let text = resp.text().await.unwrap_or_default();
+        return match status {
+            s if s.is_success() => Answer::Ok,
+            StatusCode::UNAUTHORIZED if text.contains("scope does not match") => {
+                Answer::ScopeMismatch
+            }
+            StatusCode::UNAUTHORIZED => Answer::Unauthorized,
+            StatusCode::FORBIDDEN if denied.is_some() => {
+                Answer::Denied(denied_reason(denied.as_deref().unwrap_or_default()))
+            }
+            s if s == StatusCode::TOO_MANY_REQUESTS || s.is_server_error() => {
+                match retry.next(Failure::Status(s.as_u16()), retry_after) {
+                    Some(wait) => {
+                        tracing::debug!(
+                            status = s.as_u16(),
+                            wait_ms = wait.as_millis() as u64,
+                            "Probe answered {s}; asking again after the wait."
+                        );
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    None => Answer::Other(format!(
+                        "HTTP {} after {} retries",
+                        s.as_u16(),
+                        jira_sync_ratelimit::retry::MAX_RETRIES
+                    )),
+                }
+            }
+            s => Answer::Other(format!("HTTP {}", s.as_u16())),
+        };
     }
 }
 
@@ -233,6 +307,18 @@ pub async fn probe(
                 state,
                 t.expires_at,
                 "401 Unauthorized: the credential is revoked, expired or wrong",
+            );
+        }
+        Answer::Denied(reason) => {
+            // Jira refuses to authenticate the account at all: no sync traffic may go out
+            // (it would add failed logins), and a person has to act.
+            return health(
+                CredentialState::Revoked,
+                t.expires_at,
+                format!(
+                    "403 authentication denied ({reason}): {}",
+                    denied_hint(&reason)
+                ),
             );
         }
         Answer::Other(why) => {

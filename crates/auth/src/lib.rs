@@ -11,7 +11,7 @@ pub mod scopes; // Scopes per operation and per site.
 use std::sync::Once;
 use std::time::Duration;
 
-pub use health::{CredentialState, Health, Target, probe};
+pub use health::{CredentialState, Health, Target, denied_hint, denied_reason, probe};
 pub use provider::{
     AuthError, Authorization, Form, Provider, TokenFailure, TokenResponse, post_token, seed_id,
     token_url, without_url,

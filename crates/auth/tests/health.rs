@@ -251,3 +251,68 @@ async fn oauth_scopes_granted_are_checked_against_the_required_ones() {
         CredentialState::Revoked
     );
 }
+
+/// Issue 17: a probe answered `429` is throttled, not unreachable. It waits `Retry-After`
+/// (the retry recipe), asks again, and then decides.
+#[tokio::test]
+async fn a_throttled_probe_waits_out_retry_after_and_asks_again() {
+    let s = setup().await;
+    Mock::given(method("GET"))
+        .and(path("/site/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .insert_header("ratelimit-reason", "jira-burst-based"),
+        )
+        .up_to_n_times(1)
+        .with_priority(1)
+        .mount(&s.server)
+        .await;
+    myself(&s, "/site", 200, "{}").await;
+    let started = std::time::Instant::now();
+    let h = run(&s, api_token(None), None).await;
+    assert_eq!(h.state, CredentialState::Valid, "{}", h.message);
+    let asked: Vec<_> = s
+        .server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path().ends_with("/myself"))
+        .collect();
+    assert_eq!(asked.len(), 2, "asked once more after the 429");
+    assert!(
+        started.elapsed() >= std::time::Duration::from_secs(1),
+        "not before Retry-After"
+    );
+}
+
+/// Issue 17: a `403` with `X-Authentication-Denied-Reason: CAPTCHA_CHALLENGE` is a credential
+/// Jira will not accept until a person signs in: `revoked`, with what to do, and nothing of
+/// the header but its reason code (the login URL stays out).
+#[tokio::test]
+async fn a_captcha_lock_reads_revoked_with_what_to_do() {
+    let s = setup().await;
+    Mock::given(method("GET"))
+        .and(path("/site/rest/api/3/myself"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header(
+                    "x-authentication-denied-reason",
+                    "CAPTCHA_CHALLENGE; login-url=https://acme.atlassian.net/login.jsp",
+                )
+                .insert_header("x-seraph-loginreason", "AUTHENTICATION_DENIED")
+                .set_body_string("<html>CAPTCHA required</html>"),
+        )
+        .mount(&s.server)
+        .await;
+    let h = run(&s, api_token(None), None).await;
+    assert_eq!(h.state, CredentialState::Revoked, "{}", h.message);
+    assert!(h.message.contains("CAPTCHA_CHALLENGE"), "{}", h.message);
+    assert!(
+        h.message.contains("sign in once in a browser"),
+        "{}",
+        h.message
+    );
+    assert!(!h.message.contains("login.jsp"), "{}", h.message);
+}

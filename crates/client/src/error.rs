@@ -11,6 +11,13 @@ pub enum ClientError {
     /// 401 even after a fresh token: the credential is refused.
     #[error("{endpoint}: 401 Unauthorized{}", if *.scope { " (scope does not match)" } else { "" })]
     Unauthorized { endpoint: String, scope: bool },
+    /// 403 with `X-Authentication-Denied-Reason`: Jira refused to authenticate the account at
+    /// all (after failed logins it demands a CAPTCHA, `CAPTCHA_CHALLENGE; login-url=...`), so
+    /// every request of the site fails the same way until a person signs in once in a
+    /// browser as the integration account (reference: jira-cloud-api.md section 11.6).
+    /// `reason` is the header's reason code, never the login URL or a credential.
+    #[error("{endpoint}: 403 authentication denied ({reason}): {}", jira_sync_auth::denied_hint(.reason))]
+    AuthenticationDenied { endpoint: String, reason: String },
     /// 403: the account may not do this.
     #[error("{endpoint}: 403 Forbidden: {}", .messages.join("; "))]
     Forbidden {
@@ -64,7 +71,9 @@ impl ClientError {
     pub fn is_credential(&self) -> bool {
         matches!(
             self,
-            ClientError::Unauthorized { .. } | ClientError::Auth(_)
+            ClientError::Unauthorized { .. }
+                | ClientError::AuthenticationDenied { .. }
+                | ClientError::Auth(_)
         )
     }
 

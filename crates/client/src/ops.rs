@@ -1,5 +1,7 @@
 //! The operations the engine and the health probe call, typed.
 
+use std::collections::BTreeMap;
+
 use reqwest::Method;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -120,11 +122,42 @@ pub struct StatusRef {
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+/// One transition valid from an issue's status (`IssueTransition` of `getTransitions`, read
+/// with `expand=transitions.fields`; reference jira-cloud-api.md section 11.1).
+#[derive(Debug, Clone, Deserialize, PartialEq)]
 pub struct Transition {
     pub id: String,
     pub name: String,
     pub to: StatusRef,
+    /// The transition screen's fields by id (`resolution`, ...): only these may be sent with
+    /// it, and the `required` ones must be. Empty for a transition without a screen.
+    #[serde(default)]
+    pub fields: BTreeMap<String, FieldMeta>,
+}
+
+/// A field of a screen (`FieldMetadata`): whether it must be given, and the values it takes.
+#[derive(Debug, Clone, Deserialize, PartialEq, Default)]
+pub struct FieldMeta {
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The values the field offers (resolutions, priorities, options): objects with `id` and
+    /// `name` (or `value`).
+    #[serde(default, rename = "allowedValues")]
+    pub allowed_values: Vec<Value>,
+}
+
+impl FieldMeta {
+    /// The allowed value named `name` (by `name` or `value`, ignoring case), if offered.
+    pub fn allowed(&self, name: &str) -> Option<&Value> {
+        self.allowed_values.iter().find(|v| {
+            v.get("name")
+                .or_else(|| v.get("value"))
+                .and_then(Value::as_str)
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+        })
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq)]
@@ -368,13 +401,15 @@ impl Client {
         self.execute_empty(req).await
     }
 
+    /// The transitions valid from the issue's status, each with its screen's fields
+    /// (`getTransitions` with `expand=transitions.fields`).
     pub async fn transitions(&self, key: &str) -> Result<Vec<Transition>, ClientError> {
-        let v: Value = self
-            .execute(Req::get(
-                "/issue/{issueIdOrKey}/transitions",
-                format!("/issue/{}/transitions", enc(key)),
-            ))
-            .await?;
+        let mut req = Req::get(
+            "/issue/{issueIdOrKey}/transitions",
+            format!("/issue/{}/transitions", enc(key)),
+        );
+        req.query.push(("expand", "transitions.fields".into()));
+        let v: Value = self.execute(req).await?;
         serde_json::from_value(v["transitions"].clone()).map_err(|e| ClientError::Decode {
             endpoint: "/rest/api/3/issue/{issueIdOrKey}/transitions".into(),
             status: 200,
@@ -382,13 +417,19 @@ impl Client {
         })
     }
 
-    /// Takes transition `id`: moving to a target status twice is the same as once, so retried.
-    pub async fn transition(&self, key: &str, id: &str) -> Result<(), ClientError> {
+    /// Takes transition `id` with the screen `fields` it needs (`doTransition`; `{}` for
+    /// none): moving to a target status twice is the same as once, so retried.
+    pub async fn transition(&self, key: &str, id: &str, fields: Value) -> Result<(), ClientError> {
+        let body = if fields.as_object().is_some_and(|f| !f.is_empty()) {
+            json!({ "transition": { "id": id }, "fields": fields })
+        } else {
+            json!({ "transition": { "id": id } })
+        };
         let mut req = Req::send(
             Method::POST,
             "/issue/{issueIdOrKey}/transitions",
             format!("/issue/{}/transitions", enc(key)),
-            json!({ "transition": { "id": id } }),
+            body,
         );
         req.write_to = Some(key);
         self.execute_empty(req).await

@@ -296,6 +296,14 @@ impl Client {
                         }
                     }
                 }
+                StatusCode::FORBIDDEN if header("x-authentication-denied-reason").is_some() => {
+                    return Err(ClientError::AuthenticationDenied {
+                        endpoint,
+                        reason: jira_sync_auth::denied_reason(
+                            header("x-authentication-denied-reason").unwrap_or_default(),
+                        ),
+                    });
+                }
                 s => {
                     let (messages, errors) = crate::decode::jira_messages(&body);
                     return Err(match s {

@@ -236,6 +236,58 @@ async fn a_basic_credential_refused_is_unauthorized_after_one_try() {
     assert!(!format!("{e} {e:?}").contains("FAKE-token-1"));
 }
 
+/// Issue 17: a `403` that carries `X-Authentication-Denied-Reason` (Jira's CAPTCHA lock after
+/// failed logins) is a credential failure, not a refused write: one try, `is_credential`, the
+/// reason code and what to do in the message, and neither the login URL nor the token.
+#[tokio::test(start_paused = true)]
+async fn an_authentication_denial_is_a_credential_failure_after_one_try() {
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/rest/api/3/issue/SEC-1"))
+        .respond_with(
+            ResponseTemplate::new(403)
+                .insert_header(
+                    "x-authentication-denied-reason",
+                    "CAPTCHA_CHALLENGE; login-url=https://acme.atlassian.net/login.jsp",
+                )
+                .set_body_string("<html>CAPTCHA required</html>"),
+        )
+        .expect(1)
+        .mount(&server)
+        .await;
+    let e = client(&server.uri())
+        .edit("SEC-1", json!({ "fields": { "summary": "x" } }))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&e, ClientError::AuthenticationDenied { reason, .. } if reason == "CAPTCHA_CHALLENGE"),
+        "{e:?}"
+    );
+    assert!(e.is_credential());
+    let text = format!("{e} {e:?}");
+    assert!(text.contains("sign in once in a browser"), "{text}");
+    assert!(
+        !text.contains("login.jsp") && !text.contains("FAKE-token-1"),
+        "{text}"
+    );
+
+    // A 403 without the header is the account's permission, as before.
+    let server = MockServer::start().await;
+    Mock::given(method("PUT"))
+        .and(path("/rest/api/3/issue/SEC-1"))
+        .respond_with(ResponseTemplate::new(403).set_body_json(
+            json!({ "errorMessages": ["You do not have permission to edit issues in this project."], "errors": {} }),
+        ))
+        .mount(&server)
+        .await;
+    let e = client(&server.uri())
+        .edit("SEC-1", json!({ "fields": { "summary": "x" } }))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, ClientError::Forbidden { .. }), "{e:?}");
+    assert!(!e.is_credential());
+}
+
 #[tokio::test(start_paused = true)]
 async fn pages_follow_the_token_until_it_is_absent_or_is_last() {
     for last_has_token in [false, true] {

@@ -92,7 +92,9 @@ async fn every_operation_against_the_simulator() {
         .unwrap();
     let t = c.transitions(&created.key).await.unwrap();
     let done = t.iter().find(|t| t.to.name == "Done").unwrap();
-    c.transition(&created.key, &done.id).await.unwrap();
+    c.transition(&created.key, &done.id, serde_json::json!({}))
+        .await
+        .unwrap();
     let comment = c
         .add_comment(
             &created.key,

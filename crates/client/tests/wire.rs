@@ -157,7 +157,7 @@ async fn every_request_body_validates_against_its_schema() {
     c.create(details.clone()).await.unwrap();
     c.bulk_create(&[details.clone(), details]).await.unwrap();
     c.edit("SEC-1", json!({ "fields": { "summary": "t" }, "update": { "labels": [{ "add": "y" }] }, "properties": [{ "key": "jira-sync", "value": { "nonce": "m" } }] })).await.unwrap();
-    c.transition("SEC-1", "31").await.unwrap();
+    c.transition("SEC-1", "31", json!({})).await.unwrap();
     c.add_comment(
         "SEC-1",
         adf::from_text("hello"),

@@ -237,6 +237,9 @@ pub struct Connector {
     pub fields: BTreeMap<String, String>,
     /// Jira status name -> hub status.
     pub statuses: BTreeMap<String, String>,
+    /// The resolution (by name) a transition that requires one gets when the record has
+    /// none this project offers.
+    pub resolution: Option<String>,
 }
 
 /// Which way a connector moves changes.

@@ -150,4 +150,8 @@ pub struct RawConnector {
     pub fields: Option<BTreeMap<String, String>>,
     /// Jira status name -> hub status.
     pub statuses: Option<BTreeMap<String, String>>,
+    /// The resolution a transition that requires one gets when the source issue has none
+    /// (or one this project does not offer), e.g. `"Done"`. Default: none, and such a
+    /// transition is parked and reported.
+    pub resolution: Option<String>,
 }

@@ -507,6 +507,17 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
             None
         }
     };
+    let resolution = match raw.resolution.as_deref().map(str::trim) {
+        None => Some(None),
+        Some(r) if !r.is_empty() && r.chars().count() <= 255 => Some(Some(r.to_owned())),
+        Some(_) => {
+            p.push(
+                format!("{key}.resolution"),
+                "expected a resolution name of this project, e.g. \"Done\"".to_owned(),
+            );
+            None
+        }
+    };
     let mut mirror = Some(Vec::new());
     for m in raw.mirror.unwrap_or_default() {
         let r = m
@@ -560,6 +571,7 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
         conflict: conflict?,
         overlap: overlap?,
         propagate_deletes: raw.propagate_deletes.unwrap_or(false),
+        resolution: resolution?,
         fields: fields_ok.then_some(fields)?,
         statuses: statuses_ok.then_some(statuses)?,
     })

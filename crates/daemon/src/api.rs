@@ -385,7 +385,15 @@ fn view(api: &Api, r: &Record) -> Result<Value> {
             (Some(_), _, _) => ("linked", None),
             (None, _, _) => ("pending", None),
         };
-        sync.push(json!({ "connector": c, "state": state, "reason": reason }));
+        let parked_fields: Vec<Value> = link
+            .map(|l| {
+                l.parked
+                    .iter()
+                    .map(|(field, p)| json!({ "field": field, "reason": p.reason, "message": p.message }))
+                    .collect()
+            })
+            .unwrap_or_default();
+        sync.push(json!({ "connector": c, "state": state, "reason": reason, "parked_fields": parked_fields }));
     }
     let links: Vec<Value> = links
         .iter()

@@ -98,7 +98,7 @@ fn render(s: &Status, source: &str) -> String {
     for c in &s.connectors {
         let _ = writeln!(
             out,
-            "connector {}/{}: last run {} {}{}, last success {}, backlog {}, schedule \"{}\"{}",
+            "connector {}/{}: last run {} {}{}, last success {}, backlog {}{}, schedule \"{}\"{}",
             c.site,
             c.connector,
             time(c.last.last_run),
@@ -106,9 +106,24 @@ fn render(s: &Status, source: &str) -> String {
             if c.running { " (running now)" } else { "" },
             time(c.last.last_success),
             c.last.backlog,
+            parked(&c.last.parked),
             c.schedule,
             because(&c.last.message),
         );
     }
     out
+}
+
+/// ` (parked: value_not_allowed 1, no_transition 2)`, or nothing when nothing is parked.
+fn parked(by_reason: &std::collections::BTreeMap<String, u64>) -> String {
+    let parts: Vec<String> = by_reason
+        .iter()
+        .filter(|(_, n)| **n > 0)
+        .map(|(r, n)| format!("{r} {n}"))
+        .collect();
+    if parts.is_empty() {
+        String::new()
+    } else {
+        format!(" (parked: {})", parts.join(", "))
+    }
 }

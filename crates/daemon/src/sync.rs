@@ -39,7 +39,12 @@ pub fn run(args: &SyncArgs) -> ExitCode {
     match crate::runtime().block_on(cycle(Arc::new(config), &store, &target)) {
         Ok(report) => {
             print!("{}", render(&target, &report));
-            ExitCode::SUCCESS
+            // A write Jira refused (parked) or that failed is not a silent success.
+            if report.parked.is_empty() && report.failed.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(crate::EXIT_FAILURE)
+            }
         }
         Err(e) => {
             eprintln!("jira-sync sync {target}: {e}");
@@ -78,6 +83,21 @@ fn render(target: &ConnectorRef, r: &Report) -> String {
     );
     for (what, why) in &r.parked {
         out.push_str(&format!("  parked {what}: {why}\n"));
+    }
+    for (what, why) in &r.failed {
+        out.push_str(&format!(
+            "  failed {what}: {why} (the next cycle retries)\n"
+        ));
+    }
+    let waiting: usize = r
+        .parked_now
+        .values()
+        .sum::<usize>()
+        .saturating_sub(r.parked.len());
+    if waiting > 0 {
+        out.push_str(&format!(
+            "  {waiting} write(s) parked earlier still wait for a change (jira-sync status shows them by reason)\n"
+        ));
     }
     for (key, why) in &r.gone {
         out.push_str(&format!(

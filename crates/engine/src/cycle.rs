@@ -114,17 +114,25 @@ pub struct Report {
     pub gone: Vec<(String, String)>,
     /// Issues deleted because the issue they mirror was deleted (`propagate_deletes`).
     pub deleted: Vec<String>,
+    /// Records whose create this connector refused as a whole, parked now (new or waiting).
+    pub parked_records: usize,
+    /// Everything parked on this connector after the run, by reason (the `reason` label
+    /// of `jira_sync_parked_writes`): parked fields of its issues and refused records.
+    pub parked_now: BTreeMap<String, usize>,
 }
 
-/// What a refused write depended on: the record's fields and the connector's configuration.
+/// What a refused write depended on: the record's fields and the connector's configuration,
+/// as a stable hash (FNV-1a of their JSON; stored, so never `DefaultHasher` or `Debug`).
 fn fingerprint(record: &Record, conn: &Connector) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    serde_json::to_string(&record.fields)
-        .unwrap_or_default()
-        .hash(&mut h);
-    format!("{conn:?}").hash(&mut h);
-    h.finish()
+    let config = serde_json::json!({
+        "project": conn.project,
+        "jql": conn.jql,
+        "fields": conn.fields,
+        "statuses": conn.statuses,
+        "resolution": conn.resolution,
+    });
+    let fields = serde_json::to_string(&record.fields).unwrap_or_default();
+    crate::plan::fnv1a(format!("{fields}\0{config}").as_bytes())
 }
 
 /// A write that failed: Jira's and the network's errors are noted and the run goes on (one
@@ -678,6 +686,7 @@ impl Engine {
             },
         );
         work.records.insert(r.id, r);
+        report.parked_records += 1;
         report
             .parked
             .push((format!("record {}", record.id), reason));

@@ -7,10 +7,11 @@ use jira_sync_config::Connector;
 use serde_json::{Value, json};
 
 /// Hub fields every connector syncs; custom fields are added from `[connector.fields]`.
-pub const STANDARD: [&str; 9] = [
+pub const STANDARD: [&str; 10] = [
     "summary",
     "description",
     "status",
+    "resolution",
     "priority",
     "labels",
     "issuetype",
@@ -52,6 +53,8 @@ pub fn to_hub(c: &Connector, site: &str, fields: &Value) -> BTreeMap<String, Val
         json!(c.statuses.get(status).map_or(status, String::as_str)),
     );
     out.insert("priority".into(), name(&fields["priority"]));
+    // Resolution by name; it is written only with a transition whose screen has it.
+    out.insert("resolution".into(), name(&fields["resolution"]));
     let mut labels: Vec<String> = fields["labels"]
         .as_array()
         .into_iter()
@@ -87,8 +90,9 @@ pub fn to_jira(
     v: &Value,
 ) -> Option<(String, Value)> {
     match field {
-        // Status moves by transition, issue type only on create, people once resolved.
-        "status" | "issuetype" | "assignee" | "reporter" => None,
+        // Status and resolution move by transition, issue type only on create, people
+        // once resolved.
+        "status" | "resolution" | "issuetype" | "assignee" | "reporter" => None,
         "priority" => Some((
             "priority".into(),
             if v.is_null() {
@@ -107,6 +111,17 @@ pub fn to_jira(
             Some((id.clone(), v))
         }
     }
+}
+
+/// Jira field id -> hub field, for every field a write of this connector may carry: how a
+/// refusal keyed by field id is read back.
+pub fn sent_fields(c: &Connector) -> BTreeMap<String, String> {
+    let mut out: BTreeMap<String, String> = STANDARD
+        .iter()
+        .map(|s| (s.to_string(), s.to_string()))
+        .collect();
+    out.extend(c.fields.iter().map(|(hub, id)| (id.clone(), hub.clone())));
+    out
 }
 
 /// The Jira status for a hub status: the map read backwards, else the same name.

@@ -58,6 +58,7 @@ fn storm(p: &Pair, site: &str, seed: u64, spike: bool) {
             close_rate: 0.03,
             latency_ms: Some(if spike { [200, 800] } else { [0, 20] }),
             seed,
+            ..FaultSpec::default()
         },
     )
     .unwrap();

@@ -533,11 +533,23 @@ impl Daemon {
             m.conflicts_total
                 .with_label_values(&labels)
                 .inc_by(rep.conflicts as u64);
-            let backlog = (rep.failed.len() + rep.deferred + rep.waiting + rep.parked.len()) as u64;
+            let parked: usize = rep.parked_now.values().sum();
+            let backlog = (rep.failed.len() + rep.deferred + parked) as u64;
             m.push_backlog
                 .with_label_values(&labels)
                 .set(backlog as i64);
+            for reason in jira_sync_engine::plan::Refusal::ALL {
+                let n = rep.parked_now.get(reason.as_str()).copied().unwrap_or(0);
+                m.parked_writes
+                    .with_label_values(&[r.site.as_str(), r.connector.as_str(), reason.as_str()])
+                    .set(n as i64);
+            }
             status.backlog = backlog;
+            status.parked = rep
+                .parked_now
+                .iter()
+                .map(|(k, v)| (k.clone(), *v as u64))
+                .collect();
         }
         if outcome == "success" {
             status.last_success = Some(now);

@@ -19,6 +19,10 @@ pub struct Metrics {
     pub issues_pushed_total: IntCounterVec,
     pub conflicts_total: IntCounterVec,
     pub push_backlog: IntGaugeVec,
+    /// Writes waiting for a change after Jira refused them, by `reason` (a bounded set:
+    /// `field_not_on_screen`, `value_not_allowed`, `transition_needs_field`,
+    /// `no_transition`, `refused`).
+    pub parked_writes: IntGaugeVec,
     pub runs_skipped_total: IntCounterVec,
     pub http_requests_total: IntCounterVec,
     pub http_request_duration_seconds: HistogramVec,
@@ -142,6 +146,11 @@ impl Metrics {
                 "conflicts_total",
                 "Fields both sides changed differently.",
                 &["site", "connector"],
+            ),
+            parked_writes: int_gauge(
+                "parked_writes",
+                "Writes Jira refused that wait for a change, by reason.",
+                &["site", "connector", "reason"],
             ),
             push_backlog: int_gauge(
                 "push_backlog",

@@ -57,6 +57,7 @@ fn site(sim: &Simulator, auth: Auth) -> Site {
             conflict: ConflictPolicy::Newest,
             overlap: std::time::Duration::from_secs(300),
             propagate_deletes: false,
+            resolution: None,
             fields: Default::default(),
             statuses: Default::default(),
         }],

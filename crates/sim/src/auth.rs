@@ -29,6 +29,9 @@ pub enum Denied {
     Unauthenticated(Form),
     /// A scoped credential without the scopes the operation needs (gateway only).
     ScopeMismatch,
+    /// Basic auth of an account Jira has locked behind a CAPTCHA: 403 with
+    /// `X-Authentication-Denied-Reason` (reference jira-cloud-api.md section 11.6).
+    Captcha,
 }
 
 impl Denied {
@@ -37,6 +40,7 @@ impl Denied {
             Denied::Unauthenticated(Form::Site) => site_unauthorized(),
             Denied::Unauthenticated(Form::Gateway) => gateway_unauthorized("Unauthorized"),
             Denied::ScopeMismatch => gateway_unauthorized("Unauthorized; scope does not match"),
+            Denied::Captcha => crate::error::captcha_challenge(),
         }
     }
 }
@@ -109,6 +113,23 @@ pub fn authenticate(
                 .and_then(|a| a.email.as_deref())
                 .is_some_and(|e| e.eq_ignore_ascii_case(basic.username()))
     });
+    // A CAPTCHA lock refuses every basic-auth request of the account, whatever its token.
+    let locked = site
+        .accounts
+        .values()
+        .filter(|a| {
+            a.email
+                .as_deref()
+                .is_some_and(|e| e.eq_ignore_ascii_case(basic.username()))
+        })
+        .filter_map(|a| a.captcha_after.as_ref())
+        .any(|left| {
+            left.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_err()
+        });
+    if locked {
+        return Err(Denied::Captcha);
+    }
     let Some(cred) = cred else {
         return Err(unauthorized(form));
     };

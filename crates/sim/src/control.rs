@@ -127,6 +127,9 @@ pub struct ProjectSpec {
     pub seed: Option<u64>,
     /// Reporter of generated issues (account id or email); default the first account.
     pub seed_as: Option<String>,
+    /// The priority names the project's priority scheme offers (default: all five); any
+    /// other priority is refused per field ("The priority selected is invalid.").
+    pub priorities: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -295,6 +298,7 @@ impl Control {
                     email_visible: spec.email_visible.unwrap_or(true),
                     time_zone,
                     account_type: spec.account_type.unwrap_or_else(|| "atlassian".into()),
+                    captcha_after: None,
                 },
             );
             Ok(account_id.clone())
@@ -353,6 +357,36 @@ impl Control {
     ) -> Result<(), ControlError> {
         self.with_site(site, |s| {
             credential(s, id)?.uses_left = Some(Arc::new(AtomicU64::new(uses)));
+            Ok(())
+        })
+    }
+
+    /// Jira demands a CAPTCHA of `account` (an id or email) after it has authenticated
+    /// `requests` more basic-auth requests (0: at once): from then on every basic-auth request
+    /// of the account is answered `403` with `X-Authentication-Denied-Reason:
+    /// CAPTCHA_CHALLENGE; login-url=...`, whatever its token, until [`Control::clear_captcha`].
+    pub fn require_captcha(
+        &self,
+        site: &str,
+        account: &str,
+        requests: u64,
+    ) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            let id = account_ref(s, account)?;
+            let a = s.accounts.get_mut(&id).expect("account_ref finds accounts");
+            a.captcha_after = Some(Arc::new(AtomicU64::new(requests)));
+            Ok(())
+        })
+    }
+
+    /// A person signed in once through the web UI as `account`: the CAPTCHA is cleared.
+    pub fn clear_captcha(&self, site: &str, account: &str) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            let id = account_ref(s, account)?;
+            s.accounts
+                .get_mut(&id)
+                .expect("account_ref finds accounts")
+                .captcha_after = None;
             Ok(())
         })
     }
@@ -497,6 +531,7 @@ impl Control {
                 workflow,
                 issue_types,
                 next_number: 1,
+                priorities: spec.priorities.clone(),
             });
             Ok(id)
         })?;
@@ -586,16 +621,14 @@ impl Control {
                     ControlError::Invalid(format!(
                         "no transition to `{to}` from the issue's status"
                     ))
-                })?
-                .id
-                .clone();
-            write::transition(
-                s,
-                now,
-                &who,
-                id,
-                &serde_json::json!({ "transition": { "id": t } }),
-            )?;
+                })?;
+            // A person picks "Done" where the transition screen asks for a resolution.
+            let body = if t.screen.iter().any(|f| f == "resolution") {
+                serde_json::json!({ "transition": { "id": t.id }, "fields": { "resolution": { "name": "Done" } } })
+            } else {
+                serde_json::json!({ "transition": { "id": t.id } })
+            };
+            write::transition(s, now, &who, id, &body)?;
             Ok(())
         })
     }

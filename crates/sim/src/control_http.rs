@@ -38,6 +38,10 @@ pub fn router() -> Router<App> {
         .route("/_sim/sites", get(sites).post(create_site))
         .route("/_sim/sites/{site}/accounts", post(create_account))
         .route("/_sim/sites/{site}/credentials", post(create_credential))
+        .route(
+            "/_sim/sites/{site}/accounts/{account}/captcha",
+            post(require_captcha).delete(clear_captcha),
+        )
         .route("/_sim/sites/{site}/credentials/{id}/revoke", post(revoke))
         .route("/_sim/sites/{site}/credentials/{id}/restore", post(restore))
         .route("/_sim/sites/{site}/credentials/{id}/expire", post(expire))
@@ -109,6 +113,34 @@ async fn create_credential(
 ) -> Result<Response> {
     let info = app.control.create_credential(&site, spec)?;
     Ok((StatusCode::CREATED, Json(json!(info))).into_response())
+}
+
+/// `POST /_sim/sites/{site}/accounts/{account}/captcha` `{"after": N}` (default 0): Jira
+/// demands a CAPTCHA of the account after N more basic-auth requests.
+async fn require_captcha(
+    State(app): State<App>,
+    Path((site, account)): Path<(String, String)>,
+    body: Option<Json<CaptchaSpec>>,
+) -> Result<StatusCode> {
+    let after = body.map_or(0, |Json(b)| b.after);
+    app.control.require_captcha(&site, &account, after)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /_sim/sites/{site}/accounts/{account}/captcha`: a person signed in once.
+async fn clear_captcha(
+    State(app): State<App>,
+    Path((site, account)): Path<(String, String)>,
+) -> Result<StatusCode> {
+    app.control.clear_captcha(&site, &account)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CaptchaSpec {
+    #[serde(default)]
+    after: u64,
 }
 
 async fn revoke(

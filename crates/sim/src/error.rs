@@ -60,6 +60,30 @@ impl IntoResponse for JiraError {
 }
 
 /// 401 on the site URL form, as Jira answers a basic-auth failure.
+/// Jira's answer to basic auth of an account locked behind a CAPTCHA: `403` with
+/// `X-Authentication-Denied-Reason: CAPTCHA_CHALLENGE; login-url=...` and
+/// `X-Seraph-LoginReason: AUTHENTICATION_DENIED`, and an HTML body, not an error collection
+/// (reference jira-cloud-api.md section 11.6, [S104]).
+pub fn captcha_challenge() -> Response {
+    let mut r = (
+        StatusCode::FORBIDDEN,
+        [(header::CONTENT_TYPE, "text/html;charset=UTF-8")],
+        "<html><body>Basic authentication failed: CAPTCHA required. Log in through the web \
+         interface first.</body></html>",
+    )
+        .into_response();
+    let h = r.headers_mut();
+    h.insert(
+        "x-authentication-denied-reason",
+        HeaderValue::from_static("CAPTCHA_CHALLENGE; login-url=https://id.atlassian.com/login"),
+    );
+    h.insert(
+        "x-seraph-loginreason",
+        HeaderValue::from_static("AUTHENTICATION_DENIED"),
+    );
+    r
+}
+
 pub fn site_unauthorized() -> Response {
     let mut r = (
         StatusCode::UNAUTHORIZED,

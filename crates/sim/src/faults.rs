@@ -29,6 +29,14 @@ pub struct FaultSpec {
     /// Share of requests that are processed but whose connection closes mid-response.
     #[serde(default)]
     pub close_rate: f64,
+    /// The next N authenticated requests after this spec is set are refused `429` with
+    /// `Retry-After: throttle_retry_after` and `RateLimit-Reason: jira-burst-based`, as the
+    /// rate limiter refuses them: a throttled probe, or a short storm at a known moment.
+    #[serde(default)]
+    pub throttle_first: u32,
+    /// The `Retry-After` seconds of those answers (default 1).
+    #[serde(default)]
+    pub throttle_retry_after: u64,
     /// Seed of the dice.
     #[serde(default)]
     pub seed: u64,
@@ -44,18 +52,27 @@ pub enum Fault {
     Html,
     /// Process, then cut the connection halfway through the body.
     Close,
+    /// Refuse with a burst 429 of this `Retry-After` (seconds) after authentication, as the
+    /// rate limiter does (its promise is kept track of for early retries).
+    Throttle(u64),
 }
 
 #[derive(Debug, Default)]
 pub struct SiteFaults {
     pub spec: FaultSpec,
     rng: Rng,
+    /// Requests answered by `throttle_first` so far.
+    throttled: u32,
 }
 
 impl SiteFaults {
     pub fn new(spec: FaultSpec) -> Self {
         let rng = Rng(spec.seed ^ 0xfa17_5eed);
-        SiteFaults { spec, rng }
+        SiteFaults {
+            spec,
+            rng,
+            throttled: 0,
+        }
     }
 
     /// Rolls the dice for one request: its added latency and its fault.
@@ -64,7 +81,10 @@ impl SiteFaults {
             let (lo, hi) = (lo.min(hi), lo.max(hi));
             Duration::from_millis(self.rng.range(lo as usize, hi as usize) as u64)
         });
-        let fault = if self.rng.chance(self.spec.error_rate) {
+        let fault = if self.throttled < self.spec.throttle_first {
+            self.throttled += 1;
+            Fault::Throttle(self.spec.throttle_retry_after.max(1))
+        } else if self.rng.chance(self.spec.error_rate) {
             let statuses = if self.spec.error_statuses.is_empty() {
                 vec![500, 502, 503, 504]
             } else {
@@ -104,7 +124,7 @@ pub fn fault_response(fault: Fault) -> Response {
             }
             r
         }
-        Fault::None | Fault::Close => unreachable!("not an early answer"),
+        Fault::None | Fault::Close | Fault::Throttle(_) => unreachable!("not an early answer"),
     }
 }
 

@@ -364,13 +364,32 @@ impl Site {
         };
         let mut transitions = Vec::new();
         for (i, t) in spec.transitions.iter().enumerate() {
+            if let Some(r) = t.required.iter().find(|r| !t.screen.contains(r)) {
+                return Err(format!(
+                    "transition `{}` requires `{r}`, which is not on its screen",
+                    t.name
+                ));
+            }
+            if let Some(f) = t.screen.iter().find(|f| f.as_str() != "resolution") {
+                return Err(format!(
+                    "transition `{}` has `{f}` on its screen; the simulator's transition screens hold `resolution` only",
+                    t.name
+                ));
+            }
             transitions.push(Transition {
                 id: ((i + 1) * 10 + 1).to_string(),
                 name: t.name.clone(),
                 from: t.from.iter().map(|f| id_of(f)).collect::<Result<_, _>>()?,
                 to: id_of(&t.to)?,
+                screen: t.screen.clone(),
+                required: t.required.clone(),
             });
         }
+        let locked = spec
+            .locked
+            .iter()
+            .map(|n| id_of(n))
+            .collect::<Result<_, _>>()?;
         self.workflows.insert(
             spec.name.clone(),
             Workflow {
@@ -378,6 +397,7 @@ impl Site {
                 initial: ids[0].clone(),
                 statuses: ids,
                 transitions,
+                locked,
             },
         );
         Ok(())
@@ -401,6 +421,11 @@ pub struct Account {
     pub time_zone: Tz,
     /// `atlassian` for people, `app` for service accounts.
     pub account_type: String,
+    /// Basic-auth requests this account still passes before Jira demands a CAPTCHA (after
+    /// failed logins; reference jira-cloud-api.md section 11.6); `Some(0)`: locked now,
+    /// every basic-auth request of the account is answered 403 `CAPTCHA_CHALLENGE` until a
+    /// person signs in through the web UI. `None`: not locked.
+    pub captcha_after: Option<Arc<AtomicU64>>,
 }
 
 /// The kinds of credential of part 1.
@@ -452,6 +477,9 @@ pub struct Workflow {
     pub statuses: Vec<String>,
     pub initial: String,
     pub transitions: Vec<Transition>,
+    /// Status ids whose issues cannot be edited (the status property
+    /// `jira.issue.editable = false`; reference jira-cloud-api.md section 11.2).
+    pub locked: BTreeSet<String>,
 }
 
 impl Workflow {
@@ -474,6 +502,10 @@ pub struct Transition {
     /// Status ids it starts from; empty for a global transition.
     pub from: Vec<String>,
     pub to: String,
+    /// Field ids on its transition screen (`resolution`): only these may be sent with it.
+    pub screen: Vec<String>,
+    /// Field ids a validator requires ("Resolution is required.").
+    pub required: Vec<String>,
 }
 
 /// A workflow as the control API and seed files describe it.
@@ -484,6 +516,10 @@ pub struct WorkflowSpec {
     /// (name, category); the first is the initial status.
     pub statuses: Vec<(String, Category)>,
     pub transitions: Vec<TransitionSpec>,
+    /// Names of statuses whose issues cannot be edited (`jira.issue.editable = false`): an
+    /// edit there is refused field by field as "not on the appropriate screen".
+    #[serde(default)]
+    pub locked: Vec<String>,
 }
 
 #[derive(Debug, Clone, serde::Deserialize)]
@@ -494,6 +530,12 @@ pub struct TransitionSpec {
     #[serde(default)]
     pub from: Vec<String>,
     pub to: String,
+    /// Field ids on the transition's screen: `resolution` (the only one modelled).
+    #[serde(default)]
+    pub screen: Vec<String>,
+    /// Field ids its validator requires; each must be on the screen.
+    #[serde(default)]
+    pub required: Vec<String>,
 }
 
 impl WorkflowSpec {
@@ -503,6 +545,8 @@ impl WorkflowSpec {
             name: name.into(),
             from: from.iter().map(|s| s.to_string()).collect(),
             to: to.into(),
+            screen: vec![],
+            required: vec![],
         };
         WorkflowSpec {
             name: "default".into(),
@@ -517,6 +561,7 @@ impl WorkflowSpec {
                 t("Done", &["To Do", "In Progress"], "Done"),
                 t("Reopen", &["Done"], "To Do"),
             ],
+            locked: vec![],
         }
     }
 }
@@ -537,6 +582,14 @@ impl IssueType {
         }
     }
 }
+
+/// Jira's default resolutions: (id, name).
+pub const RESOLUTIONS: [(&str, &str); 4] = [
+    ("10000", "Done"),
+    ("10001", "Won't Do"),
+    ("10002", "Duplicate"),
+    ("10003", "Cannot Reproduce"),
+];
 
 /// Jira's default priorities: (id, name).
 pub const PRIORITIES: [(&str, &str); 5] = [
@@ -580,6 +633,8 @@ pub struct Project {
     pub workflow: String,
     pub issue_types: Vec<String>,
     pub next_number: u64,
+    /// The priority names its priority scheme offers; `None`: all of [`PRIORITIES`].
+    pub priorities: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -592,6 +647,9 @@ pub struct Issue {
     pub description: Option<Value>,
     pub status: String,
     pub priority: Option<String>,
+    /// The resolution's id; set only through a transition whose screen has it, cleared by a
+    /// transition to a status that is not done.
+    pub resolution: Option<String>,
     pub labels: Vec<String>,
     pub duedate: Option<NaiveDate>,
     pub assignee: Option<String>,

@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use serde_json::{Map, Value, json};
 
 use crate::model::{
-    Account, Category, Comment, CustomField, FieldKind, Issue, IssueType, PRIORITIES, Site, Status,
+    Account, Category, Comment, CustomField, FieldKind, Issue, IssueType, PRIORITIES, RESOLUTIONS,
+    Site, Status,
 };
 
 /// Jira's timestamp format: milliseconds and a numeric offset, `2020-05-08T07:55:44.099+0000`.
@@ -21,6 +22,7 @@ pub const SYSTEM_FIELDS: &[(&str, &str, &str)] = &[
     ("description", "Description", "string"),
     ("status", "Status", "status"),
     ("priority", "Priority", "priority"),
+    ("resolution", "Resolution", "resolution"),
     ("labels", "Labels", "array"),
     ("issuetype", "Issue Type", "issuetype"),
     ("project", "Project", "project"),
@@ -227,6 +229,16 @@ pub fn custom_field_schema(f: &CustomField) -> Value {
     v
 }
 
+/// A resolution as Jira prints it: `{self, id, name, description}`.
+pub fn resolution(id: &str, base: &str) -> Value {
+    let name = RESOLUTIONS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map_or("", |(_, n)| n);
+    json!({ "self": format!("{base}/rest/api/3/resolution/{id}"), "id": id, "name": name,
+            "description": format!("{name}.") })
+}
+
 fn field_value(site: &Site, issue: &Issue, id: &str, base: &str) -> Option<Value> {
     Some(match id {
         "summary" => json!(issue.summary),
@@ -242,6 +254,10 @@ fn field_value(site: &Site, issue: &Issue, id: &str, base: &str) -> Option<Value
                 json!({ "self": format!("{base}/rest/api/3/priority/{p}"), "id": p, "name": name,
                         "iconUrl": format!("{base}/images/icons/priorities/{}.svg", name.to_lowercase()) })
             }
+        },
+        "resolution" => match &issue.resolution {
+            None => Value::Null,
+            Some(r) => resolution(r, base),
         },
         "labels" => json!(issue.labels),
         "issuetype" => issue_type(site.issue_type(&issue.issue_type)?, base),

@@ -190,6 +190,7 @@ pub fn create(
         description: None,
         status: workflow.initial.clone(),
         priority: Some("3".to_owned()),
+        resolution: None,
         labels: Vec::new(),
         duedate: None,
         assignee: None,
@@ -273,6 +274,18 @@ pub fn edit(
         .get(&id)
         .ok_or_else(JiraError::issue_not_found)?
         .clone();
+    let project = site
+        .project(draft.project_id)
+        .expect("issues belong to projects");
+    if site.workflow_of(project).locked.contains(&draft.status) {
+        // `jira.issue.editable = false`: the edit screen offers no field in this status.
+        for field in details.fields.keys().chain(details.update.keys()) {
+            errors.insert(field.clone(), cannot_set(field));
+        }
+        if !errors.is_empty() {
+            return Err(JiraError::fields(errors));
+        }
+    }
     apply_changes(site, &mut draft, &details, &mut errors, now, actor)?;
     let had_properties = !details.properties.is_empty();
     draft.properties.extend(details.properties);
@@ -301,17 +314,72 @@ pub fn transition(
         .project(draft.project_id)
         .expect("issues belong to projects")
         .clone();
-    let Some(to) = site
+    let Some(t) = site
         .workflow_of(&project)
         .from_status(&draft.status)
         .find(|t| t.id == tid)
-        .map(|t| t.to.clone())
+        .cloned()
     else {
         return Err(JiraError::bad_request(format!(
             "Transition id '{tid}' is not valid for this issue."
         )));
     };
     let mut errors = BTreeMap::new();
+    // Only the transition screen's fields may be sent with it; its validators require some.
+    let mut fields = details.fields.clone();
+    let resolution = fields.remove("resolution");
+    // A comment may go along with any transition; the simulator accepts it.
+    let updates = details.update.keys().filter(|k| k.as_str() != "comment");
+    for field in fields.keys().chain(updates) {
+        if !t.screen.contains(field) {
+            errors.insert(field.clone(), cannot_set(field));
+        }
+    }
+    let resolution = match resolution {
+        Some(_) if !t.screen.iter().any(|f| f == "resolution") => {
+            errors.insert("resolution".into(), cannot_set("resolution"));
+            None
+        }
+        Some(v) => {
+            let by_id = v.get("id").and_then(id_string);
+            let by_name = v.get("name").and_then(Value::as_str);
+            match crate::model::RESOLUTIONS.iter().find(|(i, n)| {
+                by_id.as_deref() == Some(*i) || by_name.is_some_and(|b| b.eq_ignore_ascii_case(n))
+            }) {
+                Some((i, _)) => Some((*i).to_owned()),
+                None => {
+                    errors.insert(
+                        "resolution".into(),
+                        "Could not find valid 'id' or 'name' in resolution object.".into(),
+                    );
+                    None
+                }
+            }
+        }
+        None => None,
+    };
+    for r in &t.required {
+        if r == "resolution" && resolution.is_none() && !errors.contains_key(r) {
+            errors.insert(r.clone(), "Resolution is required.".into());
+        }
+    }
+    if !errors.is_empty() {
+        return Err(JiraError::fields(errors));
+    }
+    let to = t.to.clone();
+    let done = site
+        .status(&to)
+        .is_some_and(|s| s.category == crate::model::Category::Done);
+    draft.resolution = match resolution {
+        Some(r) => Some(r),
+        // Leaving done clears the resolution (the "clear resolution" post function).
+        None if !done => None,
+        None => draft.resolution.clone(),
+    };
+    let details = UpdateDetails {
+        fields: Map::new(),
+        ..details
+    };
     apply_changes(site, &mut draft, &details, &mut errors, now, actor)?;
     draft.status = to;
     draft.properties.extend(details.properties);
@@ -431,6 +499,7 @@ fn diff(a: &Issue, b: &Issue) -> Vec<(String, Option<String>, Option<String>)> {
     );
     cmp("status", Some(a.status.clone()), Some(b.status.clone()));
     cmp("priority", a.priority.clone(), b.priority.clone());
+    cmp("resolution", a.resolution.clone(), b.resolution.clone());
     cmp("labels", Some(a.labels.join(" ")), Some(b.labels.join(" ")));
     cmp(
         "duedate",
@@ -496,9 +565,19 @@ pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> 
                         || by_name.is_some_and(|b| b.eq_ignore_ascii_case(n))
                 })
                 .ok_or("Specify a valid 'id' or 'name' for Priority")?;
+            // The project's priority scheme offers only some priorities.
+            let allowed = site
+                .project(issue.project_id)
+                .and_then(|p| p.priorities.as_ref())
+                .is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(p.1)));
+            if !allowed {
+                return Err("The priority selected is invalid.".into());
+            }
             issue.priority = Some(p.0.to_owned());
             Ok(())
         }
+        // Resolution is set through a transition whose screen has it, never by an edit.
+        "resolution" => Err(cannot_set(field)),
         "duedate" => {
             issue.duedate = date(value)?;
             Ok(())

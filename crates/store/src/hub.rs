@@ -99,6 +99,29 @@ pub struct Link {
     /// link is not written to. Cleared when a pull reads the issue again.
     #[serde(default)]
     pub missing: Option<String>,
+    /// Hub fields Jira refused on this issue, each parked alone: the rest of the record
+    /// (other fields, the status, comments) still syncs. `status` is parked when no
+    /// transition reaches the status or the transition needs a field nobody can give.
+    #[serde(default)]
+    pub parked: BTreeMap<String, ParkedField>,
+}
+
+/// A field Jira refused on one link's issue. It is sent again when the record's value of
+/// it or the connector's configuration changes (`fingerprint`), when the issue changes
+/// (`updated`), or a day after `at`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedField {
+    /// One of a bounded set (the `reason` label of `jira_sync_parked_writes`):
+    /// `field_not_on_screen`, `value_not_allowed`, `transition_needs_field`, `no_transition`,
+    /// `refused`.
+    pub reason: String,
+    /// Jira's words (or what jira-sync found), for operators; never a secret.
+    pub message: String,
+    /// A stable hash (FNV-1a) of the refused value and the connector's configuration.
+    pub fingerprint: u64,
+    /// The issue's `updated` when it was refused.
+    pub updated: Option<String>,
+    pub at: DateTime<Utc>,
 }
 
 impl Link {
@@ -120,6 +143,7 @@ impl Link {
             comments: BTreeMap::new(),
             updated: None,
             missing: None,
+            parked: BTreeMap::new(),
         }
     }
 }

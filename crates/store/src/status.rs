@@ -19,6 +19,10 @@ pub struct RunStatus {
     pub duration_seconds: f64,
     /// Records waiting to be written (failed, deferred or parked writes).
     pub backlog: u64,
+    /// Parked writes by reason (`value_not_allowed`, `no_transition`, ...), as the last run
+    /// left them.
+    #[serde(default)]
+    pub parked: std::collections::BTreeMap<String, u64>,
     /// Why the last run failed; never holds a secret.
     pub message: Option<String>,
 }

@@ -27,6 +27,7 @@ fn link(site: &str, connector: &str, record: u64, issue: &str) -> Link {
         comments: BTreeMap::new(),
         updated: None,
         missing: None,
+        parked: BTreeMap::new(),
     }
 }
 

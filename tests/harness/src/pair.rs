@@ -6,8 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use jira_sim::Simulator;
-pub use jira_sim::control::AccountSpec;
-use jira_sim::control::{ProjectSpec, SiteSpec};
+pub use jira_sim::control::{AccountSpec, ProjectSpec, SiteSpec};
 use jira_sync_client::{Client, NoObserver};
 use jira_sync_config::{ConnectorRef, Loader};
 pub use jira_sync_engine::Report;
@@ -54,16 +53,27 @@ pub async fn pair(seed: usize) -> Pair {
 
 /// A pair whose globex connector has `ops_extra` (TOML lines) in its section.
 pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
-    pair_built(seed, ops_extra, false).await
+    pair_built(seed, ops_extra, false, |_| {}).await
+}
+
+/// A pair whose globex site is shaped by `shape` before it is created (its workflow `ops`,
+/// the OPS project's priority scheme, ...), and whose globex connector has `ops_extra`.
+pub async fn pair_shaped(seed: usize, ops_extra: &str, shape: impl FnOnce(&mut SiteSpec)) -> Pair {
+    pair_built(seed, ops_extra, false, shape).await
 }
 
 /// A pair whose globex side uses OAuth 2.0 client credentials (a service account's app,
 /// through the gateway), so the app's and the site's points quotas apply to it.
 pub async fn pair_oauth(seed: usize) -> Pair {
-    pair_built(seed, "", true).await
+    pair_built(seed, "", true, |_| {}).await
 }
 
-async fn pair_built(seed: usize, ops_extra: &str, globex_oauth: bool) -> Pair {
+async fn pair_built(
+    seed: usize,
+    ops_extra: &str,
+    globex_oauth: bool,
+    shape: impl FnOnce(&mut SiteSpec),
+) -> Pair {
     crate::install_crypto();
     let sim = Simulator::start().await.unwrap();
     let c = sim.control();
@@ -83,7 +93,7 @@ async fn pair_built(seed: usize, ops_extra: &str, globex_oauth: bool) -> Pair {
         ..Default::default()
     })
     .unwrap();
-    c.create_site(SiteSpec {
+    let mut globex = SiteSpec {
         name: "globex".into(),
         accounts: vec![
             person("Globex Bot", GLOBEX_BOT, "Asia/Kolkata"),
@@ -97,8 +107,9 @@ async fn pair_built(seed: usize, ops_extra: &str, globex_oauth: bool) -> Pair {
             ..Default::default()
         }],
         ..Default::default()
-    })
-    .unwrap();
+    };
+    shape(&mut globex);
+    c.create_site(globex).unwrap();
     let token = |site: &str, email: &str| classic_token(&sim, site, email);
     let (acme_token, mut globex_token) = (token("acme", ACME_BOT), token("globex", GLOBEX_BOT));
     let mut globex_app = None;

@@ -23,6 +23,8 @@ pub fn ops_workflow() -> WorkflowSpec {
         name: name.into(),
         from: from.iter().map(|s| (*s).into()).collect(),
         to: to.into(),
+        screen: vec![],
+        required: vec![],
     };
     WorkflowSpec {
         name: "ops".into(),
@@ -36,6 +38,7 @@ pub fn ops_workflow() -> WorkflowSpec {
             transition("Close", &[], "Closed"),
             transition("Reopen", &["Closed"], "Open"),
         ],
+        locked: vec![],
     }
 }
 

@@ -6,14 +6,15 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Duration;
 use jira_sync_client::{ClientError, SearchQuery};
 use jira_sync_config::{Connector, ConnectorRef};
-use jira_sync_store::hub::{HubComment, IntentKind, Link, Record, RecordId};
+use jira_sync_store::hub::{HubComment, IntentKind, Link, ParkedField, Record, RecordId};
 use serde_json::{Value, json};
 
 use super::{
     Engine, EngineError, PROPERTY, Report, SiteCtx, Work, fingerprint, jql_date, note_failure,
     overlap,
 };
-use crate::mapping::{PEOPLE, hub_fields, jira_status, to_jira};
+use crate::mapping::{PEOPLE, hub_fields, jira_status, sent_fields, to_jira};
+use crate::plan::{FieldRefusal, Refusal, TransitionPlan, fnv1a, plan_transition, refused_fields};
 
 impl Engine {
     /// Records of this connector and of its mirror peers, and those made for it through the
@@ -154,6 +155,7 @@ impl Engine {
                 if p.fingerprint == fingerprint(&record, conn) {
                     // Refused before, and nothing changed since: wait for a change.
                     report.waiting += 1;
+                    report.parked_records += 1;
                     continue;
                 }
                 // Something changed: try again (a new refusal parks it again).
@@ -253,6 +255,9 @@ impl Engine {
             .map(<[_]>::to_vec)
             .collect();
         batches.reverse();
+        // Fields a create was refused for and sent again without: parked on the new link.
+        let mut refused_on_create: HashMap<RecordId, Vec<FieldRefusal>> = HashMap::new();
+        let sent_ids = sent_fields(conn);
         while let Some(batch) = batches.pop() {
             if work.cancel.is_cancelled() {
                 // Stopping: these creates were never sent, so their intents are settled.
@@ -334,6 +339,11 @@ impl Engine {
                     &created.key,
                 );
                 link.base = base;
+                for r in refused_on_create.remove(&record.id).unwrap_or_default() {
+                    // Not written: the next pull reads what Jira has instead.
+                    link.base.remove(&r.field);
+                    self.park_field(me, conn, record, &mut link, r, (self.now)(), report);
+                }
                 // Linked before anything else: a failure after this must never create it again.
                 work.links.insert(record.id, link.clone());
                 work.records
@@ -368,6 +378,30 @@ impl Engine {
                     again.push((record.clone(), d, *intent));
                     continue;
                 }
+                // Fields this project refuses (a priority outside its scheme, a field not on
+                // the create screen): created without them, each parked on the new issue.
+                let sent: BTreeMap<String, String> = details["fields"]
+                    .as_object()
+                    .into_iter()
+                    .flat_map(|m| m.keys())
+                    .filter(|k| !matches!(k.as_str(), "summary" | "issuetype" | "project"))
+                    .filter_map(|k| Some((k.clone(), sent_ids.get(k)?.clone())))
+                    .collect();
+                let (refused, other) = refused_fields(&sent, &e.errors);
+                if !refused.is_empty() && other.is_empty() {
+                    let mut d = details.clone();
+                    for r in &refused {
+                        if let Some(m) = d["fields"].as_object_mut() {
+                            m.retain(|k, _| sent.get(k) != Some(&r.field));
+                        }
+                    }
+                    refused_on_create
+                        .entry(record.id)
+                        .or_default()
+                        .extend(refused);
+                    again.push((record.clone(), d, *intent));
+                    continue;
+                }
                 let reason = e
                     .errors
                     .iter()
@@ -383,10 +417,49 @@ impl Engine {
                 batches.push(again);
             }
         }
+        report.parked_now = self.parked_now(me, work, report.parked_records)?;
         Ok(())
     }
 
+    /// What waits on this connector now, by reason: parked fields of its links (as this run
+    /// leaves them) and records whose create was refused as a whole (`refused`).
+    fn parked_now(
+        &self,
+        me: &ConnectorRef,
+        work: &Work,
+        parked_records: usize,
+    ) -> Result<BTreeMap<String, usize>, EngineError> {
+        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+        let mut links: BTreeMap<RecordId, Link> = self
+            .hub
+            .links_of_connector(&me.site, &me.connector)?
+            .into_iter()
+            .map(|l| (l.record, l))
+            .collect();
+        for l in work.links.values() {
+            if l.site == me.site && l.connector == me.connector {
+                links.insert(l.record, l.clone());
+            }
+        }
+        for p in links.values().flat_map(|l| l.parked.values()) {
+            *counts.entry(p.reason.clone()).or_default() += 1;
+        }
+        if parked_records > 0 {
+            *counts
+                .entry(Refusal::Refused.as_str().to_owned())
+                .or_default() += parked_records;
+        }
+        Ok(counts)
+    }
+
     /// Edits, a transition and new comments for a linked issue; the link's base follows.
+    ///
+    /// A refusal is scoped to what Jira refused: a field named in the 400's `errors` is
+    /// parked alone on this link (see [`ParkedField`]) and the rest of the edit is sent
+    /// without it; a transition that cannot be taken parks the status alone; comments go
+    /// out whatever was refused. Where the current status refuses an edit (every field "not
+    /// on the appropriate screen") and the status is about to change, the refused fields
+    /// are sent again after the transition.
     #[allow(clippy::too_many_arguments)]
     async fn push_changes(
         &self,
@@ -401,11 +474,21 @@ impl Engine {
         written: &mut Vec<String>,
     ) -> Result<(), EngineError> {
         let key = link.issue_key.clone();
+        let now = (self.now)();
+        let sent_ids = sent_fields(conn);
         let mut edit = serde_json::Map::new();
         let mut edited = Vec::new();
         for name in fields {
             let h = record.fields.get(name).cloned().unwrap_or(Value::Null);
             if link.base.get(name) == Some(&h) {
+                // In step (a person set it on Jira too): nothing waits any more.
+                link.parked.remove(name);
+                continue;
+            }
+            if let Some(p) = link.parked.get(name)
+                && still_parked(p, field_fingerprint(conn, name, &h), link, now)
+            {
+                report.waiting += 1;
                 continue;
             }
             if let Some((k, v)) = to_jira(conn, &ctx.field_types, name, &h) {
@@ -418,6 +501,13 @@ impl Engine {
                 edited.push(name.clone());
             }
         }
+        let status_pending = record
+            .fields
+            .get("status")
+            .and_then(Value::as_str)
+            .is_some_and(|h| link.base.get("status").and_then(Value::as_str) != Some(h));
+        // Fields the current status refuses: sent again once the transition has landed.
+        let mut after_transition: Vec<FieldRefusal> = Vec::new();
         if !edit.is_empty() {
             let intent = self
                 .intent(
@@ -428,83 +518,66 @@ impl Engine {
                     },
                 )
                 .await?;
-            let mut sent = ctx.client.edit(&key, json!({ "fields": edit })).await;
-            if let Err(ClientError::Invalid { errors, .. }) = &sent
-                && let Some(fields) = self.unsettable_people(me, errors)
-            {
-                // Only a person Jira will not take here: the rest goes without it.
-                for f in &fields {
-                    edit.remove(f);
-                    edited.retain(|n| n != f);
-                    report.unmapped_people += 1;
+            let refused = self
+                .send_edit(me, ctx, &key, &sent_ids, &mut edit, &mut edited, report)
+                .await?;
+            landed(record, link, &edited, report, written);
+            let locked = !refused.is_empty()
+                && refused
+                    .iter()
+                    .all(|r| r.reason == Refusal::FieldNotOnScreen);
+            if status_pending && locked {
+                after_transition = refused;
+            } else {
+                for r in refused {
+                    self.park_field(me, conn, record, link, r, now, report);
                 }
-                sent = if edit.is_empty() {
-                    Ok(())
-                } else {
-                    ctx.client.edit(&key, json!({ "fields": edit })).await
-                };
-            }
-            match sent {
-                Ok(()) if edited.is_empty() => {}
-                Ok(()) => {
-                    report.updated += 1;
-                    written.push(link.issue_id.clone());
-                    for name in &edited {
-                        link.base.insert(
-                            name.clone(),
-                            record.fields.get(name).cloned().unwrap_or(Value::Null),
-                        );
-                    }
-                }
-                Err(e @ (ClientError::Invalid { .. } | ClientError::Forbidden { .. })) => {
-                    self.park(me, conn, record, e.to_string(), work, report);
-                }
-                Err(e) => return Err(e.into()),
             }
             work.done.push(intent);
         }
         if let Some(hub_status) = record.fields.get("status").and_then(Value::as_str)
-            && link.base.get("status").and_then(Value::as_str) != Some(hub_status)
+            && status_pending
         {
-            let target = jira_status(conn, hub_status).to_owned();
-            // A just-created issue's status is unknown: it may already be the target.
-            let current = match link.base.get("status") {
-                Some(_) => None,
-                None => {
-                    let issue = ctx.client.get_issue(&key, &["status".into()], &[]).await?;
-                    issue["fields"]["status"]["name"]
-                        .as_str()
-                        .map(str::to_owned)
-                }
-            };
-            let transitions = if current
-                .as_deref()
-                .is_some_and(|c| c.eq_ignore_ascii_case(&target))
-            {
-                link.base.insert("status".into(), json!(hub_status));
-                Vec::new()
+            let waiting = link.parked.get("status").is_some_and(|p| {
+                still_parked(
+                    p,
+                    field_fingerprint(conn, "status", &json!(hub_status)),
+                    link,
+                    now,
+                )
+            });
+            if waiting {
+                report.waiting += 1;
             } else {
-                ctx.client.transitions(&key).await?
-            };
-            if link.base.get("status").and_then(Value::as_str) == Some(hub_status) {
-                // Already there.
-            } else {
-                match transitions
-                    .iter()
-                    .find(|t| t.to.name.eq_ignore_ascii_case(&target))
-                {
-                    Some(t) => {
-                        let intent = self
-                            .intent(me, record.id, IntentKind::Transition { to: target.clone() })
-                            .await?;
-                        ctx.client.transition(&key, &t.id).await?;
-                        work.done.push(intent);
-                        report.transitioned += 1;
-                        written.push(link.issue_id.clone());
-                        link.base.insert("status".into(), json!(hub_status));
-                    }
-                    None => report.unreachable.push((key.clone(), target)),
+                self.push_status(
+                    me, conn, ctx, record, link, hub_status, work, report, written,
+                )
+                .await?;
+            }
+        }
+        if !after_transition.is_empty() {
+            // The status has moved (or could not): the refused fields once more, then parked.
+            let moved = link.base.get("status") == record.fields.get("status");
+            let mut edit = serde_json::Map::new();
+            let mut edited = Vec::new();
+            for r in &after_transition {
+                let h = record.fields.get(&r.field).cloned().unwrap_or(Value::Null);
+                if let Some((k, v)) = to_jira(conn, &ctx.field_types, &r.field, &h) {
+                    edit.insert(k, v);
+                    edited.push(r.field.clone());
                 }
+            }
+            let refused = if moved && !edit.is_empty() {
+                let refused = self
+                    .send_edit(me, ctx, &key, &sent_ids, &mut edit, &mut edited, report)
+                    .await?;
+                landed(record, link, &edited, report, written);
+                refused
+            } else {
+                after_transition
+            };
+            for r in refused {
+                self.park_field(me, conn, record, link, r, now, report);
             }
         }
         let from_here = |c: &HubComment| {
@@ -563,5 +636,270 @@ impl Engine {
             .entry(record.id)
             .or_insert_with(|| record.clone());
         Ok(())
+    }
+
+    /// Sends an edit; what Jira refuses field by field is taken out and the rest sent again.
+    /// Returns the refused fields; `edit` and `edited` are left with what landed. A refusal
+    /// that names no field of the edit refuses all of it.
+    #[allow(clippy::too_many_arguments)]
+    async fn send_edit(
+        &self,
+        me: &ConnectorRef,
+        ctx: &SiteCtx,
+        key: &str,
+        sent_ids: &BTreeMap<String, String>,
+        edit: &mut serde_json::Map<String, Value>,
+        edited: &mut Vec<String>,
+        report: &mut Report,
+    ) -> Result<Vec<FieldRefusal>, EngineError> {
+        let mut refused_all = Vec::new();
+        // Each round drops at least one field, so this ends.
+        while !edit.is_empty() {
+            let errors = match ctx.client.edit(key, json!({ "fields": edit })).await {
+                Ok(()) => return Ok(refused_all),
+                Err(ClientError::Invalid {
+                    errors, messages, ..
+                }) => {
+                    if let Some(people) = self.unsettable_people(me, &errors) {
+                        // Only a person Jira will not take here: the rest goes without it.
+                        for f in &people {
+                            edit.remove(f);
+                            edited.retain(|n| n != f);
+                            report.unmapped_people += 1;
+                        }
+                        continue;
+                    }
+                    if errors.is_empty() {
+                        // Refused as a whole: the edit waits, nothing else does.
+                        let message = messages.join("; ");
+                        refused_all.extend(edited.drain(..).map(|field| FieldRefusal {
+                            field,
+                            reason: Refusal::of_message(&message),
+                            message: message.clone(),
+                        }));
+                        edit.clear();
+                        return Ok(refused_all);
+                    }
+                    errors
+                }
+                Err(ClientError::Forbidden { messages, .. }) => {
+                    let message = messages.join("; ");
+                    refused_all.extend(edited.drain(..).map(|field| FieldRefusal {
+                        field,
+                        reason: Refusal::Refused,
+                        message: message.clone(),
+                    }));
+                    edit.clear();
+                    return Ok(refused_all);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let sent: BTreeMap<String, String> = edit
+                .keys()
+                .filter_map(|k| Some((k.clone(), sent_ids.get(k)?.clone())))
+                .collect();
+            let (refused, other) = refused_fields(&sent, &errors);
+            if refused.is_empty() {
+                // Errors about fields not sent: nothing to take out, so all of it waits.
+                let message = other
+                    .iter()
+                    .map(|(f, m)| format!("{f}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                refused_all.extend(edited.drain(..).map(|field| FieldRefusal {
+                    field,
+                    reason: Refusal::Refused,
+                    message: message.clone(),
+                }));
+                edit.clear();
+                return Ok(refused_all);
+            }
+            for r in &refused {
+                edit.retain(|k, _| sent.get(k) != Some(&r.field));
+                edited.retain(|n| *n != r.field);
+            }
+            refused_all.extend(refused);
+        }
+        Ok(refused_all)
+    }
+
+    /// Moves the issue to `hub_status` through the workflow as Jira offers it: the
+    /// transition with the screen fields it needs (see [`plan_transition`]), or the status
+    /// parked with why.
+    #[allow(clippy::too_many_arguments)]
+    async fn push_status(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        record: &Record,
+        link: &mut Link,
+        hub_status: &str,
+        work: &mut Work,
+        report: &mut Report,
+        written: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let key = link.issue_key.clone();
+        let now = (self.now)();
+        let target = jira_status(conn, hub_status).to_owned();
+        // A just-created issue's status is unknown: it may already be the target.
+        if !link.base.contains_key("status") {
+            let issue = ctx.client.get_issue(&key, &["status".into()], &[]).await?;
+            if issue["fields"]["status"]["name"]
+                .as_str()
+                .is_some_and(|c| c.eq_ignore_ascii_case(&target))
+            {
+                link.base.insert("status".into(), json!(hub_status));
+                link.parked.remove("status");
+                return Ok(());
+            }
+        }
+        let transitions = ctx.client.transitions(&key).await?;
+        let resolution = record.fields.get("resolution").and_then(Value::as_str);
+        let refusal = match plan_transition(
+            &target,
+            &transitions,
+            resolution,
+            conn.resolution.as_deref(),
+        ) {
+            TransitionPlan::Take {
+                id,
+                fields,
+                resolution,
+            } => {
+                let intent = self
+                    .intent(me, record.id, IntentKind::Transition { to: target.clone() })
+                    .await?;
+                let sent = ctx.client.transition(&key, &id, fields).await;
+                work.done.push(intent);
+                match sent {
+                    Ok(()) => {
+                        report.transitioned += 1;
+                        written.push(link.issue_id.clone());
+                        link.base.insert("status".into(), json!(hub_status));
+                        if let Some(r) = resolution {
+                            link.base.insert("resolution".into(), json!(r));
+                        }
+                        link.parked.remove("status");
+                        return Ok(());
+                    }
+                    Err(ClientError::Invalid {
+                        errors, messages, ..
+                    }) => {
+                        let message = errors
+                            .iter()
+                            .map(|(f, m)| format!("{f}: {m}"))
+                            .chain(messages)
+                            .collect::<Vec<_>>()
+                            .join("; ");
+                        let reason = match Refusal::of_message(&message) {
+                            Refusal::Refused => Refusal::TransitionNeedsField,
+                            other => other,
+                        };
+                        FieldRefusal {
+                            field: "status".into(),
+                            reason,
+                            message: format!("transition to `{target}` refused: {message}"),
+                        }
+                    }
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            TransitionPlan::NeedsField { message, .. } => FieldRefusal {
+                field: "status".into(),
+                reason: Refusal::TransitionNeedsField,
+                message,
+            },
+            TransitionPlan::NoTransition { message } => {
+                report.unreachable.push((key.clone(), target.clone()));
+                FieldRefusal {
+                    field: "status".into(),
+                    reason: Refusal::NoTransition,
+                    message,
+                }
+            }
+        };
+        self.park_field(me, conn, record, link, refusal, now, report);
+        Ok(())
+    }
+
+    /// Parks one field of `link`: reported now, sent again when [`still_parked`] says so.
+    #[allow(clippy::too_many_arguments)]
+    fn park_field(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        record: &Record,
+        link: &mut Link,
+        r: FieldRefusal,
+        now: chrono::DateTime<chrono::Utc>,
+        report: &mut Report,
+    ) {
+        let value = record.fields.get(&r.field).cloned().unwrap_or(Value::Null);
+        tracing::warn!(site = %me.site, connector = %me.connector, issue = %link.issue_key, field = %r.field, reason = r.reason.as_str(), message = %r.message, "Field refused; parked alone while the rest of the record syncs.");
+        report.parked.push((
+            format!("{} {}", link.issue_key, r.field),
+            format!("{}: {}", r.reason.as_str(), r.message),
+        ));
+        link.parked.insert(
+            r.field.clone(),
+            ParkedField {
+                reason: r.reason.as_str().to_owned(),
+                message: r.message,
+                fingerprint: field_fingerprint(conn, &r.field, &value),
+                updated: link.updated.clone(),
+                at: now,
+            },
+        );
+    }
+}
+
+/// How long a parked field waits at most before it is tried again (Jira's configuration may
+/// have changed: a priority added to the scheme, a field put on the screen).
+const PARKED_RETRY: Duration = Duration::days(1);
+
+/// Whether a parked field still waits: its value and the connector's configuration are as
+/// they were refused, the issue has not changed since, and less than a day has passed.
+fn still_parked(
+    p: &ParkedField,
+    fingerprint: u64,
+    link: &Link,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    p.fingerprint == fingerprint && p.updated == link.updated && now - p.at < PARKED_RETRY
+}
+
+/// A stable fingerprint of a field's value and what the connector's configuration says
+/// about writing it (project, field and status maps, default resolution).
+fn field_fingerprint(conn: &Connector, field: &str, value: &Value) -> u64 {
+    let config = json!({
+        "project": conn.project,
+        "fields": conn.fields,
+        "statuses": conn.statuses,
+        "resolution": conn.resolution,
+    });
+    fnv1a(format!("{field}\0{value}\0{config}").as_bytes())
+}
+
+/// An edit of `edited` landed on `link`'s issue: its base takes the record's values, and
+/// nothing of it waits any more.
+fn landed(
+    record: &Record,
+    link: &mut Link,
+    edited: &[String],
+    report: &mut Report,
+    written: &mut Vec<String>,
+) {
+    if edited.is_empty() {
+        return;
+    }
+    report.updated += 1;
+    written.push(link.issue_id.clone());
+    for name in edited {
+        link.base.insert(
+            name.clone(),
+            record.fields.get(name).cloned().unwrap_or(Value::Null),
+        );
+        link.parked.remove(name);
     }
 }

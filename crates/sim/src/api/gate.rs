@@ -57,7 +57,15 @@ pub async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Respo
             Err(denied) => Err(Refusal::Denied(denied)),
             Ok(id) => {
                 let issue = issue_in_path(&s, &template, &path, &prefix);
-                match limit(&app.world, &mut s, &id, &method, &template, issue, now) {
+                // A throttle fault is a real burst refusal: its Retry-After is a promise
+                // the limiter keeps track of, like any other.
+                let throttle = match fault {
+                    Fault::Throttle(seconds) => Some(seconds),
+                    _ => None,
+                };
+                match limit(
+                    &app.world, &mut s, &id, &method, &template, issue, throttle, now,
+                ) {
                     Ok(headers) => Ok((id, headers)),
                     Err(l) => Err(Refusal::Limited(l)),
                 }
@@ -123,6 +131,8 @@ impl IntoResponse for Refusal {
 }
 
 /// Applies the rate limits to one request; the allowed request's burst (limit, remaining).
+/// `throttle` (a fault) refuses it as a burst limit of that many seconds would.
+#[allow(clippy::too_many_arguments)]
 fn limit(
     world: &World,
     site: &mut Site,
@@ -130,6 +140,7 @@ fn limit(
     method: &Method,
     template: &str,
     issue: Option<u64>,
+    throttle: Option<u64>,
     now: DateTime<Utc>,
 ) -> Result<Option<(u64, u64)>, Limited> {
     let client = id.client.clone().unwrap_or_else(|| "anonymous".into());
@@ -156,6 +167,15 @@ fn limit(
                     .tenant_points
                     .check(now, q, Reason::TenantQuota)?;
             }
+        }
+        if let Some(seconds) = throttle {
+            let seconds = i64::try_from(seconds).unwrap_or(i64::MAX / 2);
+            return Err(Limited {
+                reason: Reason::Burst,
+                retry_after_secs: seconds,
+                limit: 1,
+                reset: now + chrono::Duration::seconds(seconds),
+            });
         }
         let headers = site.limits.burst(method.as_str(), template, now)?;
         if let (true, Some(i)) = (write, issue) {

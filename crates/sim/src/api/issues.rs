@@ -200,10 +200,17 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `getTransitions`: the transitions valid from the issue's status; with
+/// `expand=transitions.fields`, each one's screen fields as `FieldMetadata` (reference
+/// jira-cloud-api.md section 11.1).
 pub async fn transitions(
     Extension(c): Extension<Caller>,
     Path(p): Path<IssuePath>,
+    Query(q): Query<Vec<(String, String)>>,
 ) -> Result<Json<Value>, JiraError> {
+    let with_fields = q
+        .iter()
+        .any(|(k, v)| k == "expand" && v.split(',').any(|e| e.trim() == "transitions.fields"));
     let site = lock(&c.site);
     let id = find(&site, &p.issue)?;
     let issue = &site.issues()[&id];
@@ -213,9 +220,31 @@ pub async fn transitions(
         .from_status(&issue.status)
         .filter_map(|t| {
             let to = site.status(&t.to)?;
-            Some(json!({ "id": t.id, "name": t.name, "to": render::status(to, &c.base), "hasScreen": false,
+            let mut v = json!({ "id": t.id, "name": t.name, "to": render::status(to, &c.base),
+                         "hasScreen": !t.screen.is_empty(),
                          "isGlobal": t.from.is_empty(), "isInitial": false, "isAvailable": true,
-                         "isConditional": false, "looped": false }))
+                         "isConditional": false, "looped": false });
+            if with_fields {
+                let fields: serde_json::Map<String, Value> = t
+                    .screen
+                    .iter()
+                    .map(|f| {
+                        let allowed: Vec<Value> = crate::model::RESOLUTIONS
+                            .iter()
+                            .map(|(i, _)| render::resolution(i, &c.base))
+                            .collect();
+                        (
+                            f.clone(),
+                            json!({ "required": t.required.contains(f),
+                            "schema": { "type": "resolution", "system": "resolution" },
+                            "name": "Resolution", "key": f, "operations": ["set"],
+                            "allowedValues": allowed, "hasDefaultValue": false }),
+                        )
+                    })
+                    .collect();
+                v["fields"] = Value::Object(fields);
+            }
+            Some(v)
         })
         .collect();
     Ok(Json(

@@ -1,0 +1,380 @@
+//! Decisions of the push as pure functions of their inputs: how Jira's refusal of a write
+//! reads (which fields, why), and which transition reaches a status with which screen
+//! fields. No I/O: the push feeds them what it read and acts on what they return.
+//!
+//! Jira's behaviour they follow is in `../shared/reference/jira-cloud-api.md` section 11:
+//! a write with a field it cannot take fails whole with 400 and an `errors` map keyed by
+//! field id (11.3); transitions list their screen's fields with
+//! `expand=transitions.fields`, and a validator may require one, typically `resolution`
+//! (11.1).
+
+use std::collections::BTreeMap;
+
+use jira_sync_client::Transition;
+use serde_json::{Map, Value, json};
+
+/// Why a write (or one field of it) is parked: the bounded `reason` label of
+/// `jira_sync_parked_writes`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Refusal {
+    /// The field is not on the create, edit or transition screen (or the status does not
+    /// allow edits): `Field 'x' cannot be set. It is not on the appropriate screen, or unknown.`
+    FieldNotOnScreen,
+    /// The value is not one the target offers (a priority outside the scheme, an option,
+    /// a version).
+    ValueNotAllowed,
+    /// A transition needs a field (a resolution) that neither the record nor the
+    /// connector's `resolution` gives.
+    TransitionNeedsField,
+    /// No transition from the status reaches the wanted one.
+    NoTransition,
+    /// Anything else Jira refused.
+    Refused,
+}
+
+impl Refusal {
+    /// Every reason, in label order.
+    pub const ALL: [Refusal; 5] = [
+        Refusal::FieldNotOnScreen,
+        Refusal::ValueNotAllowed,
+        Refusal::TransitionNeedsField,
+        Refusal::NoTransition,
+        Refusal::Refused,
+    ];
+
+    /// The metric label and the stored reason.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::FieldNotOnScreen => "field_not_on_screen",
+            Refusal::ValueNotAllowed => "value_not_allowed",
+            Refusal::TransitionNeedsField => "transition_needs_field",
+            Refusal::NoTransition => "no_transition",
+            Refusal::Refused => "refused",
+        }
+    }
+
+    /// Reads Jira's message for one field.
+    pub fn of_message(message: &str) -> Refusal {
+        let m = message.to_ascii_lowercase();
+        if m.contains("not on the appropriate screen") || m.contains("cannot be set") {
+            Refusal::FieldNotOnScreen
+        } else if m.contains("is required") {
+            Refusal::TransitionNeedsField
+        } else if m.contains("invalid")
+            || m.contains("not valid")
+            || m.contains("specify a valid")
+            || m.contains("could not find valid")
+            || m.contains("does not exist")
+        {
+            Refusal::ValueNotAllowed
+        } else {
+            Refusal::Refused
+        }
+    }
+}
+
+/// One hub field Jira refused, with why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldRefusal {
+    /// The hub field name (`priority`, `severity`).
+    pub field: String,
+    pub reason: Refusal,
+    /// Jira's words.
+    pub message: String,
+}
+
+/// Which of the fields sent Jira refused. `sent` maps each Jira field id of the write to its
+/// hub field; `errors` is Jira's `errors` map (field id -> message). Errors naming a field
+/// that was not sent come back in the second list: the write cannot be fixed by dropping
+/// a field of it.
+pub fn refused_fields(
+    sent: &BTreeMap<String, String>,
+    errors: &[(String, String)],
+) -> (Vec<FieldRefusal>, Vec<(String, String)>) {
+    let mut refused = Vec::new();
+    let mut other = Vec::new();
+    for (id, message) in errors {
+        match sent.get(id) {
+            Some(hub) => refused.push(FieldRefusal {
+                field: hub.clone(),
+                reason: Refusal::of_message(message),
+                message: message.clone(),
+            }),
+            None => other.push((id.clone(), message.clone())),
+        }
+    }
+    (refused, other)
+}
+
+/// How to reach a status from the current one.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TransitionPlan {
+    /// Take transition `id` with these screen `fields` (`{}` for none). `resolution` is the
+    /// resolution name sent, if any: the link's base takes it once the transition lands.
+    Take {
+        id: String,
+        fields: Value,
+        resolution: Option<String>,
+    },
+    /// The transition exists but needs a field nothing can give.
+    NeedsField { field: String, message: String },
+    /// No transition valid from the current status goes there.
+    NoTransition { message: String },
+}
+
+/// Plans the transition to Jira status `target` from `transitions` (those valid from the
+/// issue's status, with their screen fields). A `resolution` on the screen is filled from
+/// the record's resolution when the screen offers it by name, else from the connector's
+/// `default_resolution`; a required field that stays empty makes the plan
+/// [`TransitionPlan::NeedsField`]. A resolution is never sent to a transition whose screen
+/// lacks it (Jira refuses the whole transition then).
+pub fn plan_transition(
+    target: &str,
+    transitions: &[Transition],
+    record_resolution: Option<&str>,
+    default_resolution: Option<&str>,
+) -> TransitionPlan {
+    let Some(t) = transitions
+        .iter()
+        .find(|t| t.to.name.eq_ignore_ascii_case(target))
+    else {
+        let offered: Vec<&str> = transitions.iter().map(|t| t.to.name.as_str()).collect();
+        return TransitionPlan::NoTransition {
+            message: format!(
+                "no transition from the issue's status reaches `{target}` (it offers: {})",
+                if offered.is_empty() {
+                    "none".to_owned()
+                } else {
+                    offered.join(", ")
+                }
+            ),
+        };
+    };
+    let mut fields = Map::new();
+    let mut resolution = None;
+    for (id, meta) in &t.fields {
+        if id == "resolution" {
+            let pick = [record_resolution, default_resolution]
+                .into_iter()
+                .flatten()
+                .find_map(|name| meta.allowed(name).map(|v| (name, v)));
+            match pick {
+                Some((name, v)) => {
+                    let by = v
+                        .get("id")
+                        .map_or_else(|| json!({ "name": name }), |id| json!({ "id": id }));
+                    fields.insert(id.clone(), by);
+                    resolution = Some(
+                        v.get("name")
+                            .and_then(Value::as_str)
+                            .unwrap_or(name)
+                            .to_owned(),
+                    );
+                }
+                None if meta.required => {
+                    let wanted = [record_resolution, default_resolution]
+                        .into_iter()
+                        .flatten()
+                        .map(|n| format!("`{n}`"))
+                        .collect::<Vec<_>>();
+                    return TransitionPlan::NeedsField {
+                        field: id.clone(),
+                        message: if wanted.is_empty() {
+                            format!(
+                                "transition `{}` to `{target}` requires a resolution; the source has none and the connector sets no `resolution` default",
+                                t.name
+                            )
+                        } else {
+                            format!(
+                                "transition `{}` to `{target}` requires a resolution, and this project offers none of {}",
+                                t.name,
+                                wanted.join(", ")
+                            )
+                        },
+                    };
+                }
+                None => {}
+            }
+        } else if meta.required {
+            return TransitionPlan::NeedsField {
+                field: id.clone(),
+                message: format!(
+                    "transition `{}` to `{target}` requires the field `{id}`, which jira-sync does not fill",
+                    t.name
+                ),
+            };
+        }
+    }
+    TransitionPlan::Take {
+        id: t.id.clone(),
+        fields: Value::Object(fields),
+        resolution,
+    }
+}
+
+/// FNV-1a (64 bits) of `bytes`: a stable fingerprint for what is stored on disk.
+pub fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in bytes {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jira_sync_client::{FieldMeta, StatusRef};
+
+    fn transition(id: &str, to: &str, fields: &[(&str, bool)]) -> Transition {
+        Transition {
+            id: id.into(),
+            name: format!("to {to}"),
+            to: StatusRef {
+                id: format!("s-{to}"),
+                name: to.into(),
+            },
+            fields: fields
+                .iter()
+                .map(|(f, required)| {
+                    (
+                        (*f).to_owned(),
+                        FieldMeta {
+                            required: *required,
+                            name: Some("Resolution".into()),
+                            allowed_values: vec![
+                                json!({ "id": "10000", "name": "Done" }),
+                                json!({ "id": "10001", "name": "Won't Do" }),
+                            ],
+                        },
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_required_resolution_comes_from_the_record_then_the_default() {
+        let ts = [
+            transition("11", "In Progress", &[]),
+            transition("31", "Done", &[("resolution", true)]),
+        ];
+        assert_eq!(
+            plan_transition("done", &ts, Some("won't do"), Some("Done")),
+            TransitionPlan::Take {
+                id: "31".into(),
+                fields: json!({ "resolution": { "id": "10001" } }),
+                resolution: Some("Won't Do".into()),
+            }
+        );
+        // The record's resolution is not offered here: the connector's default is.
+        assert_eq!(
+            plan_transition("Done", &ts, Some("Fixed"), Some("Done")),
+            TransitionPlan::Take {
+                id: "31".into(),
+                fields: json!({ "resolution": { "id": "10000" } }),
+                resolution: Some("Done".into()),
+            }
+        );
+        // Neither: the transition is parked with why.
+        let TransitionPlan::NeedsField { field, message } =
+            plan_transition("Done", &ts, None, None)
+        else {
+            panic!("a required resolution with nothing to give");
+        };
+        assert_eq!(field, "resolution");
+        assert!(message.contains("no `resolution` default"), "{message}");
+    }
+
+    #[test]
+    fn a_resolution_goes_only_where_the_screen_has_it() {
+        let ts = [
+            transition("21", "Closed", &[]),
+            transition("41", "Resolved", &[("resolution", false)]),
+        ];
+        // No screen: nothing but the transition, whatever the record's resolution.
+        assert_eq!(
+            plan_transition("Closed", &ts, Some("Done"), None),
+            TransitionPlan::Take {
+                id: "21".into(),
+                fields: json!({}),
+                resolution: None,
+            }
+        );
+        // An optional resolution on the screen is sent when there is one.
+        assert_eq!(
+            plan_transition("Resolved", &ts, Some("Done"), None),
+            TransitionPlan::Take {
+                id: "41".into(),
+                fields: json!({ "resolution": { "id": "10000" } }),
+                resolution: Some("Done".into()),
+            }
+        );
+        assert_eq!(
+            plan_transition("Resolved", &ts, None, None),
+            TransitionPlan::Take {
+                id: "41".into(),
+                fields: json!({}),
+                resolution: None,
+            }
+        );
+    }
+
+    #[test]
+    fn an_unreachable_status_says_what_is_offered() {
+        let ts = [transition("11", "In Progress", &[])];
+        let TransitionPlan::NoTransition { message } = plan_transition("Done", &ts, None, None)
+        else {
+            panic!("Done is not reachable");
+        };
+        assert!(
+            message.contains("`Done`") && message.contains("In Progress"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn refusals_are_read_per_field_and_by_kind() {
+        let sent = BTreeMap::from([
+            ("priority".to_owned(), "priority".to_owned()),
+            ("summary".to_owned(), "summary".to_owned()),
+            ("customfield_10042".to_owned(), "severity".to_owned()),
+        ]);
+        let errors = vec![
+            (
+                "priority".to_owned(),
+                "The priority selected is invalid.".to_owned(),
+            ),
+            (
+                "customfield_10042".to_owned(),
+                "Field 'customfield_10042' cannot be set. It is not on the appropriate screen, or unknown.".to_owned(),
+            ),
+            ("parent".to_owned(), "Parent is required.".to_owned()),
+        ];
+        let (refused, other) = refused_fields(&sent, &errors);
+        assert_eq!(
+            refused
+                .iter()
+                .map(|r| (r.field.as_str(), r.reason))
+                .collect::<Vec<_>>(),
+            vec![
+                ("priority", Refusal::ValueNotAllowed),
+                ("severity", Refusal::FieldNotOnScreen),
+            ]
+        );
+        assert_eq!(other, vec![("parent".into(), "Parent is required.".into())]);
+        assert_eq!(
+            Refusal::of_message("Resolution is required."),
+            Refusal::TransitionNeedsField
+        );
+        assert_eq!(Refusal::of_message("Something broke."), Refusal::Refused);
+    }
+
+    #[test]
+    fn fingerprints_are_stable_across_builds() {
+        // FNV-1a test vectors: the same bytes hash the same in every build and version.
+        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
+        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
+    }
+}

@@ -1,0 +1,237 @@
+//! Issue 17: writes that get through real workflows and schemes. The globex side is shaped
+//! like a company-managed project (a transition that requires a resolution, a status whose
+//! issues cannot be edited, a priority scheme without "Highest"), and every refusal is
+//! scoped to what Jira refused: that field waits, the rest of the record (other fields,
+//! comments) keeps flowing, and nothing is written twice.
+
+use jira_sim::model::WorkflowSpec;
+use jira_sync_harness::pair::*;
+use jira_sync_harness::world::ops_workflow;
+
+/// globex's `ops` workflow with Close requiring a resolution on its screen, and Closed
+/// issues not editable (`jira.issue.editable = false`).
+fn strict_ops() -> WorkflowSpec {
+    let mut w = ops_workflow();
+    let close = w
+        .transitions
+        .iter_mut()
+        .find(|t| t.name == "Close")
+        .unwrap();
+    close.screen = vec!["resolution".into()];
+    close.required = vec!["resolution".into()];
+    w.locked = vec!["Closed".into()];
+    w
+}
+
+fn strict(globex: &mut SiteSpec) {
+    globex.workflows = vec![strict_ops()];
+}
+
+fn status(issue: &Value) -> &str {
+    issue["fields"]["status"]["name"].as_str().unwrap()
+}
+
+/// Transition requests globex answered with `status`.
+fn transitions_answered(p: &Pair, status: u16) -> u64 {
+    p.sim
+        .control()
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|c| c.method == "POST" && c.route.ends_with("/transitions") && c.status == status)
+        .map(|c| c.count)
+        .sum()
+}
+
+/// The link of globex/ops for the record of acme's `key`.
+fn ops_link(p: &Pair, summary_is: &str) -> jira_sync_store::hub::Link {
+    let issue = p.only_one("globex", summary_is);
+    let id = issue["id"].as_str().unwrap();
+    for rid in 1..=200 {
+        if let Ok(links) = p.hub.links_of(rid)
+            && let Some(l) = links
+                .into_iter()
+                .find(|l| l.site == "globex" && l.issue_id == id)
+        {
+            return l;
+        }
+    }
+    panic!("no link for {summary_is}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transition_that_requires_a_resolution_is_parked_alone_and_comments_still_flow() {
+    let p = pair_shaped(3, "", strict).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-1", "ann@acme.example", "Done")
+        .unwrap();
+    c.reset_counters();
+    p.converge().await;
+    // acme's issue has no resolution and the connector names no default: nothing can fill
+    // the required field, so the status is parked with why and no refused request is sent.
+    let link = ops_link(&p, &s);
+    let parked = link.parked.get("status").expect("status parked");
+    assert_eq!(parked.reason, "transition_needs_field");
+    assert!(
+        parked.message.contains("requires a resolution"),
+        "{}",
+        parked.message
+    );
+    assert_eq!(
+        transitions_answered(&p, 400),
+        0,
+        "no refused transition is sent"
+    );
+    assert_ne!(status(&p.only_one("globex", &s)), "Closed");
+
+    // Later cycles do not send it again, and a comment made meanwhile reaches globex.
+    c.comment_issue("acme", "SEC-1", "ann@acme.example", &json!("after done"))
+        .unwrap();
+    p.converge().await;
+    let r = p.run(ops()).await;
+    assert!(
+        r.parked_now.get("transition_needs_field") == Some(&1),
+        "{r:?}"
+    );
+    let g = p.only_one("globex", &s);
+    assert!(
+        g["fields"]["comment"].to_string().contains("after done"),
+        "the comment arrived: {}",
+        g["fields"]["comment"]
+    );
+    assert_eq!(transitions_answered(&p, 204), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_resolution_gets_the_issue_closed_with_it() {
+    let p = pair_shaped(3, "resolution = \"Done\"\n", strict).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-2").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-2", "ann@acme.example", "Done")
+        .unwrap();
+    c.reset_counters();
+    p.converge().await;
+    let g = p.only_one("globex", &s);
+    assert_eq!(status(&g), "Closed");
+    assert_eq!(g["fields"]["resolution"]["name"], "Done");
+    assert_eq!(
+        transitions_answered(&p, 204),
+        1,
+        "one transition, not one per cycle"
+    );
+    assert_eq!(transitions_answered(&p, 400), 0);
+    // The resolution comes back to acme's record as a field; nothing echoes.
+    let before = p.write_requests();
+    p.converge().await;
+    assert_eq!(
+        p.write_requests(),
+        before,
+        "a converged pair writes nothing"
+    );
+    assert!(ops_link(&p, &s).parked.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_refused_in_a_closed_status_is_sent_after_the_reopen() {
+    let p = pair_shaped(3, "resolution = \"Done\"\n", strict).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-3").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-3", "ann@acme.example", "Done")
+        .unwrap();
+    p.converge().await;
+    assert_eq!(status(&p.only_one("globex", &s)), "Closed");
+
+    // Reopened on acme and its summary changed: globex's Closed issue refuses the edit, so
+    // the reopen goes first and the summary after it.
+    c.transition_issue("acme", "SEC-3", "ann@acme.example", "To Do")
+        .unwrap();
+    c.edit_issue(
+        "acme",
+        "SEC-3",
+        "ann@acme.example",
+        &json!({ "fields": { "summary": "reopened and renamed" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", "reopened and renamed");
+    assert_eq!(status(&g), "Open");
+    assert!(ops_link(&p, "reopened and renamed").parked.is_empty());
+
+    // And later comments arrive.
+    c.comment_issue(
+        "acme",
+        "SEC-3",
+        "ann@acme.example",
+        &json!("after the reopen"),
+    )
+    .unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", "reopened and renamed");
+    assert!(
+        g["fields"]["comment"]
+            .to_string()
+            .contains("after the reopen")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_priority_the_scheme_lacks_is_parked_alone_and_the_rest_arrives() {
+    let p = pair_shaped(2, "", |g| {
+        g.projects[0].priorities = Some(vec!["High".into(), "Medium".into(), "Low".into()]);
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    // A new issue with Highest is created on globex without it; the priority waits alone.
+    c.create_issue(
+        "acme",
+        "ann@acme.example",
+        &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                              "summary": "urgent one", "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", "urgent one");
+    assert_ne!(g["fields"]["priority"]["name"], "Highest");
+    let link = ops_link(&p, "urgent one");
+    let parked = link.parked.get("priority").expect("priority parked");
+    assert_eq!(parked.reason, "value_not_allowed");
+
+    // An existing issue: summary and priority change together; the summary arrives.
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        "ann@acme.example",
+        &json!({ "fields": { "summary": format!("{s} (renamed)"), "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let renamed = format!("{s} (renamed)");
+    let g = p.only_one("globex", &renamed);
+    assert_ne!(g["fields"]["priority"]["name"], "Highest");
+    assert_eq!(
+        ops_link(&p, &renamed)
+            .parked
+            .get("priority")
+            .map(|x| x.reason.as_str()),
+        Some("value_not_allowed")
+    );
+    c.comment_issue("acme", "SEC-1", "ann@acme.example", &json!("still flowing"))
+        .unwrap();
+    p.converge().await;
+    assert!(
+        p.only_one("globex", &renamed)["fields"]["comment"]
+            .to_string()
+            .contains("still flowing")
+    );
+    // Parked, not retried every cycle: converged cycles send no write.
+    let before = p.write_requests();
+    let r = p.run(ops()).await;
+    assert_eq!(p.write_requests(), before);
+    assert_eq!(r.parked_now.get("value_not_allowed"), Some(&2), "{r:?}");
+}
