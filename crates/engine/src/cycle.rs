@@ -548,7 +548,13 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let id = issue["id"].as_str().unwrap_or_default().to_owned();
         let key = issue["key"].as_str().unwrap_or_default().to_owned();
-        let jira = to_hub(conn, &me.site, &issue["fields"]);
+        let mut jira = to_hub(conn, &me.site, &issue["fields"]);
+        // A parent this connector has linked is known by its record, the same on every site.
+        if let Some(pid) = jira.get("parent").and_then(|p| p["id"].as_str())
+            && let Some(rid) = self.record_of(me, pid, work)?
+        {
+            jira.insert("parent".into(), serde_json::json!({ "record": rid }));
+        }
         let existing = match work.links.values().find(|l| l.issue_id == id) {
             Some(l) => Some(l.clone()),
             None => self.hub.link(&me.site, &me.connector, &id)?,
@@ -641,6 +647,26 @@ impl Engine {
         work.links.insert(record.id, link);
         work.records.insert(record.id, record);
         Ok(())
+    }
+
+    /// The record of `site/connector`'s issue `issue_id`, if linked (this run's links first).
+    fn record_of(
+        &self,
+        c: &ConnectorRef,
+        issue_id: &str,
+        work: &Work,
+    ) -> Result<Option<RecordId>, EngineError> {
+        if let Some(l) = work
+            .links
+            .values()
+            .find(|l| l.site == c.site && l.connector == c.connector && l.issue_id == issue_id)
+        {
+            return Ok(Some(l.record));
+        }
+        Ok(self
+            .hub
+            .link(&c.site, &c.connector, issue_id)?
+            .map(|l| l.record))
     }
 
     fn new_record(&self) -> Result<Record, EngineError> {

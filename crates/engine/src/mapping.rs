@@ -7,11 +7,12 @@ use jira_sync_config::Connector;
 use serde_json::{Value, json};
 
 /// Hub fields every connector syncs; custom fields are added from `[connector.fields]`.
-pub const STANDARD: [&str; 10] = [
+pub const STANDARD: [&str; 11] = [
     "summary",
     "description",
     "status",
     "resolution",
+    "parent",
     "priority",
     "labels",
     "issuetype",
@@ -55,6 +56,17 @@ pub fn to_hub(c: &Connector, site: &str, fields: &Value) -> BTreeMap<String, Val
     out.insert("priority".into(), name(&fields["priority"]));
     // Resolution by name; it is written only with a transition whose screen has it.
     out.insert("resolution".into(), name(&fields["resolution"]));
+    // The parent as this site knows it; the engine turns it into the parent's record.
+    out.insert(
+        "parent".into(),
+        match (
+            fields["parent"]["id"].as_str(),
+            fields["parent"]["key"].as_str(),
+        ) {
+            (Some(id), Some(key)) => json!({ "site": site, "id": id, "key": key }),
+            _ => Value::Null,
+        },
+    );
     let mut labels: Vec<String> = fields["labels"]
         .as_array()
         .into_iter()
@@ -91,8 +103,8 @@ pub fn to_jira(
 ) -> Option<(String, Value)> {
     match field {
         // Status and resolution move by transition, issue type only on create, people
-        // once resolved.
-        "status" | "resolution" | "issuetype" | "assignee" | "reporter" => None,
+        // and the parent once resolved on the target.
+        "status" | "resolution" | "parent" | "issuetype" | "assignee" | "reporter" => None,
         "priority" => Some((
             "priority".into(),
             if v.is_null() {

@@ -28,17 +28,20 @@ pub enum Refusal {
     TransitionNeedsField,
     /// No transition from the issue's status reaches the wanted one.
     NoTransition,
+    /// The parent (a sub-task's issue, a story's epic) is not mirrored on this side.
+    ParentUnmapped,
     /// Anything else Jira refused.
     Refused,
 }
 
 impl Refusal {
     /// Every reason, in label order.
-    pub const ALL: [Refusal; 5] = [
+    pub const ALL: [Refusal; 6] = [
         Refusal::FieldNotOnScreen,
         Refusal::ValueNotAllowed,
         Refusal::TransitionNeedsField,
         Refusal::NoTransition,
+        Refusal::ParentUnmapped,
         Refusal::Refused,
     ];
 
@@ -49,6 +52,7 @@ impl Refusal {
             Refusal::ValueNotAllowed => "value_not_allowed",
             Refusal::TransitionNeedsField => "transition_needs_field",
             Refusal::NoTransition => "no_transition",
+            Refusal::ParentUnmapped => "parent_unmapped",
             Refusal::Refused => "refused",
         }
     }

@@ -235,3 +235,51 @@ async fn a_priority_the_scheme_lacks_is_parked_alone_and_the_rest_arrives() {
     assert_eq!(p.write_requests(), before);
     assert_eq!(r.parked_now.get("value_not_allowed"), Some(&2), "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_task_and_a_storys_epic_are_mirrored_under_their_parents_mirrors() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let create = |fields: Value| {
+        c.create_issue("acme", "ann@acme.example", &json!({ "fields": fields }))
+            .unwrap()
+    };
+    let epic = create(
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Epic" }, "summary": "the epic" }),
+    );
+    let story = create(json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Story" },
+                               "summary": "the story", "parent": { "key": epic } }));
+    create(json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Sub-task" },
+                   "summary": "the sub-task", "parent": { "key": story } }));
+    p.converge().await;
+
+    let g_epic = p.only_one("globex", "the epic");
+    let g_story = p.only_one("globex", "the story");
+    let g_sub = p.only_one("globex", "the sub-task");
+    assert_eq!(g_sub["fields"]["issuetype"]["name"], "Sub-task");
+    assert_eq!(g_sub["fields"]["parent"]["key"], g_story["key"]);
+    assert_eq!(g_story["fields"]["parent"]["key"], g_epic["key"]);
+    assert_eq!(p.issues("globex").len(), 3, "nothing twice");
+    // Converged: the parents read back as their records, so nothing is written again.
+    let before = p.write_requests();
+    p.converge().await;
+    assert_eq!(p.write_requests(), before);
+
+    // A story moved under another epic on acme follows on globex.
+    let epic2 = create(
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Epic" }, "summary": "epic two" }),
+    );
+    c.edit_issue(
+        "acme",
+        &story,
+        "ann@acme.example",
+        &json!({ "fields": { "parent": { "key": epic2 } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g_epic2 = p.only_one("globex", "epic two");
+    assert_eq!(
+        p.only_one("globex", "the story")["fields"]["parent"]["key"],
+        g_epic2["key"]
+    );
+}

@@ -21,7 +21,7 @@ pub struct Metrics {
     pub push_backlog: IntGaugeVec,
     /// Writes waiting for a change after Jira refused them, by `reason` (a bounded set:
     /// `field_not_on_screen`, `value_not_allowed`, `transition_needs_field`,
-    /// `no_transition`, `refused`).
+    /// `no_transition`, `parent_unmapped`, `refused`).
     pub parked_writes: IntGaugeVec,
     pub runs_skipped_total: IntCounterVec,
     pub http_requests_total: IntCounterVec,

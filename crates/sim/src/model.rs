@@ -170,6 +170,7 @@ impl Site {
                 IssueType::new("10001", "Task", 0),
                 IssueType::new("10002", "Bug", 0),
                 IssueType::new("10003", "Story", 0),
+                IssueType::new("10004", "Sub-task", -1),
             ],
             fields: Vec::new(),
             workflows: BTreeMap::new(),
@@ -650,6 +651,8 @@ pub struct Issue {
     /// The resolution's id; set only through a transition whose screen has it, cleared by a
     /// transition to a status that is not done.
     pub resolution: Option<String>,
+    /// The parent issue's id: a sub-task's issue (required), or a standard issue's epic.
+    pub parent: Option<u64>,
     pub labels: Vec<String>,
     pub duedate: Option<NaiveDate>,
     pub assignee: Option<String>,

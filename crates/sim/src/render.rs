@@ -23,6 +23,7 @@ pub const SYSTEM_FIELDS: &[(&str, &str, &str)] = &[
     ("status", "Status", "status"),
     ("priority", "Priority", "priority"),
     ("resolution", "Resolution", "resolution"),
+    ("parent", "Parent", "issuelink"),
     ("labels", "Labels", "array"),
     ("issuetype", "Issue Type", "issuetype"),
     ("project", "Project", "project"),
@@ -127,7 +128,7 @@ pub fn issue_type(t: &IssueType, base: &str) -> Value {
         "description": format!("A {}.", t.name.to_lowercase()),
         "iconUrl": format!("{base}/images/icons/issuetypes/{}.png", t.name.to_lowercase()),
         "name": t.name,
-        "subtask": false,
+        "subtask": t.hierarchy_level < 0,
         "hierarchyLevel": t.hierarchy_level,
     })
 }
@@ -255,6 +256,17 @@ fn field_value(site: &Site, issue: &Issue, id: &str, base: &str) -> Option<Value
                         "iconUrl": format!("{base}/images/icons/priorities/{}.svg", name.to_lowercase()) })
             }
         },
+        // Absent without a parent, as Jira leaves it out.
+        "parent" => {
+            let parent = site.issues().get(&issue.parent?)?;
+            let status = site.status(&parent.status).map(|s| status(s, base));
+            let ty = site
+                .issue_type(&parent.issue_type)
+                .map(|t| issue_type(t, base));
+            json!({ "id": parent.id.to_string(), "key": parent.key,
+                    "self": format!("{base}/rest/api/3/issue/{}", parent.id),
+                    "fields": { "summary": parent.summary, "status": status, "issuetype": ty } })
+        }
         "resolution" => match &issue.resolution {
             None => Value::Null,
             Some(r) => resolution(r, base),

@@ -164,6 +164,23 @@ pub fn generate(
         .clone();
     let accounts: Vec<String> = site.accounts.keys().cloned().collect();
     let fields = site.fields.clone();
+    // Generated issues are standard ones (a sub-task needs a parent), with priorities the
+    // project's scheme offers.
+    let types: Vec<String> = p
+        .issue_types
+        .iter()
+        .filter(|id| site.issue_type(id).is_none_or(|t| t.hierarchy_level >= 0))
+        .cloned()
+        .collect();
+    let priorities: Vec<(&str, &str)> = PRIORITIES
+        .iter()
+        .copied()
+        .filter(|(_, name)| {
+            p.priorities
+                .as_ref()
+                .is_none_or(|allowed| allowed.iter().any(|a| a.eq_ignore_ascii_case(name)))
+        })
+        .collect();
     let mut rng = Rng(seed ^ 0x6a09_e667_f3bc_c908);
     let mut keys = Vec::with_capacity(count);
     for _ in 0..count {
@@ -174,11 +191,11 @@ pub fn generate(
         let labels: Vec<&str> = (0..rng.range(0, 3)).map(|_| *rng.pick(LABELS)).collect();
         let mut f = json!({
             "project": { "key": p.key },
-            "issuetype": { "id": rng.pick(&p.issue_types) },
+            "issuetype": { "id": rng.pick(&types) },
             "summary": sentence(&mut rng, 3, 16),
             "description": adf::from_text(&text.join("\n")),
             "labels": labels,
-            "priority": { "id": rng.pick(&PRIORITIES).0 },
+            "priority": { "id": rng.pick(&priorities).0 },
         });
         if rng.range(0, 3) == 0 {
             f["assignee"] = json!({ "accountId": rng.pick(&accounts) });

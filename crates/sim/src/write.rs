@@ -191,6 +191,7 @@ pub fn create(
         status: workflow.initial.clone(),
         priority: Some("3".to_owned()),
         resolution: None,
+        parent: None,
         labels: Vec::new(),
         duedate: None,
         assignee: None,
@@ -237,6 +238,15 @@ pub fn create(
             }
         },
     };
+    let level = site
+        .issue_type(&issue.issue_type)
+        .map_or(0, |t| t.hierarchy_level);
+    if level < 0 && issue.parent.is_none() && !errors.contains_key("parent") {
+        errors.insert(
+            "issuetype".to_owned(),
+            "Issue type is a sub-task but parent issue key or id not specified.".to_owned(),
+        );
+    }
     if !errors.is_empty() {
         return Err(JiraError::fields(errors));
     }
@@ -500,6 +510,11 @@ fn diff(a: &Issue, b: &Issue) -> Vec<(String, Option<String>, Option<String>)> {
     cmp("status", Some(a.status.clone()), Some(b.status.clone()));
     cmp("priority", a.priority.clone(), b.priority.clone());
     cmp("resolution", a.resolution.clone(), b.resolution.clone());
+    cmp(
+        "parent",
+        a.parent.map(|p| p.to_string()),
+        b.parent.map(|p| p.to_string()),
+    );
     cmp("labels", Some(a.labels.join(" ")), Some(b.labels.join(" ")));
     cmp(
         "duedate",
@@ -578,6 +593,7 @@ pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> 
         }
         // Resolution is set through a transition whose screen has it, never by an edit.
         "resolution" => Err(cannot_set(field)),
+        "parent" => set_parent(site, issue, value),
         "duedate" => {
             issue.duedate = date(value)?;
             Ok(())
@@ -761,4 +777,48 @@ fn apply_update_ops(
             }
         }
     }
+}
+
+/// Sets `parent` (`{"key"}` or `{"id"}`; null removes an epic parent). A sub-task's parent is
+/// a standard issue of its project and is fixed at create (moving it is a separate
+/// operation); a standard issue's parent is an epic; an epic has none (reference
+/// jira-cloud-api.md section 11.4).
+fn set_parent(site: &Site, issue: &mut Issue, value: &Value) -> Result<(), String> {
+    let level = |id: &str| site.issue_type(id).map_or(0, |t| t.hierarchy_level);
+    let own = level(&issue.issue_type);
+    let creating = !site.issues().contains_key(&issue.id);
+    if own < 0 && !creating {
+        return Err(cannot_set("parent"));
+    }
+    if value.is_null() {
+        if own < 0 {
+            return Err(
+                "Issue type is a sub-task but parent issue key or id not specified.".into(),
+            );
+        }
+        issue.parent = None;
+        return Ok(());
+    }
+    let by_key = value.get("key").and_then(Value::as_str);
+    let by_id = value.get("id").and_then(id_string);
+    let parent = site.issues().values().find(|i| {
+        by_key.is_some_and(|k| k.eq_ignore_ascii_case(&i.key))
+            || by_id.as_deref() == Some(i.id.to_string().as_str())
+    });
+    let Some(parent) = parent else {
+        return Err("Could not find issue by id or key.".into());
+    };
+    let ok = match own {
+        l if l < 0 => level(&parent.issue_type) == 0 && parent.project_id == issue.project_id,
+        0 => level(&parent.issue_type) == 1,
+        _ => false,
+    };
+    if !ok {
+        return Err(format!(
+            "Issue '{}' cannot be the parent of an issue of this type.",
+            parent.key
+        ));
+    }
+    issue.parent = Some(parent.id);
+    Ok(())
 }

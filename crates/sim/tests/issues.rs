@@ -345,9 +345,9 @@ async fn project_issue_types_fields_and_createmeta() {
     assert_eq!(sev["schema"]["type"], "option");
     assert_eq!(sev["custom"], true);
     let (_, types) = f.get("/issuetype").await;
-    assert_eq!(types.as_array().unwrap().len(), 4);
+    assert_eq!(types.as_array().unwrap().len(), 5);
     let (s, meta) = f.get("/issue/createmeta/SEC/issuetypes?maxResults=2").await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(meta["issueTypes"].as_array().unwrap().len(), 2);
-    assert_eq!(meta["total"], 4);
+    assert_eq!(meta["total"], 5);
 }

@@ -113,7 +113,7 @@ pub struct Link {
 pub struct ParkedField {
     /// One of a bounded set (the `reason` label of `jira_sync_parked_writes`):
     /// `field_not_on_screen`, `value_not_allowed`, `transition_needs_field`, `no_transition`,
-    /// `refused`.
+    /// `parent_unmapped`, `refused`.
     pub reason: String,
     /// Jira's words (or what jira-sync found), for operators; never a secret.
     pub message: String,

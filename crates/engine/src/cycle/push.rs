@@ -131,6 +131,9 @@ impl Engine {
         let fields = hub_fields(conn);
         let landed = self.landed_creates(me, conn, ctx, work).await?;
         let mut creates: Vec<(Record, Value, u64)> = Vec::new();
+        // Fields a create was refused for (or could not carry) and sent without: parked on
+        // the new link.
+        let mut refused_on_create: HashMap<RecordId, Vec<FieldRefusal>> = HashMap::new();
         for rid in self.scope(me, work)? {
             if work.cancel.is_cancelled() {
                 break;
@@ -188,6 +191,12 @@ impl Engine {
                 (l, _) => l,
             };
             let Some(mut link) = link else {
+                // A parent goes first: the child waits for its parent's issue here.
+                let parent = self.parent_on(me, record.fields.get("parent"), work)?;
+                if let ParentOn::Pending = parent {
+                    report.deferred += 1;
+                    continue;
+                }
                 let nonce = format!(
                     "{}-{}",
                     rid,
@@ -204,6 +213,22 @@ impl Engine {
                     .await?;
                 let mut f = serde_json::Map::new();
                 f.insert("project".into(), json!({ "key": conn.project }));
+                match parent {
+                    ParentOn::Key(k) => {
+                        f.insert("parent".into(), json!({ "key": k }));
+                    }
+                    ParentOn::Unmapped(message) => {
+                        refused_on_create
+                            .entry(rid)
+                            .or_default()
+                            .push(FieldRefusal {
+                                field: "parent".into(),
+                                reason: Refusal::ParentUnmapped,
+                                message,
+                            });
+                    }
+                    ParentOn::None | ParentOn::Pending => {}
+                }
                 f.insert("issuetype".into(), json!({ "name": record.fields.get("issuetype").and_then(Value::as_str).unwrap_or("Task") }));
                 for name in &fields {
                     if let Some((k, v)) = record
@@ -255,8 +280,6 @@ impl Engine {
             .map(<[_]>::to_vec)
             .collect();
         batches.reverse();
-        // Fields a create was refused for and sent again without: parked on the new link.
-        let mut refused_on_create: HashMap<RecordId, Vec<FieldRefusal>> = HashMap::new();
         let sent_ids = sent_fields(conn);
         while let Some(batch) = batches.pop() {
             if work.cancel.is_cancelled() {
@@ -494,6 +517,23 @@ impl Engine {
             if let Some((k, v)) = to_jira(conn, &ctx.field_types, name, &h) {
                 edit.insert(k, v);
                 edited.push(name.clone());
+            } else if name == "parent" {
+                match self.parent_on(me, Some(&h), work)? {
+                    ParentOn::Key(k) => {
+                        edit.insert("parent".into(), json!({ "key": k }));
+                        edited.push(name.clone());
+                    }
+                    ParentOn::Unmapped(message) => {
+                        let r = FieldRefusal {
+                            field: name.clone(),
+                            reason: Refusal::ParentUnmapped,
+                            message,
+                        };
+                        self.park_field(me, conn, record, link, r, now, report);
+                    }
+                    // Its parent's issue comes first; a parent is never removed here.
+                    ParentOn::Pending | ParentOn::None => {}
+                }
             } else if PEOPLE.contains(&name.as_str())
                 && let Some(v) = self.person(me, ctx, name, &h, report).await?
             {
@@ -636,6 +676,63 @@ impl Engine {
             .entry(record.id)
             .or_insert_with(|| record.clone());
         Ok(())
+    }
+
+    /// Where the record's parent is on this connector's site. A parent is kept in the hub
+    /// as its record (`{"record": N}`), or, read before its record was known, as the issue of
+    /// the site it was read on (`{"site", "id", "key"}`).
+    fn parent_on(
+        &self,
+        me: &ConnectorRef,
+        value: Option<&Value>,
+        work: &Work,
+    ) -> Result<ParentOn, EngineError> {
+        let Some(v) = value.filter(|v| !v.is_null()) else {
+            return Ok(ParentOn::None);
+        };
+        let rid = match (v["record"].as_u64(), v["site"].as_str(), v["id"].as_str()) {
+            (Some(rid), _, _) => Some(rid),
+            (None, Some(site), Some(_)) if site == me.site => {
+                // The parent is an issue of this very site.
+                return Ok(v["key"]
+                    .as_str()
+                    .map_or(ParentOn::None, |k| ParentOn::Key(k.to_owned())));
+            }
+            (None, Some(site), Some(id)) => {
+                let mut found = None;
+                for c in self.peers(me).into_iter().filter(|c| c.site == site) {
+                    if let Some(r) = self.record_of(&c, id, work)? {
+                        found = Some(r);
+                        break;
+                    }
+                }
+                found
+            }
+            _ => None,
+        };
+        let Some(rid) = rid else {
+            return Ok(ParentOn::Unmapped(format!(
+                "the parent {} is not mirrored here (outside the scope of the mirrored connectors)",
+                v["key"].as_str().unwrap_or("issue")
+            )));
+        };
+        let link = match work.links.get(&rid) {
+            Some(l) if l.site == me.site && l.connector == me.connector => Some(l.clone()),
+            _ => self
+                .hub
+                .links_of(rid)?
+                .into_iter()
+                .find(|l| l.site == me.site && l.connector == me.connector),
+        };
+        if let Some(l) = link {
+            return Ok(ParentOn::Key(l.issue_key));
+        }
+        Ok(match self.record(work, rid)? {
+            Some(r) if r.gone.is_none() => ParentOn::Pending,
+            _ => ParentOn::Unmapped(format!(
+                "the parent (record {rid}) is gone or not mirrored here"
+            )),
+        })
     }
 
     /// Sends an edit; what Jira refuses field by field is taken out and the rest sent again.
@@ -902,4 +999,17 @@ fn landed(
         );
         link.parked.remove(name);
     }
+}
+
+/// Where a record's parent is on the target site.
+#[derive(Debug)]
+enum ParentOn {
+    /// No parent.
+    None,
+    /// The parent's issue there.
+    Key(String),
+    /// The parent is mirrored, but its issue there does not exist yet: the child waits.
+    Pending,
+    /// The parent is not mirrored there: why.
+    Unmapped(String),
 }
