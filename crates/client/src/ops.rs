@@ -556,16 +556,18 @@ impl Client {
         self.execute(req).await
     }
 
+    /// The issue types a create in project `key` may use (`getCreateIssueMetaIssueTypes`,
+    /// up to 200, the most one page holds).
     pub async fn createmeta_issue_types(
         &self,
         key: &str,
     ) -> Result<Vec<IssueTypeRef>, ClientError> {
-        let v: Value = self
-            .execute(Req::get(
-                "/issue/createmeta/{projectIdOrKey}/issuetypes",
-                format!("/issue/createmeta/{}/issuetypes", enc(key)),
-            ))
-            .await?;
+        let mut req = Req::get(
+            "/issue/createmeta/{projectIdOrKey}/issuetypes",
+            format!("/issue/createmeta/{}/issuetypes", enc(key)),
+        );
+        req.query.push(("maxResults", "200".into()));
+        let v: Value = self.execute(req).await?;
         let list = if v["issueTypes"].is_array() {
             v["issueTypes"].clone()
         } else {

@@ -240,6 +240,8 @@ pub struct Connector {
     /// The resolution (by name) a transition that requires one gets when the record has
     /// none this project offers.
     pub resolution: Option<String>,
+    /// Hub issue type -> this project's issue type name (default: the same name).
+    pub issuetypes: BTreeMap<String, String>,
 }
 
 /// Which way a connector moves changes.

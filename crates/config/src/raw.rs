@@ -150,6 +150,9 @@ pub struct RawConnector {
     pub fields: Option<BTreeMap<String, String>>,
     /// Jira status name -> hub status.
     pub statuses: Option<BTreeMap<String, String>>,
+    /// Hub issue type -> this project's issue type name, for sites that name types
+    /// differently (`bug = "Defect"`). Default: the same name. Unmapped types are reported.
+    pub issuetypes: Option<BTreeMap<String, String>>,
     /// The resolution a transition that requires one gets when the source issue has none
     /// (or one this project does not offer), e.g. `"Done"`. Default: none, and such a
     /// transition is parked and reported.

@@ -507,6 +507,18 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
             None
         }
     };
+    let mut issuetypes = Some(BTreeMap::new());
+    for (hub, name) in raw.issuetypes.unwrap_or_default() {
+        if hub.trim().is_empty() || name.trim().is_empty() || name.chars().count() > 255 {
+            p.push(
+                format!("{key}.issuetypes.{hub}"),
+                "expected `hub type = \"issue type name of this project\"`, e.g. `bug = \"Defect\"`".to_owned(),
+            );
+            issuetypes = None;
+        } else if let Some(m) = issuetypes.as_mut() {
+            m.insert(hub, name.trim().to_owned());
+        }
+    }
     let resolution = match raw.resolution.as_deref().map(str::trim) {
         None => Some(None),
         Some(r) if !r.is_empty() && r.chars().count() <= 255 => Some(Some(r.to_owned())),
@@ -572,6 +584,7 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
         overlap: overlap?,
         propagate_deletes: raw.propagate_deletes.unwrap_or(false),
         resolution: resolution?,
+        issuetypes: issuetypes?,
         fields: fields_ok.then_some(fields)?,
         statuses: statuses_ok.then_some(statuses)?,
     })

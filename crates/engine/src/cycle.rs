@@ -114,8 +114,9 @@ pub struct Report {
     pub gone: Vec<(String, String)>,
     /// Issues deleted because the issue they mirror was deleted (`propagate_deletes`).
     pub deleted: Vec<String>,
-    /// Records whose create this connector refused as a whole, parked now (new or waiting).
-    pub parked_records: usize,
+    /// Records whose create this connector refused as a whole, parked now (new or
+    /// waiting), by reason label.
+    pub parked_records: BTreeMap<String, usize>,
     /// Everything parked on this connector after the run, by reason (the `reason` label
     /// of `jira_sync_parked_writes`): parked fields of its issues and refused records.
     pub parked_now: BTreeMap<String, usize>,
@@ -130,6 +131,7 @@ fn fingerprint(record: &Record, conn: &Connector) -> u64 {
         "fields": conn.fields,
         "statuses": conn.statuses,
         "resolution": conn.resolution,
+        "issuetypes": conn.issuetypes,
     });
     let fields = serde_json::to_string(&record.fields).unwrap_or_default();
     crate::plan::fnv1a(format!("{fields}\0{config}").as_bytes())
@@ -161,6 +163,18 @@ fn note_failure(
         other => Err(other),
     }
 }
+
+/// The reason label of a stored record refusal (`type_unmapped: ...`), else `refused`.
+fn reason_label(reason: &str) -> &'static str {
+    crate::plan::Refusal::from_label(reason.split(':').next().unwrap_or_default()).as_str()
+}
+
+/// (site, project) -> (when read, the project's issue types as (id, name)), reused for
+/// [`ISSUE_TYPES_TTL`].
+type IssueTypeCache = HashMap<(String, String), (DateTime<Utc>, Vec<(String, String)>)>;
+
+/// How long a project's create metadata (its issue types) is reused.
+const ISSUE_TYPES_TTL: Duration = Duration::hours(1);
 
 /// (site, email) -> (when asked, account id or none), reused for [`PEOPLE_TTL`].
 type PeopleCache = HashMap<(String, String), (DateTime<Utc>, Option<String>)>;
@@ -208,6 +222,8 @@ pub struct Engine {
     sites: std::sync::RwLock<HashMap<String, Arc<SiteCtx>>>,
     now: Clock,
     people: std::sync::Mutex<PeopleCache>,
+    /// Issue types per project from create metadata, refreshed after a refusal.
+    issue_types: std::sync::Mutex<IssueTypeCache>,
     /// (site/connector, field): people fields Jira refused to take from this connector.
     refused_people: std::sync::Mutex<BTreeSet<(String, String)>>,
     /// Whether runs take the hourly census themselves (off when a scheduler runs
@@ -255,6 +271,7 @@ impl Engine {
             ),
             now: Arc::new(Utc::now),
             people: Default::default(),
+            issue_types: Default::default(),
             refused_people: Default::default(),
             census_in_runs: true,
         }
@@ -669,6 +686,37 @@ impl Engine {
             .map(|l| l.record))
     }
 
+    /// The issue types a create in `conn`'s project may use, as (id, name): from create
+    /// metadata (`getCreateIssueMetaIssueTypes`), cached for an hour per site and project.
+    async fn project_issue_types(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+    ) -> Result<Vec<(String, String)>, EngineError> {
+        let key = (me.site.clone(), conn.project.clone());
+        let now = (self.now)();
+        if let Some((at, types)) = locked(&self.issue_types).get(&key)
+            && now - *at < ISSUE_TYPES_TTL
+        {
+            return Ok(types.clone());
+        }
+        let types: Vec<(String, String)> = ctx
+            .client
+            .createmeta_issue_types(&conn.project)
+            .await?
+            .into_iter()
+            .map(|t| (t.id, t.name))
+            .collect();
+        locked(&self.issue_types).insert(key, (now, types.clone()));
+        Ok(types)
+    }
+
+    /// Forgets `conn`'s project's issue types: the next create reads them again.
+    fn forget_issue_types(&self, me: &ConnectorRef, conn: &Connector) {
+        locked(&self.issue_types).remove(&(me.site.clone(), conn.project.clone()));
+    }
+
     fn new_record(&self) -> Result<Record, EngineError> {
         Ok(Record::new(self.hub.new_record_id()?))
     }
@@ -712,7 +760,10 @@ impl Engine {
             },
         );
         work.records.insert(r.id, r);
-        report.parked_records += 1;
+        *report
+            .parked_records
+            .entry(reason_label(&reason).to_owned())
+            .or_default() += 1;
         report
             .parked
             .push((format!("record {}", record.id), reason));

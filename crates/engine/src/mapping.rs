@@ -75,7 +75,14 @@ pub fn to_hub(c: &Connector, site: &str, fields: &Value) -> BTreeMap<String, Val
         .collect();
     labels.sort();
     out.insert("labels".into(), json!(labels));
-    out.insert("issuetype".into(), name(&fields["issuetype"]));
+    // An issue type read back as the hub type it was mapped from (`[connector.issuetypes]`).
+    let ty = fields["issuetype"]["name"].as_str().map(|n| {
+        c.issuetypes
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(n))
+            .map_or(n, |(hub, _)| hub.as_str())
+    });
+    out.insert("issuetype".into(), ty.map_or(Value::Null, |t| json!(t)));
     out.insert("duedate".into(), fields["duedate"].clone());
     for f in PEOPLE {
         out.insert(f.into(), person(site, &fields[f]));

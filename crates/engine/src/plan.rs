@@ -30,18 +30,22 @@ pub enum Refusal {
     NoTransition,
     /// The parent (a sub-task's issue, a story's epic) is not mirrored on this side.
     ParentUnmapped,
+    /// The record's issue type does not exist in the target project (map it in
+    /// `[connector.issuetypes]`).
+    TypeUnmapped,
     /// Anything else Jira refused.
     Refused,
 }
 
 impl Refusal {
     /// Every reason, in label order.
-    pub const ALL: [Refusal; 6] = [
+    pub const ALL: [Refusal; 7] = [
         Refusal::FieldNotOnScreen,
         Refusal::ValueNotAllowed,
         Refusal::TransitionNeedsField,
         Refusal::NoTransition,
         Refusal::ParentUnmapped,
+        Refusal::TypeUnmapped,
         Refusal::Refused,
     ];
 
@@ -53,8 +57,17 @@ impl Refusal {
             Refusal::TransitionNeedsField => "transition_needs_field",
             Refusal::NoTransition => "no_transition",
             Refusal::ParentUnmapped => "parent_unmapped",
+            Refusal::TypeUnmapped => "type_unmapped",
             Refusal::Refused => "refused",
         }
+    }
+
+    /// The reason of a stored label, or `Refused` for any other text.
+    pub fn from_label(label: &str) -> Refusal {
+        Refusal::ALL
+            .into_iter()
+            .find(|r| r.as_str() == label)
+            .unwrap_or(Refusal::Refused)
     }
 
     /// Reads Jira's message for one field.
@@ -216,6 +229,36 @@ pub fn plan_transition(
     }
 }
 
+/// The issue type id to create hub type `hub` with in a project whose create metadata lists
+/// `types` (id, name): the connector's `[connector.issuetypes]` name for it (`map`), else
+/// the same name, matched without regard to case. Sent by id, because a name is resolved
+/// across the whole site, not the project (reference jira-cloud-api.md section 11.4).
+///
+/// # Errors
+/// The project has no such type: what to configure.
+pub fn issue_type_id(
+    hub: &str,
+    map: &BTreeMap<String, String>,
+    types: &[(String, String)],
+    project: &str,
+) -> Result<String, String> {
+    let wanted = map
+        .iter()
+        .find(|(h, _)| h.eq_ignore_ascii_case(hub))
+        .map_or(hub, |(_, name)| name.as_str());
+    types
+        .iter()
+        .find(|(_, name)| name.eq_ignore_ascii_case(wanted))
+        .map(|(id, _)| id.clone())
+        .ok_or_else(|| {
+            let have: Vec<&str> = types.iter().map(|(_, n)| n.as_str()).collect();
+            format!(
+                "issue type `{wanted}` does not exist in project {project} (it has: {}); map hub type `{hub}` in [connector.issuetypes]",
+                have.join(", ")
+            )
+        })
+}
+
 /// FNV-1a (64 bits) of `bytes`: a stable fingerprint for what is stored on disk.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
@@ -373,6 +416,25 @@ mod tests {
             Refusal::TransitionNeedsField
         );
         assert_eq!(Refusal::of_message("Something broke."), Refusal::Refused);
+    }
+
+    #[test]
+    fn issue_types_resolve_per_project_by_the_map_then_the_name() {
+        let types = vec![
+            ("20001".to_owned(), "Task".to_owned()),
+            ("20002".to_owned(), "Defect".to_owned()),
+        ];
+        let map = BTreeMap::from([("bug".to_owned(), "Defect".to_owned())]);
+        assert_eq!(
+            issue_type_id("Bug", &map, &types, "OPS"),
+            Ok("20002".into())
+        );
+        assert_eq!(
+            issue_type_id("task", &map, &types, "OPS"),
+            Ok("20001".into())
+        );
+        let e = issue_type_id("Story", &map, &types, "OPS").unwrap_err();
+        assert!(e.contains("`Story`") && e.contains("Task, Defect"), "{e}");
     }
 
     #[test]

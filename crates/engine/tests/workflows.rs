@@ -247,10 +247,14 @@ async fn a_sub_task_and_a_storys_epic_are_mirrored_under_their_parents_mirrors()
     let epic = create(
         json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Epic" }, "summary": "the epic" }),
     );
-    let story = create(json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Story" },
-                               "summary": "the story", "parent": { "key": epic } }));
-    create(json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Sub-task" },
-                   "summary": "the sub-task", "parent": { "key": story } }));
+    let story = create(
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Story" },
+                               "summary": "the story", "parent": { "key": epic } }),
+    );
+    create(
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Sub-task" },
+                   "summary": "the sub-task", "parent": { "key": story } }),
+    );
     p.converge().await;
 
     let g_epic = p.only_one("globex", "the epic");
@@ -281,5 +285,62 @@ async fn a_sub_task_and_a_storys_epic_are_mirrored_under_their_parents_mirrors()
     assert_eq!(
         p.only_one("globex", "the story")["fields"]["parent"]["key"],
         g_epic2["key"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn issue_types_are_sent_by_id_of_the_project_mapped_by_name_and_an_unmapped_one_is_reported()
+{
+    // globex's OPS is team-managed: its types are its own (a create naming "Task" is refused
+    // there), and it calls bugs "Defect".
+    let p = pair_shaped(0, "[connector.issuetypes]\nBug = \"Defect\"\n", |g| {
+        g.projects[0].team_managed = Some(true);
+        g.projects[0].issue_types = Some(vec![
+            "Task".into(),
+            "Defect".into(),
+            "Epic".into(),
+            "Sub-task".into(),
+        ]);
+    })
+    .await;
+    let c = p.sim.control();
+    for (ty, s) in [("Task", "a task"), ("Bug", "a bug"), ("Story", "a story")] {
+        c.create_issue(
+            "acme",
+            "ann@acme.example",
+            &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": ty }, "summary": s } }),
+        )
+        .unwrap();
+    }
+    p.converge().await;
+    let task = p.only_one("globex", "a task");
+    assert_eq!(task["fields"]["issuetype"]["name"], "Task");
+    assert_eq!(
+        task["fields"]["issuetype"]["scope"]["type"], "PROJECT",
+        "the project's own Task, by id"
+    );
+    assert_eq!(
+        p.only_one("globex", "a bug")["fields"]["issuetype"]["name"],
+        "Defect"
+    );
+    assert_eq!(
+        p.issues("globex").len(),
+        2,
+        "the story has no type on globex"
+    );
+    let r = p.run(ops()).await;
+    assert_eq!(r.parked_now.get("type_unmapped"), Some(&1), "{r:?}");
+    // Reported once, not attempted every cycle; the mapped types read back as the hub's.
+    let before = p.write_requests();
+    p.converge().await;
+    assert_eq!(p.write_requests(), before);
+    let record_types: Vec<String> = (1..=10)
+        .filter_map(|rid| p.hub.record(rid).unwrap())
+        .filter_map(|r| r.fields.get("issuetype")?.as_str().map(str::to_owned))
+        .collect();
+    assert!(record_types.contains(&"Bug".to_owned()), "{record_types:?}");
+    assert!(
+        !record_types.contains(&"Defect".to_owned()),
+        "{record_types:?}"
     );
 }

@@ -58,6 +58,7 @@ fn site(sim: &Simulator, auth: Auth) -> Site {
             overlap: std::time::Duration::from_secs(300),
             propagate_deletes: false,
             resolution: None,
+            issuetypes: Default::default(),
             fields: Default::default(),
             statuses: Default::default(),
         }],

@@ -130,6 +130,10 @@ pub struct ProjectSpec {
     /// The priority names the project's priority scheme offers (default: all five); any
     /// other priority is refused per field ("The priority selected is invalid.").
     pub priorities: Option<Vec<String>>,
+    /// A team-managed project: its issue types (`issue_types`, default Task, Bug, Story,
+    /// Epic, Sub-task) are its own, with ids of their own and `scope` naming the project,
+    /// so a create that names the type (resolved across the site) is refused; by id works.
+    pub team_managed: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -510,20 +514,50 @@ impl Control {
             if !s.workflows.contains_key(&workflow) {
                 return Err(ControlError::NotFound(format!("no workflow `{workflow}`")));
             }
+            let id = 10000 + s.projects.len() as u64;
             let issue_types = match &spec.issue_types {
-                None => s.issue_types.iter().map(|t| t.id.clone()).collect(),
+                _ if spec.team_managed == Some(true) => {
+                    let defaults = ["Task", "Bug", "Story", "Epic", "Sub-task"];
+                    let names: Vec<String> = spec
+                        .issue_types
+                        .clone()
+                        .unwrap_or_else(|| defaults.iter().map(|n| (*n).to_owned()).collect());
+                    let mut ids = Vec::new();
+                    for name in names {
+                        let level = match name.to_ascii_lowercase().as_str() {
+                            "epic" => 1,
+                            "sub-task" | "subtask" => -1,
+                            _ => 0,
+                        };
+                        let tid = (20000 + s.issue_types.len()).to_string();
+                        s.issue_types.push(crate::model::IssueType {
+                            id: tid.clone(),
+                            name,
+                            hierarchy_level: level,
+                            scope_project: Some(id),
+                        });
+                        ids.push(tid);
+                    }
+                    ids
+                }
+                None => s
+                    .issue_types
+                    .iter()
+                    .filter(|t| t.scope_project.is_none())
+                    .map(|t| t.id.clone())
+                    .collect(),
                 Some(names) => names
                     .iter()
                     .map(|n| {
                         s.issue_types
                             .iter()
+                            .filter(|t| t.scope_project.is_none())
                             .find(|t| t.name.eq_ignore_ascii_case(n))
                             .map(|t| t.id.clone())
                             .ok_or_else(|| ControlError::NotFound(format!("no issue type `{n}`")))
                     })
                     .collect::<Result<_, _>>()?,
             };
-            let id = 10000 + s.projects.len() as u64;
             s.projects.push(Project {
                 id,
                 key: key.clone(),

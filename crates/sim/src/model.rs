@@ -572,6 +572,8 @@ pub struct IssueType {
     pub id: String,
     pub name: String,
     pub hierarchy_level: i32,
+    /// The project of a team-managed project's own type; `None` for the site's shared types.
+    pub scope_project: Option<u64>,
 }
 
 impl IssueType {
@@ -580,6 +582,7 @@ impl IssueType {
             id: id.into(),
             name: name.into(),
             hierarchy_level,
+            scope_project: None,
         }
     }
 }

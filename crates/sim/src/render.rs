@@ -122,7 +122,7 @@ pub fn status(s: &Status, base: &str) -> Value {
 }
 
 pub fn issue_type(t: &IssueType, base: &str) -> Value {
-    json!({
+    let mut v = json!({
         "self": format!("{base}/rest/api/3/issuetype/{}", t.id),
         "id": t.id,
         "description": format!("A {}.", t.name.to_lowercase()),
@@ -130,7 +130,11 @@ pub fn issue_type(t: &IssueType, base: &str) -> Value {
         "name": t.name,
         "subtask": t.hierarchy_level < 0,
         "hierarchyLevel": t.hierarchy_level,
-    })
+    });
+    if let Some(p) = t.scope_project {
+        v["scope"] = json!({ "type": "PROJECT", "project": { "id": p.to_string() } });
+    }
+    v
 }
 
 pub fn avatar_urls(account_id: &str) -> Value {

@@ -14,7 +14,9 @@ use super::{
     overlap,
 };
 use crate::mapping::{PEOPLE, hub_fields, jira_status, sent_fields, to_jira};
-use crate::plan::{FieldRefusal, Refusal, TransitionPlan, fnv1a, plan_transition, refused_fields};
+use crate::plan::{
+    FieldRefusal, Refusal, TransitionPlan, fnv1a, issue_type_id, plan_transition, refused_fields,
+};
 
 impl Engine {
     /// Records of this connector and of its mirror peers, and those made for it through the
@@ -158,7 +160,10 @@ impl Engine {
                 if p.fingerprint == fingerprint(&record, conn) {
                     // Refused before, and nothing changed since: wait for a change.
                     report.waiting += 1;
-                    report.parked_records += 1;
+                    *report
+                        .parked_records
+                        .entry(super::reason_label(&p.reason).to_owned())
+                        .or_default() += 1;
                     continue;
                 }
                 // Something changed: try again (a new refusal parks it again).
@@ -197,6 +202,28 @@ impl Engine {
                     report.deferred += 1;
                     continue;
                 }
+                // The issue type by id, as this project names it.
+                let hub_type = record
+                    .fields
+                    .get("issuetype")
+                    .and_then(Value::as_str)
+                    .unwrap_or("Task");
+                let types = match self.project_issue_types(me, conn, ctx).await {
+                    Ok(t) => t,
+                    Err(e) => {
+                        note_failure(me, report, work, format!("record {rid}"), e)?;
+                        continue;
+                    }
+                };
+                let type_id = match issue_type_id(hub_type, &conn.issuetypes, &types, &conn.project)
+                {
+                    Ok(id) => id,
+                    Err(why) => {
+                        let reason = format!("{}: {why}", Refusal::TypeUnmapped.as_str());
+                        self.park(me, conn, &record, reason, work, report);
+                        continue;
+                    }
+                };
                 let nonce = format!(
                     "{}-{}",
                     rid,
@@ -229,7 +256,7 @@ impl Engine {
                     }
                     ParentOn::None | ParentOn::Pending => {}
                 }
-                f.insert("issuetype".into(), json!({ "name": record.fields.get("issuetype").and_then(Value::as_str).unwrap_or("Task") }));
+                f.insert("issuetype".into(), json!({ "id": type_id }));
                 for name in &fields {
                     if let Some((k, v)) = record
                         .fields
@@ -425,6 +452,10 @@ impl Engine {
                     again.push((record.clone(), d, *intent));
                     continue;
                 }
+                if e.errors.iter().any(|(f, _)| f == "issuetype") {
+                    // The project's types may have changed: read them again next time.
+                    self.forget_issue_types(me, conn);
+                }
                 let reason = e
                     .errors
                     .iter()
@@ -440,7 +471,7 @@ impl Engine {
                 batches.push(again);
             }
         }
-        report.parked_now = self.parked_now(me, work, report.parked_records)?;
+        report.parked_now = self.parked_now(me, work, &report.parked_records)?;
         Ok(())
     }
 
@@ -450,7 +481,7 @@ impl Engine {
         &self,
         me: &ConnectorRef,
         work: &Work,
-        parked_records: usize,
+        parked_records: &BTreeMap<String, usize>,
     ) -> Result<BTreeMap<String, usize>, EngineError> {
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         let mut links: BTreeMap<RecordId, Link> = self
@@ -467,10 +498,8 @@ impl Engine {
         for p in links.values().flat_map(|l| l.parked.values()) {
             *counts.entry(p.reason.clone()).or_default() += 1;
         }
-        if parked_records > 0 {
-            *counts
-                .entry(Refusal::Refused.as_str().to_owned())
-                .or_default() += parked_records;
+        for (reason, n) in parked_records {
+            *counts.entry(reason.clone()).or_default() += n;
         }
         Ok(counts)
     }
@@ -974,6 +1003,7 @@ fn field_fingerprint(conn: &Connector, field: &str, value: &Value) -> u64 {
         "fields": conn.fields,
         "statuses": conn.statuses,
         "resolution": conn.resolution,
+        "issuetypes": conn.issuetypes,
     });
     fnv1a(format!("{field}\0{value}\0{config}").as_bytes())
 }
