@@ -63,6 +63,11 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ("POST", "/rest/api/3/issue/bulk", Need::Write),
     ("PUT", "/rest/api/3/issue/{issueIdOrKey}", Need::Write),
     (
+        "PUT",
+        "/rest/api/3/issue/{issueIdOrKey}/assignee",
+        Need::Write,
+    ),
+    (
         "POST",
         "/rest/api/3/issue/{issueIdOrKey}/transitions",
         Need::Write,

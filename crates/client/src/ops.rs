@@ -392,6 +392,22 @@ impl Client {
         self.execute_empty(req).await
     }
 
+    /// Assigns the issue to `account_id`, or unassigns it with `None` (`assignIssue`,
+    /// `PUT /issue/{key}/assignee` -> 204). Unlike an edit, it needs *Assign issues* rather
+    /// than the edit screen, and it is applied where an edit's `assignee` may be silently
+    /// ignored (reference jira-cloud-api.md section 11.5). Errors: `Invalid` (400) for a
+    /// person who cannot be assigned, `Forbidden` without the permission.
+    pub async fn assign(&self, key: &str, account_id: Option<&str>) -> Result<(), ClientError> {
+        let mut req = Req::send(
+            Method::PUT,
+            "/issue/{issueIdOrKey}/assignee",
+            format!("/issue/{}/assignee", enc(key)),
+            json!({ "accountId": account_id }),
+        );
+        req.write_to = Some(key);
+        self.execute_empty(req).await
+    }
+
     /// Deletes an issue. Retried like any idempotent write: a retry of a delete that landed
     /// answers 404 (`NotFound`), which callers take as done.
     pub async fn delete(&self, key: &str) -> Result<(), ClientError> {

@@ -33,19 +33,22 @@ pub enum Refusal {
     /// The record's issue type does not exist in the target project (map it in
     /// `[connector.issuetypes]`).
     TypeUnmapped,
+    /// The assignee may not be assigned issues in that project.
+    PersonUnassignable,
     /// Anything else Jira refused.
     Refused,
 }
 
 impl Refusal {
     /// Every reason, in label order.
-    pub const ALL: [Refusal; 7] = [
+    pub const ALL: [Refusal; 8] = [
         Refusal::FieldNotOnScreen,
         Refusal::ValueNotAllowed,
         Refusal::TransitionNeedsField,
         Refusal::NoTransition,
         Refusal::ParentUnmapped,
         Refusal::TypeUnmapped,
+        Refusal::PersonUnassignable,
         Refusal::Refused,
     ];
 
@@ -58,6 +61,7 @@ impl Refusal {
             Refusal::NoTransition => "no_transition",
             Refusal::ParentUnmapped => "parent_unmapped",
             Refusal::TypeUnmapped => "type_unmapped",
+            Refusal::PersonUnassignable => "person_unassignable",
             Refusal::Refused => "refused",
         }
     }
@@ -73,7 +77,9 @@ impl Refusal {
     /// Reads Jira's message for one field.
     pub fn of_message(message: &str) -> Refusal {
         let m = message.to_ascii_lowercase();
-        if m.contains("not on the appropriate screen") || m.contains("cannot be set") {
+        if m.contains("cannot be assigned") || m.contains("not assignable") {
+            Refusal::PersonUnassignable
+        } else if m.contains("not on the appropriate screen") || m.contains("cannot be set") {
             Refusal::FieldNotOnScreen
         } else if m.contains("is required") {
             Refusal::TransitionNeedsField
@@ -416,6 +422,10 @@ mod tests {
             Refusal::TransitionNeedsField
         );
         assert_eq!(Refusal::of_message("Something broke."), Refusal::Refused);
+        assert_eq!(
+            Refusal::of_message("User 'Cara' cannot be assigned issues."),
+            Refusal::PersonUnassignable
+        );
     }
 
     #[test]

@@ -187,3 +187,104 @@ async fn a_reporter_jira_will_not_take_is_left_unset_and_the_rest_is_written() {
     let renamed = on_globex("renamed");
     assert_eq!(renamed["fields"]["reporter"]["accountId"], json!(cara_g));
 }
+
+/// Issue 17: the same person (by email) on both sites.
+fn shared_person(
+    p: &Pair,
+    name: &str,
+    email: &str,
+    assignable_on_globex: bool,
+) -> (String, String) {
+    let c = p.sim.control();
+    let on = |site: &str, assignable: bool| {
+        c.create_account(
+            site,
+            AccountSpec {
+                display_name: name.into(),
+                email: Some(email.into()),
+                assignable: Some(assignable),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    (on("acme", true), on("globex", assignable_on_globex))
+}
+
+/// Issue 17: globex answers an edit's `assignee` with 204 and does not apply it (as some
+/// Cloud sites do). The assignee goes through `PUT /issue/{key}/assignee`, lands, and the
+/// acme side is never reverted by a pull that reads the old value back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_assignee_goes_through_the_assign_endpoint_so_an_ignoring_edit_loses_nothing() {
+    let p = pair(2).await;
+    let (cara_acme, cara_globex) = shared_person(&p, "Cara", "cara@shared.example", true);
+    p.converge().await;
+    let c = p.sim.control();
+    c.set_assignee_edit_ignored("globex", true).unwrap();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        "ann@acme.example",
+        &json!({ "fields": { "assignee": { "accountId": cara_acme } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    assert_eq!(
+        p.only_one("globex", &s)["fields"]["assignee"]["accountId"],
+        json!(cara_globex)
+    );
+    assert_eq!(
+        c.issue("acme", "SEC-1").unwrap()["fields"]["assignee"]["accountId"],
+        json!(cara_acme),
+        "acme keeps its assignee"
+    );
+    let before = p.write_requests();
+    p.converge().await;
+    assert_eq!(p.write_requests(), before, "converged");
+}
+
+/// Issue 17: a person who may not be assigned in globex's project is reported for that
+/// issue only: other issues are still assigned there, and the rest of the record flows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unassignable_person_parks_that_issues_assignee_only() {
+    let p = pair(2).await;
+    let (cara_acme, _) = shared_person(&p, "Cara", "cara@shared.example", false);
+    let (erin_acme, erin_globex) = shared_person(&p, "Erin", "erin@shared.example", true);
+    p.converge().await;
+    let c = p.sim.control();
+    let assign = |key: &str, who: &str, summary: &str| {
+        c.edit_issue(
+            "acme",
+            key,
+            "ann@acme.example",
+            &json!({ "fields": { "assignee": { "accountId": who }, "summary": summary } }),
+        )
+        .unwrap();
+    };
+    assign("SEC-1", &cara_acme, "for cara");
+    assign("SEC-2", &erin_acme, "for erin");
+    // And a new issue for Cara: created without the assignee, which waits alone.
+    c.create_issue(
+        "acme",
+        "ann@acme.example",
+        &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                 "summary": "new for cara", "assignee": { "accountId": cara_acme } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g1 = p.only_one("globex", "for cara");
+    assert!(g1["fields"]["assignee"].is_null(), "{g1}");
+    assert!(p.only_one("globex", "new for cara")["fields"]["assignee"].is_null());
+    assert_eq!(
+        p.only_one("globex", "for erin")["fields"]["assignee"]["accountId"],
+        json!(erin_globex),
+        "assigning is not turned off for the connector"
+    );
+    let r = p.run(ops()).await;
+    assert_eq!(r.parked_now.get("person_unassignable"), Some(&2), "{r:?}");
+    // Waiting, not retried every cycle.
+    let before = p.write_requests();
+    p.converge().await;
+    assert_eq!(p.write_requests(), before);
+}

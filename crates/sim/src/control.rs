@@ -81,6 +81,8 @@ pub struct AccountSpec {
     pub time_zone: Option<String>,
     /// `atlassian` (default) or `app` (service accounts).
     pub account_type: Option<String>,
+    /// Whether issues may be assigned to it. Default true.
+    pub assignable: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -302,6 +304,7 @@ impl Control {
                     email_visible: spec.email_visible.unwrap_or(true),
                     time_zone,
                     account_type: spec.account_type.unwrap_or_else(|| "atlassian".into()),
+                    assignable: spec.assignable.unwrap_or(true),
                     captcha_after: None,
                 },
             );
@@ -486,6 +489,15 @@ impl Control {
 
     /// Takes `reporter` off (or puts it back on) the site's screens: API writes that set it
     /// are then refused, as Jira does.
+    /// Edits leave `assignee` as it was while answering 204 (`ignored`), as some Cloud sites
+    /// do; `PUT /issue/{key}/assignee` still assigns.
+    pub fn set_assignee_edit_ignored(&self, site: &str, ignored: bool) -> Result<(), ControlError> {
+        self.with_site(site, |s| {
+            s.assignee_edit_ignored = ignored;
+            Ok(())
+        })
+    }
+
     pub fn set_reporter_on_screens(&self, site: &str, on: bool) -> Result<(), ControlError> {
         self.with_site(site, |s| {
             s.reporter_on_screens = on;

@@ -137,6 +137,9 @@ pub struct Site {
     /// Whether `reporter` is on the create and edit screens (and the accounts may modify
     /// it). When it is not, Jira refuses any write that sets it.
     pub reporter_on_screens: bool,
+    /// Edits (`PUT /issue`) answer 204 but leave `assignee` as it was, as some Cloud sites do
+    /// (reference jira-cloud-api.md section 11.5); only `PUT /issue/{key}/assignee` assigns.
+    pub assignee_edit_ignored: bool,
     /// Per issue, writes still inside the lag: (when, the issue as it was before; None if
     /// it did not exist). Search serves the state before the oldest such write.
     pending: HashMap<u64, Vec<PendingWrite>>,
@@ -178,6 +181,7 @@ impl Site {
             issues: BTreeMap::new(),
             search_lag: Duration::zero(),
             reporter_on_screens: true,
+            assignee_edit_ignored: false,
             pending: HashMap::new(),
             version: 0,
             search_cache: HashMap::new(),
@@ -422,6 +426,8 @@ pub struct Account {
     pub time_zone: Tz,
     /// `atlassian` for people, `app` for service accounts.
     pub account_type: String,
+    /// Whether issues may be assigned to the account (the *Assignable user* permission).
+    pub assignable: bool,
     /// Basic-auth requests this account still passes before Jira demands a CAPTCHA (after
     /// failed logins; reference jira-cloud-api.md section 11.6); `Some(0)`: locked now,
     /// every basic-auth request of the account is answered 403 `CAPTCHA_CHALLENGE` until a

@@ -609,6 +609,19 @@ pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> 
                     None => return Err(format!("Specify a valid value for {field}")),
                 }
             };
+            if field == "assignee"
+                && let Some(a) = who.as_ref().and_then(|id| site.accounts.get(id))
+                && !a.assignable
+            {
+                return Err(unassignable(&a.display_name));
+            }
+            if field == "assignee"
+                && site.assignee_edit_ignored
+                && site.issues().contains_key(&issue.id)
+            {
+                // Accepted, not applied (the Cloud quirk this site models).
+                return Ok(());
+            }
             if field == "assignee" {
                 issue.assignee = who;
             } else {
@@ -820,5 +833,56 @@ fn set_parent(site: &Site, issue: &mut Issue, value: &Value) -> Result<(), Strin
         ));
     }
     issue.parent = Some(parent.id);
+    Ok(())
+}
+
+/// Jira's refusal of an assignee without the *Assignable user* permission.
+fn unassignable(name: &str) -> String {
+    format!("User '{name}' cannot be assigned issues.")
+}
+
+/// `assignIssue` (`PUT /issue/{key}/assignee`): `{"accountId": id}`, null to unassign, or
+/// `"-1"` for the project's default (none here). Refused as Jira does: an unknown account or a
+/// missing identifier, and a person who may not be assigned (reference section 11.5).
+pub fn assign(
+    site: &mut Site,
+    now: DateTime<Utc>,
+    actor: &str,
+    id: u64,
+    body: &Value,
+) -> Result<(), JiraError> {
+    let Some(obj) = body.as_object().filter(|o| o.contains_key("accountId")) else {
+        return Err(JiraError::bad_request(
+            "The request must name an 'accountId' (null to unassign).",
+        ));
+    };
+    let who = match &obj["accountId"] {
+        Value::Null => None,
+        Value::String(s) if s == "-1" => None,
+        Value::String(s) => match site.accounts.get(s) {
+            Some(a) if !a.assignable => {
+                return Err(JiraError::field("assignee", unassignable(&a.display_name)));
+            }
+            Some(_) => Some(s.clone()),
+            None => {
+                return Err(JiraError::field(
+                    "assignee",
+                    "Specify a valid value for assignee",
+                ));
+            }
+        },
+        _ => {
+            return Err(JiraError::bad_request(
+                "'accountId' must be a string or null.",
+            ));
+        }
+    };
+    let mut draft = site
+        .issues()
+        .get(&id)
+        .ok_or_else(JiraError::issue_not_found)?
+        .clone();
+    draft.assignee = who;
+    commit(site, now, actor, draft, false);
     Ok(())
 }

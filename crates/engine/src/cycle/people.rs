@@ -5,6 +5,7 @@ use serde_json::{Value, json};
 
 use super::{Engine, EngineError, PEOPLE_TTL, Report, SiteCtx, locked};
 use crate::mapping::{PEOPLE, Person, person_on};
+use crate::plan::Refusal;
 
 impl Engine {
     /// The Jira value that writes hub person `hub` to `field` on this connector's site, or
@@ -59,9 +60,10 @@ impl Engine {
         }
     }
 
-    /// When every error of a refused write is about `assignee` or `reporter` (not on the
-    /// screen, not assignable, no permission to set it), those fields: they are not written
-    /// by this connector again while the process runs, and the write goes on without them.
+    /// When every error of a refused write is about `assignee` or `reporter`, those fields:
+    /// the write goes on without them. A field the screen refuses (not on it, no permission
+    /// to set it) is not written by this connector again while the process runs; a person
+    /// who cannot be assigned is a matter of that issue only (the caller parks it there).
     pub(super) fn unsettable_people(
         &self,
         me: &ConnectorRef,
@@ -73,6 +75,9 @@ impl Engine {
         let fields: Vec<String> = errors.iter().map(|(f, _)| f.clone()).collect();
         let mut refused = locked(&self.refused_people);
         for (f, why) in errors {
+            if Refusal::of_message(why) == Refusal::PersonUnassignable {
+                continue;
+            }
             tracing::warn!(site = %me.site, connector = %me.connector, field = %f, reason = %why, "Jira refuses this field here; it is left unset from now on.");
             refused.insert((me.to_string(), f.clone()));
         }

@@ -333,19 +333,22 @@ impl Engine {
             // New issues start in their workflow's initial status: one read per batch learns
             // it (rather than one per issue) so the base is exact and transitions are needed only.
             let keys: Vec<String> = out.created.iter().map(|(_, c)| c.key.clone()).collect();
-            let statuses: HashMap<String, String> =
-                match ctx.client.bulkfetch(&keys, &["status".into()], &[]).await {
-                    Ok(issues) => issues
-                        .iter()
-                        .filter_map(|i| {
-                            Some((
-                                i["key"].as_str()?.to_owned(),
-                                i["fields"]["status"]["name"].as_str()?.to_owned(),
-                            ))
-                        })
-                        .collect(),
-                    Err(_) => HashMap::new(),
-                };
+            // The assignee too: a create may be accepted with its assignee not applied.
+            let read_back: HashMap<String, Value> = match ctx
+                .client
+                .bulkfetch(&keys, &["status".into(), "assignee".into()], &[])
+                .await
+            {
+                Ok(issues) => issues
+                    .iter()
+                    .filter_map(|i| Some((i["key"].as_str()?.to_owned(), i["fields"].clone())))
+                    .collect(),
+                Err(_) => HashMap::new(),
+            };
+            let statuses: HashMap<String, String> = read_back
+                .iter()
+                .filter_map(|(k, f)| Some((k.clone(), f["status"]["name"].as_str()?.to_owned())))
+                .collect();
             for (i, created) in out.created {
                 let (record, details, intent) = &batch[i];
                 report.created += 1;
@@ -370,6 +373,13 @@ impl Engine {
                     {
                         base.remove(name);
                     }
+                }
+                if let Some(f) = read_back.get(&created.key) {
+                    // What Jira holds, not what was sent: the next pull compares with it.
+                    base.insert(
+                        "assignee".into(),
+                        crate::mapping::person(&me.site, &f["assignee"]),
+                    );
                 }
                 if let Some(name) = statuses.get(&created.key) {
                     base.insert(
@@ -423,7 +433,22 @@ impl Engine {
                         if let Some(m) = d["fields"].as_object_mut() {
                             m.remove(&f);
                         }
-                        report.unmapped_people += 1;
+                        let why = e.errors.iter().find(|(n, _)| *n == f).map(|(_, m)| m);
+                        match why.filter(|m| Refusal::of_message(m) == Refusal::PersonUnassignable)
+                        {
+                            // Not assignable in this project: this issue's assignee waits.
+                            Some(m) => {
+                                refused_on_create
+                                    .entry(record.id)
+                                    .or_default()
+                                    .push(FieldRefusal {
+                                        field: f.clone(),
+                                        reason: Refusal::PersonUnassignable,
+                                        message: m.clone(),
+                                    })
+                            }
+                            None => report.unmapped_people += 1,
+                        }
                     }
                     again.push((record.clone(), d, *intent));
                     continue;
@@ -530,6 +555,7 @@ impl Engine {
         let sent_ids = sent_fields(conn);
         let mut edit = serde_json::Map::new();
         let mut edited = Vec::new();
+        let mut assign_to: Option<Value> = None;
         for name in fields {
             let h = record.fields.get(name).cloned().unwrap_or(Value::Null);
             if link.base.get(name) == Some(&h) {
@@ -563,12 +589,22 @@ impl Engine {
                     // Its parent's issue comes first; a parent is never removed here.
                     ParentOn::Pending | ParentOn::None => {}
                 }
+            } else if name == "assignee" {
+                // Assigned through `assignIssue`: an edit's assignee may be off the edit
+                // screen, or accepted and silently not applied.
+                if let Some(v) = self.person(me, ctx, name, &h, report).await? {
+                    assign_to = Some(v);
+                }
             } else if PEOPLE.contains(&name.as_str())
                 && let Some(v) = self.person(me, ctx, name, &h, report).await?
             {
                 edit.insert(name.clone(), v);
                 edited.push(name.clone());
             }
+        }
+        if let Some(v) = assign_to {
+            self.push_assignee(me, conn, ctx, record, link, &v, work, report, written)
+                .await?;
         }
         let status_pending = record
             .fields
@@ -762,6 +798,67 @@ impl Engine {
                 "the parent (record {rid}) is gone or not mirrored here"
             )),
         })
+    }
+
+    /// Assigns the issue (`assignIssue`) to `value` (`{"accountId"}` or null); a person who
+    /// cannot be assigned there parks the assignee of this issue alone.
+    #[allow(clippy::too_many_arguments)]
+    async fn push_assignee(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        record: &Record,
+        link: &mut Link,
+        value: &Value,
+        work: &mut Work,
+        report: &mut Report,
+        written: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let key = link.issue_key.clone();
+        let intent = self
+            .intent(
+                me,
+                record.id,
+                IntentKind::Edit {
+                    fields: vec!["assignee".into()],
+                },
+            )
+            .await?;
+        let sent = ctx.client.assign(&key, value["accountId"].as_str()).await;
+        work.done.push(intent);
+        let refusal = match sent {
+            Ok(()) => {
+                landed(record, link, &["assignee".to_owned()], report, written);
+                return Ok(());
+            }
+            Err(ClientError::Invalid {
+                errors, messages, ..
+            }) => {
+                let message = errors
+                    .iter()
+                    .map(|(_, m)| m.clone())
+                    .chain(messages)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                FieldRefusal {
+                    field: "assignee".into(),
+                    reason: Refusal::of_message(&message),
+                    message,
+                }
+            }
+            Err(ClientError::Forbidden { messages, .. }) => FieldRefusal {
+                field: "assignee".into(),
+                reason: Refusal::Refused,
+                message: format!(
+                    "no permission to assign issues here: {}",
+                    messages.join("; ")
+                ),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        self.park_field(me, conn, record, link, refusal, (self.now)(), report);
+        Ok(())
     }
 
     /// Sends an edit; what Jira refuses field by field is taken out and the rest sent again.

@@ -252,6 +252,20 @@ pub async fn transitions(
     ))
 }
 
+/// `assignIssue`: `PUT /issue/{key}/assignee` -> 204.
+pub async fn assign(
+    Extension(c): Extension<Caller>,
+    Path(p): Path<IssuePath>,
+    body: Bytes,
+) -> Result<StatusCode, JiraError> {
+    let body = json_body(&body)?;
+    let now = c.world.clock().now();
+    let mut site = lock(&c.site);
+    let id = find(&site, &p.issue)?;
+    write::assign(&mut site, now, c.account_id(), id, &body)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 pub async fn do_transition(
     Extension(c): Extension<Caller>,
     Path(p): Path<IssuePath>,

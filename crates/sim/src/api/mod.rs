@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::State;
 use axum::middleware;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 
 use crate::App;
 use crate::error::{JiraError, unknown_site};
@@ -80,6 +80,7 @@ pub fn router(app: App) -> Router<App> {
             "/issue/{issueIdOrKey}",
             get(issues::get).put(issues::edit).delete(issues::delete),
         )
+        .route("/issue/{issueIdOrKey}/assignee", put(issues::assign))
         .route(
             "/issue/{issueIdOrKey}/transitions",
             get(issues::transitions).post(issues::do_transition),
