@@ -120,6 +120,27 @@ pub struct BulkCreated {
 pub struct StatusRef {
     pub id: String,
     pub name: String,
+    /// The status category (`key`: `new`, `indeterminate` or `done`), where Jira gives it.
+    #[serde(default, rename = "statusCategory")]
+    pub category: Option<StatusCategory>,
+}
+
+/// A status category: Jira's three, `new`, `indeterminate` and `done`.
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct StatusCategory {
+    pub key: String,
+}
+
+impl StatusRef {
+    /// The category's place on the way to done: new 0, indeterminate 1, done 2.
+    pub fn category_rank(&self) -> Option<u8> {
+        match self.category.as_ref()?.key.as_str() {
+            "new" => Some(0),
+            "indeterminate" => Some(1),
+            "done" => Some(2),
+            _ => None,
+        }
+    }
 }
 
 /// One transition valid from an issue's status (`IssueTransition` of `getTransitions`, read
@@ -570,6 +591,32 @@ impl Client {
         );
         req.query.push(("expand", "issueTypes".into()));
         self.execute(req).await
+    }
+
+    /// Every status of project `key`'s workflows, with its category (`GET
+    /// /project/{key}/statuses`, per issue type; Browse permission). Duplicates removed.
+    pub async fn project_statuses(&self, key: &str) -> Result<Vec<StatusRef>, ClientError> {
+        let v: Value = self
+            .execute(Req::get(
+                "/project/{projectIdOrKey}/statuses",
+                format!("/project/{}/statuses", enc(key)),
+            ))
+            .await?;
+        let mut out: Vec<StatusRef> = Vec::new();
+        for t in v.as_array().into_iter().flatten() {
+            let statuses: Vec<StatusRef> =
+                serde_json::from_value(t["statuses"].clone()).map_err(|e| ClientError::Decode {
+                    endpoint: "/rest/api/3/project/{projectIdOrKey}/statuses".into(),
+                    status: 200,
+                    detail: e.to_string(),
+                })?;
+            for s in statuses {
+                if !out.iter().any(|o| o.id == s.id) {
+                    out.push(s);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The issue types a create in project `key` may use (`getCreateIssueMetaIssueTypes`,

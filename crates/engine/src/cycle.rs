@@ -173,6 +173,9 @@ fn reason_label(reason: &str) -> &'static str {
 /// [`ISSUE_TYPES_TTL`].
 type IssueTypeCache = HashMap<(String, String), (DateTime<Utc>, Vec<(String, String)>)>;
 
+/// (site, project) -> (when its statuses were read, what is known of its workflow).
+type WorkflowCache = HashMap<(String, String), (DateTime<Utc>, crate::plan::WorkflowMap)>;
+
 /// How long a project's create metadata (its issue types) is reused.
 const ISSUE_TYPES_TTL: Duration = Duration::hours(1);
 
@@ -224,6 +227,9 @@ pub struct Engine {
     people: std::sync::Mutex<PeopleCache>,
     /// Issue types per project from create metadata, refreshed after a refusal.
     issue_types: std::sync::Mutex<IssueTypeCache>,
+    /// What is known of each project's workflow: edges seen, status categories (read
+    /// hourly from the project's statuses).
+    workflows: std::sync::Mutex<WorkflowCache>,
     /// (site/connector, field): people fields Jira refused to take from this connector.
     refused_people: std::sync::Mutex<BTreeSet<(String, String)>>,
     /// Whether runs take the hourly census themselves (off when a scheduler runs
@@ -272,6 +278,7 @@ impl Engine {
             now: Arc::new(Utc::now),
             people: Default::default(),
             issue_types: Default::default(),
+            workflows: Default::default(),
             refused_people: Default::default(),
             census_in_runs: true,
         }
@@ -710,6 +717,54 @@ impl Engine {
             .collect();
         locked(&self.issue_types).insert(key, (now, types.clone()));
         Ok(types)
+    }
+
+    /// What is known of `conn`'s project's workflow; its status categories are read again
+    /// (`GET /project/{key}/statuses`) when older than [`ISSUE_TYPES_TTL`]. A failed read
+    /// leaves what was known: the walk then relies on the edges seen.
+    async fn workflow_map(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+    ) -> crate::plan::WorkflowMap {
+        let key = (me.site.clone(), conn.project.clone());
+        let now = (self.now)();
+        let cached = locked(&self.workflows).get(&key).cloned();
+        if let Some((at, map)) = &cached
+            && now - *at < ISSUE_TYPES_TTL
+        {
+            return map.clone();
+        }
+        let mut map = cached.map(|(_, m)| m).unwrap_or_default();
+        match ctx.client.project_statuses(&conn.project).await {
+            Ok(statuses) => {
+                for s in statuses {
+                    if let Some(r) = s.category_rank() {
+                        map.ranks.insert(s.name.to_lowercase(), r);
+                    }
+                }
+                locked(&self.workflows).insert(key, (now, map.clone()));
+            }
+            Err(e) => {
+                tracing::debug!(site = %me.site, project = %conn.project, error = %e, "Could not read the project's statuses; walking by the transitions seen.");
+            }
+        }
+        map
+    }
+
+    /// Keeps what a walk learnt of `conn`'s project's workflow.
+    fn keep_workflow_map(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        map: &crate::plan::WorkflowMap,
+    ) {
+        let mut all = locked(&self.workflows);
+        let entry = all
+            .entry((me.site.clone(), conn.project.clone()))
+            .or_insert_with(|| ((self.now)() - ISSUE_TYPES_TTL, Default::default()));
+        entry.1 = map.clone();
     }
 
     /// Forgets `conn`'s project's issue types: the next create reads them again.

@@ -235,6 +235,96 @@ pub fn plan_transition(
     }
 }
 
+/// What jira-sync knows of a project's workflow: edges seen (status -> statuses its
+/// transitions lead to, by name in lower case) and each status's category rank (new 0,
+/// indeterminate 1, done 2). Jira shows transitions one hop at a time, and the workflow
+/// graph only to administrators (reference jira-cloud-api.md section 11.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WorkflowMap {
+    pub edges: BTreeMap<String, std::collections::BTreeSet<String>>,
+    pub ranks: BTreeMap<String, u8>,
+}
+
+impl WorkflowMap {
+    /// Learns what a transitions read shows: `from`'s outgoing edges and their targets'
+    /// categories.
+    pub fn learn(&mut self, from: &str, transitions: &[Transition]) {
+        let edges = self.edges.entry(from.to_lowercase()).or_default();
+        for t in transitions {
+            edges.insert(t.to.name.to_lowercase());
+            if let Some(r) = t.to.category_rank() {
+                self.ranks.insert(t.to.name.to_lowercase(), r);
+            }
+        }
+    }
+}
+
+/// The status to move to next on the way from `current` to `target`, among those
+/// `available` from `current`: the target itself; else the first hop of the shortest path
+/// through the edges seen so far; else a status that moves the issue's category toward the
+/// target's (To Do -> In Progress -> Done, or back) and was not visited on this walk. `None`
+/// when nothing leads there.
+pub fn next_hop(
+    current: &str,
+    target: &str,
+    available: &[Transition],
+    known: &WorkflowMap,
+    visited: &[String],
+) -> Option<String> {
+    let name_of = |lower: &str| {
+        available
+            .iter()
+            .find(|t| t.to.name.to_lowercase() == lower)
+            .map(|t| t.to.name.clone())
+    };
+    let target_l = target.to_lowercase();
+    if let Some(n) = name_of(&target_l) {
+        return Some(n);
+    }
+    // Breadth first over the edges seen, starting with what is available now.
+    let start = current.to_lowercase();
+    let mut first: BTreeMap<String, String> = BTreeMap::new();
+    let mut queue = std::collections::VecDeque::new();
+    for t in available {
+        let to = t.to.name.to_lowercase();
+        if to != start && !first.contains_key(&to) {
+            first.insert(to.clone(), to.clone());
+            queue.push_back(to);
+        }
+    }
+    while let Some(s) = queue.pop_front() {
+        if s == target_l {
+            return name_of(&first[&s]);
+        }
+        for next in known.edges.get(&s).into_iter().flatten() {
+            if *next != start && !first.contains_key(next) {
+                let hop = first[&s].clone();
+                first.insert(next.clone(), hop);
+                queue.push_back(next.clone());
+            }
+        }
+    }
+    // No known path: a hop toward the target's category.
+    let here = known.ranks.get(&start).copied()?;
+    let there = known.ranks.get(&target_l).copied()?;
+    let toward = |r: u8| {
+        if there > here {
+            r > here && r <= there
+        } else {
+            r < here && r >= there
+        }
+    };
+    available
+        .iter()
+        .filter(|t| {
+            let to = t.to.name.to_lowercase();
+            !visited.iter().any(|v| v.to_lowercase() == to)
+                && t.to.category_rank().is_some_and(toward)
+        })
+        .map(|t| t.to.name.clone())
+        .next()
+}
+
 /// The issue type id to create hub type `hub` with in a project whose create metadata lists
 /// `types` (id, name): the connector's `[connector.issuetypes]` name for it (`map`), else
 /// the same name, matched without regard to case. Sent by id, because a name is resolved
@@ -287,6 +377,7 @@ mod tests {
             to: StatusRef {
                 id: format!("s-{to}"),
                 name: to.into(),
+                category: None,
             },
             fields: fields
                 .iter()
@@ -445,6 +536,72 @@ mod tests {
         );
         let e = issue_type_id("Story", &map, &types, "OPS").unwrap_err();
         assert!(e.contains("`Story`") && e.contains("Task, Defect"), "{e}");
+    }
+
+    fn to(id: &str, name: &str, category: &str) -> Transition {
+        Transition {
+            id: id.into(),
+            name: format!("to {name}"),
+            to: StatusRef {
+                id: format!("s-{name}"),
+                name: name.into(),
+                category: Some(jira_sync_client::StatusCategory {
+                    key: category.into(),
+                }),
+            },
+            fields: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_status_two_hops_away_is_reached_by_the_known_path_or_toward_its_category() {
+        let mut known = WorkflowMap::default();
+        let from_open = [
+            to("11", "Working", "indeterminate"),
+            to("12", "Parked", "new"),
+        ];
+        known.learn("Open", &from_open);
+        // Nothing known beyond Open, but Closed's category is: step toward done.
+        known.ranks.insert("closed".into(), 2);
+        known.ranks.insert("open".into(), 0);
+        assert_eq!(
+            next_hop("Open", "Closed", &from_open, &known, &[]),
+            Some("Working".into())
+        );
+        // Once Working -> Closed has been seen, the path is known.
+        known.learn("Working", &[to("21", "Closed", "done")]);
+        assert_eq!(
+            next_hop("Open", "Closed", &from_open, &known, &[]),
+            Some("Working".into())
+        );
+        // Going back to To Do from Closed: Reopen leads to Open, then Parked.
+        let from_closed = [to("31", "Open", "new")];
+        known.learn("Closed", &from_closed);
+        assert_eq!(
+            next_hop("Closed", "Parked", &from_closed, &known, &[]),
+            Some("Open".into())
+        );
+        // Directly available wins; nothing available or known: none.
+        assert_eq!(
+            next_hop(
+                "Working",
+                "Closed",
+                &[to("21", "Closed", "done")],
+                &known,
+                &[]
+            ),
+            Some("Closed".into())
+        );
+        assert_eq!(next_hop("Open", "Nowhere", &from_open, &known, &[]), None);
+        // A visited status is not stepped into again by the category rule.
+        let unknown = WorkflowMap {
+            ranks: BTreeMap::from([("open".into(), 0), ("closed".into(), 2)]),
+            ..Default::default()
+        };
+        assert_eq!(
+            next_hop("Open", "Closed", &from_open, &unknown, &["Working".into()]),
+            None
+        );
     }
 
     #[test]

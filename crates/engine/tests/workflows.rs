@@ -344,3 +344,31 @@ async fn issue_types_are_sent_by_id_of_the_project_mapped_by_name_and_an_unmappe
         "{record_types:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_two_transitions_away_is_reached_by_walking_the_workflow() {
+    // globex's Close leaves only from Working: Open -> Working -> Closed.
+    let p = pair_shaped(2, "", |g| {
+        let mut w = ops_workflow();
+        let close = w.transitions.iter_mut().find(|t| t.name == "Close").unwrap();
+        close.from = vec!["Working".into()];
+        g.workflows = vec![w];
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    assert_eq!(status(&p.only_one("globex", &s)), "Open");
+    c.transition_issue("acme", "SEC-1", "ann@acme.example", "Done")
+        .unwrap();
+    c.reset_counters();
+    p.converge().await;
+    assert_eq!(status(&p.only_one("globex", &s)), "Closed");
+    assert_eq!(transitions_answered(&p, 204), 2, "two hops, each once");
+    assert!(ops_link(&p, &s).parked.is_empty());
+    // The hop on the way never reached acme: it is Done there, and stays so.
+    assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
+    let before = p.write_requests();
+    p.converge().await;
+    assert_eq!(p.write_requests(), before, "converged");
+}

@@ -15,7 +15,8 @@ use super::{
 };
 use crate::mapping::{PEOPLE, hub_fields, jira_status, sent_fields, to_jira};
 use crate::plan::{
-    FieldRefusal, Refusal, TransitionPlan, fnv1a, issue_type_id, plan_transition, refused_fields,
+    FieldRefusal, Refusal, TransitionPlan, fnv1a, issue_type_id, next_hop, plan_transition,
+    refused_fields,
 };
 
 impl Engine {
@@ -946,9 +947,14 @@ impl Engine {
         Ok(refused_all)
     }
 
-    /// Moves the issue to `hub_status` through the workflow as Jira offers it: the
-    /// transition with the screen fields it needs (see [`plan_transition`]), or the status
-    /// parked with why.
+    /// Moves the issue to `hub_status` through the workflow as Jira offers it: one hop at a
+    /// time (Jira lists only the transitions valid from the current status), directly when
+    /// a transition goes there, else along the shortest path through what is known of the
+    /// workflow, else a step toward the target's status category (see [`next_hop`]); each
+    /// hop's screen fields are filled by [`plan_transition`]. What cannot be reached, or
+    /// needs a field nobody can give, parks the status with why. An intermediate status
+    /// reached on the way becomes the link's base, so the next pull does not read it as a
+    /// change made in Jira.
     #[allow(clippy::too_many_arguments)]
     async fn push_status(
         &self,
@@ -965,83 +971,125 @@ impl Engine {
         let key = link.issue_key.clone();
         let now = (self.now)();
         let target = jira_status(conn, hub_status).to_owned();
-        // A just-created issue's status is unknown: it may already be the target.
-        if !link.base.contains_key("status") {
-            let issue = ctx.client.get_issue(&key, &["status".into()], &[]).await?;
-            if issue["fields"]["status"]["name"]
-                .as_str()
-                .is_some_and(|c| c.eq_ignore_ascii_case(&target))
-            {
-                link.base.insert("status".into(), json!(hub_status));
-                link.parked.remove("status");
-                return Ok(());
-            }
-        }
-        let transitions = ctx.client.transitions(&key).await?;
-        let resolution = record.fields.get("resolution").and_then(Value::as_str);
-        let refusal = match plan_transition(
-            &target,
-            &transitions,
-            resolution,
-            conn.resolution.as_deref(),
-        ) {
-            TransitionPlan::Take {
-                id,
-                fields,
-                resolution,
-            } => {
-                let intent = self
-                    .intent(me, record.id, IntentKind::Transition { to: target.clone() })
-                    .await?;
-                let sent = ctx.client.transition(&key, &id, fields).await;
-                work.done.push(intent);
-                match sent {
-                    Ok(()) => {
-                        report.transitioned += 1;
-                        written.push(link.issue_id.clone());
-                        link.base.insert("status".into(), json!(hub_status));
-                        if let Some(r) = resolution {
-                            link.base.insert("resolution".into(), json!(r));
-                        }
-                        link.parked.remove("status");
-                        return Ok(());
-                    }
-                    Err(ClientError::Invalid {
-                        errors, messages, ..
-                    }) => {
-                        let message = errors
-                            .iter()
-                            .map(|(f, m)| format!("{f}: {m}"))
-                            .chain(messages)
-                            .collect::<Vec<_>>()
-                            .join("; ");
-                        let reason = match Refusal::of_message(&message) {
-                            Refusal::Refused => Refusal::TransitionNeedsField,
-                            other => other,
-                        };
-                        FieldRefusal {
-                            field: "status".into(),
-                            reason,
-                            message: format!("transition to `{target}` refused: {message}"),
-                        }
-                    }
-                    Err(e) => return Err(e.into()),
+        let mut current = match link.base.get("status").and_then(Value::as_str) {
+            Some(h) => jira_status(conn, h).to_owned(),
+            None => {
+                // A just-created issue's status is unknown: it may already be the target.
+                let issue = ctx.client.get_issue(&key, &["status".into()], &[]).await?;
+                let name = issue["fields"]["status"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if name.eq_ignore_ascii_case(&target) {
+                    link.base.insert("status".into(), json!(hub_status));
+                    link.parked.remove("status");
+                    return Ok(());
                 }
-            }
-            TransitionPlan::NeedsField { message, .. } => FieldRefusal {
-                field: "status".into(),
-                reason: Refusal::TransitionNeedsField,
-                message,
-            },
-            TransitionPlan::NoTransition { message } => {
-                report.unreachable.push((key.clone(), target.clone()));
-                FieldRefusal {
-                    field: "status".into(),
-                    reason: Refusal::NoTransition,
-                    message,
-                }
+                name
             }
         };
+        let resolution = record.fields.get("resolution").and_then(Value::as_str);
+        let mut known = self.workflow_map(me, conn, ctx).await;
+        let mut visited = vec![current.clone()];
+        let mut refusal = None;
+        for _ in 0..MAX_HOPS {
+            let transitions = ctx.client.transitions(&key).await?;
+            known.learn(&current, &transitions);
+            self.keep_workflow_map(me, conn, &known);
+            let Some(hop) = next_hop(&current, &target, &transitions, &known, &visited) else {
+                report.unreachable.push((key.clone(), target.clone()));
+                let offered: Vec<&str> = transitions.iter().map(|t| t.to.name.as_str()).collect();
+                refusal = Some(FieldRefusal {
+                    field: "status".into(),
+                    reason: Refusal::NoTransition,
+                    message: format!(
+                        "no transition path from `{current}` to `{target}` is known (from `{current}` it offers: {})",
+                        if offered.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            offered.join(", ")
+                        }
+                    ),
+                });
+                break;
+            };
+            match plan_transition(&hop, &transitions, resolution, conn.resolution.as_deref()) {
+                TransitionPlan::Take {
+                    id,
+                    fields,
+                    resolution,
+                } => {
+                    let intent = self
+                        .intent(me, record.id, IntentKind::Transition { to: target.clone() })
+                        .await?;
+                    let sent = ctx.client.transition(&key, &id, fields).await;
+                    work.done.push(intent);
+                    match sent {
+                        Ok(()) => {
+                            report.transitioned += 1;
+                            written.push(link.issue_id.clone());
+                            if let Some(r) = resolution {
+                                link.base.insert("resolution".into(), json!(r));
+                            }
+                            if hop.eq_ignore_ascii_case(&target) {
+                                link.base.insert("status".into(), json!(hub_status));
+                                link.parked.remove("status");
+                                return Ok(());
+                            }
+                            // On the way: what Jira now holds is the base.
+                            link.base.insert(
+                                "status".into(),
+                                json!(conn.statuses.get(&hop).map_or(hop.as_str(), String::as_str)),
+                            );
+                            visited.push(hop.clone());
+                            current = hop;
+                        }
+                        Err(ClientError::Invalid {
+                            errors, messages, ..
+                        }) => {
+                            let message = errors
+                                .iter()
+                                .map(|(f, m)| format!("{f}: {m}"))
+                                .chain(messages)
+                                .collect::<Vec<_>>()
+                                .join("; ");
+                            let reason = match Refusal::of_message(&message) {
+                                Refusal::Refused => Refusal::TransitionNeedsField,
+                                other => other,
+                            };
+                            refusal = Some(FieldRefusal {
+                                field: "status".into(),
+                                reason,
+                                message: format!("transition to `{hop}` refused: {message}"),
+                            });
+                            break;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                TransitionPlan::NeedsField { message, .. } => {
+                    refusal = Some(FieldRefusal {
+                        field: "status".into(),
+                        reason: Refusal::TransitionNeedsField,
+                        message,
+                    });
+                    break;
+                }
+                TransitionPlan::NoTransition { message } => {
+                    refusal = Some(FieldRefusal {
+                        field: "status".into(),
+                        reason: Refusal::NoTransition,
+                        message,
+                    });
+                    break;
+                }
+            }
+        }
+        let refusal = refusal.unwrap_or_else(|| FieldRefusal {
+            field: "status".into(),
+            reason: Refusal::NoTransition,
+            message: format!("`{target}` not reached within {MAX_HOPS} transitions"),
+        });
         self.park_field(me, conn, record, link, refusal, now, report);
         Ok(())
     }
@@ -1076,6 +1124,9 @@ impl Engine {
         );
     }
 }
+
+/// Transitions one push takes at most on the way to a status.
+const MAX_HOPS: usize = 5;
 
 /// How long a parked field waits at most before it is tried again (Jira's configuration may
 /// have changed: a priority added to the scheme, a field put on the screen).
