@@ -59,6 +59,11 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
         "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes",
         Need::Write,
     ),
+    (
+        "GET",
+        "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
+        Need::Write,
+    ),
     ("POST", "/rest/api/3/issue", Need::Write),
     ("POST", "/rest/api/3/issue/bulk", Need::Write),
     ("PUT", "/rest/api/3/issue/{issueIdOrKey}", Need::Write),

@@ -619,6 +619,37 @@ impl Client {
         Ok(out)
     }
 
+    /// The create screen of issue type `type_id` in project `key`: field id -> what it takes
+    /// (`getCreateIssueMetaIssueTypeId`; its `fields` is an array with `fieldId`, up to 200).
+    pub async fn createmeta_fields(
+        &self,
+        key: &str,
+        type_id: &str,
+    ) -> Result<BTreeMap<String, FieldMeta>, ClientError> {
+        let mut req = Req::get(
+            "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
+            format!("/issue/createmeta/{}/issuetypes/{}", enc(key), enc(type_id)),
+        );
+        req.query.push(("maxResults", "200".into()));
+        let v: Value = self.execute(req).await?;
+        let mut out = BTreeMap::new();
+        for f in v["fields"].as_array().into_iter().flatten() {
+            let Some(id) = f["fieldId"].as_str() else {
+                continue;
+            };
+            let meta: FieldMeta =
+                serde_json::from_value(f.clone()).map_err(|e| ClientError::Decode {
+                    endpoint:
+                        "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}"
+                            .into(),
+                    status: 200,
+                    detail: e.to_string(),
+                })?;
+            out.insert(id.to_owned(), meta);
+        }
+        Ok(out)
+    }
+
     /// The issue types a create in project `key` may use (`getCreateIssueMetaIssueTypes`,
     /// up to 200, the most one page holds).
     pub async fn createmeta_issue_types(

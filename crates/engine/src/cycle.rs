@@ -173,6 +173,12 @@ fn reason_label(reason: &str) -> &'static str {
 /// [`ISSUE_TYPES_TTL`].
 type IssueTypeCache = HashMap<(String, String), (DateTime<Utc>, Vec<(String, String)>)>;
 
+/// (site, project, issue type id) -> (when read, the create screen's fields).
+type CreateScreenCache = HashMap<
+    (String, String, String),
+    (DateTime<Utc>, BTreeMap<String, jira_sync_client::FieldMeta>),
+>;
+
 /// (site, project) -> (when its statuses were read, what is known of its workflow).
 type WorkflowCache = HashMap<(String, String), (DateTime<Utc>, crate::plan::WorkflowMap)>;
 
@@ -227,6 +233,9 @@ pub struct Engine {
     people: std::sync::Mutex<PeopleCache>,
     /// Issue types per project from create metadata, refreshed after a refusal.
     issue_types: std::sync::Mutex<IssueTypeCache>,
+    /// Create screens per project and issue type (create metadata), refreshed after a
+    /// refusal.
+    create_screens: std::sync::Mutex<CreateScreenCache>,
     /// What is known of each project's workflow: edges seen, status categories (read
     /// hourly from the project's statuses).
     workflows: std::sync::Mutex<WorkflowCache>,
@@ -279,6 +288,7 @@ impl Engine {
             people: Default::default(),
             issue_types: Default::default(),
             workflows: Default::default(),
+            create_screens: Default::default(),
             refused_people: Default::default(),
             census_in_runs: true,
         }
@@ -767,9 +777,33 @@ impl Engine {
         entry.1 = map.clone();
     }
 
-    /// Forgets `conn`'s project's issue types: the next create reads them again.
+    /// The create screen of issue type `type_id` in `conn`'s project (field id -> what it
+    /// takes), cached for an hour.
+    async fn create_screen(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        type_id: &str,
+    ) -> Result<BTreeMap<String, jira_sync_client::FieldMeta>, EngineError> {
+        let key = (me.site.clone(), conn.project.clone(), type_id.to_owned());
+        let now = (self.now)();
+        if let Some((at, screen)) = locked(&self.create_screens).get(&key)
+            && now - *at < ISSUE_TYPES_TTL
+        {
+            return Ok(screen.clone());
+        }
+        let screen = ctx.client.createmeta_fields(&conn.project, type_id).await?;
+        locked(&self.create_screens).insert(key, (now, screen.clone()));
+        Ok(screen)
+    }
+
+    /// Forgets `conn`'s project's issue types and create screens: the next create reads
+    /// them again.
     fn forget_issue_types(&self, me: &ConnectorRef, conn: &Connector) {
         locked(&self.issue_types).remove(&(me.site.clone(), conn.project.clone()));
+        locked(&self.create_screens)
+            .retain(|(site, project, _), _| *site != me.site || *project != conn.project);
     }
 
     fn new_record(&self) -> Result<Record, EngineError> {

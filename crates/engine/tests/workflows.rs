@@ -350,7 +350,11 @@ async fn a_status_two_transitions_away_is_reached_by_walking_the_workflow() {
     // globex's Close leaves only from Working: Open -> Working -> Closed.
     let p = pair_shaped(2, "", |g| {
         let mut w = ops_workflow();
-        let close = w.transitions.iter_mut().find(|t| t.name == "Close").unwrap();
+        let close = w
+            .transitions
+            .iter_mut()
+            .find(|t| t.name == "Close")
+            .unwrap();
         close.from = vec!["Working".into()];
         g.workflows = vec![w];
     })
@@ -371,4 +375,46 @@ async fn a_status_two_transitions_away_is_reached_by_walking_the_workflow() {
     let before = p.write_requests();
     p.converge().await;
     assert_eq!(p.write_requests(), before, "converged");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_create_screen_is_read_first_so_what_it_lacks_is_never_sent() {
+    // OPS's screens leave out the severity field; its scheme has no Highest.
+    let p = pair_shaped(0, "", |g| {
+        g.projects[0].hidden_fields = Some(vec!["customfield_10077".into()]);
+        g.projects[0].priorities = Some(vec!["High".into(), "Medium".into(), "Low".into()]);
+    })
+    .await;
+    let c = p.sim.control();
+    c.reset_counters();
+    c.create_issue(
+        "acme",
+        "ann@acme.example",
+        &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                 "summary": "screened", "priority": { "name": "Highest" },
+                 "customfield_10042": { "value": "High" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", "screened");
+    assert!(g["fields"]["customfield_10077"].is_null(), "{g}");
+    let refused_creates: u64 = c
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|x| {
+            x.route.starts_with("/rest/api/3/issue") && x.method == "POST" && x.status == 400
+        })
+        .map(|x| x.count)
+        .sum();
+    assert_eq!(refused_creates, 0, "nothing the screen lacks was sent");
+    let link = ops_link(&p, "screened");
+    assert_eq!(
+        link.parked.get("severity").map(|x| x.reason.as_str()),
+        Some("field_not_on_screen")
+    );
+    assert_eq!(
+        link.parked.get("priority").map(|x| x.reason.as_str()),
+        Some("value_not_allowed")
+    );
 }

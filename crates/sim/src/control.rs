@@ -136,6 +136,11 @@ pub struct ProjectSpec {
     /// Epic, Sub-task) are its own, with ids of their own and `scope` naming the project,
     /// so a create that names the type (resolved across the site) is refused; by id works.
     pub team_managed: Option<bool>,
+    /// Field ids the project's create and edit screens leave out (`priority`,
+    /// `customfield_10042`, ...): a create or edit that sets one is refused for it ("Field
+    /// 'x' cannot be set. It is not on the appropriate screen, or unknown."), and create
+    /// metadata does not list it.
+    pub hidden_fields: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -578,6 +583,7 @@ impl Control {
                 issue_types,
                 next_number: 1,
                 priorities: spec.priorities.clone(),
+                hidden_fields: spec.hidden_fields.clone().unwrap_or_default(),
             });
             Ok(id)
         })?;

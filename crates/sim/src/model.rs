@@ -645,6 +645,8 @@ pub struct Project {
     pub next_number: u64,
     /// The priority names its priority scheme offers; `None`: all of [`PRIORITIES`].
     pub priorities: Option<Vec<String>>,
+    /// Field ids its create and edit screens leave out: writing them is refused.
+    pub hidden_fields: Vec<String>,
 }
 
 #[derive(Debug, Clone)]

@@ -542,6 +542,12 @@ fn id_string(v: &Value) -> Option<String> {
 
 /// Sets one field from its `fields` value; the error is Jira's message for that field.
 pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> Result<(), String> {
+    if site
+        .project(issue.project_id)
+        .is_some_and(|p| p.hidden_fields.iter().any(|f| f == field))
+    {
+        return Err(cannot_set(field));
+    }
     match field {
         "summary" => match value.as_str().map(str::trim) {
             Some("") => Err("You must specify a summary of the issue.".into()),

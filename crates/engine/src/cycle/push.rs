@@ -133,6 +133,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let fields = hub_fields(conn);
         let landed = self.landed_creates(me, conn, ctx, work).await?;
+        let sent_ids = sent_fields(conn);
         let mut creates: Vec<(Record, Value, u64)> = Vec::new();
         // Fields a create was refused for (or could not carry) and sent without: parked on
         // the new link.
@@ -280,6 +281,23 @@ impl Engine {
                         }
                     }
                 }
+                // What the create screen does not take is left out before it is sent, and
+                // parked on the new issue with why (people are left unset and counted).
+                match self.create_screen(me, conn, ctx, &type_id).await {
+                    Ok(screen) => {
+                        let refused = off_screen(&mut f, &screen, &sent_ids, &conn.project);
+                        for r in refused {
+                            if PEOPLE.contains(&r.field.as_str()) {
+                                report.unmapped_people += 1;
+                            } else {
+                                refused_on_create.entry(rid).or_default().push(r);
+                            }
+                        }
+                    }
+                    Err(e) => {
+                        tracing::debug!(site = %me.site, connector = %me.connector, error = %e, "No create metadata; Jira's answer to the create decides.");
+                    }
+                }
                 // The issues the record already has elsewhere go along, so a lost store can
                 // be rebuilt from the sites (`jira-sync store rebuild`).
                 let links: Vec<String> = self
@@ -308,7 +326,6 @@ impl Engine {
             .map(<[_]>::to_vec)
             .collect();
         batches.reverse();
-        let sent_ids = sent_fields(conn);
         while let Some(batch) = batches.pop() {
             if work.cancel.is_cancelled() {
                 // Stopping: these creates were never sent, so their intents are settled.
@@ -1190,4 +1207,47 @@ enum ParentOn {
     Pending,
     /// The parent is not mirrored there: why.
     Unmapped(String),
+}
+
+/// Takes out of create `fields` what `screen` (the create screen's fields) does not take: a
+/// field it lacks (`field_not_on_screen`), or a value it does not offer (`value_not_allowed`,
+/// for fields that list their values: priority, options). `sent` maps Jira field ids to hub
+/// fields. Project, issue type and summary always stay.
+fn off_screen(
+    fields: &mut serde_json::Map<String, Value>,
+    screen: &BTreeMap<String, jira_sync_client::FieldMeta>,
+    sent: &BTreeMap<String, String>,
+    project: &str,
+) -> Vec<FieldRefusal> {
+    let mut refused = Vec::new();
+    fields.retain(|id, v| {
+        if matches!(id.as_str(), "project" | "issuetype" | "summary") {
+            return true;
+        }
+        let field = sent.get(id).cloned().unwrap_or_else(|| id.clone());
+        let Some(meta) = screen.get(id) else {
+            refused.push(FieldRefusal {
+                field,
+                reason: Refusal::FieldNotOnScreen,
+                message: format!("`{id}` is not on the create screen of project {project}"),
+            });
+            return false;
+        };
+        let named = v
+            .get("name")
+            .or_else(|| v.get("value"))
+            .and_then(Value::as_str);
+        match named {
+            Some(n) if !meta.allowed_values.is_empty() && meta.allowed(n).is_none() => {
+                refused.push(FieldRefusal {
+                    field,
+                    reason: Refusal::ValueNotAllowed,
+                    message: format!("`{n}` is not a value `{id}` offers in project {project}"),
+                });
+                false
+            }
+            _ => true,
+        }
+    });
+    refused
 }

@@ -235,3 +235,165 @@ pub async fn find_users(
         .collect();
     Ok(Json(Value::Array(users)))
 }
+
+#[derive(Deserialize)]
+pub struct CreateMetaPath {
+    #[serde(rename = "projectIdOrKey")]
+    project: String,
+    #[serde(rename = "issueTypeId")]
+    issue_type: String,
+}
+
+/// `getCreateIssueMetaIssueTypeId`: the create screen's fields of one issue type of a
+/// project, as `FieldCreateMetadata` (an array, with `fieldId`), with the values the
+/// project offers (its priority scheme, a select field's options). Fields the project's
+/// screens leave out (`hidden_fields`) are not listed; `reporter` only while it is on the
+/// screens; `parent` for sub-tasks (required) and standard issues (reference
+/// jira-cloud-api.md section 11.3).
+pub async fn createmeta_fields(
+    Extension(c): Extension<Caller>,
+    Path(p): Path<CreateMetaPath>,
+    Query(q): Query<PageQuery>,
+) -> Result<Json<Value>, JiraError> {
+    let site = lock(&c.site);
+    let project = site
+        .project_by_ref(&p.project)
+        .ok_or_else(|| no_project(&p.project))?;
+    let Some(ty) = project
+        .issue_types
+        .iter()
+        .filter_map(|id| site.issue_type(id))
+        .find(|t| t.id == p.issue_type)
+    else {
+        return Err(JiraError::not_found(format!(
+            "Issue type with id '{}' does not exist in project {}.",
+            p.issue_type, project.key
+        )));
+    };
+    let base = &c.base;
+    let meta =
+        |id: &str, name: &str, schema: Value, required: bool, allowed: Option<Vec<Value>>| {
+            let mut v = json!({ "fieldId": id, "key": id, "name": name, "required": required,
+                            "schema": schema, "operations": ["set"], "hasDefaultValue": false });
+            if let Some(a) = allowed {
+                v["allowedValues"] = Value::Array(a);
+            }
+            v
+        };
+    let mut fields = vec![
+        meta(
+            "summary",
+            "Summary",
+            json!({ "type": "string", "system": "summary" }),
+            true,
+            None,
+        ),
+        meta(
+            "issuetype",
+            "Issue Type",
+            json!({ "type": "issuetype", "system": "issuetype" }),
+            true,
+            None,
+        ),
+        meta(
+            "project",
+            "Project",
+            json!({ "type": "project", "system": "project" }),
+            true,
+            None,
+        ),
+        meta(
+            "description",
+            "Description",
+            json!({ "type": "string", "system": "description" }),
+            false,
+            None,
+        ),
+        meta(
+            "labels",
+            "Labels",
+            json!({ "type": "array", "items": "string", "system": "labels" }),
+            false,
+            None,
+        ),
+        meta(
+            "duedate",
+            "Due date",
+            json!({ "type": "date", "system": "duedate" }),
+            false,
+            None,
+        ),
+        meta(
+            "assignee",
+            "Assignee",
+            json!({ "type": "user", "system": "assignee" }),
+            false,
+            None,
+        ),
+    ];
+    let priorities: Vec<Value> = crate::model::PRIORITIES
+        .iter()
+        .filter(|(_, n)| {
+            project
+                .priorities
+                .as_ref()
+                .is_none_or(|a| a.iter().any(|x| x.eq_ignore_ascii_case(n)))
+        })
+        .map(|(i, n)| json!({ "self": format!("{base}/rest/api/3/priority/{i}"), "id": i, "name": n }))
+        .collect();
+    fields.push(meta(
+        "priority",
+        "Priority",
+        json!({ "type": "priority", "system": "priority" }),
+        false,
+        Some(priorities),
+    ));
+    if site.reporter_on_screens {
+        fields.push(meta(
+            "reporter",
+            "Reporter",
+            json!({ "type": "user", "system": "reporter" }),
+            false,
+            None,
+        ));
+    }
+    if ty.hierarchy_level <= 0 {
+        fields.push(meta(
+            "parent",
+            "Parent",
+            json!({ "type": "issuelink", "system": "parent" }),
+            ty.hierarchy_level < 0,
+            None,
+        ));
+    }
+    for f in &site.fields {
+        let allowed = match &f.kind {
+            FieldKind::Select(options) => Some(
+                options
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| json!({ "self": format!("{base}/rest/api/3/customFieldOption/{}", 10100 + i), "value": o, "id": (10100 + i).to_string() }))
+                    .collect(),
+            ),
+            _ => None,
+        };
+        fields.push(meta(
+            &f.id,
+            &f.name,
+            render::custom_field_schema(f),
+            false,
+            allowed,
+        ));
+    }
+    fields.retain(|f| {
+        let id = f["fieldId"].as_str().unwrap_or_default();
+        !project.hidden_fields.iter().any(|h| h == id)
+    });
+    let start = q.start_at.unwrap_or(0);
+    let max = q.max_results.unwrap_or(50).clamp(1, 200);
+    let total = fields.len();
+    let page: Vec<Value> = fields.into_iter().skip(start).take(max).collect();
+    Ok(Json(
+        json!({ "fields": page, "maxResults": max, "startAt": start, "total": total }),
+    ))
+}

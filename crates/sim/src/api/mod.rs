@@ -69,6 +69,10 @@ pub fn router(app: App) -> Router<App> {
             get(meta::createmeta_issue_types),
         )
         .route(
+            "/issue/createmeta/{projectIdOrKey}/issuetypes/{issueTypeId}",
+            get(meta::createmeta_fields),
+        )
+        .route(
             "/search/jql",
             get(search::search_get).post(search::search_post),
         )
