@@ -56,6 +56,11 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ),
     (
         "GET",
+        "/rest/api/3/issue/{issueIdOrKey}/editmeta",
+        Need::Write,
+    ),
+    (
+        "GET",
         "/rest/api/3/issue/createmeta/{projectIdOrKey}/issuetypes",
         Need::Write,
     ),

@@ -619,6 +619,22 @@ impl Client {
         Ok(out)
     }
 
+    /// The edit screen of an issue: field id -> what an edit may set (`getEditIssueMeta`). Empty
+    /// in a status whose issues cannot be edited.
+    pub async fn editmeta(&self, key: &str) -> Result<BTreeMap<String, FieldMeta>, ClientError> {
+        let v: Value = self
+            .execute(Req::get(
+                "/issue/{issueIdOrKey}/editmeta",
+                format!("/issue/{}/editmeta", enc(key)),
+            ))
+            .await?;
+        serde_json::from_value(v["fields"].clone()).map_err(|e| ClientError::Decode {
+            endpoint: "/rest/api/3/issue/{issueIdOrKey}/editmeta".into(),
+            status: 200,
+            detail: e.to_string(),
+        })
+    }
+
     /// The create screen of issue type `type_id` in project `key`: field id -> what it takes
     /// (`getCreateIssueMetaIssueTypeId`; its `fields` is an array with `fieldId`, up to 200).
     pub async fn createmeta_fields(

@@ -179,6 +179,12 @@ type CreateScreenCache = HashMap<
     (DateTime<Utc>, BTreeMap<String, jira_sync_client::FieldMeta>),
 >;
 
+/// (site, project, issue type name, status name) -> (when read, the edit screen's fields).
+type EditScreenCache = HashMap<
+    (String, String, String, String),
+    (DateTime<Utc>, BTreeMap<String, jira_sync_client::FieldMeta>),
+>;
+
 /// (site, project) -> (when its statuses were read, what is known of its workflow).
 type WorkflowCache = HashMap<(String, String), (DateTime<Utc>, crate::plan::WorkflowMap)>;
 
@@ -236,6 +242,9 @@ pub struct Engine {
     /// Create screens per project and issue type (create metadata), refreshed after a
     /// refusal.
     create_screens: std::sync::Mutex<CreateScreenCache>,
+    /// Edit screens per project, issue type and status (edit metadata), refreshed after a
+    /// refusal.
+    edit_screens: std::sync::Mutex<EditScreenCache>,
     /// What is known of each project's workflow: edges seen, status categories (read
     /// hourly from the project's statuses).
     workflows: std::sync::Mutex<WorkflowCache>,
@@ -289,6 +298,7 @@ impl Engine {
             issue_types: Default::default(),
             workflows: Default::default(),
             create_screens: Default::default(),
+            edit_screens: Default::default(),
             refused_people: Default::default(),
             census_in_runs: true,
         }
@@ -617,11 +627,13 @@ impl Engine {
         }
         link.issue_key = key;
         link.updated = issue["fields"]["updated"].as_str().map(str::to_owned);
+        let mut jira_edited = false;
         for f in fields {
             let j = jira.get(f).cloned().unwrap_or(Value::Null);
             let h = record.fields.get(f).cloned();
             let base = link.base.get(f).cloned();
             let jira_changed = base.as_ref() != Some(&j);
+            jira_edited |= base.is_some() && jira_changed;
             let hub_changed = h.as_ref() != base.as_ref();
             let take = match (jira_changed, hub_changed, &h) {
                 // Nothing in the hub yet: Jira's value is the first one.
@@ -648,6 +660,13 @@ impl Engine {
             }
             // Jira's value is now known to this link; if the hub keeps another, push writes it.
             link.base.insert(f.clone(), j);
+        }
+        if !jira_edited {
+            // Only comments, or jira-sync's own writes, moved `updated`: a parked field waits
+            // on (it is retried when a field of the issue changes).
+            for p in link.parked.values_mut() {
+                p.updated = link.updated.clone();
+            }
         }
         // Comments: ids this link already knows were read or written before, and those an
         // interrupted write of this daemon left (known by their marker).
@@ -796,6 +815,49 @@ impl Engine {
         let screen = ctx.client.createmeta_fields(&conn.project, type_id).await?;
         locked(&self.create_screens).insert(key, (now, screen.clone()));
         Ok(screen)
+    }
+
+    /// The edit screen of `link`'s issue (`getEditIssueMeta`), cached for an hour per issue
+    /// type and status as the link last saw them (the screen depends on both: a status
+    /// whose issues cannot be edited offers no field).
+    async fn edit_screen(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        link: &Link,
+    ) -> Result<BTreeMap<String, jira_sync_client::FieldMeta>, EngineError> {
+        let ty = link.base.get("issuetype").and_then(Value::as_str);
+        let status = link.base.get("status").and_then(Value::as_str);
+        let key = ty.zip(status).map(|(t, s)| {
+            (
+                me.site.clone(),
+                conn.project.clone(),
+                conn.issuetypes
+                    .get(t)
+                    .map_or(t, String::as_str)
+                    .to_lowercase(),
+                crate::mapping::jira_status(conn, s).to_lowercase(),
+            )
+        });
+        let now = (self.now)();
+        if let Some(k) = &key
+            && let Some((at, screen)) = locked(&self.edit_screens).get(k)
+            && now - *at < ISSUE_TYPES_TTL
+        {
+            return Ok(screen.clone());
+        }
+        let screen = ctx.client.editmeta(&link.issue_key).await?;
+        if let Some(k) = key {
+            locked(&self.edit_screens).insert(k, (now, screen.clone()));
+        }
+        Ok(screen)
+    }
+
+    /// Forgets the edit screens of `conn`'s project: the next edit reads them again.
+    fn forget_edit_screens(&self, me: &ConnectorRef, conn: &Connector) {
+        locked(&self.edit_screens)
+            .retain(|(site, project, _, _), _| *site != me.site || *project != conn.project);
     }
 
     /// Forgets `conn`'s project's issue types and create screens: the next create reads

@@ -304,25 +304,61 @@ pub fn next_hop(
             }
         }
     }
-    // No known path: a hop toward the target's category.
-    let here = known.ranks.get(&start).copied()?;
-    let there = known.ranks.get(&target_l).copied()?;
-    let toward = |r: u8| {
-        if there > here {
-            r > here && r <= there
-        } else {
-            r < here && r >= there
-        }
+    // No known path: a hop toward the target's category, else one within the same
+    // category (a review step between In Progress and Done), never back, never twice; at a
+    // dead end, back to a status passed on the way that is known to lead somewhere new.
+    let unvisited = |t: &&Transition| {
+        let to = t.to.name.to_lowercase();
+        to != start && !visited.iter().any(|v| v.to_lowercase() == to)
     };
-    available
-        .iter()
-        .filter(|t| {
-            let to = t.to.name.to_lowercase();
-            !visited.iter().any(|v| v.to_lowercase() == to)
-                && t.to.category_rank().is_some_and(toward)
+    let rank = |t: &&Transition| {
+        t.to.category_rank()
+            .or_else(|| known.ranks.get(&t.to.name.to_lowercase()).copied())
+    };
+    let by_category = known
+        .ranks
+        .get(&start)
+        .copied()
+        .zip(known.ranks.get(&target_l).copied())
+        .and_then(|(here, there)| {
+            let toward = |r: u8| {
+                if there > here {
+                    r > here && r <= there
+                } else {
+                    r < here && r >= there
+                }
+            };
+            available
+                .iter()
+                .filter(unvisited)
+                .find(|t| rank(t).is_some_and(toward))
+                .or_else(|| {
+                    available
+                        .iter()
+                        .filter(unvisited)
+                        .find(|t| here != there && rank(t) == Some(here))
+                })
+        });
+    by_category
+        .or_else(|| {
+            available
+                .iter()
+                .filter(|t| {
+                    let to = t.to.name.to_lowercase();
+                    to != start && visited.iter().any(|v| v.to_lowercase() == to)
+                })
+                .find(|t| {
+                    known
+                        .edges
+                        .get(&t.to.name.to_lowercase())
+                        .is_some_and(|next| {
+                            next.iter().any(|n| {
+                                *n != start && !visited.iter().any(|v| v.to_lowercase() == *n)
+                            })
+                        })
+                })
         })
         .map(|t| t.to.name.clone())
-        .next()
 }
 
 /// The issue type id to create hub type `hub` with in a project whose create metadata lists
@@ -593,15 +629,68 @@ mod tests {
             Some("Closed".into())
         );
         assert_eq!(next_hop("Open", "Nowhere", &from_open, &known, &[]), None);
-        // A visited status is not stepped into again by the category rule.
+        // A visited status is not stepped into again by the category rule; a status of the
+        // same category is taken when it is all there is.
         let unknown = WorkflowMap {
             ranks: BTreeMap::from([("open".into(), 0), ("closed".into(), 2)]),
             ..Default::default()
         };
         assert_eq!(
             next_hop("Open", "Closed", &from_open, &unknown, &["Working".into()]),
+            Some("Parked".into())
+        );
+        assert_eq!(
+            next_hop(
+                "Open",
+                "Closed",
+                &from_open,
+                &unknown,
+                &["Working".into(), "Parked".into()]
+            ),
             None
         );
+        // A dead end (Blocked leads only back to Open): back to Open, which is known to lead
+        // to Working, not tried yet.
+        let mut dead = WorkflowMap::default();
+        dead.learn(
+            "Open",
+            &[
+                to("12", "Blocked", "indeterminate"),
+                to("11", "Working", "indeterminate"),
+            ],
+        );
+        let from_blocked = [to("13", "Open", "new")];
+        dead.learn("Blocked", &from_blocked);
+        assert_eq!(
+            next_hop(
+                "Blocked",
+                "Closed",
+                &from_blocked,
+                &dead,
+                &["Open".into(), "Blocked".into()]
+            ),
+            Some("Open".into())
+        );
+        // Progress first: a side status in the current category is not taken while a step
+        // toward the target exists; a same-category step is taken when it is all there is.
+        let side = [
+            to("12", "Blocked", "new"),
+            to("11", "Working", "indeterminate"),
+        ];
+        assert_eq!(
+            next_hop("Open", "Closed", &side, &unknown, &[]),
+            Some("Working".into())
+        );
+        let mut review = WorkflowMap {
+            ranks: BTreeMap::from([("working".into(), 1), ("closed".into(), 2)]),
+            ..Default::default()
+        };
+        let from_working = [to("41", "Review", "indeterminate")];
+        assert_eq!(
+            next_hop("Working", "Closed", &from_working, &review, &[]),
+            Some("Review".into())
+        );
+        review.learn("Review", &[to("51", "Closed", "done")]);
     }
 
     #[test]

@@ -60,6 +60,12 @@ impl Engine {
         }
     }
 
+    /// `field` (a person) is not written by this connector again while the process runs.
+    pub(super) fn refuse_person(&self, me: &ConnectorRef, field: &str, why: &str) {
+        tracing::warn!(site = %me.site, connector = %me.connector, field = %field, reason = %why, "Jira's screen does not take this field here; it is left unset from now on.");
+        locked(&self.refused_people).insert((me.to_string(), field.to_owned()));
+    }
+
     /// When every error of a refused write is about `assignee` or `reporter`, those fields:
     /// the write goes on without them. A field the screen refuses (not on it, no permission
     /// to set it) is not written by this connector again while the process runs; a person

@@ -159,8 +159,10 @@ impl Engine {
             }
             let here = me.to_string();
             if let Some(p) = record.parked.get(&here) {
-                if p.fingerprint == fingerprint(&record, conn) {
-                    // Refused before, and nothing changed since: wait for a change.
+                if p.fingerprint == fingerprint(&record, conn) && (self.now)() - p.at < PARKED_RETRY
+                {
+                    // Refused before, and nothing changed since: wait for a change (or a day:
+                    // the project may have been changed meanwhile).
                     report.waiting += 1;
                     *report
                         .parked_records
@@ -285,7 +287,13 @@ impl Engine {
                 // parked on the new issue with why (people are left unset and counted).
                 match self.create_screen(me, conn, ctx, &type_id).await {
                     Ok(screen) => {
-                        let refused = off_screen(&mut f, &screen, &sent_ids, &conn.project);
+                        let refused = off_screen(
+                            &mut f,
+                            &screen,
+                            &sent_ids,
+                            &conn.project,
+                            &["project", "issuetype", "summary"],
+                        );
                         for r in refused {
                             if PEOPLE.contains(&r.field.as_str()) {
                                 report.unmapped_people += 1;
@@ -293,6 +301,10 @@ impl Engine {
                                 refused_on_create.entry(rid).or_default().push(r);
                             }
                         }
+                    }
+                    Err(EngineError::Client(e)) if e.is_credential() => {
+                        note_failure(me, report, work, format!("record {rid}"), e.into())?;
+                        break;
                     }
                     Err(e) => {
                         tracing::debug!(site = %me.site, connector = %me.connector, error = %e, "No create metadata; Jira's answer to the create decides.");
@@ -318,6 +330,9 @@ impl Engine {
                 )
                 .await
             {
+                // What landed before the failure is kept: a transition that went through
+                // must never read back as a change made in Jira.
+                keep_link(work, &record, &link);
                 note_failure(me, report, work, key, e)?;
             }
         }
@@ -439,6 +454,7 @@ impl Engine {
                     )
                     .await
                 {
+                    keep_link(work, record, &link);
                     note_failure(me, report, work, key, e)?;
                 }
             }
@@ -591,7 +607,17 @@ impl Engine {
                 edit.insert(k, v);
                 edited.push(name.clone());
             } else if name == "parent" {
-                match self.parent_on(me, Some(&h), work)? {
+                let want = self.parent_on(me, Some(&h), work)?;
+                if let (ParentOn::Key(a), ParentOn::Key(b)) =
+                    (&want, &self.parent_on(me, link.base.get(name), work)?)
+                    && a.eq_ignore_ascii_case(b)
+                {
+                    // The same parent, known two ways (by its issue, then by its record).
+                    link.base.insert(name.clone(), h.clone());
+                    link.parked.remove(name);
+                    continue;
+                }
+                match want {
                     ParentOn::Key(k) => {
                         edit.insert("parent".into(), json!({ "key": k }));
                         edited.push(name.clone());
@@ -641,9 +667,40 @@ impl Engine {
                     },
                 )
                 .await?;
-            let refused = self
+            // What the edit screen does not take is left out before anything is sent. A parked
+            // field tried again is checked against the screen as it is now.
+            if edited.iter().any(|n| link.parked.contains_key(n)) {
+                self.forget_edit_screens(me, conn);
+            }
+            let mut refused = match self.edit_screen(me, conn, ctx, link).await {
+                Ok(screen) => {
+                    let off = off_screen(&mut edit, &screen, &sent_ids, &conn.project, &[]);
+                    edited.retain(|n| !off.iter().any(|r| r.field == *n));
+                    // A person field off the screen is left unset for the connector, as
+                    // Jira's own refusal of it would leave it.
+                    let (people, off): (Vec<_>, Vec<_>) = off
+                        .into_iter()
+                        .partition(|r| PEOPLE.contains(&r.field.as_str()));
+                    for r in people {
+                        self.refuse_person(me, &r.field, &r.message);
+                        report.unmapped_people += 1;
+                    }
+                    off
+                }
+                Err(EngineError::Client(e)) if e.is_credential() => return Err(e.into()),
+                Err(e) => {
+                    tracing::debug!(site = %me.site, connector = %me.connector, issue = %key, error = %e, "No edit metadata; Jira's answer to the edit decides.");
+                    Vec::new()
+                }
+            };
+            let sent_refused = self
                 .send_edit(me, ctx, &key, &sent_ids, &mut edit, &mut edited, report)
                 .await?;
+            if !sent_refused.is_empty() {
+                // The screen said otherwise: read it again next time.
+                self.forget_edit_screens(me, conn);
+            }
+            refused.extend(sent_refused);
             landed(record, link, &edited, report, written);
             let locked = !refused.is_empty()
                 && refused
@@ -754,10 +811,7 @@ impl Engine {
             report.commented += 1;
             link.comments.insert(c.id.clone(), added.id);
         }
-        work.links.insert(record.id, link.clone());
-        work.records
-            .entry(record.id)
-            .or_insert_with(|| record.clone());
+        keep_link(work, record, link);
         Ok(())
     }
 
@@ -811,7 +865,14 @@ impl Engine {
             return Ok(ParentOn::Key(l.issue_key));
         }
         Ok(match self.record(work, rid)? {
-            Some(r) if r.gone.is_none() => ParentOn::Pending,
+            Some(r) if r.gone.is_none() => match r.parked.get(&me.to_string()) {
+                // The parent itself cannot be created here: the child does not wait for it.
+                Some(p) => ParentOn::Unmapped(format!(
+                    "the parent (record {rid}) cannot be created here: {}",
+                    p.reason
+                )),
+                None => ParentOn::Pending,
+            },
             _ => ParentOn::Unmapped(format!(
                 "the parent (record {rid}) is gone or not mirrored here"
             )),
@@ -1209,19 +1270,21 @@ enum ParentOn {
     Unmapped(String),
 }
 
-/// Takes out of create `fields` what `screen` (the create screen's fields) does not take: a
-/// field it lacks (`field_not_on_screen`), or a value it does not offer (`value_not_allowed`,
-/// for fields that list their values: priority, options). `sent` maps Jira field ids to hub
-/// fields. Project, issue type and summary always stay.
+/// Takes out of a write's `fields` what `screen` (the create or edit screen's fields) does
+/// not take: a field it lacks (`field_not_on_screen`), or a value it does not offer
+/// (`value_not_allowed`, for fields that list their values: priority, options). `sent` maps
+/// Jira field ids to hub fields; the `keep` ids always stay (a create's project, issue type
+/// and summary, which Jira itself answers for).
 fn off_screen(
     fields: &mut serde_json::Map<String, Value>,
     screen: &BTreeMap<String, jira_sync_client::FieldMeta>,
     sent: &BTreeMap<String, String>,
     project: &str,
+    keep: &[&str],
 ) -> Vec<FieldRefusal> {
     let mut refused = Vec::new();
     fields.retain(|id, v| {
-        if matches!(id.as_str(), "project" | "issuetype" | "summary") {
+        if keep.contains(&id.as_str()) {
             return true;
         }
         let field = sent.get(id).cloned().unwrap_or_else(|| id.clone());
@@ -1229,7 +1292,9 @@ fn off_screen(
             refused.push(FieldRefusal {
                 field,
                 reason: Refusal::FieldNotOnScreen,
-                message: format!("`{id}` is not on the create screen of project {project}"),
+                message: format!(
+                    "Field '{id}' cannot be set. It is not on the screen of project {project} (create or edit metadata)."
+                ),
             });
             return false;
         };
@@ -1250,4 +1315,12 @@ fn off_screen(
         }
     });
     refused
+}
+
+/// Keeps `link` (and its record) for this run's commit.
+fn keep_link(work: &mut Work, record: &Record, link: &Link) {
+    work.links.insert(record.id, link.clone());
+    work.records
+        .entry(record.id)
+        .or_insert_with(|| record.clone());
 }

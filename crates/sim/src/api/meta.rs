@@ -270,7 +270,28 @@ pub async fn createmeta_fields(
             p.issue_type, project.key
         )));
     };
-    let base = &c.base;
+    let fields = screen_fields(&site, project, ty, &c.base, true);
+    let start = q.start_at.unwrap_or(0);
+    let max = q.max_results.unwrap_or(50).clamp(1, 200);
+    let total = fields.len();
+    let page: Vec<Value> = fields.into_iter().skip(start).take(max).collect();
+    Ok(Json(
+        json!({ "fields": page, "maxResults": max, "startAt": start, "total": total }),
+    ))
+}
+
+/// The fields of a project's create (`create`) or edit screen for issue type `ty`, as
+/// `FieldMetadata` with `fieldId` (values it offers: the priority scheme, select options).
+/// Fields the project's screens leave out (`hidden_fields`) are not listed; `reporter` only
+/// while it is on the screens; `parent` for sub-tasks (required on create) and standard
+/// issues; issue type and project on the create screen only.
+fn screen_fields(
+    site: &crate::model::Site,
+    project: &crate::model::Project,
+    ty: &crate::model::IssueType,
+    base: &str,
+    create: bool,
+) -> Vec<Value> {
     let meta =
         |id: &str, name: &str, schema: Value, required: bool, allowed: Option<Vec<Value>>| {
             let mut v = json!({ "fieldId": id, "key": id, "name": name, "required": required,
@@ -389,11 +410,46 @@ pub async fn createmeta_fields(
         let id = f["fieldId"].as_str().unwrap_or_default();
         !project.hidden_fields.iter().any(|h| h == id)
     });
-    let start = q.start_at.unwrap_or(0);
-    let max = q.max_results.unwrap_or(50).clamp(1, 200);
-    let total = fields.len();
-    let page: Vec<Value> = fields.into_iter().skip(start).take(max).collect();
-    Ok(Json(
-        json!({ "fields": page, "maxResults": max, "startAt": start, "total": total }),
-    ))
+    if !create {
+        fields.retain(|f| !matches!(f["fieldId"].as_str(), Some("issuetype" | "project")));
+        if ty.hierarchy_level < 0 {
+            fields.retain(|f| f["fieldId"] != "parent");
+        }
+    }
+    fields
+}
+
+/// `getEditIssueMeta` (`GET /issue/{key}/editmeta`): the fields an edit of the issue may set,
+/// as a map of `FieldMetadata`. A status whose issues cannot be edited offers none (the
+/// editmeta check that drops every field; reference jira-cloud-api.md section 11.2).
+pub async fn editmeta(
+    Extension(c): Extension<Caller>,
+    Path(p): Path<IssueRef>,
+) -> Result<Json<Value>, JiraError> {
+    let site = lock(&c.site);
+    let issue = site
+        .issues()
+        .values()
+        .find(|i| i.key.eq_ignore_ascii_case(&p.issue) || i.id.to_string() == p.issue)
+        .ok_or_else(JiraError::issue_not_found)?;
+    let project = site.project(issue.project_id).expect("issue's project");
+    let locked = site.workflow_of(project).locked.contains(&issue.status);
+    let fields: serde_json::Map<String, Value> = match site.issue_type(&issue.issue_type) {
+        Some(ty) if !locked => screen_fields(&site, project, ty, &c.base, false)
+            .into_iter()
+            .filter_map(|mut f| {
+                let id = f["fieldId"].as_str()?.to_owned();
+                f.as_object_mut()?.remove("fieldId");
+                Some((id, f))
+            })
+            .collect(),
+        _ => serde_json::Map::new(),
+    };
+    Ok(Json(json!({ "fields": fields })))
+}
+
+#[derive(Deserialize)]
+pub struct IssueRef {
+    #[serde(rename = "issueIdOrKey")]
+    issue: String,
 }

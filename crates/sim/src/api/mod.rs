@@ -85,6 +85,7 @@ pub fn router(app: App) -> Router<App> {
             get(issues::get).put(issues::edit).delete(issues::delete),
         )
         .route("/issue/{issueIdOrKey}/assignee", put(issues::assign))
+        .route("/issue/{issueIdOrKey}/editmeta", get(meta::editmeta))
         .route(
             "/issue/{issueIdOrKey}/transitions",
             get(issues::transitions).post(issues::do_transition),

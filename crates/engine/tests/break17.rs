@@ -1,0 +1,1354 @@
+//! Adversarial tests of issue 17 (workflows, screens, hierarchy, refusals scoped to a field,
+//! CAPTCHA): the failure cases the issue names and their neighbours.
+//!
+//! Written by a reviewer against commit 4efdbaf, where these failed (each showed a product
+//! bug; all fixed since, but for the removal of a parent, whose test is not here):
+//! - interrupted status walk read back as a change of Jira: `a_captcha_between_two_hops_*`,
+//!   `an_interrupted_walk_closes_the_source_issue`, `a_captcha_at_any_point_*` (n = 6, 7, 12, 13);
+//! - the walk cannot find a path through a same-category status, or strands the issue in a
+//!   side status: `done_reaches_closed_through_a_review_step`,
+//!   `the_walk_does_not_strand_an_issue_in_a_side_status`;
+//! - a parent read before its record is known is written back later:
+//!   `a_sub_task_made_on_globex_*`, `the_spurious_parent_refusal_*`, `a_story_made_on_globex_*`;
+//! - a child whose parent is parked waits silently for ever: `a_sub_task_whose_parent_*`,
+//!   `a_story_whose_epic_cannot_be_mirrored_*`;
+//! - a record-level park (type_unmapped) is never retried: `an_unmapped_type_is_retried_after_a_day`;
+//! - a parked field is re-sent after jira-sync's own writes: `own_comments_*`,
+//!   `a_priority_refused_at_create_*`.
+
+use jira_sim::model::{Category, TransitionSpec, WorkflowSpec};
+use jira_sync_harness::pair::*;
+use jira_sync_harness::world::ops_workflow;
+
+fn status(issue: &Value) -> &str {
+    issue["fields"]["status"]["name"].as_str().unwrap()
+}
+
+fn t(name: &str, from: &[&str], to: &str, resolution: bool) -> TransitionSpec {
+    TransitionSpec {
+        name: name.into(),
+        from: from.iter().map(|s| (*s).into()).collect(),
+        to: to.into(),
+        screen: if resolution {
+            vec!["resolution".into()]
+        } else {
+            vec![]
+        },
+        required: if resolution {
+            vec!["resolution".into()]
+        } else {
+            vec![]
+        },
+    }
+}
+
+/// globex's `ops` workflow with Close requiring a resolution, Closed not editable.
+fn strict_ops() -> WorkflowSpec {
+    let mut w = ops_workflow();
+    let close = w
+        .transitions
+        .iter_mut()
+        .find(|t| t.name == "Close")
+        .unwrap();
+    close.screen = vec!["resolution".into()];
+    close.required = vec!["resolution".into()];
+    w.locked = vec!["Closed".into()];
+    w
+}
+
+fn no_highest(g: &mut SiteSpec) {
+    g.projects[0].priorities = Some(vec!["High".into(), "Medium".into(), "Low".into()]);
+}
+
+/// Requests globex answered: (method, route suffix, status) summed.
+fn answered(p: &Pair, method: &str, route_ends: &str, status: u16) -> u64 {
+    p.sim
+        .control()
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|c| c.method == method && c.route.ends_with(route_ends) && c.status == status)
+        .map(|c| c.count)
+        .sum()
+}
+
+/// Refused (4xx) write requests on globex.
+fn refused_writes(p: &Pair) -> u64 {
+    p.sim
+        .control()
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c.method != "GET"
+                && !c.route.contains("search")
+                && !c.route.contains("bulkfetch")
+                && (400..500).contains(&c.status)
+        })
+        .map(|c| c.count)
+        .sum()
+}
+
+/// Write requests that succeeded, on both sites.
+fn ok_writes(p: &Pair) -> u64 {
+    p.sim
+        .control()
+        .counters(None)
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c.method != "GET"
+                && !c.route.contains("search")
+                && !c.route.contains("bulkfetch")
+                && c.status < 300
+        })
+        .map(|c| c.count)
+        .sum()
+}
+
+/// The globex/ops link of the globex issue `key`.
+fn link_of(p: &Pair, site: &str, key: &str) -> jira_sync_store::hub::Link {
+    let id = p.sim.control().issue(site, key).unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for rid in 1..=300 {
+        if let Ok(links) = p.hub.links_of(rid)
+            && let Some(l) = links
+                .into_iter()
+                .find(|l| l.site == site && l.issue_id == id)
+        {
+            return l;
+        }
+    }
+    panic!("no link for {site} {key}");
+}
+
+fn key(i: &Value) -> String {
+    i["key"].as_str().unwrap().to_owned()
+}
+
+fn comments_text(i: &Value) -> String {
+    i["fields"]["comment"].to_string()
+}
+
+fn create(p: &Pair, site: &str, who: &str, fields: Value) -> String {
+    p.sim
+        .control()
+        .create_issue(site, who, &json!({ "fields": fields }))
+        .unwrap()
+}
+
+fn with_globex<T>(p: &Pair, f: impl FnOnce(&mut jira_sim::model::Site) -> T) -> T {
+    let s = p.sim.control().world().site("globex").unwrap();
+    let mut g = jira_sim::model::lock(&s);
+    f(&mut g)
+}
+
+const ANN: &str = "ann@acme.example";
+const BOB: &str = "bob@globex.example";
+
+async fn assert_quiet(p: &Pair, what: &str) {
+    let before = p.write_requests();
+    p.converge().await;
+    assert_eq!(p.write_requests(), before, "converged pair wrote: {what}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Parked fields: scope, retries, no re-sending.
+
+/// A priority parked on SEC-1's mirror blocks neither another issue's edit, nor SEC-1's
+/// own status and comments; it is not re-sent by quiet cycles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_priority_blocks_nothing_else() {
+    let p = pair_shaped(3, "resolution = \"Done\"\n", |g| {
+        g.workflows = vec![strict_ops()];
+        no_highest(g);
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s1 = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    let s2 = summary(&c.issue("acme", "SEC-2").unwrap()).to_owned();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        ANN,
+        &json!({ "fields": { "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    c.edit_issue(
+        "acme",
+        "SEC-2",
+        ANN,
+        &json!({ "fields": { "summary": "second renamed" } }),
+    )
+    .unwrap();
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    c.comment_issue("acme", "SEC-1", ANN, &json!("c1")).unwrap();
+    c.reset_counters();
+    p.converge().await;
+    let g1 = p.only_one("globex", &s1);
+    assert_eq!(status(&g1), "Closed");
+    assert_eq!(g1["fields"]["resolution"]["name"], "Done");
+    assert!(comments_text(&g1).contains("c1"));
+    assert_ne!(g1["fields"]["priority"]["name"], "Highest");
+    p.only_one("globex", "second renamed");
+    let _ = s2;
+    let l = link_of(&p, "globex", &key(&g1));
+    assert_eq!(
+        l.parked.keys().collect::<Vec<_>>(),
+        vec!["priority"],
+        "{:?}",
+        l.parked
+    );
+    let refused_after_first = refused_writes(&p);
+    eprintln!("refused writes while converging: {refused_after_first}");
+    for _ in 0..3 {
+        assert_quiet(&p, "after a parked priority").await;
+    }
+    assert_eq!(refused_writes(&p), refused_after_first, "not re-sent");
+}
+
+/// A parked priority is tried again when its value changes, and lands once the new value is
+/// one the scheme allows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_priority_is_retried_when_its_value_changes() {
+    let p = pair_shaped(2, "", no_highest).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    let set = |prio: &str| {
+        c.edit_issue(
+            "acme",
+            "SEC-1",
+            ANN,
+            &json!({ "fields": { "priority": { "name": prio } } }),
+        )
+        .unwrap();
+    };
+    set("Highest");
+    p.converge().await;
+    let k = key(&p.only_one("globex", &s));
+    assert!(link_of(&p, "globex", &k).parked.contains_key("priority"));
+    c.reset_counters();
+    set("Lowest");
+    p.converge().await;
+    let l = link_of(&p, "globex", &k);
+    assert!(
+        l.parked["priority"].reason == "value_not_allowed"
+            && l.parked["priority"].message.contains("Lowest"),
+        "{:?}",
+        l.parked
+    );
+    // Tried against the edit screen as it is now (read again for a parked field), which
+    // does not offer Lowest either: parked with the new value, nothing sent to be refused.
+    let screen_reads: u64 = c
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|x| x.route.ends_with("/editmeta"))
+        .map(|x| x.count)
+        .sum();
+    assert!(
+        screen_reads >= 1 || refused_writes(&p) >= 1,
+        "Lowest was tried"
+    );
+    set("High");
+    p.converge().await;
+    assert_eq!(
+        p.only_one("globex", &s)["fields"]["priority"]["name"],
+        "High"
+    );
+    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert_quiet(&p, "after High landed").await;
+}
+
+/// The scheme gains "Highest": the parked priority lands within a day, without any change on
+/// either issue, and is not re-sent in between.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_priority_is_retried_after_a_day() {
+    let p = pair_shaped(2, "", no_highest).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        ANN,
+        &json!({ "fields": { "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    with_globex(&p, |g| g.projects[0].priorities = None);
+    c.reset_counters();
+    // Hours pass, cycles run: nothing is re-sent before the day is over.
+    for _ in 0..5 {
+        c.world().clock().advance(chrono::Duration::hours(2));
+        p.converge().await;
+    }
+    assert_eq!(refused_writes(&p) + ok_writes(&p), 0);
+    c.world().clock().advance(chrono::Duration::hours(15));
+    p.converge().await;
+    assert_eq!(
+        p.only_one("globex", &s)["fields"]["priority"]["name"],
+        "Highest"
+    );
+    let k = key(&p.only_one("globex", &s));
+    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert_quiet(&p, "after the day's retry").await;
+}
+
+/// The target issue changes (Bob edits it on globex): the parked priority is tried again
+/// then, without waiting a day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_priority_is_retried_when_the_target_issue_changes() {
+    let p = pair_shaped(2, "", no_highest).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        ANN,
+        &json!({ "fields": { "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let k = key(&p.only_one("globex", &s));
+    with_globex(&p, |g| g.projects[0].priorities = None);
+    c.edit_issue(
+        "globex",
+        &k,
+        BOB,
+        &json!({ "fields": { "labels": ["touched"] } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g = c.issue("globex", &k).unwrap();
+    assert_eq!(g["fields"]["priority"]["name"], "Highest");
+    assert_eq!(
+        c.issue("acme", "SEC-1").unwrap()["fields"]["labels"],
+        json!(["touched"])
+    );
+    assert_quiet(&p, "after the retry on change").await;
+}
+
+/// The parked priority must not be re-sent after each of jira-sync's own writes to the
+/// issue (comments mirrored from acme): those do not change what Jira would refuse.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_comments_do_not_resend_a_parked_priority() {
+    let p = pair_shaped(2, "", no_highest).await;
+    p.converge().await;
+    let c = p.sim.control();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        ANN,
+        &json!({ "fields": { "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    c.reset_counters();
+    for i in 0..4 {
+        c.comment_issue("acme", "SEC-1", ANN, &json!(format!("note {i}")))
+            .unwrap();
+        p.converge().await;
+    }
+    let refused = answered(&p, "PUT", "/issue/{issueIdOrKey}", 400);
+    assert_eq!(
+        refused, 0,
+        "the refused priority was re-sent {refused} times after 4 mirrored comments"
+    );
+}
+
+/// Bob changes the priority on globex (to one acme allows) while acme's Highest is parked:
+/// the newest wins and both sides agree, nothing parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_priority_changed_on_globex_while_parked_wins_as_the_newest() {
+    let p = pair_shaped(2, "", no_highest).await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        ANN,
+        &json!({ "fields": { "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let k = key(&p.only_one("globex", &s));
+    c.world().clock().advance(chrono::Duration::minutes(1));
+    c.edit_issue(
+        "globex",
+        &k,
+        BOB,
+        &json!({ "fields": { "priority": { "name": "Low" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(
+        c.issue("acme", "SEC-1").unwrap()["fields"]["priority"]["name"],
+        "Low"
+    );
+    assert_eq!(
+        c.issue("globex", &k).unwrap()["fields"]["priority"]["name"],
+        "Low"
+    );
+    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert_quiet(&p, "after Bob's priority").await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Locked (non-editable) statuses.
+
+/// globex's issue is Closed (not editable) and acme's stays Done; acme's summary changes:
+/// parked as not editable, comments still flow; when acme reopens later the summary follows.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_in_a_locked_status_waits_and_follows_a_later_reopen() {
+    let p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
+        g.workflows = vec![strict_ops()]
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    p.converge().await;
+    let k = key(&p.only_one("globex", &s));
+    assert_eq!(status(&c.issue("globex", &k).unwrap()), "Closed");
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        ANN,
+        &json!({ "fields": { "summary": "renamed while done" } }),
+    )
+    .unwrap();
+    c.comment_issue("acme", "SEC-1", ANN, &json!("while done"))
+        .unwrap();
+    c.reset_counters();
+    p.converge().await;
+    let g = c.issue("globex", &k).unwrap();
+    assert_eq!(summary(&g), s, "Closed refuses the edit");
+    assert!(comments_text(&g).contains("while done"));
+    assert!(link_of(&p, "globex", &k).parked.contains_key("summary"));
+    let refused = refused_writes(&p);
+    assert_quiet(&p, "locked edit parked").await;
+    assert_eq!(refused_writes(&p), refused, "not re-sent");
+    c.transition_issue("acme", "SEC-1", ANN, "To Do").unwrap();
+    p.converge().await;
+    let g = c.issue("globex", &k).unwrap();
+    assert_eq!(status(&g), "Open");
+    assert_eq!(summary(&g), "renamed while done");
+    assert!(g["fields"]["resolution"].is_null());
+    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert_quiet(&p, "after reopen").await;
+}
+
+// ---------------------------------------------------------------------------------------
+// Workflows: multi-hop, resolution, both directions.
+
+/// A realistic review step: Open -> Working -> Review -> Closed, Closed only from Review,
+/// Review in the same category as Working. Done on acme must reach Closed on globex.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn done_reaches_closed_through_a_review_step() {
+    let p = pair_shaped(2, "", |g| {
+        g.workflows = vec![WorkflowSpec {
+            name: "ops".into(),
+            statuses: vec![
+                ("Open".into(), Category::New),
+                ("Working".into(), Category::Indeterminate),
+                ("Review".into(), Category::Indeterminate),
+                ("Closed".into(), Category::Done),
+            ],
+            transitions: vec![
+                t("Start", &["Open"], "Working", false),
+                t("Submit", &["Working"], "Review", false),
+                t("Back", &["Review"], "Working", false),
+                t("Close", &["Review"], "Closed", false),
+                t("Reopen", &["Closed"], "Open", false),
+            ],
+            locked: vec![],
+        }];
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", &s);
+    let l = link_of(&p, "globex", &key(&g));
+    assert_eq!(status(&g), "Closed", "parked: {:?}", l.parked);
+    assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
+    assert_quiet(&p, "after the walk").await;
+}
+
+/// Open -> Working -> Resolved (needs a resolution) -> Closed: the intermediate hop's
+/// resolution is filled from the default; then reopening on acme clears it; no echo.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_walk_through_a_hop_that_needs_a_resolution() {
+    let p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
+        g.workflows = vec![WorkflowSpec {
+            name: "ops".into(),
+            statuses: vec![
+                ("Open".into(), Category::New),
+                ("Working".into(), Category::Indeterminate),
+                ("Resolved".into(), Category::Done),
+                ("Closed".into(), Category::Done),
+            ],
+            transitions: vec![
+                t("Start", &["Open"], "Working", false),
+                t("Resolve", &["Working"], "Resolved", true),
+                t("Close", &["Resolved"], "Closed", false),
+                t("Reopen", &["Closed", "Resolved"], "Open", false),
+            ],
+            locked: vec!["Closed".into()],
+        }];
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", &s);
+    let l = link_of(&p, "globex", &key(&g));
+    assert_eq!(status(&g), "Closed", "parked: {:?}", l.parked);
+    assert_eq!(g["fields"]["resolution"]["name"], "Done");
+    assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
+    assert_quiet(&p, "after the walk").await;
+    c.transition_issue("acme", "SEC-1", ANN, "To Do").unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", &s);
+    assert_eq!(status(&g), "Open");
+    assert!(g["fields"]["resolution"].is_null());
+    assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "To Do");
+    assert_quiet(&p, "after the reopen").await;
+}
+
+/// Both directions: Bob closes on globex with a resolution, acme follows; Ann reopens on
+/// acme, globex follows and its resolution is cleared; Ann closes again, and globex closes
+/// with the connector's default. Nothing echoes at any step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resolution_round_trip_both_directions() {
+    let p = pair_shaped(2, "resolution = \"Won't Do\"\n", |g| {
+        g.workflows = vec![strict_ops()]
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    let k = key(&p.only_one("globex", &s));
+    c.transition_issue("globex", &k, BOB, "Closed").unwrap();
+    p.converge().await;
+    assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
+    assert_quiet(&p, "after Bob's close").await;
+    c.transition_issue("acme", "SEC-1", ANN, "To Do").unwrap();
+    p.converge().await;
+    let g = c.issue("globex", &k).unwrap();
+    assert_eq!(status(&g), "Open");
+    assert!(g["fields"]["resolution"].is_null());
+    assert_quiet(&p, "after Ann's reopen").await;
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    p.converge().await;
+    let g = c.issue("globex", &k).unwrap();
+    assert_eq!(status(&g), "Closed");
+    assert_eq!(g["fields"]["resolution"]["name"], "Won't Do");
+    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert_quiet(&p, "after Ann's close").await;
+}
+
+/// A status that cannot be reached (Closed only from Working, Working only by a transition
+/// that needs a resolution nobody gives) is reported, and not retried every cycle.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_status_is_parked_and_not_retried_each_cycle() {
+    let p = pair_shaped(2, "", |g| {
+        let mut w = ops_workflow();
+        w.transitions.retain(|t| t.name != "Close");
+        g.workflows = vec![w];
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    p.converge().await;
+    let k = key(&p.only_one("globex", &s));
+    let l = link_of(&p, "globex", &k);
+    assert_eq!(
+        l.parked.get("status").map(|x| x.reason.as_str()),
+        Some("no_transition"),
+        "{:?}",
+        l.parked
+    );
+    c.reset_counters();
+    for _ in 0..3 {
+        p.converge().await;
+    }
+    assert_eq!(
+        answered(&p, "GET", "/transitions", 200),
+        0,
+        "not re-read every cycle"
+    );
+    assert_eq!(p.write_requests(), 0);
+    // acme keeps Done (the hop on the way is not mirrored back).
+    assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
+}
+
+// ---------------------------------------------------------------------------------------
+// CAPTCHA at every point of a run.
+
+fn close_from_working(g: &mut SiteSpec) {
+    let mut w = ops_workflow();
+    w.transitions
+        .iter_mut()
+        .find(|t| t.name == "Close")
+        .unwrap()
+        .from = vec!["Working".into()];
+    g.workflows = vec![w];
+}
+
+/// Acme moves SEC-1 to Done (two hops on globex). globex's account is locked after `n`
+/// requests of the ops run, for each n. After it clears, acme must still be Done and
+/// globex Closed: the hop on the way must never read back as Bob's change.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captcha_between_two_hops_does_not_revert_the_source() {
+    let mut bad = Vec::new();
+    for n in 0..10u64 {
+        let p = pair_shaped(2, "", close_from_working).await;
+        p.converge().await;
+        let c = p.sim.control();
+        let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+        c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        p.run(sec()).await;
+        c.require_captcha("globex", GLOBEX_BOT, n).unwrap();
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        let r = p.engine.run(&ops()).await;
+        let mid = status(&p.only_one("globex", &s)).to_owned();
+        c.clear_captcha("globex", GLOBEX_BOT).unwrap();
+        p.converge().await;
+        let a = status(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+        let g = status(&p.only_one("globex", &s)).to_owned();
+        eprintln!(
+            "n={n} run_ok={} globex after locked run={mid} -> acme={a} globex={g}",
+            r.is_ok()
+        );
+        if a != "Done" || g != "Closed" {
+            bad.push((n, mid, a, g));
+        }
+    }
+    assert!(bad.is_empty(), "(n, globex mid, acme, globex): {bad:?}");
+}
+
+/// A mix of pending writes (a create that lands Done, an edit, a comment, a two-hop
+/// transition) and the lock at every point of the run: after it clears everything
+/// arrives, once, nothing parked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captcha_at_any_point_loses_and_parks_nothing() {
+    let mut bad = Vec::new();
+    for n in 0..14u64 {
+        let p = pair_shaped(3, "", close_from_working).await;
+        p.converge().await;
+        let c = p.sim.control();
+        let s1 = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+        let nk = create(
+            &p,
+            "acme",
+            ANN,
+            json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Task" }, "summary": "born done" }),
+        );
+        c.transition_issue("acme", &nk, ANN, "Done").unwrap();
+        c.comment_issue("acme", &nk, ANN, &json!("on the new one"))
+            .unwrap();
+        c.edit_issue(
+            "acme",
+            "SEC-2",
+            ANN,
+            &json!({ "fields": { "summary": "two renamed" } }),
+        )
+        .unwrap();
+        c.comment_issue("acme", "SEC-2", ANN, &json!("on two"))
+            .unwrap();
+        c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        p.run(sec()).await;
+        c.require_captcha("globex", GLOBEX_BOT, n).unwrap();
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        let _ = p.engine.run(&ops()).await;
+        c.clear_captcha("globex", GLOBEX_BOT).unwrap();
+        // Let a create of the interrupted run settle past the overlap.
+        for _ in 0..3 {
+            c.world().clock().advance(chrono::Duration::minutes(3));
+            p.converge().await;
+        }
+        let mut problems = Vec::new();
+        let born: Vec<Value> = p
+            .issues("globex")
+            .into_iter()
+            .filter(|i| summary(i) == "born done")
+            .collect();
+        if born.len() != 1 {
+            problems.push(format!("born done x{}", born.len()));
+        } else {
+            if status(&born[0]) != "Closed" {
+                problems.push(format!("born done is {}", status(&born[0])));
+            }
+            let n = comments_text(&born[0]).matches("on the new one").count();
+            if n != 1 {
+                problems.push(format!("born done has {n} comments"));
+            }
+        }
+        let two: Vec<Value> = p
+            .issues("globex")
+            .into_iter()
+            .filter(|i| summary(i) == "two renamed")
+            .collect();
+        if two.len() != 1 {
+            problems.push(format!("two renamed x{}", two.len()));
+        } else {
+            let n = comments_text(&two[0]).matches("on two").count();
+            if n != 1 {
+                problems.push(format!("'on two' x{n}"));
+            }
+        }
+        let a1 = status(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+        let g1 = status(&p.only_one("globex", &s1)).to_owned();
+        if a1 != "Done" || g1 != "Closed" {
+            problems.push(format!("SEC-1 acme={a1} globex={g1}"));
+        }
+        if status(&c.issue("acme", &nk).unwrap()) != "Done" {
+            problems.push("born done reverted on acme".into());
+        }
+        for rid in 1..=40 {
+            if let Some(r) = p.hub.record(rid).unwrap()
+                && !r.parked.is_empty()
+            {
+                problems.push(format!("record {rid} parked {:?}", r.parked));
+            }
+            for l in p.hub.links_of(rid).unwrap_or_default() {
+                if !l.parked.is_empty() {
+                    problems.push(format!("{} parked {:?}", l.issue_key, l.parked));
+                }
+            }
+        }
+        eprintln!("n={n}: {problems:?}");
+        if !problems.is_empty() {
+            bad.push((n, problems));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// Hierarchy.
+
+/// A story and its sub-task made on globex, the story edited after the sub-task (so search,
+/// ordered by `updated`, returns the sub-task first). Both reach acme, the sub-task under
+/// the story's mirror; nothing is parked, and the converged pair writes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_task_made_on_globex_before_its_parent_is_read_flows_to_acme() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let story = create(
+        &p,
+        "globex",
+        BOB,
+        json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Story" }, "summary": "g story" }),
+    );
+    c.world().clock().advance(chrono::Duration::seconds(1));
+    create(
+        &p,
+        "globex",
+        BOB,
+        json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Sub-task" }, "summary": "g sub", "parent": { "key": story } }),
+    );
+    c.world().clock().advance(chrono::Duration::seconds(1));
+    c.edit_issue(
+        "globex",
+        &story,
+        BOB,
+        &json!({ "fields": { "summary": "g story edited" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let a_story = p.only_one("acme", "g story edited");
+    let a_sub = p.only_one("acme", "g sub");
+    assert_eq!(a_sub["fields"]["parent"]["key"], a_story["key"]);
+    let mut parked = Vec::new();
+    for rid in 1..=10 {
+        for l in p.hub.links_of(rid).unwrap_or_default() {
+            if !l.parked.is_empty() {
+                parked.push((l.site.clone(), l.issue_key.clone(), l.parked.clone()));
+            }
+        }
+    }
+    assert!(parked.is_empty(), "{parked:?}");
+    assert_eq!(
+        refused_writes(&p),
+        0,
+        "no refused write: {:?}",
+        p.sim.control().counters(Some("globex")).unwrap()
+    );
+    assert_quiet(&p, "sub-task from globex").await;
+}
+
+/// The same with a story under an epic made on globex, the epic edited after the story.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_made_on_globex_before_its_epic_is_read_writes_nothing_extra() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let epic = create(
+        &p,
+        "globex",
+        BOB,
+        json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Epic" }, "summary": "g epic" }),
+    );
+    c.world().clock().advance(chrono::Duration::seconds(1));
+    create(
+        &p,
+        "globex",
+        BOB,
+        json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Story" }, "summary": "g story", "parent": { "key": epic } }),
+    );
+    c.world().clock().advance(chrono::Duration::seconds(1));
+    c.edit_issue(
+        "globex",
+        &epic,
+        BOB,
+        &json!({ "fields": { "summary": "g epic edited" } }),
+    )
+    .unwrap();
+    c.reset_counters();
+    p.converge().await;
+    let a_epic = p.only_one("acme", "g epic edited");
+    let a_story = p.only_one("acme", "g story");
+    assert_eq!(a_story["fields"]["parent"]["key"], a_epic["key"]);
+    // Two creates on acme and their properties; nothing written back to globex.
+    let globex_writes: u64 = c
+        .counters(Some("globex"))
+        .unwrap()
+        .iter()
+        .filter(|x| {
+            x.method != "GET" && !x.route.contains("search") && !x.route.contains("bulkfetch")
+        })
+        .map(|x| x.count)
+        .sum();
+    assert_eq!(
+        globex_writes,
+        0,
+        "globex was written to: {:?}",
+        c.counters(Some("globex")).unwrap()
+    );
+    assert_quiet(&p, "story from globex").await;
+}
+
+/// A sub-task whose parent story cannot be created on globex (its type is missing there)
+/// must be reported, not wait silently for ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sub_task_whose_parent_cannot_be_created_is_reported() {
+    let p = pair_shaped(0, "", |g| {
+        g.projects[0].issue_types = Some(vec!["Task".into(), "Epic".into(), "Sub-task".into()]);
+    })
+    .await;
+    let story = create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Story" }, "summary": "a story" }),
+    );
+    create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Sub-task" }, "summary": "its sub", "parent": { "key": story } }),
+    );
+    p.converge().await;
+    let r = p.run(ops()).await;
+    eprintln!("{r:?}");
+    let total: usize = r.parked_now.values().sum();
+    assert_eq!(p.issues("globex").len(), 0);
+    assert!(
+        total >= 2,
+        "the story is reported, the sub-task is not: parked_now={:?}, deferred={}",
+        r.parked_now,
+        r.deferred
+    );
+}
+
+/// The story's type is refused (missing in OPS); an admin adds it to the project. Within a
+/// day the story is created, without any change to the record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmapped_type_is_retried_after_a_day() {
+    let p = pair_shaped(0, "", |g| {
+        g.projects[0].issue_types = Some(vec!["Task".into(), "Bug".into(), "Epic".into()]);
+    })
+    .await;
+    create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Story" }, "summary": "a story" }),
+    );
+    p.converge().await;
+    assert_eq!(p.issues("globex").len(), 0);
+    with_globex(&p, |g| {
+        let story = g
+            .issue_types
+            .iter()
+            .find(|t| t.name == "Story")
+            .unwrap()
+            .id
+            .clone();
+        g.projects[0].issue_types.push(story);
+    });
+    p.sim
+        .control()
+        .world()
+        .clock()
+        .advance(chrono::Duration::hours(25));
+    p.converge().await;
+    assert_eq!(
+        p.issues("globex").len(),
+        1,
+        "the story is still not created"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// A lost store.
+
+/// Hierarchy, a resolution, a parked priority and a two-hop status, then the store is lost
+/// and rebuilt: no duplicates, and nothing but (at most) the parked retry is written.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuilt_store_keeps_the_hierarchy_and_writes_nothing() {
+    let mut p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
+        g.workflows = vec![strict_ops()];
+        no_highest(g);
+    })
+    .await;
+    let c = p.sim.control().clone();
+    let epic = create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Epic" }, "summary": "the epic" }),
+    );
+    let story = create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Story" }, "summary": "the story", "parent": { "key": epic } }),
+    );
+    create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Sub-task" }, "summary": "the sub", "parent": { "key": story } }),
+    );
+    let gstory = create(
+        &p,
+        "globex",
+        BOB,
+        json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Story" }, "summary": "bob story" }),
+    );
+    create(
+        &p,
+        "globex",
+        BOB,
+        json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Sub-task" }, "summary": "bob sub", "parent": { "key": gstory } }),
+    );
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    c.edit_issue(
+        "acme",
+        "SEC-2",
+        ANN,
+        &json!({ "fields": { "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let n_acme = p.issues("acme").len();
+    let n_globex = p.issues("globex").len();
+    p.lose_store();
+    p.engine.rebuild().await.unwrap();
+    c.reset_counters();
+    p.converge().await;
+    p.converge().await;
+    assert_eq!(p.issues("acme").len(), n_acme);
+    assert_eq!(p.issues("globex").len(), n_globex);
+    assert_eq!(
+        ok_writes(&p),
+        0,
+        "writes after the rebuild: {:?}",
+        c.counters(None)
+            .unwrap()
+            .into_iter()
+            .filter(|x| x.method != "GET" && !x.route.contains("search"))
+            .collect::<Vec<_>>()
+    );
+    assert_eq!(
+        p.only_one("acme", "bob sub")["fields"]["parent"]["key"],
+        p.only_one("acme", "bob story")["key"]
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// More neighbours.
+
+/// globex's issue is Closed (not editable); acme reopens it, starts work and renames it in
+/// one go: two hops on globex (Closed -> Open -> Working), then the edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_refused_in_closed_follows_a_two_hop_reopen() {
+    let p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
+        g.workflows = vec![strict_ops()]
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    p.converge().await;
+    let k = key(&p.only_one("globex", &s));
+    assert_eq!(status(&c.issue("globex", &k).unwrap()), "Closed");
+    c.transition_issue("acme", "SEC-1", ANN, "To Do").unwrap();
+    c.transition_issue("acme", "SEC-1", ANN, "In Progress")
+        .unwrap();
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        ANN,
+        &json!({ "fields": { "summary": "back at work" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g = c.issue("globex", &k).unwrap();
+    assert_eq!(
+        status(&g),
+        "Working",
+        "{:?}",
+        link_of(&p, "globex", &k).parked
+    );
+    assert_eq!(summary(&g), "back at work");
+    assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "In Progress");
+    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert_quiet(&p, "after the reopen walk").await;
+}
+
+/// Both sides change the same pair in one cycle: Ann renames, assigns and closes on acme,
+/// Bob labels and comments on globex. Everything lands on both sides; then quiet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_sides_at_once_with_people_status_and_resolution_end_quiet() {
+    let p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
+        g.workflows = vec![strict_ops()];
+        no_highest(g);
+    })
+    .await;
+    let c = p.sim.control();
+    let shared = |site: &str| {
+        c.create_account(
+            site,
+            AccountSpec {
+                display_name: "Cara".into(),
+                email: Some("cara@shared.example".into()),
+                assignable: Some(true),
+                ..Default::default()
+            },
+        )
+        .unwrap()
+    };
+    let (cara_a, cara_g) = (shared("acme"), shared("globex"));
+    p.converge().await;
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    let k = key(&p.only_one("globex", &s));
+    c.edit_issue(
+        "acme",
+        "SEC-1",
+        ANN,
+        &json!({ "fields": { "summary": "all at once", "assignee": { "accountId": cara_a },
+                              "priority": { "name": "Highest" } } }),
+    )
+    .unwrap();
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    c.edit_issue(
+        "globex",
+        &k,
+        BOB,
+        &json!({ "fields": { "labels": ["from-bob"] } }),
+    )
+    .unwrap();
+    c.comment_issue("globex", &k, BOB, &json!("bob says"))
+        .unwrap();
+    p.converge().await;
+    let g = c.issue("globex", &k).unwrap();
+    let a = c.issue("acme", "SEC-1").unwrap();
+    assert_eq!(summary(&g), "all at once");
+    assert_eq!(status(&g), "Closed");
+    assert_eq!(g["fields"]["assignee"]["accountId"], json!(cara_g));
+    assert_eq!(a["fields"]["labels"], json!(["from-bob"]));
+    assert!(comments_text(&a).contains("bob says"));
+    assert_eq!(status(&a), "Done");
+    assert_eq!(a["fields"]["priority"]["name"], "Highest");
+    assert_eq!(
+        link_of(&p, "globex", &k).parked.keys().collect::<Vec<_>>(),
+        vec!["priority"]
+    );
+    assert_quiet(&p, "after both sides at once").await;
+    // Bob reassigns to himself on globex? Not shared: acme keeps Cara. Bob reopens instead.
+    c.transition_issue("globex", &k, BOB, "Open").unwrap();
+    p.converge().await;
+    assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "To Do");
+    assert_quiet(&p, "after Bob's reopen").await;
+}
+
+/// acme's account is locked (CAPTCHA) at each point of its run while Bob's changes wait on
+/// globex: nothing is parked on acme, and all of Bob's changes land after it clears.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_captcha_on_the_other_site_at_any_point() {
+    let mut bad = Vec::new();
+    for n in 0..10u64 {
+        let p = pair_shaped(2, "", |_| {}).await;
+        p.converge().await;
+        let c = p.sim.control();
+        let s1 = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+        let k1 = key(&p.only_one("globex", &s1));
+        c.transition_issue("globex", &k1, BOB, "Working").unwrap();
+        c.edit_issue(
+            "globex",
+            &k1,
+            BOB,
+            &json!({ "fields": { "summary": "bob renamed" } }),
+        )
+        .unwrap();
+        c.comment_issue("globex", &k1, BOB, &json!("bob note"))
+            .unwrap();
+        create(
+            &p,
+            "globex",
+            BOB,
+            json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Task" }, "summary": "bob new" }),
+        );
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        p.run(ops()).await;
+        c.require_captcha("acme", ACME_BOT, n).unwrap();
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        let _ = p.engine.run(&sec()).await;
+        c.clear_captcha("acme", ACME_BOT).unwrap();
+        for _ in 0..3 {
+            c.world().clock().advance(chrono::Duration::minutes(3));
+            p.converge().await;
+        }
+        let mut problems = Vec::new();
+        let a1 = c.issue("acme", "SEC-1").unwrap();
+        if summary(&a1) != "bob renamed" {
+            problems.push(format!("summary {}", summary(&a1)));
+        }
+        if status(&a1) != "In Progress" {
+            problems.push(format!("status {}", status(&a1)));
+        }
+        let notes = comments_text(&a1).matches("bob note").count();
+        if notes != 1 {
+            problems.push(format!("bob note x{notes}"));
+        }
+        let news = p
+            .issues("acme")
+            .into_iter()
+            .filter(|i| summary(i) == "bob new")
+            .count();
+        if news != 1 {
+            problems.push(format!("bob new x{news}"));
+        }
+        for rid in 1..=40 {
+            if let Some(r) = p.hub.record(rid).unwrap()
+                && !r.parked.is_empty()
+            {
+                problems.push(format!("record {rid} parked {:?}", r.parked));
+            }
+            for l in p.hub.links_of(rid).unwrap_or_default() {
+                if !l.parked.is_empty() {
+                    problems.push(format!("{} parked {:?}", l.issue_key, l.parked));
+                }
+            }
+        }
+        eprintln!("n={n}: {problems:?}");
+        if !problems.is_empty() {
+            bad.push((n, problems));
+        }
+    }
+    assert!(bad.is_empty(), "{bad:#?}");
+}
+
+/// The same interruption where acme *can* follow the hop: Ann stops progress (In Progress ->
+/// To Do); globex walks Working -> Closed -> Open (the way it learnt earlier). A lock after
+/// the first hop must not close Ann's issue on acme.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_walk_closes_the_source_issue() {
+    let mut bad = Vec::new();
+    for n in 0..10u64 {
+        let p = pair(2).await;
+        p.converge().await;
+        let c = p.sim.control();
+        let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+        // Teach the engine globex's workflow: Done, To Do, In Progress on acme.
+        for to in ["Done", "To Do", "In Progress"] {
+            c.transition_issue("acme", "SEC-1", ANN, to).unwrap();
+            p.converge().await;
+        }
+        assert_eq!(status(&p.only_one("globex", &s)), "Working");
+        c.transition_issue("acme", "SEC-1", ANN, "To Do").unwrap();
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        p.run(sec()).await;
+        c.require_captcha("globex", GLOBEX_BOT, n).unwrap();
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        let _ = p.engine.run(&ops()).await;
+        let mid = status(&p.only_one("globex", &s)).to_owned();
+        c.clear_captcha("globex", GLOBEX_BOT).unwrap();
+        p.converge().await;
+        let a = status(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+        let g = status(&p.only_one("globex", &s)).to_owned();
+        eprintln!("n={n}: globex after the locked run {mid}; then acme {a}, globex {g}");
+        if a != "To Do" || g != "Open" {
+            bad.push((n, mid, a, g));
+        }
+    }
+    assert!(bad.is_empty(), "(n, globex mid-run, acme, globex): {bad:?}");
+}
+
+/// An issue created on acme with Highest: globex's create refuses the priority once; the
+/// refusal is not sent again as an edit right after (nothing changed but the link's first
+/// read of the new issue).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_priority_refused_at_create_is_not_sent_again_as_an_edit() {
+    let p = pair_shaped(0, "", no_highest).await;
+    create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Task" }, "summary": "urgent", "priority": { "name": "Highest" } }),
+    );
+    p.converge().await;
+    let edits_refused = answered(&p, "PUT", "/issue/{issueIdOrKey}", 400);
+    assert_eq!(edits_refused, 0, "Highest was sent again as an edit");
+}
+
+/// The sub-task of the globex-made story (see above) stays reported as parked, and its
+/// refused parent edit is sent again every day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_spurious_parent_refusal_comes_back_every_day() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let story = create(
+        &p,
+        "globex",
+        BOB,
+        json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Story" }, "summary": "g story" }),
+    );
+    c.world().clock().advance(chrono::Duration::seconds(1));
+    create(
+        &p,
+        "globex",
+        BOB,
+        json!({ "project": { "key": "OPS" }, "issuetype": { "name": "Sub-task" }, "summary": "g sub", "parent": { "key": story } }),
+    );
+    c.world().clock().advance(chrono::Duration::seconds(1));
+    c.edit_issue(
+        "globex",
+        &story,
+        BOB,
+        &json!({ "fields": { "summary": "g story edited" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    c.reset_counters();
+    for _ in 0..3 {
+        c.world().clock().advance(chrono::Duration::hours(25));
+        p.converge().await;
+    }
+    let r = p.run(ops()).await;
+    assert_eq!(
+        refused_writes(&p),
+        0,
+        "refused parent edits over 3 days; parked_now {:?}",
+        r.parked_now
+    );
+}
+
+/// globex's project has no Epic type (that hierarchy level does not exist there). A story
+/// under an acme epic must still be mirrored, without its parent, the parent reported.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_whose_epic_cannot_be_mirrored_is_still_created() {
+    let p = pair_shaped(0, "", |g| {
+        g.projects[0].issue_types = Some(vec![
+            "Task".into(),
+            "Story".into(),
+            "Bug".into(),
+            "Sub-task".into(),
+        ]);
+    })
+    .await;
+    let epic = create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Epic" }, "summary": "an epic" }),
+    );
+    create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Story" }, "summary": "a story", "parent": { "key": epic } }),
+    );
+    p.converge().await;
+    let r = p.run(ops()).await;
+    let on_globex: Vec<String> = p
+        .issues("globex")
+        .iter()
+        .map(|i| summary(i).to_owned())
+        .collect();
+    assert_eq!(
+        on_globex,
+        vec!["a story".to_owned()],
+        "parked_now {:?}, deferred {}",
+        r.parked_now,
+        r.deferred
+    );
+}
+
+/// A "Blocked" side status in the same category as Working, listed first: Done on acme must
+/// reach Closed on globex (Open -> Working -> Closed), never leave the issue Blocked.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_walk_does_not_strand_an_issue_in_a_side_status() {
+    let p = pair_shaped(2, "", |g| {
+        g.workflows = vec![WorkflowSpec {
+            name: "ops".into(),
+            statuses: vec![
+                ("Open".into(), Category::New),
+                ("Blocked".into(), Category::Indeterminate),
+                ("Working".into(), Category::Indeterminate),
+                ("Closed".into(), Category::Done),
+            ],
+            transitions: vec![
+                t("Block", &["Open"], "Blocked", false),
+                t("Start", &["Open"], "Working", false),
+                t("Unblock", &["Blocked"], "Open", false),
+                t("Close", &["Working"], "Closed", false),
+                t("Reopen", &["Closed"], "Open", false),
+            ],
+            locked: vec![],
+        }];
+    })
+    .await;
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", &s);
+    assert_eq!(
+        status(&g),
+        "Closed",
+        "parked: {:?}",
+        link_of(&p, "globex", &key(&g)).parked
+    );
+}
