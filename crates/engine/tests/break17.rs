@@ -16,60 +16,12 @@
 //! - a parked field is re-sent after jira-sync's own writes: `own_comments_*`,
 //!   `a_priority_refused_at_create_*`.
 
-use jira_sim::model::{Category, TransitionSpec, WorkflowSpec};
+use jira_sim::model::{Category, WorkflowSpec};
 use jira_sync_harness::pair::*;
-use jira_sync_harness::world::ops_workflow;
-
-fn status(issue: &Value) -> &str {
-    issue["fields"]["status"]["name"].as_str().unwrap()
-}
-
-fn t(name: &str, from: &[&str], to: &str, resolution: bool) -> TransitionSpec {
-    TransitionSpec {
-        name: name.into(),
-        from: from.iter().map(|s| (*s).into()).collect(),
-        to: to.into(),
-        screen: if resolution {
-            vec!["resolution".into()]
-        } else {
-            vec![]
-        },
-        required: if resolution {
-            vec!["resolution".into()]
-        } else {
-            vec![]
-        },
-    }
-}
-
-/// globex's `ops` workflow with Close requiring a resolution, Closed not editable.
-fn strict_ops() -> WorkflowSpec {
-    let mut w = ops_workflow();
-    let close = w
-        .transitions
-        .iter_mut()
-        .find(|t| t.name == "Close")
-        .unwrap();
-    close.screen = vec!["resolution".into()];
-    close.required = vec!["resolution".into()];
-    w.locked = vec!["Closed".into()];
-    w
-}
+use jira_sync_harness::world::{ops_workflow, strict_ops_workflow, transition as t};
 
 fn no_highest(g: &mut SiteSpec) {
     g.projects[0].priorities = Some(vec!["High".into(), "Medium".into(), "Low".into()]);
-}
-
-/// Requests globex answered: (method, route suffix, status) summed.
-fn answered(p: &Pair, method: &str, route_ends: &str, status: u16) -> u64 {
-    p.sim
-        .control()
-        .counters(Some("globex"))
-        .unwrap()
-        .iter()
-        .filter(|c| c.method == method && c.route.ends_with(route_ends) && c.status == status)
-        .map(|c| c.count)
-        .sum()
 }
 
 /// Refused (4xx) write requests on globex.
@@ -106,28 +58,6 @@ fn ok_writes(p: &Pair) -> u64 {
         .sum()
 }
 
-/// The globex/ops link of the globex issue `key`.
-fn link_of(p: &Pair, site: &str, key: &str) -> jira_sync_store::hub::Link {
-    let id = p.sim.control().issue(site, key).unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    for rid in 1..=300 {
-        if let Ok(links) = p.hub.links_of(rid)
-            && let Some(l) = links
-                .into_iter()
-                .find(|l| l.site == site && l.issue_id == id)
-        {
-            return l;
-        }
-    }
-    panic!("no link for {site} {key}");
-}
-
-fn key(i: &Value) -> String {
-    i["key"].as_str().unwrap().to_owned()
-}
-
 fn comments_text(i: &Value) -> String {
     i["fields"]["comment"].to_string()
 }
@@ -162,7 +92,7 @@ async fn assert_quiet(p: &Pair, what: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_parked_priority_blocks_nothing_else() {
     let p = pair_shaped(3, "resolution = \"Done\"\n", |g| {
-        g.workflows = vec![strict_ops()];
+        g.workflows = vec![strict_ops_workflow()];
         no_highest(g);
     })
     .await;
@@ -195,7 +125,7 @@ async fn a_parked_priority_blocks_nothing_else() {
     assert_ne!(g1["fields"]["priority"]["name"], "Highest");
     p.only_one("globex", "second renamed");
     let _ = s2;
-    let l = link_of(&p, "globex", &key(&g1));
+    let l = p.link_of("globex", &key(&g1));
     assert_eq!(
         l.parked.keys().collect::<Vec<_>>(),
         vec!["priority"],
@@ -230,11 +160,11 @@ async fn a_parked_priority_is_retried_when_its_value_changes() {
     set("Highest");
     p.converge().await;
     let k = key(&p.only_one("globex", &s));
-    assert!(link_of(&p, "globex", &k).parked.contains_key("priority"));
+    assert!(p.link_of("globex", &k).parked.contains_key("priority"));
     c.reset_counters();
     set("Lowest");
     p.converge().await;
-    let l = link_of(&p, "globex", &k);
+    let l = p.link_of("globex", &k);
     assert!(
         l.parked["priority"].reason == "value_not_allowed"
             && l.parked["priority"].message.contains("Lowest"),
@@ -260,7 +190,7 @@ async fn a_parked_priority_is_retried_when_its_value_changes() {
         p.only_one("globex", &s)["fields"]["priority"]["name"],
         "High"
     );
-    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert!(p.link_of("globex", &k).parked.is_empty());
     assert_quiet(&p, "after High landed").await;
 }
 
@@ -295,7 +225,7 @@ async fn a_parked_priority_is_retried_after_a_day() {
         "Highest"
     );
     let k = key(&p.only_one("globex", &s));
-    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert!(p.link_of("globex", &k).parked.is_empty());
     assert_quiet(&p, "after the day's retry").await;
 }
 
@@ -355,7 +285,7 @@ async fn own_comments_do_not_resend_a_parked_priority() {
             .unwrap();
         p.converge().await;
     }
-    let refused = answered(&p, "PUT", "/issue/{issueIdOrKey}", 400);
+    let refused = p.answered("globex", "PUT", "/issue/{issueIdOrKey}", 400);
     assert_eq!(
         refused, 0,
         "the refused priority was re-sent {refused} times after 4 mirrored comments"
@@ -396,7 +326,7 @@ async fn a_priority_changed_on_globex_while_parked_wins_as_the_newest() {
         c.issue("globex", &k).unwrap()["fields"]["priority"]["name"],
         "Low"
     );
-    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert!(p.link_of("globex", &k).parked.is_empty());
     assert_quiet(&p, "after Bob's priority").await;
 }
 
@@ -408,7 +338,7 @@ async fn a_priority_changed_on_globex_while_parked_wins_as_the_newest() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_in_a_locked_status_waits_and_follows_a_later_reopen() {
     let p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
-        g.workflows = vec![strict_ops()]
+        g.workflows = vec![strict_ops_workflow()]
     })
     .await;
     p.converge().await;
@@ -432,7 +362,7 @@ async fn an_edit_in_a_locked_status_waits_and_follows_a_later_reopen() {
     let g = c.issue("globex", &k).unwrap();
     assert_eq!(summary(&g), s, "Closed refuses the edit");
     assert!(comments_text(&g).contains("while done"));
-    assert!(link_of(&p, "globex", &k).parked.contains_key("summary"));
+    assert!(p.link_of("globex", &k).parked.contains_key("summary"));
     let refused = refused_writes(&p);
     assert_quiet(&p, "locked edit parked").await;
     assert_eq!(refused_writes(&p), refused, "not re-sent");
@@ -442,7 +372,7 @@ async fn an_edit_in_a_locked_status_waits_and_follows_a_later_reopen() {
     assert_eq!(status(&g), "Open");
     assert_eq!(summary(&g), "renamed while done");
     assert!(g["fields"]["resolution"].is_null());
-    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert!(p.link_of("globex", &k).parked.is_empty());
     assert_quiet(&p, "after reopen").await;
 }
 
@@ -479,7 +409,7 @@ async fn done_reaches_closed_through_a_review_step() {
     c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
     p.converge().await;
     let g = p.only_one("globex", &s);
-    let l = link_of(&p, "globex", &key(&g));
+    let l = p.link_of("globex", &key(&g));
     assert_eq!(status(&g), "Closed", "parked: {:?}", l.parked);
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
     assert_quiet(&p, "after the walk").await;
@@ -514,7 +444,7 @@ async fn a_walk_through_a_hop_that_needs_a_resolution() {
     c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
     p.converge().await;
     let g = p.only_one("globex", &s);
-    let l = link_of(&p, "globex", &key(&g));
+    let l = p.link_of("globex", &key(&g));
     assert_eq!(status(&g), "Closed", "parked: {:?}", l.parked);
     assert_eq!(g["fields"]["resolution"]["name"], "Done");
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
@@ -534,7 +464,7 @@ async fn a_walk_through_a_hop_that_needs_a_resolution() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resolution_round_trip_both_directions() {
     let p = pair_shaped(2, "resolution = \"Won't Do\"\n", |g| {
-        g.workflows = vec![strict_ops()]
+        g.workflows = vec![strict_ops_workflow()]
     })
     .await;
     p.converge().await;
@@ -556,7 +486,7 @@ async fn resolution_round_trip_both_directions() {
     let g = c.issue("globex", &k).unwrap();
     assert_eq!(status(&g), "Closed");
     assert_eq!(g["fields"]["resolution"]["name"], "Won't Do");
-    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert!(p.link_of("globex", &k).parked.is_empty());
     assert_quiet(&p, "after Ann's close").await;
 }
 
@@ -576,7 +506,7 @@ async fn an_unreachable_status_is_parked_and_not_retried_each_cycle() {
     c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
     p.converge().await;
     let k = key(&p.only_one("globex", &s));
-    let l = link_of(&p, "globex", &k);
+    let l = p.link_of("globex", &k);
     assert_eq!(
         l.parked.get("status").map(|x| x.reason.as_str()),
         Some("no_transition"),
@@ -588,7 +518,7 @@ async fn an_unreachable_status_is_parked_and_not_retried_each_cycle() {
         p.converge().await;
     }
     assert_eq!(
-        answered(&p, "GET", "/transitions", 200),
+        p.answered("globex", "GET", "/transitions", 200),
         0,
         "not re-read every cycle"
     );
@@ -925,7 +855,7 @@ async fn an_unmapped_type_is_retried_after_a_day() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuilt_store_keeps_the_hierarchy_and_writes_nothing() {
     let mut p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
-        g.workflows = vec![strict_ops()];
+        g.workflows = vec![strict_ops_workflow()];
         no_highest(g);
     })
     .await;
@@ -1002,7 +932,7 @@ async fn a_rebuilt_store_keeps_the_hierarchy_and_writes_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_refused_in_closed_follows_a_two_hop_reopen() {
     let p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
-        g.workflows = vec![strict_ops()]
+        g.workflows = vec![strict_ops_workflow()]
     })
     .await;
     p.converge().await;
@@ -1028,11 +958,11 @@ async fn an_edit_refused_in_closed_follows_a_two_hop_reopen() {
         status(&g),
         "Working",
         "{:?}",
-        link_of(&p, "globex", &k).parked
+        p.link_of("globex", &k).parked
     );
     assert_eq!(summary(&g), "back at work");
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "In Progress");
-    assert!(link_of(&p, "globex", &k).parked.is_empty());
+    assert!(p.link_of("globex", &k).parked.is_empty());
     assert_quiet(&p, "after the reopen walk").await;
 }
 
@@ -1041,7 +971,7 @@ async fn an_edit_refused_in_closed_follows_a_two_hop_reopen() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_sides_at_once_with_people_status_and_resolution_end_quiet() {
     let p = pair_shaped(2, "resolution = \"Done\"\n", |g| {
-        g.workflows = vec![strict_ops()];
+        g.workflows = vec![strict_ops_workflow()];
         no_highest(g);
     })
     .await;
@@ -1091,7 +1021,7 @@ async fn both_sides_at_once_with_people_status_and_resolution_end_quiet() {
     assert_eq!(status(&a), "Done");
     assert_eq!(a["fields"]["priority"]["name"], "Highest");
     assert_eq!(
-        link_of(&p, "globex", &k).parked.keys().collect::<Vec<_>>(),
+        p.link_of("globex", &k).parked.keys().collect::<Vec<_>>(),
         vec!["priority"]
     );
     assert_quiet(&p, "after both sides at once").await;
@@ -1228,7 +1158,7 @@ async fn a_priority_refused_at_create_is_not_sent_again_as_an_edit() {
         json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Task" }, "summary": "urgent", "priority": { "name": "Highest" } }),
     );
     p.converge().await;
-    let edits_refused = answered(&p, "PUT", "/issue/{issueIdOrKey}", 400);
+    let edits_refused = p.answered("globex", "PUT", "/issue/{issueIdOrKey}", 400);
     assert_eq!(edits_refused, 0, "Highest was sent again as an edit");
 }
 
@@ -1349,6 +1279,6 @@ async fn the_walk_does_not_strand_an_issue_in_a_side_status() {
         status(&g),
         "Closed",
         "parked: {:?}",
-        link_of(&p, "globex", &key(&g)).parked
+        p.link_of("globex", &key(&g)).parked
     );
 }

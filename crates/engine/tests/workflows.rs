@@ -4,59 +4,21 @@
 //! scoped to what Jira refused: that field waits, the rest of the record (other fields,
 //! comments) keeps flowing, and nothing is written twice.
 
-use jira_sim::model::WorkflowSpec;
 use jira_sync_harness::pair::*;
-use jira_sync_harness::world::ops_workflow;
-
-/// globex's `ops` workflow with Close requiring a resolution on its screen, and Closed
-/// issues not editable (`jira.issue.editable = false`).
-fn strict_ops() -> WorkflowSpec {
-    let mut w = ops_workflow();
-    let close = w
-        .transitions
-        .iter_mut()
-        .find(|t| t.name == "Close")
-        .unwrap();
-    close.screen = vec!["resolution".into()];
-    close.required = vec!["resolution".into()];
-    w.locked = vec!["Closed".into()];
-    w
-}
+use jira_sync_harness::world::{ops_workflow, strict_ops_workflow};
 
 fn strict(globex: &mut SiteSpec) {
-    globex.workflows = vec![strict_ops()];
-}
-
-fn status(issue: &Value) -> &str {
-    issue["fields"]["status"]["name"].as_str().unwrap()
+    globex.workflows = vec![strict_ops_workflow()];
 }
 
 /// Transition requests globex answered with `status`.
 fn transitions_answered(p: &Pair, status: u16) -> u64 {
-    p.sim
-        .control()
-        .counters(Some("globex"))
-        .unwrap()
-        .iter()
-        .filter(|c| c.method == "POST" && c.route.ends_with("/transitions") && c.status == status)
-        .map(|c| c.count)
-        .sum()
+    p.answered("globex", "POST", "/transitions", status)
 }
 
-/// The link of globex/ops for the record of acme's `key`.
+/// The globex/ops link of the globex issue with this summary.
 fn ops_link(p: &Pair, summary_is: &str) -> jira_sync_store::hub::Link {
-    let issue = p.only_one("globex", summary_is);
-    let id = issue["id"].as_str().unwrap();
-    for rid in 1..=200 {
-        if let Ok(links) = p.hub.links_of(rid)
-            && let Some(l) = links
-                .into_iter()
-                .find(|l| l.site == "globex" && l.issue_id == id)
-        {
-            return l;
-        }
-    }
-    panic!("no link for {summary_is}");
+    p.link_of("globex", &key(&p.only_one("globex", summary_is)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

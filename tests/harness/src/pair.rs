@@ -350,3 +350,50 @@ pub fn writes(r: &Report) -> usize {
 pub fn summary(i: &Value) -> &str {
     i["fields"]["summary"].as_str().unwrap()
 }
+
+/// An issue's status name.
+pub fn status(issue: &Value) -> &str {
+    issue["fields"]["status"]["name"]
+        .as_str()
+        .unwrap_or_default()
+}
+
+/// An issue's key.
+pub fn key(issue: &Value) -> String {
+    issue["key"].as_str().unwrap_or_default().to_owned()
+}
+
+impl Pair {
+    /// The link of `site`'s issue `key` to its record.
+    ///
+    /// # Panics
+    /// When the issue is not linked.
+    pub fn link_of(&self, site: &str, key: &str) -> jira_sync_store::hub::Link {
+        let id = self.sim.control().issue(site, key).unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        for rid in 1..=1000 {
+            if let Ok(links) = self.hub.links_of(rid)
+                && let Some(l) = links
+                    .into_iter()
+                    .find(|l| l.site == site && l.issue_id == id)
+            {
+                return l;
+            }
+        }
+        panic!("no link for {site} {key}");
+    }
+
+    /// Requests `site` answered with `status` for `method` on routes ending in `route_end`.
+    pub fn answered(&self, site: &str, method: &str, route_end: &str, status: u16) -> u64 {
+        self.sim
+            .control()
+            .counters(Some(site))
+            .unwrap()
+            .iter()
+            .filter(|c| c.method == method && c.route.ends_with(route_end) && c.status == status)
+            .map(|c| c.count)
+            .sum()
+    }
+}

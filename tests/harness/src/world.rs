@@ -19,13 +19,7 @@ pub fn person(name: &str, email: &str, time_zone: &str) -> AccountSpec {
 /// The workflow `ops`: Open -> Working (Start), any -> Closed (Close), Closed -> Open
 /// (Reopen). Its status names differ from the default workflow's, as two companies' do.
 pub fn ops_workflow() -> WorkflowSpec {
-    let transition = |name: &str, from: &[&str], to: &str| TransitionSpec {
-        name: name.into(),
-        from: from.iter().map(|s| (*s).into()).collect(),
-        to: to.into(),
-        screen: vec![],
-        required: vec![],
-    };
+    let transition = |name: &str, from: &[&str], to: &str| transition(name, from, to, false);
     WorkflowSpec {
         name: "ops".into(),
         statuses: vec![
@@ -39,6 +33,34 @@ pub fn ops_workflow() -> WorkflowSpec {
             transition("Reopen", &["Closed"], "Open"),
         ],
         locked: vec![],
+    }
+}
+
+/// [`ops_workflow`] as a company-managed project has it: Close requires a resolution on its
+/// screen, and Closed issues cannot be edited.
+pub fn strict_ops_workflow() -> WorkflowSpec {
+    let mut w = ops_workflow();
+    if let Some(close) = w.transitions.iter_mut().find(|t| t.name == "Close") {
+        close.screen = vec!["resolution".into()];
+        close.required = vec!["resolution".into()];
+    }
+    w.locked = vec!["Closed".into()];
+    w
+}
+
+/// A transition of a workflow spec; `resolution` puts a required resolution on its screen.
+pub fn transition(name: &str, from: &[&str], to: &str, resolution: bool) -> TransitionSpec {
+    let screen: Vec<String> = if resolution {
+        vec!["resolution".into()]
+    } else {
+        vec![]
+    };
+    TransitionSpec {
+        name: name.into(),
+        from: from.iter().map(|s| (*s).into()).collect(),
+        to: to.into(),
+        required: screen.clone(),
+        screen,
     }
 }
 
