@@ -2,7 +2,7 @@
 //! CAPTCHA): the failure cases the issue names and their neighbours.
 //!
 //! Written by a reviewer against commit 4efdbaf, where these failed (each showed a product
-//! bug; all fixed since, but for the removal of a parent, whose test is not here):
+//! bug, fixed since):
 //! - interrupted status walk read back as a change of Jira: `a_captcha_between_two_hops_*`,
 //!   `an_interrupted_walk_closes_the_source_issue`, `a_captcha_at_any_point_*` (n = 6, 7, 12, 13);
 //! - the walk cannot find a path through a same-category status, or strands the issue in a
@@ -10,6 +10,7 @@
 //!   `the_walk_does_not_strand_an_issue_in_a_side_status`;
 //! - a parent read before its record is known is written back later:
 //!   `a_sub_task_made_on_globex_*`, `the_spurious_parent_refusal_*`, `a_story_made_on_globex_*`;
+//! - a parent is never removed: `a_story_removed_from_its_epic_follows`;
 //! - a child whose parent is parked waits silently for ever: `a_sub_task_whose_parent_*`,
 //!   `a_story_whose_epic_cannot_be_mirrored_*`;
 //! - a record-level park (type_unmapped) is never retried: `an_unmapped_type_is_retried_after_a_day`;
@@ -1281,4 +1282,42 @@ async fn the_walk_does_not_strand_an_issue_in_a_side_status() {
         "parked: {:?}",
         p.link_of("globex", &key(&g)).parked
     );
+}
+
+/// A story taken out of its epic on acme is taken out on globex too
+/// (`update.parent.set.none`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_story_removed_from_its_epic_follows() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let epic = create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Epic" }, "summary": "the epic" }),
+    );
+    let story = create(
+        &p,
+        "acme",
+        ANN,
+        json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Story" }, "summary": "the story", "parent": { "key": epic } }),
+    );
+    p.converge().await;
+    assert!(!p.only_one("globex", "the story")["fields"]["parent"].is_null());
+    c.edit_issue(
+        "acme",
+        &story,
+        ANN,
+        &json!({ "fields": { "parent": null } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g = p.only_one("globex", "the story");
+    assert!(
+        g["fields"]["parent"].is_null(),
+        "globex's story keeps its epic {} (parked: {:?})",
+        g["fields"]["parent"]["key"],
+        p.link_of("globex", &key(&g)).parked
+    );
+    assert_quiet(&p, "after the parent was removed").await;
 }

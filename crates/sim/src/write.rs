@@ -809,7 +809,8 @@ fn set_parent(site: &Site, issue: &mut Issue, value: &Value) -> Result<(), Strin
     if own < 0 && !creating {
         return Err(cannot_set("parent"));
     }
-    if value.is_null() {
+    // `update.parent.set.none` (or null) removes a standard issue's parent.
+    if value.is_null() || value.get("none").and_then(Value::as_bool) == Some(true) {
         if own < 0 {
             return Err(
                 "Issue type is a sub-task but parent issue key or id not specified.".into(),

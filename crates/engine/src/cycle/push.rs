@@ -630,8 +630,35 @@ impl Engine {
                         };
                         self.park_field(me, conn, record, link, r, now, report);
                     }
-                    // Its parent's issue comes first; a parent is never removed here.
-                    ParentOn::Pending | ParentOn::None => {}
+                    // Taken out of its parent on the other side (`h` is null, the base is not):
+                    // `update.parent.set.none`, the way Jira removes a parent.
+                    ParentOn::None => {
+                        let body = json!({ "update": { "parent": [{ "set": { "none": true } }] } });
+                        match ctx.client.edit(&link.issue_key, body).await {
+                            Ok(()) => {
+                                landed(record, link, std::slice::from_ref(name), report, written);
+                            }
+                            Err(ClientError::Invalid {
+                                errors, messages, ..
+                            }) => {
+                                let message = errors
+                                    .iter()
+                                    .map(|(_, m)| m.clone())
+                                    .chain(messages)
+                                    .collect::<Vec<_>>()
+                                    .join("; ");
+                                let r = FieldRefusal {
+                                    field: name.clone(),
+                                    reason: Refusal::of_message(&message),
+                                    message,
+                                };
+                                self.park_field(me, conn, record, link, r, now, report);
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    // Its parent's issue comes first.
+                    ParentOn::Pending => {}
                 }
             } else if name == "assignee" {
                 // Assigned through `assignIssue`: an edit's assignee may be off the edit
