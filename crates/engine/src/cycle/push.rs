@@ -641,12 +641,7 @@ impl Engine {
                             Err(ClientError::Invalid {
                                 errors, messages, ..
                             }) => {
-                                let message = errors
-                                    .iter()
-                                    .map(|(_, m)| m.clone())
-                                    .chain(messages)
-                                    .collect::<Vec<_>>()
-                                    .join("; ");
+                                let message = jira_words(&errors, messages);
                                 let r = FieldRefusal {
                                     field: name.clone(),
                                     reason: Refusal::of_message(&message),
@@ -941,12 +936,7 @@ impl Engine {
             Err(ClientError::Invalid {
                 errors, messages, ..
             }) => {
-                let message = errors
-                    .iter()
-                    .map(|(_, m)| m.clone())
-                    .chain(messages)
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let message = jira_words(&errors, messages);
                 FieldRefusal {
                     field: "assignee".into(),
                     reason: Refusal::of_message(&message),
@@ -1350,4 +1340,14 @@ fn keep_link(work: &mut Work, record: &Record, link: &Link) {
     work.records
         .entry(record.id)
         .or_insert_with(|| record.clone());
+}
+
+/// Jira's messages of a 400 (per-field ones first), as one text for operators.
+fn jira_words(errors: &[(String, String)], messages: Vec<String>) -> String {
+    errors
+        .iter()
+        .map(|(_, m)| m.clone())
+        .chain(messages)
+        .collect::<Vec<_>>()
+        .join("; ")
 }
