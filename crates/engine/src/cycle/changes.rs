@@ -1,0 +1,808 @@
+//! Writes to one linked issue: the edit within its edit screen, the assignee, the parent,
+//! the status through its workflow, new comments; and what Jira refuses, parked per field
+//! on the link (`../shared/DESIGN.md`, "The sync algorithm"; the decisions are the pure
+//! functions of `crate::plan`).
+
+use std::collections::BTreeMap;
+
+use chrono::Duration;
+use jira_sync_client::ClientError;
+use jira_sync_config::{Connector, ConnectorRef};
+use jira_sync_store::hub::{HubComment, IntentKind, Link, ParkedField, Record};
+use serde_json::{Value, json};
+
+use super::{Engine, EngineError, PROPERTY, Report, SiteCtx, Work};
+use crate::mapping::{PEOPLE, jira_status, sent_fields, to_jira};
+use crate::plan::{
+    FieldRefusal, Refusal, TransitionPlan, fnv1a, next_hop, plan_transition, refused_fields,
+};
+
+impl Engine {
+    /// Edits, a transition and new comments for a linked issue; the link's base follows.
+    ///
+    /// A refusal is scoped to what Jira refused: a field named in the 400's `errors` is
+    /// parked alone on this link (see [`ParkedField`]) and the rest of the edit is sent
+    /// without it; a transition that cannot be taken parks the status alone; comments go
+    /// out whatever was refused. Where the current status refuses an edit (every field "not
+    /// on the appropriate screen") and the status is about to change, the refused fields
+    /// are sent again after the transition.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn push_changes(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        record: &Record,
+        link: &mut Link,
+        fields: &[String],
+        work: &mut Work,
+        report: &mut Report,
+        written: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let key = link.issue_key.clone();
+        let now = (self.now)();
+        let sent_ids = sent_fields(conn);
+        let mut edit = serde_json::Map::new();
+        let mut edited = Vec::new();
+        let mut assign_to: Option<Value> = None;
+        for name in fields {
+            let h = record.fields.get(name).cloned().unwrap_or(Value::Null);
+            if link.base.get(name) == Some(&h) {
+                // In step (a person set it on Jira too): nothing waits any more.
+                link.parked.remove(name);
+                continue;
+            }
+            if let Some(p) = link.parked.get(name)
+                && still_parked(p, field_fingerprint(conn, name, &h), link, now)
+            {
+                report.waiting += 1;
+                continue;
+            }
+            if let Some((k, v)) = to_jira(conn, &ctx.field_types, name, &h) {
+                edit.insert(k, v);
+                edited.push(name.clone());
+            } else if name == "parent" {
+                let want = self.parent_on(me, Some(&h), work)?;
+                if let (ParentOn::Key(a), ParentOn::Key(b)) =
+                    (&want, &self.parent_on(me, link.base.get(name), work)?)
+                    && a.eq_ignore_ascii_case(b)
+                {
+                    // The same parent, known two ways (by its issue, then by its record).
+                    link.base.insert(name.clone(), h.clone());
+                    link.parked.remove(name);
+                    continue;
+                }
+                match want {
+                    ParentOn::Key(k) => {
+                        edit.insert("parent".into(), json!({ "key": k }));
+                        edited.push(name.clone());
+                    }
+                    ParentOn::Unmapped(message) => {
+                        let r = FieldRefusal {
+                            field: name.clone(),
+                            reason: Refusal::ParentUnmapped,
+                            message,
+                        };
+                        self.park_field(me, conn, record, link, r, now, report);
+                    }
+                    // Taken out of its parent on the other side (`h` is null, the base is not):
+                    // `update.parent.set.none`, the way Jira removes a parent.
+                    ParentOn::None => {
+                        let body = json!({ "update": { "parent": [{ "set": { "none": true } }] } });
+                        match ctx.client.edit(&link.issue_key, body).await {
+                            Ok(()) => {
+                                landed(record, link, std::slice::from_ref(name), report, written);
+                            }
+                            Err(ClientError::Invalid {
+                                errors, messages, ..
+                            }) => {
+                                let message = jira_words(&errors, messages);
+                                let r = FieldRefusal {
+                                    field: name.clone(),
+                                    reason: Refusal::of_message(&message),
+                                    message,
+                                };
+                                self.park_field(me, conn, record, link, r, now, report);
+                            }
+                            Err(e) => return Err(e.into()),
+                        }
+                    }
+                    // Its parent's issue comes first.
+                    ParentOn::Pending => {}
+                }
+            } else if name == "assignee" {
+                // Assigned through `assignIssue`: an edit's assignee may be off the edit
+                // screen, or accepted and silently not applied.
+                if let Some(v) = self.person(me, ctx, name, &h, report).await? {
+                    assign_to = Some(v);
+                }
+            } else if PEOPLE.contains(&name.as_str())
+                && let Some(v) = self.person(me, ctx, name, &h, report).await?
+            {
+                edit.insert(name.clone(), v);
+                edited.push(name.clone());
+            }
+        }
+        if let Some(v) = assign_to {
+            self.push_assignee(me, conn, ctx, record, link, &v, work, report, written)
+                .await?;
+        }
+        let status_pending = record
+            .fields
+            .get("status")
+            .and_then(Value::as_str)
+            .is_some_and(|h| link.base.get("status").and_then(Value::as_str) != Some(h));
+        // Fields the current status refuses: sent again once the transition has landed.
+        let mut after_transition: Vec<FieldRefusal> = Vec::new();
+        if !edit.is_empty() {
+            let intent = self
+                .intent(
+                    me,
+                    record.id,
+                    IntentKind::Edit {
+                        fields: edited.clone(),
+                    },
+                )
+                .await?;
+            // What the edit screen does not take is left out before anything is sent. A parked
+            // field tried again is checked against the screen as it is now.
+            if edited.iter().any(|n| link.parked.contains_key(n)) {
+                self.forget_edit_screens(me, conn);
+            }
+            let mut refused = match self.edit_screen(me, conn, ctx, link).await {
+                Ok(screen) => {
+                    let off = off_screen(&mut edit, &screen, &sent_ids, &conn.project, &[]);
+                    edited.retain(|n| !off.iter().any(|r| r.field == *n));
+                    // A person field off the screen is left unset for the connector, as
+                    // Jira's own refusal of it would leave it.
+                    let (people, off): (Vec<_>, Vec<_>) = off
+                        .into_iter()
+                        .partition(|r| PEOPLE.contains(&r.field.as_str()));
+                    for r in people {
+                        self.refuse_person(me, &r.field, &r.message);
+                        report.unmapped_people += 1;
+                    }
+                    off
+                }
+                Err(EngineError::Client(e)) if e.is_credential() => return Err(e.into()),
+                Err(e) => {
+                    tracing::debug!(site = %me.site, connector = %me.connector, issue = %key, error = %e, "No edit metadata; Jira's answer to the edit decides.");
+                    Vec::new()
+                }
+            };
+            let sent_refused = self
+                .send_edit(me, ctx, &key, &sent_ids, &mut edit, &mut edited, report)
+                .await?;
+            if !sent_refused.is_empty() {
+                // The screen said otherwise: read it again next time.
+                self.forget_edit_screens(me, conn);
+            }
+            refused.extend(sent_refused);
+            landed(record, link, &edited, report, written);
+            let locked = !refused.is_empty()
+                && refused
+                    .iter()
+                    .all(|r| r.reason == Refusal::FieldNotOnScreen);
+            if status_pending && locked {
+                after_transition = refused;
+            } else {
+                for r in refused {
+                    self.park_field(me, conn, record, link, r, now, report);
+                }
+            }
+            work.done.push(intent);
+        }
+        if let Some(hub_status) = record.fields.get("status").and_then(Value::as_str)
+            && status_pending
+        {
+            let waiting = link.parked.get("status").is_some_and(|p| {
+                still_parked(
+                    p,
+                    field_fingerprint(conn, "status", &json!(hub_status)),
+                    link,
+                    now,
+                )
+            });
+            if waiting {
+                report.waiting += 1;
+            } else {
+                self.push_status(
+                    me, conn, ctx, record, link, hub_status, work, report, written,
+                )
+                .await?;
+            }
+        }
+        if !after_transition.is_empty() {
+            // The status has moved (or could not): the refused fields once more, then parked.
+            let moved = link.base.get("status") == record.fields.get("status");
+            let mut edit = serde_json::Map::new();
+            let mut edited = Vec::new();
+            for r in &after_transition {
+                let h = record.fields.get(&r.field).cloned().unwrap_or(Value::Null);
+                if let Some((k, v)) = to_jira(conn, &ctx.field_types, &r.field, &h) {
+                    edit.insert(k, v);
+                    edited.push(r.field.clone());
+                }
+            }
+            let refused = if moved && !edit.is_empty() {
+                let refused = self
+                    .send_edit(me, ctx, &key, &sent_ids, &mut edit, &mut edited, report)
+                    .await?;
+                landed(record, link, &edited, report, written);
+                refused
+            } else {
+                after_transition
+            };
+            for r in refused {
+                self.park_field(me, conn, record, link, r, now, report);
+            }
+        }
+        let from_here = |c: &HubComment| {
+            c.origin
+                .as_ref()
+                .is_some_and(|(s, conn_name, _)| *s == me.site && *conn_name == me.connector)
+        };
+        if work.check_comments.contains(&record.id)
+            && record
+                .comments
+                .iter()
+                .any(|c| !from_here(c) && !link.comments.contains_key(&c.id))
+        {
+            // A comment added by a run that died before its commit carries its marker: adopt
+            // it rather than add it twice. (Reading comments is consistent; search is not.)
+            for jc in ctx.client.comments(&key).await? {
+                for prop in &jc.properties {
+                    if prop["key"] == PROPERTY
+                        && let Some(hub_id) = prop["value"]["comment"].as_str()
+                    {
+                        link.comments.insert(hub_id.to_owned(), jc.id.clone());
+                    }
+                }
+            }
+        }
+        for c in &record.comments {
+            if from_here(c) || link.comments.contains_key(&c.id) {
+                continue;
+            }
+            let intent = self
+                .intent(
+                    me,
+                    record.id,
+                    IntentKind::Comment {
+                        hub_comment: c.id.clone(),
+                    },
+                )
+                .await?;
+            let added = ctx
+                .client
+                .add_comment(
+                    &key,
+                    c.body.clone(),
+                    vec![(
+                        PROPERTY.into(),
+                        json!({ "record": record.id, "comment": c.id }),
+                    )],
+                )
+                .await?;
+            work.done.push(intent);
+            report.commented += 1;
+            link.comments.insert(c.id.clone(), added.id);
+        }
+        keep_link(work, record, link);
+        Ok(())
+    }
+
+    /// Where the record's parent is on this connector's site. A parent is kept in the hub
+    /// as its record (`{"record": N}`), or, read before its record was known, as the issue of
+    /// the site it was read on (`{"site", "id", "key"}`).
+    pub(super) fn parent_on(
+        &self,
+        me: &ConnectorRef,
+        value: Option<&Value>,
+        work: &Work,
+    ) -> Result<ParentOn, EngineError> {
+        let Some(v) = value.filter(|v| !v.is_null()) else {
+            return Ok(ParentOn::None);
+        };
+        let rid = match (v["record"].as_u64(), v["site"].as_str(), v["id"].as_str()) {
+            (Some(rid), _, _) => Some(rid),
+            (None, Some(site), Some(_)) if site == me.site => {
+                // The parent is an issue of this very site.
+                return Ok(v["key"]
+                    .as_str()
+                    .map_or(ParentOn::None, |k| ParentOn::Key(k.to_owned())));
+            }
+            (None, Some(site), Some(id)) => {
+                let mut found = None;
+                for c in self.peers(me).into_iter().filter(|c| c.site == site) {
+                    if let Some(r) = self.record_of(&c, id, work)? {
+                        found = Some(r);
+                        break;
+                    }
+                }
+                found
+            }
+            _ => None,
+        };
+        let Some(rid) = rid else {
+            return Ok(ParentOn::Unmapped(format!(
+                "the parent {} is not mirrored here (outside the scope of the mirrored connectors)",
+                v["key"].as_str().unwrap_or("issue")
+            )));
+        };
+        let link = match work.links.get(&rid) {
+            Some(l) if l.site == me.site && l.connector == me.connector => Some(l.clone()),
+            _ => self
+                .hub
+                .links_of(rid)?
+                .into_iter()
+                .find(|l| l.site == me.site && l.connector == me.connector),
+        };
+        if let Some(l) = link {
+            return Ok(ParentOn::Key(l.issue_key));
+        }
+        Ok(match self.record(work, rid)? {
+            Some(r) if r.gone.is_none() => match r.parked.get(&me.to_string()) {
+                // The parent itself cannot be created here: the child does not wait for it.
+                Some(p) => ParentOn::Unmapped(format!(
+                    "the parent (record {rid}) cannot be created here: {}",
+                    p.reason
+                )),
+                None => ParentOn::Pending,
+            },
+            _ => ParentOn::Unmapped(format!(
+                "the parent (record {rid}) is gone or not mirrored here"
+            )),
+        })
+    }
+
+    /// Assigns the issue (`assignIssue`) to `value` (`{"accountId"}` or null); a person who
+    /// cannot be assigned there parks the assignee of this issue alone.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn push_assignee(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        record: &Record,
+        link: &mut Link,
+        value: &Value,
+        work: &mut Work,
+        report: &mut Report,
+        written: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let key = link.issue_key.clone();
+        let intent = self
+            .intent(
+                me,
+                record.id,
+                IntentKind::Edit {
+                    fields: vec!["assignee".into()],
+                },
+            )
+            .await?;
+        let sent = ctx.client.assign(&key, value["accountId"].as_str()).await;
+        work.done.push(intent);
+        let refusal = match sent {
+            Ok(()) => {
+                landed(record, link, &["assignee".to_owned()], report, written);
+                return Ok(());
+            }
+            Err(ClientError::Invalid {
+                errors, messages, ..
+            }) => {
+                let message = jira_words(&errors, messages);
+                FieldRefusal {
+                    field: "assignee".into(),
+                    reason: Refusal::of_message(&message),
+                    message,
+                }
+            }
+            Err(ClientError::Forbidden { messages, .. }) => FieldRefusal {
+                field: "assignee".into(),
+                reason: Refusal::Refused,
+                message: format!(
+                    "no permission to assign issues here: {}",
+                    messages.join("; ")
+                ),
+            },
+            Err(e) => return Err(e.into()),
+        };
+        self.park_field(me, conn, record, link, refusal, (self.now)(), report);
+        Ok(())
+    }
+
+    /// Sends an edit; what Jira refuses field by field is taken out and the rest sent again.
+    /// Returns the refused fields; `edit` and `edited` are left with what landed. A refusal
+    /// that names no field of the edit refuses all of it.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn send_edit(
+        &self,
+        me: &ConnectorRef,
+        ctx: &SiteCtx,
+        key: &str,
+        sent_ids: &BTreeMap<String, String>,
+        edit: &mut serde_json::Map<String, Value>,
+        edited: &mut Vec<String>,
+        report: &mut Report,
+    ) -> Result<Vec<FieldRefusal>, EngineError> {
+        let mut refused_all = Vec::new();
+        // Each round drops at least one field, so this ends.
+        while !edit.is_empty() {
+            let errors = match ctx.client.edit(key, json!({ "fields": edit })).await {
+                Ok(()) => return Ok(refused_all),
+                Err(ClientError::Invalid {
+                    errors, messages, ..
+                }) => {
+                    if let Some(people) = self.unsettable_people(me, &errors) {
+                        // Only a person Jira will not take here: the rest goes without it.
+                        for f in &people {
+                            edit.remove(f);
+                            edited.retain(|n| n != f);
+                            report.unmapped_people += 1;
+                        }
+                        continue;
+                    }
+                    if errors.is_empty() {
+                        // Refused as a whole: the edit waits, nothing else does.
+                        let message = messages.join("; ");
+                        refused_all.extend(edited.drain(..).map(|field| FieldRefusal {
+                            field,
+                            reason: Refusal::of_message(&message),
+                            message: message.clone(),
+                        }));
+                        edit.clear();
+                        return Ok(refused_all);
+                    }
+                    errors
+                }
+                Err(ClientError::Forbidden { messages, .. }) => {
+                    let message = messages.join("; ");
+                    refused_all.extend(edited.drain(..).map(|field| FieldRefusal {
+                        field,
+                        reason: Refusal::Refused,
+                        message: message.clone(),
+                    }));
+                    edit.clear();
+                    return Ok(refused_all);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let sent: BTreeMap<String, String> = edit
+                .keys()
+                .filter_map(|k| Some((k.clone(), sent_ids.get(k)?.clone())))
+                .collect();
+            let (refused, other) = refused_fields(&sent, &errors);
+            if refused.is_empty() {
+                // Errors about fields not sent: nothing to take out, so all of it waits.
+                let message = other
+                    .iter()
+                    .map(|(f, m)| format!("{f}: {m}"))
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                refused_all.extend(edited.drain(..).map(|field| FieldRefusal {
+                    field,
+                    reason: Refusal::Refused,
+                    message: message.clone(),
+                }));
+                edit.clear();
+                return Ok(refused_all);
+            }
+            for r in &refused {
+                edit.retain(|k, _| sent.get(k) != Some(&r.field));
+                edited.retain(|n| *n != r.field);
+            }
+            refused_all.extend(refused);
+        }
+        Ok(refused_all)
+    }
+
+    /// Moves the issue to `hub_status` through the workflow as Jira offers it: one hop at a
+    /// time (Jira lists only the transitions valid from the current status), directly when
+    /// a transition goes there, else along the shortest path through what is known of the
+    /// workflow, else a step toward the target's status category (see [`next_hop`]); each
+    /// hop's screen fields are filled by [`plan_transition`]. What cannot be reached, or
+    /// needs a field nobody can give, parks the status with why. An intermediate status
+    /// reached on the way becomes the link's base, so the next pull does not read it as a
+    /// change made in Jira.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn push_status(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        record: &Record,
+        link: &mut Link,
+        hub_status: &str,
+        work: &mut Work,
+        report: &mut Report,
+        written: &mut Vec<String>,
+    ) -> Result<(), EngineError> {
+        let key = link.issue_key.clone();
+        let now = (self.now)();
+        let target = jira_status(conn, hub_status).to_owned();
+        let mut current = match link.base.get("status").and_then(Value::as_str) {
+            Some(h) => jira_status(conn, h).to_owned(),
+            None => {
+                // A just-created issue's status is unknown: it may already be the target.
+                let issue = ctx.client.get_issue(&key, &["status".into()], &[]).await?;
+                let name = issue["fields"]["status"]["name"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_owned();
+                if name.eq_ignore_ascii_case(&target) {
+                    link.base.insert("status".into(), json!(hub_status));
+                    link.parked.remove("status");
+                    return Ok(());
+                }
+                name
+            }
+        };
+        let resolution = record.fields.get("resolution").and_then(Value::as_str);
+        let mut known = self.workflow_map(me, conn, ctx).await;
+        let mut visited = vec![current.clone()];
+        let mut refusal = None;
+        for _ in 0..MAX_HOPS {
+            let transitions = ctx.client.transitions(&key).await?;
+            known.learn(&current, &transitions);
+            self.keep_workflow_map(me, conn, &known);
+            let Some(hop) = next_hop(&current, &target, &transitions, &known, &visited) else {
+                report.unreachable.push((key.clone(), target.clone()));
+                let offered: Vec<&str> = transitions.iter().map(|t| t.to.name.as_str()).collect();
+                refusal = Some(FieldRefusal {
+                    field: "status".into(),
+                    reason: Refusal::NoTransition,
+                    message: format!(
+                        "no transition path from `{current}` to `{target}` is known (from `{current}` it offers: {})",
+                        if offered.is_empty() {
+                            "none".to_owned()
+                        } else {
+                            offered.join(", ")
+                        }
+                    ),
+                });
+                break;
+            };
+            match plan_transition(&hop, &transitions, resolution, conn.resolution.as_deref()) {
+                TransitionPlan::Take {
+                    id,
+                    fields,
+                    resolution,
+                } => {
+                    let intent = self
+                        .intent(me, record.id, IntentKind::Transition { to: target.clone() })
+                        .await?;
+                    let sent = ctx.client.transition(&key, &id, fields).await;
+                    work.done.push(intent);
+                    match sent {
+                        Ok(()) => {
+                            report.transitioned += 1;
+                            written.push(link.issue_id.clone());
+                            if let Some(r) = resolution {
+                                link.base.insert("resolution".into(), json!(r));
+                            }
+                            if hop.eq_ignore_ascii_case(&target) {
+                                link.base.insert("status".into(), json!(hub_status));
+                                link.parked.remove("status");
+                                return Ok(());
+                            }
+                            // On the way: what Jira now holds is the base.
+                            link.base.insert(
+                                "status".into(),
+                                json!(conn.statuses.get(&hop).map_or(hop.as_str(), String::as_str)),
+                            );
+                            visited.push(hop.clone());
+                            current = hop;
+                        }
+                        Err(ClientError::Invalid {
+                            errors, messages, ..
+                        }) => {
+                            let message = errors
+                                .iter()
+                                .map(|(f, m)| format!("{f}: {m}"))
+                                .chain(messages)
+                                .collect::<Vec<_>>()
+                                .join("; ");
+                            let reason = match Refusal::of_message(&message) {
+                                Refusal::Refused => Refusal::TransitionNeedsField,
+                                other => other,
+                            };
+                            refusal = Some(FieldRefusal {
+                                field: "status".into(),
+                                reason,
+                                message: format!("transition to `{hop}` refused: {message}"),
+                            });
+                            break;
+                        }
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                TransitionPlan::NeedsField { message, .. } => {
+                    refusal = Some(FieldRefusal {
+                        field: "status".into(),
+                        reason: Refusal::TransitionNeedsField,
+                        message,
+                    });
+                    break;
+                }
+                TransitionPlan::NoTransition { message } => {
+                    refusal = Some(FieldRefusal {
+                        field: "status".into(),
+                        reason: Refusal::NoTransition,
+                        message,
+                    });
+                    break;
+                }
+            }
+        }
+        let refusal = refusal.unwrap_or_else(|| FieldRefusal {
+            field: "status".into(),
+            reason: Refusal::NoTransition,
+            message: format!("`{target}` not reached within {MAX_HOPS} transitions"),
+        });
+        self.park_field(me, conn, record, link, refusal, now, report);
+        Ok(())
+    }
+
+    /// Parks one field of `link`: reported now, sent again when [`still_parked`] says so.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn park_field(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        record: &Record,
+        link: &mut Link,
+        r: FieldRefusal,
+        now: chrono::DateTime<chrono::Utc>,
+        report: &mut Report,
+    ) {
+        let value = record.fields.get(&r.field).cloned().unwrap_or(Value::Null);
+        tracing::warn!(site = %me.site, connector = %me.connector, issue = %link.issue_key, field = %r.field, reason = r.reason.as_str(), message = %r.message, "Field refused; parked alone while the rest of the record syncs.");
+        report.parked.push((
+            format!("{} {}", link.issue_key, r.field),
+            format!("{}: {}", r.reason.as_str(), r.message),
+        ));
+        link.parked.insert(
+            r.field.clone(),
+            ParkedField {
+                reason: r.reason.as_str().to_owned(),
+                message: r.message,
+                fingerprint: field_fingerprint(conn, &r.field, &value),
+                updated: link.updated.clone(),
+                at: now,
+            },
+        );
+    }
+}
+
+/// Transitions one push takes at most on the way to a status.
+const MAX_HOPS: usize = 5;
+
+/// How long a parked field waits at most before it is tried again (Jira's configuration may
+/// have changed: a priority added to the scheme, a field put on the screen).
+pub(super) const PARKED_RETRY: Duration = Duration::days(1);
+
+/// Whether a parked field still waits: its value and the connector's configuration are as
+/// they were refused, the issue has not changed since, and less than a day has passed.
+fn still_parked(
+    p: &ParkedField,
+    fingerprint: u64,
+    link: &Link,
+    now: chrono::DateTime<chrono::Utc>,
+) -> bool {
+    p.fingerprint == fingerprint && p.updated == link.updated && now - p.at < PARKED_RETRY
+}
+
+/// A stable fingerprint of a field's value and what the connector's configuration says
+/// about writing it (project, field and status maps, default resolution).
+fn field_fingerprint(conn: &Connector, field: &str, value: &Value) -> u64 {
+    let config = json!({
+        "project": conn.project,
+        "fields": conn.fields,
+        "statuses": conn.statuses,
+        "resolution": conn.resolution,
+        "issuetypes": conn.issuetypes,
+    });
+    fnv1a(format!("{field}\0{value}\0{config}").as_bytes())
+}
+
+/// An edit of `edited` landed on `link`'s issue: its base takes the record's values, and
+/// nothing of it waits any more.
+fn landed(
+    record: &Record,
+    link: &mut Link,
+    edited: &[String],
+    report: &mut Report,
+    written: &mut Vec<String>,
+) {
+    if edited.is_empty() {
+        return;
+    }
+    report.updated += 1;
+    written.push(link.issue_id.clone());
+    for name in edited {
+        link.base.insert(
+            name.clone(),
+            record.fields.get(name).cloned().unwrap_or(Value::Null),
+        );
+        link.parked.remove(name);
+    }
+}
+
+/// Where a record's parent is on the target site.
+#[derive(Debug)]
+pub(super) enum ParentOn {
+    /// No parent.
+    None,
+    /// The parent's issue there.
+    Key(String),
+    /// The parent is mirrored, but its issue there does not exist yet: the child waits.
+    Pending,
+    /// The parent is not mirrored there: why.
+    Unmapped(String),
+}
+
+/// Takes out of a write's `fields` what `screen` (the create or edit screen's fields) does
+/// not take: a field it lacks (`field_not_on_screen`), or a value it does not offer
+/// (`value_not_allowed`, for fields that list their values: priority, options). `sent` maps
+/// Jira field ids to hub fields; the `keep` ids always stay (a create's project, issue type
+/// and summary, which Jira itself answers for).
+pub(super) fn off_screen(
+    fields: &mut serde_json::Map<String, Value>,
+    screen: &BTreeMap<String, jira_sync_client::FieldMeta>,
+    sent: &BTreeMap<String, String>,
+    project: &str,
+    keep: &[&str],
+) -> Vec<FieldRefusal> {
+    let mut refused = Vec::new();
+    fields.retain(|id, v| {
+        if keep.contains(&id.as_str()) {
+            return true;
+        }
+        let field = sent.get(id).cloned().unwrap_or_else(|| id.clone());
+        let Some(meta) = screen.get(id) else {
+            refused.push(FieldRefusal {
+                field,
+                reason: Refusal::FieldNotOnScreen,
+                message: format!(
+                    "Field '{id}' cannot be set. It is not on the screen of project {project} (create or edit metadata)."
+                ),
+            });
+            return false;
+        };
+        let named = v
+            .get("name")
+            .or_else(|| v.get("value"))
+            .and_then(Value::as_str);
+        match named {
+            Some(n) if !meta.allowed_values.is_empty() && meta.allowed(n).is_none() => {
+                refused.push(FieldRefusal {
+                    field,
+                    reason: Refusal::ValueNotAllowed,
+                    message: format!("`{n}` is not a value `{id}` offers in project {project}"),
+                });
+                false
+            }
+            _ => true,
+        }
+    });
+    refused
+}
+
+/// Keeps `link` (and its record) for this run's commit.
+pub(super) fn keep_link(work: &mut Work, record: &Record, link: &Link) {
+    work.links.insert(record.id, link.clone());
+    work.records
+        .entry(record.id)
+        .or_insert_with(|| record.clone());
+}
+
+/// Jira's messages of a 400 (per-field ones first), as one text for operators.
+fn jira_words(errors: &[(String, String)], messages: Vec<String>) -> String {
+    errors
+        .iter()
+        .map(|(_, m)| m.clone())
+        .chain(messages)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
