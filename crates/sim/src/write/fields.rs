@@ -1,0 +1,248 @@
+//! One field of an issue set from its write value, as Jira validates it: system fields,
+//! screens that leave a field out, priority schemes, assignable people, parents, and the
+//! custom field types.
+
+use chrono::NaiveDate;
+use serde_json::Value;
+
+use super::{ADF_ERROR, cannot_set, id_string};
+use crate::adf;
+use crate::model::{FieldKind, Issue, PRIORITIES, Site};
+
+/// Sets one field from its `fields` value; the error is Jira's message for that field.
+pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> Result<(), String> {
+    if site
+        .project(issue.project_id)
+        .is_some_and(|p| p.hidden_fields.iter().any(|f| f == field))
+    {
+        return Err(cannot_set(field));
+    }
+    match field {
+        "summary" => match value.as_str().map(str::trim) {
+            Some("") => Err("You must specify a summary of the issue.".into()),
+            Some(s) if s.chars().count() > 255 => {
+                Err("Summary must be less than 255 characters.".into())
+            }
+            Some(_) if value.as_str().is_some_and(|s| s.contains('\n')) => {
+                Err("The summary is invalid because it contains newline characters.".into())
+            }
+            Some(_) => {
+                issue.summary = value.as_str().unwrap_or_default().to_owned();
+                Ok(())
+            }
+            None => Err("Operation value must be a string".into()),
+        },
+        "description" => {
+            if value.is_null() {
+                issue.description = None;
+                return Ok(());
+            }
+            adf::validate(value).map_err(|_| ADF_ERROR.to_owned())?;
+            issue.description = Some(value.clone());
+            Ok(())
+        }
+        "labels" => {
+            issue.labels = labels(value)?;
+            Ok(())
+        }
+        "priority" => {
+            let by_id = value.get("id").and_then(id_string);
+            let by_name = value.get("name").and_then(Value::as_str);
+            let p = PRIORITIES
+                .iter()
+                .find(|(i, n)| {
+                    by_id.as_deref() == Some(*i)
+                        || by_name.is_some_and(|b| b.eq_ignore_ascii_case(n))
+                })
+                .ok_or("Specify a valid 'id' or 'name' for Priority")?;
+            // The project's priority scheme offers only some priorities.
+            let allowed = site
+                .project(issue.project_id)
+                .and_then(|p| p.priorities.as_ref())
+                .is_none_or(|names| names.iter().any(|n| n.eq_ignore_ascii_case(p.1)));
+            if !allowed {
+                return Err("The priority selected is invalid.".into());
+            }
+            issue.priority = Some(p.0.to_owned());
+            Ok(())
+        }
+        // Resolution is set through a transition whose screen has it, never by an edit.
+        "resolution" => Err(cannot_set(field)),
+        "parent" => set_parent(site, issue, value),
+        "duedate" => {
+            issue.duedate = date(value)?;
+            Ok(())
+        }
+        "reporter" if !site.reporter_on_screens => Err(cannot_set(field)),
+        "assignee" | "reporter" => {
+            let who = if value.is_null() {
+                None
+            } else {
+                let id = value.get("accountId").and_then(Value::as_str);
+                match id.filter(|id| site.accounts.contains_key(*id)) {
+                    Some(id) => Some(id.to_owned()),
+                    None => return Err(format!("Specify a valid value for {field}")),
+                }
+            };
+            if field == "assignee"
+                && let Some(a) = who.as_ref().and_then(|id| site.accounts.get(id))
+                && !a.assignable
+            {
+                return Err(unassignable(&a.display_name));
+            }
+            if field == "assignee"
+                && site.assignee_edit_ignored
+                && site.issues().contains_key(&issue.id)
+            {
+                // Accepted, not applied (the Cloud quirk this site models).
+                return Ok(());
+            }
+            if field == "assignee" {
+                issue.assignee = who;
+            } else {
+                issue.reporter = who;
+            }
+            Ok(())
+        }
+        custom => {
+            let Some(def) = site.field(custom) else {
+                return Err(cannot_set(custom));
+            };
+            let v = custom_value(&def.kind, value)?;
+            if v.is_null() {
+                issue.custom.remove(custom);
+            } else {
+                issue.custom.insert(custom.to_owned(), v);
+            }
+            Ok(())
+        }
+    }
+}
+
+pub(super) fn labels(value: &Value) -> Result<Vec<String>, String> {
+    let list = value
+        .as_array()
+        .ok_or("Operation value must be an array of strings")?;
+    let mut out = Vec::new();
+    for l in list {
+        let l = l
+            .as_str()
+            .ok_or("Operation value must be an array of strings")?;
+        check_label(l)?;
+        if !out.iter().any(|o| o == l) {
+            out.push(l.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+pub(super) fn check_label(l: &str) -> Result<(), String> {
+    if l.is_empty() || l.chars().any(char::is_whitespace) {
+        return Err(format!("The label '{l}' contains spaces which is invalid."));
+    }
+    if l.chars().count() > 255 {
+        return Err("The label must not be longer than 255 characters.".into());
+    }
+    Ok(())
+}
+
+pub(super) fn date(value: &Value) -> Result<Option<NaiveDate>, String> {
+    match value {
+        Value::Null => Ok(None),
+        Value::String(s) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .map(Some)
+            .map_err(|_| format!("Error parsing date string: {s}")),
+        _ => Err("Operation value must be a string".into()),
+    }
+}
+
+/// The stored value of a custom field of `kind`, or Jira's error.
+pub(super) fn custom_value(kind: &FieldKind, value: &Value) -> Result<Value, String> {
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    match kind {
+        FieldKind::Text => match value.as_str() {
+            Some(s) if s.chars().count() <= 255 => Ok(value.clone()),
+            Some(_) => Err("Text fields are limited to 255 characters.".into()),
+            None => Err("Operation value must be a string".into()),
+        },
+        FieldKind::Textarea => adf::validate(value)
+            .map(|()| value.clone())
+            .map_err(|_| ADF_ERROR.to_owned()),
+        FieldKind::Number => value
+            .as_f64()
+            .map(|_| value.clone())
+            .ok_or_else(|| "Operation value must be a number".into()),
+        FieldKind::Date => {
+            date(value).map(|d| d.map_or(Value::Null, |d| Value::String(d.to_string())))
+        }
+        FieldKind::Labels => labels(value).map(|l| serde_json::json!(l)),
+        FieldKind::Select(options) => {
+            let by_value = value.get("value").and_then(Value::as_str);
+            let by_id = value.get("id").and_then(id_string);
+            let idx = options.iter().enumerate().find(|(i, o)| {
+                by_value == Some(o.as_str()) || by_id.as_deref() == Some(&(10000 + i).to_string())
+            });
+            match idx {
+                Some((i, o)) => {
+                    Ok(serde_json::json!({ "self": "", "value": o, "id": (10000 + i).to_string() }))
+                }
+                None => Err(format!(
+                    "Option value '{}' is not valid",
+                    by_value.map(str::to_owned).or(by_id).unwrap_or_default()
+                )),
+            }
+        }
+    }
+}
+
+/// Sets `parent` (`{"key"}` or `{"id"}`; null removes an epic parent). A sub-task's parent is
+/// a standard issue of its project and is fixed at create (moving it is a separate
+/// operation); a standard issue's parent is an epic; an epic has none (reference
+/// jira-cloud-api.md section 11.4).
+pub(super) fn set_parent(site: &Site, issue: &mut Issue, value: &Value) -> Result<(), String> {
+    let level = |id: &str| site.issue_type(id).map_or(0, |t| t.hierarchy_level);
+    let own = level(&issue.issue_type);
+    let creating = !site.issues().contains_key(&issue.id);
+    if own < 0 && !creating {
+        return Err(cannot_set("parent"));
+    }
+    // `update.parent.set.none` (or null) removes a standard issue's parent.
+    if value.is_null() || value.get("none").and_then(Value::as_bool) == Some(true) {
+        if own < 0 {
+            return Err(
+                "Issue type is a sub-task but parent issue key or id not specified.".into(),
+            );
+        }
+        issue.parent = None;
+        return Ok(());
+    }
+    let by_key = value.get("key").and_then(Value::as_str);
+    let by_id = value.get("id").and_then(id_string);
+    let parent = site.issues().values().find(|i| {
+        by_key.is_some_and(|k| k.eq_ignore_ascii_case(&i.key))
+            || by_id.as_deref() == Some(i.id.to_string().as_str())
+    });
+    let Some(parent) = parent else {
+        return Err("Could not find issue by id or key.".into());
+    };
+    let ok = match own {
+        l if l < 0 => level(&parent.issue_type) == 0 && parent.project_id == issue.project_id,
+        0 => level(&parent.issue_type) == 1,
+        _ => false,
+    };
+    if !ok {
+        return Err(format!(
+            "Issue '{}' cannot be the parent of an issue of this type.",
+            parent.key
+        ));
+    }
+    issue.parent = Some(parent.id);
+    Ok(())
+}
+
+/// Jira's refusal of an assignee without the *Assignable user* permission.
+pub(super) fn unassignable(name: &str) -> String {
+    format!("User '{name}' cannot be assigned issues.")
+}
