@@ -30,10 +30,10 @@ async fn quiet_demo() -> (Simulator, tempfile::TempDir) {
     (sim, dir)
 }
 
-#[tokio::test]
-async fn a_revoked_credential_stops_only_its_site_probes_on_a_backoff_and_resumes_by_itself() {
+/// The quiet demo's jobs with a probe backoff of `backoff` (up to 4 times it), after one
+/// successful run of each connector.
+async fn synced_with_backoff(backoff: Duration) -> (Simulator, tempfile::TempDir, Running) {
     let (sim, dir) = quiet_demo().await;
-    let backoff = Duration::from_secs(60);
     let r = start(
         dir.path(),
         Options {
@@ -42,9 +42,16 @@ async fn a_revoked_credential_stops_only_its_site_probes_on_a_backoff_and_resume
         },
     )
     .await;
+    assert_eq!(r.daemon.tick(&conn("acme/sec")).await, Some("success"));
+    assert_eq!(r.daemon.tick(&conn("globex/ops")).await, Some("success"));
+    (sim, dir, r)
+}
+
+#[tokio::test]
+async fn a_revoked_credential_stops_only_its_site_probes_on_a_backoff_and_resumes_by_itself() {
+    let backoff = Duration::from_secs(60);
+    let (sim, _dir, r) = synced_with_backoff(backoff).await;
     let (sec, ops) = (conn("acme/sec"), conn("globex/ops"));
-    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
-    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
     let revoked = [("site", "acme"), ("state", "revoked")];
     assert_eq!(
         metric(&r.metrics, "jira_sync_credential_state", &revoked),
@@ -114,19 +121,9 @@ async fn a_revoked_credential_stops_only_its_site_probes_on_a_backoff_and_resume
 /// lost, and goes out once the lock is cleared and the probe finds the account working.
 #[tokio::test]
 async fn a_captcha_lock_gates_the_site_as_revoked_and_it_resumes_once_cleared() {
-    let (sim, dir) = quiet_demo().await;
     let backoff = Duration::from_secs(60);
-    let r = start(
-        dir.path(),
-        Options {
-            probe_backoff: (backoff, backoff * 4),
-            ..Options::default()
-        },
-    )
-    .await;
+    let (sim, _dir, r) = synced_with_backoff(backoff).await;
     let (sec, ops) = (conn("acme/sec"), conn("globex/ops"));
-    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
-    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
     let c = sim.control();
     c.edit_issue(
         "acme",

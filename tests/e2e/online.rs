@@ -13,16 +13,19 @@ fn row<'a>(out: &'a str, site: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no row for {site}:\n{out}"))
 }
 
+/// `jira-sync check --config CFG`, off the runtime's threads.
+async fn check(cfg: &str) -> std::process::Output {
+    let cfg = cfg.to_owned();
+    tokio::task::spawn_blocking(move || jira_sync(&["check", "--config", &cfg]))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn check_probes_every_site_and_one_failure_hides_no_other() {
     let (sim, dir) = demo().await;
     let cfg = dir.path().to_str().unwrap().to_owned();
-    let out = tokio::task::spawn_blocking({
-        let cfg = cfg.clone();
-        move || jira_sync(&["check", "--config", &cfg])
-    })
-    .await
-    .unwrap();
+    let out = check(&cfg).await;
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     let acme = row(&t, "acme");
@@ -43,9 +46,7 @@ async fn check_probes_every_site_and_one_failure_hides_no_other() {
     // Revoke globex's token: globex is reported revoked, acme still valid, exit 1.
     let control = sim.control();
     control.revoke_credential("globex", "cred-1").unwrap();
-    let out = tokio::task::spawn_blocking(move || jira_sync(&["check", "--config", &cfg]))
-        .await
-        .unwrap();
+    let out = check(&cfg).await;
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(row(&t, "globex").contains("revoked"), "{t}");
@@ -73,12 +74,7 @@ async fn check_waits_out_a_throttled_probe_and_names_a_captcha_lock() {
         )
         .unwrap();
     control.reset_counters();
-    let out = tokio::task::spawn_blocking({
-        let cfg = cfg.clone();
-        move || jira_sync(&["check", "--config", &cfg])
-    })
-    .await
-    .unwrap();
+    let out = check(&cfg).await;
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(row(&t, "globex").contains(" valid "), "{t}");
@@ -105,9 +101,7 @@ async fn check_waits_out_a_throttled_probe_and_names_a_captcha_lock() {
     control
         .require_captcha("globex", "integration@globex.example", 0)
         .unwrap();
-    let out = tokio::task::spawn_blocking(move || jira_sync(&["check", "--config", &cfg]))
-        .await
-        .unwrap();
+    let out = check(&cfg).await;
     let t = text(&out);
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(row(&t, "globex").contains("revoked"), "{t}");
@@ -244,9 +238,7 @@ async fn auth_login_stores_a_refresh_token_that_check_then_uses() {
     );
     assert!(!printed.contains(&secret));
 
-    let out = tokio::task::spawn_blocking(move || jira_sync(&["check", "--config", &cfg]))
-        .await
-        .unwrap();
+    let out = check(&cfg).await;
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(
