@@ -7,7 +7,9 @@ pub mod decode; // Error collections and bulk-create answers.
 mod error; // ClientError: what a caller can act on.
 mod ops; // The typed operations.
 mod request; // The request loop.
+mod workflow; // A workflow's definition (statuses and transitions).
 
 pub use error::ClientError;
 pub use ops::*;
 pub use request::{Client, NoObserver, Observer, PrometheusObserver};
+pub use workflow::{WorkflowEdge, WorkflowGraph};

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use crate::error::ClientError;
 use crate::request::{Client, Req};
+use crate::workflow::WorkflowGraph;
 use jira_sync_ratelimit::retry::Idempotency;
 
 /// The most issues one bulk create takes.
@@ -617,6 +618,40 @@ impl Client {
             }
         }
         Ok(out)
+    }
+
+    /// The workflow of issue type `issue_type_id` in project `project_id` (both ids), as its
+    /// definition reads (`readWorkflows`, `POST /rest/api/3/workflows` with
+    /// `projectAndIssueTypes`). `None` when the account may not read workflows: that needs
+    /// *Administer Jira*, or *Administer projects* / *View (read-only) workflow* on the
+    /// project, and the OpenAPI document answers 401 to anyone else (a missing
+    /// `manage:jira-configuration` or `read:workflow:jira` scope reads the same way); 400, 403
+    /// and 404 are taken the same way. Reference jira-cloud-api.md section 11.1.
+    ///
+    /// # Errors
+    /// Transport, rate limit and server failures as for every request; an unreadable 200.
+    pub async fn workflow(
+        &self,
+        project_id: &str,
+        issue_type_id: &str,
+    ) -> Result<Option<WorkflowGraph>, ClientError> {
+        let mut req = Req::send(
+            Method::POST,
+            "/workflows",
+            "/workflows",
+            json!({ "projectAndIssueTypes": [{ "projectId": project_id, "issueTypeId": issue_type_id }] }),
+        );
+        req.answers = &[400, 401, 403, 404];
+        let (status, body) = self.execute_raw(req).await?;
+        if status != 200 {
+            return Ok(None);
+        }
+        let v: Value = serde_json::from_slice(&body).map_err(|e| ClientError::Decode {
+            endpoint: "/rest/api/3/workflows".into(),
+            status,
+            detail: e.to_string(),
+        })?;
+        Ok(WorkflowGraph::from_read(&v))
     }
 
     /// The edit screen of an issue: field id -> what an edit may set (`getEditIssueMeta`). Empty

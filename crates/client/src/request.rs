@@ -163,6 +163,12 @@ impl Client {
         })
     }
 
+    /// Sends `req` and returns the status with the raw body: for operations whose refusals
+    /// listed in `req.answers` are an answer too.
+    pub(crate) async fn execute_raw(&self, req: Req<'_>) -> Result<(u16, Vec<u8>), ClientError> {
+        self.exchange(req).await
+    }
+
     /// Sends `req`; the body is not read as JSON.
     pub(crate) async fn execute_empty(&self, req: Req<'_>) -> Result<(), ClientError> {
         self.exchange(req).await.map(|_| ())

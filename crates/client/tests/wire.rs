@@ -124,6 +124,13 @@ async fn every_request_body_validates_against_its_schema() {
         .respond_with(ResponseTemplate::new(200))
         .mount(&server)
         .await;
+    Mock::given(method("POST"))
+        .and(path("/rest/api/3/workflows"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(json!({ "statuses": [], "workflows": [] })),
+        )
+        .mount(&server)
+        .await;
     let c = client(&server.uri());
     let details = json!({
         "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" }, "summary": "s", "description": adf::from_text("a\nb\n\nc"), "labels": ["x"] },
@@ -168,8 +175,10 @@ async fn every_request_body_validates_against_its_schema() {
     c.set_property("SEC-1", "jira-sync", json!({ "record": "r" }))
         .await
         .unwrap();
+    c.workflow("10000", "10001").await.unwrap();
 
     let templates = [
+        ("/workflows", "/workflows"),
         ("/search/jql", "/search/jql"),
         ("/search/approximate-count", "/search/approximate-count"),
         ("/issue/bulkfetch", "/issue/bulkfetch"),
@@ -255,6 +264,7 @@ async fn every_operation_decodes_the_documents_own_response_example() {
     )
     .await;
     mount("get", "/field", "/field", 200).await;
+    mount("post", "/workflows", "/workflows", 200).await;
     mount("get", "/user/search", "/user/search", 200).await;
     mount("get", "/project/EX", "/project/{projectIdOrKey}", 200).await;
     mount(
@@ -309,4 +319,64 @@ async fn every_operation_decodes_the_documents_own_response_example() {
     assert!(!c.fields().await.unwrap().is_empty());
     assert!(!c.project("EX").await.unwrap().key.is_empty());
     c.createmeta_issue_types("EX").await.unwrap();
+    // The document's workflow: To Do, In Progress and Done, three global transitions and one
+    // directed (Start work: To Do -> In Progress); the initial Create is not an edge.
+    let graph = c.workflow("10000", "10001").await.unwrap().unwrap();
+    let names: Vec<&str> = graph.statuses.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["In Progress", "Done", "To Do"]);
+    assert_eq!(
+        graph
+            .statuses
+            .iter()
+            .map(|s| s.category_rank())
+            .collect::<Vec<_>>(),
+        [Some(1), Some(2), Some(0)]
+    );
+    let edges: Vec<(&str, Vec<&str>, &str)> = graph
+        .transitions
+        .iter()
+        .map(|t| {
+            (
+                t.name.as_str(),
+                t.from.iter().map(String::as_str).collect(),
+                t.to.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        edges,
+        [
+            ("To Do", vec![], "To Do"),
+            ("In Progress", vec![], "In Progress"),
+            ("Start work", vec!["To Do"], "In Progress"),
+            ("Done", vec![], "Done"),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_the_account_may_not_read_is_none_not_a_credential_failure() {
+    // readWorkflows answers 401 to an account without the workflow permissions (OpenAPI:
+    // "or the caller doesn't have permissions"); that is not the credential being refused.
+    for status in [401_u16, 403, 404] {
+        let server = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path("/rest/api/3/workflows"))
+            .respond_with(ResponseTemplate::new(status).set_body_json(
+                json!({ "errorMessages": ["You are not authorized to perform this action."] }),
+            ))
+            .mount(&server)
+            .await;
+        let c = client(&server.uri());
+        assert_eq!(
+            c.workflow("10000", "10001").await.unwrap(),
+            None,
+            "{status}"
+        );
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "asked once"
+        );
+    }
 }

@@ -235,14 +235,17 @@ pub fn plan_transition(
     }
 }
 
-/// What jira-sync knows of a project's workflow: edges seen (status -> statuses its
-/// transitions lead to, by name in lower case) and each status's category rank (new 0,
-/// indeterminate 1, done 2). Jira shows transitions one hop at a time, and the workflow
-/// graph only to administrators (reference jira-cloud-api.md section 11.1).
+/// What jira-sync knows of a project's workflow for one issue type: edges (status ->
+/// statuses its transitions lead to, by name in lower case) and each status's category rank
+/// (new 0, indeterminate 1, done 2). Jira shows transitions one hop at a time; the whole
+/// graph (`readWorkflows`) only to accounts that may view workflows (reference
+/// jira-cloud-api.md section 11.1). `complete` says the edges are the workflow's definition
+/// rather than what walks have seen.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct WorkflowMap {
     pub edges: BTreeMap<String, std::collections::BTreeSet<String>>,
     pub ranks: BTreeMap<String, u8>,
+    pub complete: bool,
 }
 
 impl WorkflowMap {
@@ -257,13 +260,45 @@ impl WorkflowMap {
             }
         }
     }
+
+    /// The whole workflow from its definition: every transition an edge, a global one an
+    /// edge from every other status.
+    pub fn from_graph(graph: &jira_sync_client::WorkflowGraph) -> WorkflowMap {
+        let mut map = WorkflowMap {
+            complete: true,
+            ..WorkflowMap::default()
+        };
+        let all: Vec<String> = graph
+            .statuses
+            .iter()
+            .map(|s| s.name.to_lowercase())
+            .collect();
+        for s in &graph.statuses {
+            if let Some(r) = s.category_rank() {
+                map.ranks.insert(s.name.to_lowercase(), r);
+            }
+        }
+        for t in &graph.transitions {
+            let to = t.to.to_lowercase();
+            let from: Vec<String> = if t.from.is_empty() {
+                all.iter().filter(|s| **s != to).cloned().collect()
+            } else {
+                t.from.iter().map(|f| f.to_lowercase()).collect()
+            };
+            for f in from {
+                map.edges.entry(f).or_default().insert(to.clone());
+            }
+        }
+        map
+    }
 }
 
 /// The status to move to next on the way from `current` to `target`, among those
 /// `available` from `current`: the target itself; else the first hop of the shortest path
 /// through the edges seen so far; else a status that moves the issue's category toward the
-/// target's (To Do -> In Progress -> Done, or back) and was not visited on this walk. `None`
-/// when nothing leads there.
+/// target's (To Do -> In Progress -> Done, or back) and was not visited on this walk, unless
+/// the map is the workflow's definition (`complete`), which has the last word. `None` when
+/// nothing leads there.
 pub fn next_hop(
     current: &str,
     target: &str,
@@ -303,6 +338,10 @@ pub fn next_hop(
                 queue.push_back(next.clone());
             }
         }
+    }
+    if known.complete {
+        // The workflow's definition has no way there from what is offered now.
+        return None;
     }
     // No known path: a hop toward the target's category, else one within the same
     // category (a review step between In Progress and Done), never back, never twice; at a
@@ -401,302 +440,9 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     h
 }
 
+mod writes; // The writes to one linked issue and their order.
+
+pub use writes::{Write, WriteInput, WritePlan, off_screen, plan_writes};
+
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use jira_sync_client::{FieldMeta, StatusRef};
-
-    fn transition(id: &str, to: &str, fields: &[(&str, bool)]) -> Transition {
-        Transition {
-            id: id.into(),
-            name: format!("to {to}"),
-            to: StatusRef {
-                id: format!("s-{to}"),
-                name: to.into(),
-                category: None,
-            },
-            fields: fields
-                .iter()
-                .map(|(f, required)| {
-                    (
-                        (*f).to_owned(),
-                        FieldMeta {
-                            required: *required,
-                            name: Some("Resolution".into()),
-                            allowed_values: vec![
-                                json!({ "id": "10000", "name": "Done" }),
-                                json!({ "id": "10001", "name": "Won't Do" }),
-                            ],
-                        },
-                    )
-                })
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn a_required_resolution_comes_from_the_record_then_the_default() {
-        let ts = [
-            transition("11", "In Progress", &[]),
-            transition("31", "Done", &[("resolution", true)]),
-        ];
-        assert_eq!(
-            plan_transition("done", &ts, Some("won't do"), Some("Done")),
-            TransitionPlan::Take {
-                id: "31".into(),
-                fields: json!({ "resolution": { "id": "10001" } }),
-                resolution: Some("Won't Do".into()),
-            }
-        );
-        // The record's resolution is not offered here: the connector's default is.
-        assert_eq!(
-            plan_transition("Done", &ts, Some("Fixed"), Some("Done")),
-            TransitionPlan::Take {
-                id: "31".into(),
-                fields: json!({ "resolution": { "id": "10000" } }),
-                resolution: Some("Done".into()),
-            }
-        );
-        // Neither: the transition is parked with why.
-        let TransitionPlan::NeedsField { field, message } =
-            plan_transition("Done", &ts, None, None)
-        else {
-            panic!("a required resolution with nothing to give");
-        };
-        assert_eq!(field, "resolution");
-        assert!(message.contains("no `resolution` default"), "{message}");
-    }
-
-    #[test]
-    fn a_resolution_goes_only_where_the_screen_has_it() {
-        let ts = [
-            transition("21", "Closed", &[]),
-            transition("41", "Resolved", &[("resolution", false)]),
-        ];
-        // No screen: nothing but the transition, whatever the record's resolution.
-        assert_eq!(
-            plan_transition("Closed", &ts, Some("Done"), None),
-            TransitionPlan::Take {
-                id: "21".into(),
-                fields: json!({}),
-                resolution: None,
-            }
-        );
-        // An optional resolution on the screen is sent when there is one.
-        assert_eq!(
-            plan_transition("Resolved", &ts, Some("Done"), None),
-            TransitionPlan::Take {
-                id: "41".into(),
-                fields: json!({ "resolution": { "id": "10000" } }),
-                resolution: Some("Done".into()),
-            }
-        );
-        assert_eq!(
-            plan_transition("Resolved", &ts, None, None),
-            TransitionPlan::Take {
-                id: "41".into(),
-                fields: json!({}),
-                resolution: None,
-            }
-        );
-    }
-
-    #[test]
-    fn an_unreachable_status_says_what_is_offered() {
-        let ts = [transition("11", "In Progress", &[])];
-        let TransitionPlan::NoTransition { message } = plan_transition("Done", &ts, None, None)
-        else {
-            panic!("Done is not reachable");
-        };
-        assert!(
-            message.contains("`Done`") && message.contains("In Progress"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn refusals_are_read_per_field_and_by_kind() {
-        let sent = BTreeMap::from([
-            ("priority".to_owned(), "priority".to_owned()),
-            ("summary".to_owned(), "summary".to_owned()),
-            ("customfield_10042".to_owned(), "severity".to_owned()),
-        ]);
-        let errors = vec![
-            (
-                "priority".to_owned(),
-                "The priority selected is invalid.".to_owned(),
-            ),
-            (
-                "customfield_10042".to_owned(),
-                "Field 'customfield_10042' cannot be set. It is not on the appropriate screen, or unknown.".to_owned(),
-            ),
-            ("parent".to_owned(), "Parent is required.".to_owned()),
-        ];
-        let (refused, other) = refused_fields(&sent, &errors);
-        assert_eq!(
-            refused
-                .iter()
-                .map(|r| (r.field.as_str(), r.reason))
-                .collect::<Vec<_>>(),
-            vec![
-                ("priority", Refusal::ValueNotAllowed),
-                ("severity", Refusal::FieldNotOnScreen),
-            ]
-        );
-        assert_eq!(other, vec![("parent".into(), "Parent is required.".into())]);
-        assert_eq!(
-            Refusal::of_message("Resolution is required."),
-            Refusal::TransitionNeedsField
-        );
-        assert_eq!(Refusal::of_message("Something broke."), Refusal::Refused);
-        assert_eq!(
-            Refusal::of_message("User 'Cara' cannot be assigned issues."),
-            Refusal::PersonUnassignable
-        );
-    }
-
-    #[test]
-    fn issue_types_resolve_per_project_by_the_map_then_the_name() {
-        let types = vec![
-            ("20001".to_owned(), "Task".to_owned()),
-            ("20002".to_owned(), "Defect".to_owned()),
-        ];
-        let map = BTreeMap::from([("bug".to_owned(), "Defect".to_owned())]);
-        assert_eq!(
-            issue_type_id("Bug", &map, &types, "OPS"),
-            Ok("20002".into())
-        );
-        assert_eq!(
-            issue_type_id("task", &map, &types, "OPS"),
-            Ok("20001".into())
-        );
-        let e = issue_type_id("Story", &map, &types, "OPS").unwrap_err();
-        assert!(e.contains("`Story`") && e.contains("Task, Defect"), "{e}");
-    }
-
-    fn to(id: &str, name: &str, category: &str) -> Transition {
-        Transition {
-            id: id.into(),
-            name: format!("to {name}"),
-            to: StatusRef {
-                id: format!("s-{name}"),
-                name: name.into(),
-                category: Some(jira_sync_client::StatusCategory {
-                    key: category.into(),
-                }),
-            },
-            fields: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn a_status_two_hops_away_is_reached_by_the_known_path_or_toward_its_category() {
-        let mut known = WorkflowMap::default();
-        let from_open = [
-            to("11", "Working", "indeterminate"),
-            to("12", "Parked", "new"),
-        ];
-        known.learn("Open", &from_open);
-        // Nothing known beyond Open, but Closed's category is: step toward done.
-        known.ranks.insert("closed".into(), 2);
-        known.ranks.insert("open".into(), 0);
-        assert_eq!(
-            next_hop("Open", "Closed", &from_open, &known, &[]),
-            Some("Working".into())
-        );
-        // Once Working -> Closed has been seen, the path is known.
-        known.learn("Working", &[to("21", "Closed", "done")]);
-        assert_eq!(
-            next_hop("Open", "Closed", &from_open, &known, &[]),
-            Some("Working".into())
-        );
-        // Going back to To Do from Closed: Reopen leads to Open, then Parked.
-        let from_closed = [to("31", "Open", "new")];
-        known.learn("Closed", &from_closed);
-        assert_eq!(
-            next_hop("Closed", "Parked", &from_closed, &known, &[]),
-            Some("Open".into())
-        );
-        // Directly available wins; nothing available or known: none.
-        assert_eq!(
-            next_hop(
-                "Working",
-                "Closed",
-                &[to("21", "Closed", "done")],
-                &known,
-                &[]
-            ),
-            Some("Closed".into())
-        );
-        assert_eq!(next_hop("Open", "Nowhere", &from_open, &known, &[]), None);
-        // A visited status is not stepped into again by the category rule; a status of the
-        // same category is taken when it is all there is.
-        let unknown = WorkflowMap {
-            ranks: BTreeMap::from([("open".into(), 0), ("closed".into(), 2)]),
-            ..Default::default()
-        };
-        assert_eq!(
-            next_hop("Open", "Closed", &from_open, &unknown, &["Working".into()]),
-            Some("Parked".into())
-        );
-        assert_eq!(
-            next_hop(
-                "Open",
-                "Closed",
-                &from_open,
-                &unknown,
-                &["Working".into(), "Parked".into()]
-            ),
-            None
-        );
-        // A dead end (Blocked leads only back to Open): back to Open, which is known to lead
-        // to Working, not tried yet.
-        let mut dead = WorkflowMap::default();
-        dead.learn(
-            "Open",
-            &[
-                to("12", "Blocked", "indeterminate"),
-                to("11", "Working", "indeterminate"),
-            ],
-        );
-        let from_blocked = [to("13", "Open", "new")];
-        dead.learn("Blocked", &from_blocked);
-        assert_eq!(
-            next_hop(
-                "Blocked",
-                "Closed",
-                &from_blocked,
-                &dead,
-                &["Open".into(), "Blocked".into()]
-            ),
-            Some("Open".into())
-        );
-        // Progress first: a side status in the current category is not taken while a step
-        // toward the target exists; a same-category step is taken when it is all there is.
-        let side = [
-            to("12", "Blocked", "new"),
-            to("11", "Working", "indeterminate"),
-        ];
-        assert_eq!(
-            next_hop("Open", "Closed", &side, &unknown, &[]),
-            Some("Working".into())
-        );
-        let mut review = WorkflowMap {
-            ranks: BTreeMap::from([("working".into(), 1), ("closed".into(), 2)]),
-            ..Default::default()
-        };
-        let from_working = [to("41", "Review", "indeterminate")];
-        assert_eq!(
-            next_hop("Working", "Closed", &from_working, &review, &[]),
-            Some("Review".into())
-        );
-        review.learn("Review", &[to("51", "Closed", "done")]);
-    }
-
-    #[test]
-    fn fingerprints_are_stable_across_builds() {
-        // FNV-1a test vectors: the same bytes hash the same in every build and version.
-        assert_eq!(fnv1a(b""), 0xcbf2_9ce4_8422_2325);
-        assert_eq!(fnv1a(b"a"), 0xaf63_dc4c_8601_ec8c);
-    }
-}
+mod tests;

@@ -4,11 +4,22 @@
 //! scoped to what Jira refused: that field waits, the rest of the record (other fields,
 //! comments) keeps flowing, and nothing is written twice.
 
+use jira_sim::model::{Category, WorkflowSpec};
 use jira_sync_harness::pair::*;
 use jira_sync_harness::world::{ops_workflow, strict_ops_workflow};
 
 fn strict(globex: &mut SiteSpec) {
     globex.workflows = vec![strict_ops_workflow()];
+}
+
+/// Mirrors the pair, then moves SEC-1 to Done on acme; the control API and SEC-1's summary.
+async fn mirrored_then_done(p: &Pair) -> (&jira_sim::control::Control, String) {
+    p.converge().await;
+    let c = p.sim.control();
+    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
+    c.transition_issue("acme", "SEC-1", "ann@acme.example", "Done")
+        .unwrap();
+    (c, s)
 }
 
 /// Transition requests globex answered with `status`.
@@ -24,11 +35,7 @@ fn ops_link(p: &Pair, summary_is: &str) -> jira_sync_store::hub::Link {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transition_that_requires_a_resolution_is_parked_alone_and_comments_still_flow() {
     let p = pair_shaped(3, "", strict).await;
-    p.converge().await;
-    let c = p.sim.control();
-    let s = summary(&c.issue("acme", "SEC-1").unwrap()).to_owned();
-    c.transition_issue("acme", "SEC-1", "ann@acme.example", "Done")
-        .unwrap();
+    let (c, s) = mirrored_then_done(&p).await;
     c.reset_counters();
     p.converge().await;
     // acme's issue has no resolution and the connector names no default: nothing can fill
@@ -379,4 +386,115 @@ async fn the_create_screen_is_read_first_so_what_it_lacks_is_never_sent() {
         link.parked.get("priority").map(|x| x.reason.as_str()),
         Some("value_not_allowed")
     );
+}
+
+/// globex's `ops` workflow with a long way and a short way to Closed: Open -> Triage ->
+/// Review -> Verify -> Closed (listed first, all "in progress" on the way) and Open ->
+/// Working -> Closed. A walk that sees one hop at a time cannot tell them apart.
+fn long_and_short_way(g: &mut SiteSpec, view_workflows: bool) {
+    use jira_sync_harness::world::transition;
+    g.workflows = vec![WorkflowSpec {
+        name: "ops".into(),
+        statuses: vec![
+            ("Open".into(), Category::New),
+            ("Triage".into(), Category::Indeterminate),
+            ("Review".into(), Category::Indeterminate),
+            ("Verify".into(), Category::Indeterminate),
+            ("Working".into(), Category::Indeterminate),
+            ("Closed".into(), Category::Done),
+        ],
+        transitions: vec![
+            transition("Triage", &["Open"], "Triage", false),
+            transition("Review", &["Triage"], "Review", false),
+            transition("Verify", &["Review"], "Verify", false),
+            transition("Close", &["Verify", "Working"], "Closed", false),
+            transition("Start", &["Open"], "Working", false),
+            transition("Reopen", &["Closed"], "Open", false),
+        ],
+        locked: vec![],
+    }];
+    g.accounts
+        .iter_mut()
+        .find(|a| a.email.as_deref() == Some(GLOBEX_BOT))
+        .unwrap()
+        .view_workflows = Some(view_workflows);
+}
+
+/// Transitions globex took to mirror SEC-1's move to Done, and the status it ended in.
+async fn hops_to_done(view_workflows: bool) -> (u64, String, u64) {
+    let p = pair_shaped(1, "", |g| long_and_short_way(g, view_workflows)).await;
+    let (c, s) = mirrored_then_done(&p).await;
+    c.reset_counters();
+    p.converge().await;
+    let workflows_read = p.answered("globex", "POST", "/workflows", 200);
+    (
+        transitions_answered(&p, 204),
+        status(&p.only_one("globex", &s)).to_owned(),
+        workflows_read,
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_workflow_readable_a_distant_status_is_reached_by_the_shortest_path() {
+    // The account may view workflows: the definition (`readWorkflows`) gives the whole
+    // graph, so the issue goes Open -> Working -> Closed.
+    let (hops, end, read) = hops_to_done(true).await;
+    assert_eq!(end, "Closed");
+    assert_eq!(read, 1, "the workflow is read once and kept");
+    assert_eq!(hops, 2, "the shortest path: Start, Close");
+    // An account that may not (Jira answers 401) walks one hop at a time, and still gets
+    // there, the long way round.
+    let (hops, end, read) = hops_to_done(false).await;
+    assert_eq!((end.as_str(), read), ("Closed", 0));
+    assert_eq!(hops, 4, "Triage, Review, Verify, Close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_status_the_workflow_cannot_reach_is_reported_without_a_transition_taken() {
+    // Closed can only be reached from Working, and nothing leads to Working.
+    let p = pair_shaped(1, "", |g| {
+        long_and_short_way(g, true);
+        let w = &mut g.workflows[0];
+        w.transitions.retain(|t| t.name != "Start");
+        w.transitions
+            .iter_mut()
+            .find(|t| t.name == "Close")
+            .unwrap()
+            .from = vec!["Working".into()];
+    })
+    .await;
+    let (c, s) = mirrored_then_done(&p).await;
+    c.comment_issue(
+        "acme",
+        "SEC-1",
+        "ann@acme.example",
+        &json!("after the move"),
+    )
+    .unwrap();
+    c.reset_counters();
+    p.converge().await;
+    assert_eq!(transitions_answered(&p, 204), 0, "no hop taken in vain");
+    let globex = p.only_one("globex", &s);
+    assert_eq!(status(&globex), "Open");
+    let link = ops_link(&p, &s);
+    assert_eq!(link.parked["status"].reason, "no_transition");
+    assert!(
+        link.parked["status"].message.contains("`Closed`"),
+        "{}",
+        link.parked["status"].message
+    );
+    // The comment got through all the same, and the next cycle asks nothing again.
+    assert!(
+        globex["fields"]["comment"]
+            .to_string()
+            .contains("after the move"),
+        "{}",
+        globex["fields"]["comment"]
+    );
+    c.reset_counters();
+    let before = p.write_requests();
+    let r = p.run(ops()).await;
+    assert_eq!(r.parked_now.get("no_transition"), Some(&1), "{r:?}");
+    assert_eq!(p.answered("globex", "GET", "/transitions", 200), 0);
+    assert_eq!(p.write_requests(), before);
 }

@@ -83,6 +83,10 @@ pub struct AccountSpec {
     pub account_type: Option<String>,
     /// Whether issues may be assigned to it. Default true.
     pub assignable: Option<bool>,
+    /// Whether it may read workflow definitions (`readWorkflows`: *Administer Jira*, or
+    /// *Administer projects* / *View (read-only) workflow*). Default false, as for most
+    /// integration accounts.
+    pub view_workflows: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -310,6 +314,7 @@ impl Control {
                     time_zone,
                     account_type: spec.account_type.unwrap_or_else(|| "atlassian".into()),
                     assignable: spec.assignable.unwrap_or(true),
+                    view_workflows: spec.view_workflows.unwrap_or(false),
                     captcha_after: None,
                 },
             );

@@ -428,6 +428,9 @@ pub struct Account {
     pub account_type: String,
     /// Whether issues may be assigned to the account (the *Assignable user* permission).
     pub assignable: bool,
+    /// Whether it may read workflow definitions (`readWorkflows`; reference
+    /// jira-cloud-api.md section 11.1).
+    pub view_workflows: bool,
     /// Basic-auth requests this account still passes before Jira demands a CAPTCHA (after
     /// failed logins; reference jira-cloud-api.md section 11.6); `Some(0)`: locked now,
     /// every basic-auth request of the account is answered 403 `CAPTCHA_CHALLENGE` until a

@@ -414,6 +414,49 @@ async fn every_served_operation_answers_as_the_document_says() {
     }
 }
 
+#[tokio::test]
+async fn workflows_are_read_by_accounts_that_may_view_them_and_refused_to_others() {
+    let f = Fixture::new().await;
+    let c = Check { f: &f };
+    let body =
+        json!({ "projectAndIssueTypes": [{ "projectId": "10000", "issueTypeId": "10001" }] });
+    // Alice's scoped token lacks `manage:jira-configuration` and `read:workflow:jira`.
+    let (s, v) = c
+        .op(Method::POST, "/workflows", "/workflows", Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    // Her classic token may (she administers the site): the document's response shape.
+    let (s, v) = f
+        .call(&f.site(), Method::POST, "/workflows", Some(body.clone()))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    validate(
+        &response_schema("POST", "/rest/api/3/workflows", 200).unwrap(),
+        &v,
+        "POST /workflows -> 200",
+    );
+    let wf = &v["workflows"][0];
+    assert_eq!(wf["transitions"][0]["type"], "INITIAL", "{wf}");
+    assert!(
+        wf["transitions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["type"] == "DIRECTED" && !t["links"].as_array().unwrap().is_empty()),
+        "{wf}"
+    );
+    // A field the request schema does not have is refused (additionalProperties: false).
+    let (s, _) = f
+        .call(
+            &f.site(),
+            Method::POST,
+            "/workflows",
+            Some(json!({ "projects": [] })),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+}
+
 fn example(method: &str, template: &str) -> Value {
     openapi()["paths"][template][method]["requestBody"]["content"]["application/json"]["example"]
         .clone()

@@ -57,6 +57,8 @@ impl Fixture {
                         display_name: "Alice".into(),
                         email: Some(ALICE.into()),
                         time_zone: Some("Europe/Berlin".into()),
+                        // A site administrator: she may read workflows.
+                        view_workflows: Some(true),
                         ..Default::default()
                     },
                     AccountSpec {

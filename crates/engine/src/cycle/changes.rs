@@ -14,7 +14,8 @@ use serde_json::{Value, json};
 use super::{Engine, EngineError, PROPERTY, Report, SiteCtx, Work};
 use crate::mapping::{PEOPLE, jira_status, sent_fields, to_jira};
 use crate::plan::{
-    FieldRefusal, Refusal, TransitionPlan, fnv1a, next_hop, plan_transition, refused_fields,
+    FieldRefusal, Refusal, TransitionPlan, Write, WriteInput, fnv1a, next_hop, plan_transition,
+    plan_writes, refused_fields,
 };
 
 impl Engine {
@@ -23,9 +24,10 @@ impl Engine {
     /// A refusal is scoped to what Jira refused: a field named in the 400's `errors` is
     /// parked alone on this link (see [`ParkedField`]) and the rest of the edit is sent
     /// without it; a transition that cannot be taken parks the status alone; comments go
-    /// out whatever was refused. Where the current status refuses an edit (every field "not
-    /// on the appropriate screen") and the status is about to change, the refused fields
-    /// are sent again after the transition.
+    /// out whatever was refused. The writes and their order are [`plan_writes`]'s: the
+    /// transition first from a status whose issues cannot be edited; otherwise the edit
+    /// first, and what the current status refuses ("not on the appropriate screen") again
+    /// after the transition.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn push_changes(
         &self,
@@ -123,120 +125,6 @@ impl Engine {
                 edited.push(name.clone());
             }
         }
-        if let Some(v) = assign_to {
-            self.push_assignee(me, conn, ctx, record, link, &v, work, report, written)
-                .await?;
-        }
-        let status_pending = record
-            .fields
-            .get("status")
-            .and_then(Value::as_str)
-            .is_some_and(|h| link.base.get("status").and_then(Value::as_str) != Some(h));
-        // Fields the current status refuses: sent again once the transition has landed.
-        let mut after_transition: Vec<FieldRefusal> = Vec::new();
-        if !edit.is_empty() {
-            let intent = self
-                .intent(
-                    me,
-                    record.id,
-                    IntentKind::Edit {
-                        fields: edited.clone(),
-                    },
-                )
-                .await?;
-            // What the edit screen does not take is left out before anything is sent. A parked
-            // field tried again is checked against the screen as it is now.
-            if edited.iter().any(|n| link.parked.contains_key(n)) {
-                self.forget_edit_screens(me, conn);
-            }
-            let mut refused = match self.edit_screen(me, conn, ctx, link).await {
-                Ok(screen) => {
-                    let off = off_screen(&mut edit, &screen, &sent_ids, &conn.project, &[]);
-                    edited.retain(|n| !off.iter().any(|r| r.field == *n));
-                    // A person field off the screen is left unset for the connector, as
-                    // Jira's own refusal of it would leave it.
-                    let (people, off): (Vec<_>, Vec<_>) = off
-                        .into_iter()
-                        .partition(|r| PEOPLE.contains(&r.field.as_str()));
-                    for r in people {
-                        self.refuse_person(me, &r.field, &r.message);
-                        report.unmapped_people += 1;
-                    }
-                    off
-                }
-                Err(EngineError::Client(e)) if e.is_credential() => return Err(e.into()),
-                Err(e) => {
-                    tracing::debug!(site = %me.site, connector = %me.connector, issue = %key, error = %e, "No edit metadata; Jira's answer to the edit decides.");
-                    Vec::new()
-                }
-            };
-            let sent_refused = self
-                .send_edit(me, ctx, &key, &sent_ids, &mut edit, &mut edited, report)
-                .await?;
-            if !sent_refused.is_empty() {
-                // The screen said otherwise: read it again next time.
-                self.forget_edit_screens(me, conn);
-            }
-            refused.extend(sent_refused);
-            landed(record, link, &edited, report, written);
-            let locked = !refused.is_empty()
-                && refused
-                    .iter()
-                    .all(|r| r.reason == Refusal::FieldNotOnScreen);
-            if status_pending && locked {
-                after_transition = refused;
-            } else {
-                for r in refused {
-                    self.park_field(me, conn, record, link, r, now, report);
-                }
-            }
-            work.done.push(intent);
-        }
-        if let Some(hub_status) = record.fields.get("status").and_then(Value::as_str)
-            && status_pending
-        {
-            let waiting = link.parked.get("status").is_some_and(|p| {
-                still_parked(
-                    p,
-                    field_fingerprint(conn, "status", &json!(hub_status)),
-                    link,
-                    now,
-                )
-            });
-            if waiting {
-                report.waiting += 1;
-            } else {
-                self.push_status(
-                    me, conn, ctx, record, link, hub_status, work, report, written,
-                )
-                .await?;
-            }
-        }
-        if !after_transition.is_empty() {
-            // The status has moved (or could not): the refused fields once more, then parked.
-            let moved = link.base.get("status") == record.fields.get("status");
-            let mut edit = serde_json::Map::new();
-            let mut edited = Vec::new();
-            for r in &after_transition {
-                let h = record.fields.get(&r.field).cloned().unwrap_or(Value::Null);
-                if let Some((k, v)) = to_jira(conn, &ctx.field_types, &r.field, &h) {
-                    edit.insert(k, v);
-                    edited.push(r.field.clone());
-                }
-            }
-            let refused = if moved && !edit.is_empty() {
-                let refused = self
-                    .send_edit(me, ctx, &key, &sent_ids, &mut edit, &mut edited, report)
-                    .await?;
-                landed(record, link, &edited, report, written);
-                refused
-            } else {
-                after_transition
-            };
-            for r in refused {
-                self.park_field(me, conn, record, link, r, now, report);
-            }
-        }
         let from_here = |c: &HubComment| {
             c.origin
                 .as_ref()
@@ -260,36 +148,226 @@ impl Engine {
                 }
             }
         }
-        for c in &record.comments {
-            if from_here(c) || link.comments.contains_key(&c.id) {
-                continue;
+        let comments: Vec<String> = record
+            .comments
+            .iter()
+            .filter(|c| !from_here(c) && !link.comments.contains_key(&c.id))
+            .map(|c| c.id.clone())
+            .collect();
+        let status_to = match record
+            .fields
+            .get("status")
+            .and_then(Value::as_str)
+            .filter(|h| link.base.get("status").and_then(Value::as_str) != Some(*h))
+        {
+            Some(h)
+                if link.parked.get("status").is_some_and(|p| {
+                    still_parked(p, field_fingerprint(conn, "status", &json!(h)), link, now)
+                }) =>
+            {
+                report.waiting += 1;
+                None
             }
-            let intent = self
-                .intent(
-                    me,
-                    record.id,
-                    IntentKind::Comment {
-                        hub_comment: c.id.clone(),
-                    },
-                )
-                .await?;
-            let added = ctx
-                .client
-                .add_comment(
-                    &key,
-                    c.body.clone(),
-                    vec![(
-                        PROPERTY.into(),
-                        json!({ "record": record.id, "comment": c.id }),
-                    )],
-                )
-                .await?;
-            work.done.push(intent);
-            report.commented += 1;
-            link.comments.insert(c.id.clone(), added.id);
+            other => other.map(str::to_owned),
+        };
+        // The edit screen as the issue is now, when there is an edit to hold against it. A
+        // parked field tried again is checked against the screen as it is now.
+        let screen = if edit.is_empty() {
+            None
+        } else {
+            if edited.iter().any(|n| link.parked.contains_key(n)) {
+                self.forget_edit_screens(me, conn);
+            }
+            match self.edit_screen(me, conn, ctx, link).await {
+                Ok(screen) => Some(screen),
+                Err(EngineError::Client(e)) if e.is_credential() => return Err(e.into()),
+                Err(e) => {
+                    tracing::debug!(site = %me.site, connector = %me.connector, issue = %key, error = %e, "No edit metadata; Jira's answer to the edit decides.");
+                    None
+                }
+            }
+        };
+        let plan = plan_writes(&WriteInput {
+            edit: &edit,
+            fields_of: &sent_ids,
+            assign: assign_to.is_some(),
+            status: status_to.as_deref(),
+            screen: screen.as_ref(),
+            project: &conn.project,
+            comments: &comments,
+        });
+        self.park_refused(me, conn, record, link, plan.refused, report);
+        // Fields to send once the transition has landed, with what parks them if it does not.
+        let mut late = plan.deferred;
+        for w in plan.writes {
+            match w {
+                Write::Assign => {
+                    if let Some(v) = &assign_to {
+                        self.push_assignee(me, conn, ctx, record, link, v, work, report, written)
+                            .await?;
+                    }
+                }
+                Write::Edit(fields) => {
+                    let refused = self
+                        .edit_fields(
+                            me, conn, ctx, record, link, &sent_ids, &edit, &fields, work, report,
+                            written,
+                        )
+                        .await?;
+                    // What the current status refuses as off its screen goes again after the
+                    // transition, when one follows.
+                    let retry = status_to.is_some()
+                        && !refused.is_empty()
+                        && refused
+                            .iter()
+                            .all(|r| r.reason == Refusal::FieldNotOnScreen);
+                    if retry {
+                        late.extend(refused);
+                    } else {
+                        self.park_refused(me, conn, record, link, refused, report);
+                    }
+                }
+                Write::Transition(hub_status) => {
+                    self.push_status(
+                        me,
+                        conn,
+                        ctx,
+                        record,
+                        link,
+                        &hub_status,
+                        work,
+                        report,
+                        written,
+                    )
+                    .await?;
+                }
+                Write::EditAfterTransition(_) => {
+                    let late = std::mem::take(&mut late);
+                    let moved = link.base.get("status") == record.fields.get("status");
+                    let refused = if moved && !late.is_empty() {
+                        let fields: Vec<String> = late.iter().map(|r| r.field.clone()).collect();
+                        self.edit_fields(
+                            me, conn, ctx, record, link, &sent_ids, &edit, &fields, work, report,
+                            written,
+                        )
+                        .await?
+                    } else {
+                        late
+                    };
+                    self.park_refused(me, conn, record, link, refused, report);
+                }
+                Write::Comment(id) => {
+                    let Some(c) = record.comments.iter().find(|c| c.id == id) else {
+                        continue;
+                    };
+                    let intent = self
+                        .intent(
+                            me,
+                            record.id,
+                            IntentKind::Comment {
+                                hub_comment: c.id.clone(),
+                            },
+                        )
+                        .await?;
+                    let added = ctx
+                        .client
+                        .add_comment(
+                            &key,
+                            c.body.clone(),
+                            vec![(
+                                PROPERTY.into(),
+                                json!({ "record": record.id, "comment": c.id }),
+                            )],
+                        )
+                        .await?;
+                    work.done.push(intent);
+                    report.commented += 1;
+                    link.comments.insert(c.id.clone(), added.id);
+                }
+            }
         }
         keep_link(work, record, link);
         Ok(())
+    }
+
+    /// Sends the edit of hub `fields` (their values in `edit`, by Jira field id) and records
+    /// what landed; returns what Jira refused, field by field.
+    #[allow(clippy::too_many_arguments)]
+    async fn edit_fields(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        record: &Record,
+        link: &mut Link,
+        sent_ids: &BTreeMap<String, String>,
+        edit: &serde_json::Map<String, Value>,
+        fields: &[String],
+        work: &mut Work,
+        report: &mut Report,
+        written: &mut Vec<String>,
+    ) -> Result<Vec<FieldRefusal>, EngineError> {
+        let mut part: serde_json::Map<String, Value> = edit
+            .iter()
+            .filter(|(id, _)| {
+                let hub = sent_ids.get(*id).unwrap_or(id);
+                fields.contains(hub)
+            })
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        let mut edited: Vec<String> = fields.to_vec();
+        if part.is_empty() {
+            return Ok(Vec::new());
+        }
+        let intent = self
+            .intent(
+                me,
+                record.id,
+                IntentKind::Edit {
+                    fields: edited.clone(),
+                },
+            )
+            .await?;
+        let refused = self
+            .send_edit(
+                me,
+                ctx,
+                &link.issue_key.clone(),
+                sent_ids,
+                &mut part,
+                &mut edited,
+                report,
+            )
+            .await?;
+        if !refused.is_empty() {
+            // The screen said otherwise: read it again next time.
+            self.forget_edit_screens(me, conn);
+        }
+        landed(record, link, &edited, report, written);
+        work.done.push(intent);
+        Ok(refused)
+    }
+
+    /// Parks each refused field; a person field the screen lacks is left unset for the
+    /// connector instead, as Jira's own refusal of it would leave it.
+    fn park_refused(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        record: &Record,
+        link: &mut Link,
+        refused: Vec<FieldRefusal>,
+        report: &mut Report,
+    ) {
+        let now = (self.now)();
+        for r in refused {
+            if r.reason == Refusal::FieldNotOnScreen && PEOPLE.contains(&r.field.as_str()) {
+                self.refuse_person(me, &r.field, &r.message);
+                report.unmapped_people += 1;
+            } else {
+                self.park_field(me, conn, record, link, r, now, report);
+            }
+        }
     }
 
     /// Where the record's parent is on this connector's site. A parent is kept in the hub
@@ -539,13 +617,20 @@ impl Engine {
             }
         };
         let resolution = record.fields.get("resolution").and_then(Value::as_str);
-        let mut known = self.workflow_map(me, conn, ctx).await;
+        // This project's name for the issue's type: the workflow is chosen per issue type.
+        let issue_type = link
+            .base
+            .get("issuetype")
+            .and_then(Value::as_str)
+            .map(|t| conn.issuetypes.get(t).map_or(t, String::as_str).to_owned())
+            .unwrap_or_default();
+        let mut known = self.workflow_map(me, conn, ctx, &issue_type).await?;
         let mut visited = vec![current.clone()];
         let mut refusal = None;
         for _ in 0..MAX_HOPS {
             let transitions = ctx.client.transitions(&key).await?;
             known.learn(&current, &transitions);
-            self.keep_workflow_map(me, conn, &known);
+            self.keep_workflow_map(me, conn, &issue_type, &known);
             let Some(hop) = next_hop(&current, &target, &transitions, &known, &visited) else {
                 report.unreachable.push((key.clone(), target.clone()));
                 let offered: Vec<&str> = transitions.iter().map(|t| t.to.name.as_str()).collect();
@@ -740,53 +825,6 @@ pub(super) enum ParentOn {
     Pending,
     /// The parent is not mirrored there: why.
     Unmapped(String),
-}
-
-/// Takes out of a write's `fields` what `screen` (the create or edit screen's fields) does
-/// not take: a field it lacks (`field_not_on_screen`), or a value it does not offer
-/// (`value_not_allowed`, for fields that list their values: priority, options). `sent` maps
-/// Jira field ids to hub fields; the `keep` ids always stay (a create's project, issue type
-/// and summary, which Jira itself answers for).
-pub(super) fn off_screen(
-    fields: &mut serde_json::Map<String, Value>,
-    screen: &BTreeMap<String, jira_sync_client::FieldMeta>,
-    sent: &BTreeMap<String, String>,
-    project: &str,
-    keep: &[&str],
-) -> Vec<FieldRefusal> {
-    let mut refused = Vec::new();
-    fields.retain(|id, v| {
-        if keep.contains(&id.as_str()) {
-            return true;
-        }
-        let field = sent.get(id).cloned().unwrap_or_else(|| id.clone());
-        let Some(meta) = screen.get(id) else {
-            refused.push(FieldRefusal {
-                field,
-                reason: Refusal::FieldNotOnScreen,
-                message: format!(
-                    "Field '{id}' cannot be set. It is not on the screen of project {project} (create or edit metadata)."
-                ),
-            });
-            return false;
-        };
-        let named = v
-            .get("name")
-            .or_else(|| v.get("value"))
-            .and_then(Value::as_str);
-        match named {
-            Some(n) if !meta.allowed_values.is_empty() && meta.allowed(n).is_none() => {
-                refused.push(FieldRefusal {
-                    field,
-                    reason: Refusal::ValueNotAllowed,
-                    message: format!("`{n}` is not a value `{id}` offers in project {project}"),
-                });
-                false
-            }
-            _ => true,
-        }
-    });
-    refused
 }
 
 /// Keeps `link` (and its record) for this run's commit.

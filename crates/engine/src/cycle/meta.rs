@@ -27,9 +27,10 @@ pub(super) type EditScreenCache = HashMap<
     (DateTime<Utc>, BTreeMap<String, jira_sync_client::FieldMeta>),
 >;
 
-/// (site, project) -> (when its statuses were read, what is known of its workflow).
+/// (site, project, issue type name in lower case) -> (when its workflow was read, what is
+/// known of it).
 pub(super) type WorkflowCache =
-    HashMap<(String, String), (DateTime<Utc>, crate::plan::WorkflowMap)>;
+    HashMap<(String, String, String), (DateTime<Utc>, crate::plan::WorkflowMap)>;
 
 /// How long a project's create metadata (its issue types) is reused.
 pub(super) const ISSUE_TYPES_TTL: Duration = Duration::hours(1);
@@ -61,24 +62,47 @@ impl Engine {
         Ok(types)
     }
 
-    /// What is known of `conn`'s project's workflow; its status categories are read again
-    /// (`GET /project/{key}/statuses`) when older than [`ISSUE_TYPES_TTL`]. A failed read
-    /// leaves what was known: the walk then relies on the edges seen.
+    /// What is known of the workflow of issue type `issue_type` (this project's name for it)
+    /// in `conn`'s project, read again when older than [`ISSUE_TYPES_TTL`]: its definition
+    /// where the account may read workflows (`readWorkflows`, see
+    /// [`jira_sync_client::Client::workflow`]), else its status categories (`GET
+    /// /project/{key}/statuses`) and the edges walks have seen. A failed read leaves what was
+    /// known.
     pub(super) async fn workflow_map(
         &self,
         me: &ConnectorRef,
         conn: &Connector,
         ctx: &SiteCtx,
-    ) -> crate::plan::WorkflowMap {
-        let key = (me.site.clone(), conn.project.clone());
+        issue_type: &str,
+    ) -> Result<crate::plan::WorkflowMap, EngineError> {
+        let key = (
+            me.site.clone(),
+            conn.project.clone(),
+            issue_type.to_lowercase(),
+        );
         let now = (self.now)();
         let cached = locked(&self.workflows).get(&key).cloned();
         if let Some((at, map)) = &cached
             && now - *at < ISSUE_TYPES_TTL
         {
-            return map.clone();
+            return Ok(map.clone());
         }
-        let mut map = cached.map(|(_, m)| m).unwrap_or_default();
+        match self.workflow_graph(me, conn, ctx, issue_type).await {
+            Ok(Some(graph)) => {
+                let map = crate::plan::WorkflowMap::from_graph(&graph);
+                locked(&self.workflows).insert(key, (now, map.clone()));
+                return Ok(map);
+            }
+            Ok(None) => {}
+            Err(e) if e.is_credential() => return Err(e.into()),
+            Err(e) => {
+                tracing::debug!(site = %me.site, project = %conn.project, error = %e, "Could not read the workflow; walking by the transitions seen.");
+            }
+        }
+        let mut map = cached
+            .map(|(_, m)| m)
+            .filter(|m| !m.complete)
+            .unwrap_or_default();
         match ctx.client.project_statuses(&conn.project).await {
             Ok(statuses) => {
                 for s in statuses {
@@ -88,23 +112,54 @@ impl Engine {
                 }
                 locked(&self.workflows).insert(key, (now, map.clone()));
             }
+            Err(e) if e.is_credential() => return Err(e.into()),
             Err(e) => {
                 tracing::debug!(site = %me.site, project = %conn.project, error = %e, "Could not read the project's statuses; walking by the transitions seen.");
             }
         }
-        map
+        Ok(map)
     }
 
-    /// Keeps what a walk learnt of `conn`'s project's workflow.
+    /// The definition of issue type `issue_type`'s workflow in `conn`'s project, by the
+    /// project's id and the type's id; `None` when the account may not read it or the
+    /// project has no such type.
+    async fn workflow_graph(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        issue_type: &str,
+    ) -> Result<Option<jira_sync_client::WorkflowGraph>, jira_sync_client::ClientError> {
+        let types = match self.project_issue_types(me, conn, ctx).await {
+            Ok(t) => t,
+            Err(EngineError::Client(e)) => return Err(e),
+            Err(_) => return Ok(None),
+        };
+        let Some((type_id, _)) = types
+            .iter()
+            .find(|(_, name)| name.eq_ignore_ascii_case(issue_type))
+        else {
+            return Ok(None);
+        };
+        let project = ctx.client.project(&conn.project).await?;
+        ctx.client.workflow(&project.id, type_id).await
+    }
+
+    /// Keeps what a walk learnt of the workflow of `issue_type` in `conn`'s project.
     pub(super) fn keep_workflow_map(
         &self,
         me: &ConnectorRef,
         conn: &Connector,
+        issue_type: &str,
         map: &crate::plan::WorkflowMap,
     ) {
         let mut all = locked(&self.workflows);
         let entry = all
-            .entry((me.site.clone(), conn.project.clone()))
+            .entry((
+                me.site.clone(),
+                conn.project.clone(),
+                issue_type.to_lowercase(),
+            ))
             .or_insert_with(|| ((self.now)() - ISSUE_TYPES_TTL, Default::default()));
         entry.1 = map.clone();
     }

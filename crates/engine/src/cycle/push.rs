@@ -9,12 +9,13 @@ use jira_sync_config::{Connector, ConnectorRef};
 use jira_sync_store::hub::{IntentKind, Link, Record, RecordId};
 use serde_json::{Value, json};
 
-use super::changes::{PARKED_RETRY, ParentOn, keep_link, off_screen};
+use super::changes::{PARKED_RETRY, ParentOn, keep_link};
 use super::{
     Engine, EngineError, PROPERTY, Report, SiteCtx, Work, fingerprint, jql_date, note_failure,
     overlap,
 };
 use crate::mapping::{PEOPLE, hub_fields, sent_fields, to_jira};
+use crate::plan::off_screen;
 use crate::plan::{FieldRefusal, Refusal, issue_type_id, refused_fields};
 
 impl Engine {

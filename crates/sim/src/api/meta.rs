@@ -453,3 +453,102 @@ pub struct IssueRef {
     #[serde(rename = "issueIdOrKey")]
     issue: String,
 }
+
+/// `POST /workflows` (`readWorkflows`): the workflows of the given project and issue type
+/// pairs, with their statuses and transitions. Only an account that may view workflows
+/// (*Administer Jira*, or *Administer projects* / *View (read-only) workflow*) reads them;
+/// anyone else gets 401, which the OpenAPI document gives for "doesn't have permissions"
+/// (reference jira-cloud-api.md section 11.1). The simulator keeps one workflow per project,
+/// so every issue type of a project answers with it.
+pub async fn read_workflows(
+    Extension(c): Extension<Caller>,
+    body: axum::body::Bytes,
+) -> Result<Json<Value>, JiraError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct Pair {
+        project_id: String,
+        issue_type_id: String,
+    }
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields, rename_all = "camelCase")]
+    struct ReadRequest {
+        #[serde(default)]
+        project_and_issue_types: Vec<Pair>,
+        #[serde(default)]
+        workflow_ids: Vec<String>,
+        #[serde(default)]
+        workflow_names: Vec<String>,
+    }
+    let req: ReadRequest = serde_json::from_slice(&body)
+        .map_err(|e| JiraError::bad_request(format!("Invalid request payload: {e}")))?;
+    let site = lock(&c.site);
+    let allowed = site
+        .accounts
+        .get(c.account_id())
+        .is_some_and(|a| a.view_workflows);
+    if !allowed {
+        return Err(JiraError::new(
+            axum::http::StatusCode::UNAUTHORIZED,
+            "You are not authorized to perform this action. Administrator privileges are required.",
+        ));
+    }
+    let mut names: Vec<String> = req.workflow_names.clone();
+    names.extend(req.workflow_ids.iter().cloned());
+    for p in &req.project_and_issue_types {
+        if let Some(project) = site.project_by_ref(&p.project_id)
+            && project.issue_types.contains(&p.issue_type_id)
+            && !names.contains(&project.workflow)
+        {
+            names.push(project.workflow.clone());
+        }
+    }
+    let mut statuses: Vec<Value> = Vec::new();
+    let mut workflows: Vec<Value> = Vec::new();
+    for w in names.iter().filter_map(|n| site.workflows.get(n)) {
+        for s in w.statuses.iter().filter_map(|id| site.status(id)) {
+            if !statuses.iter().any(|v| v["id"] == s.id.as_str()) {
+                let category = match s.category {
+                    crate::model::Category::New => "TODO",
+                    crate::model::Category::Indeterminate => "IN_PROGRESS",
+                    crate::model::Category::Done => "DONE",
+                };
+                statuses.push(json!({ "id": s.id, "name": s.name, "description": "",
+                    "scope": { "type": "GLOBAL" }, "statusCategory": category, "statusReference": s.id }));
+            }
+        }
+        let wf_statuses: Vec<Value> = w
+            .statuses
+            .iter()
+            .map(|id| {
+                let properties = if w.locked.contains(id) {
+                    json!({ "jira.issue.editable": "false" })
+                } else {
+                    json!({})
+                };
+                json!({ "statusReference": id, "deprecated": false, "properties": properties })
+            })
+            .collect();
+        let mut transitions = vec![json!({ "id": "1", "name": "Create", "type": "INITIAL",
+            "toStatusReference": w.initial, "links": [], "actions": [], "validators": [], "triggers": [], "properties": {} })];
+        transitions.extend(w.transitions.iter().map(|t| {
+            let links: Vec<Value> = t
+                .from
+                .iter()
+                .map(|f| json!({ "fromStatusReference": f, "fromPort": 0, "toPort": 1 }))
+                .collect();
+            json!({ "id": t.id, "name": t.name, "description": "",
+                "type": if t.from.is_empty() { "GLOBAL" } else { "DIRECTED" },
+                "toStatusReference": t.to, "links": links,
+                "actions": [], "validators": [], "triggers": [], "properties": {} })
+        }));
+        workflows.push(
+            json!({ "id": format!("wf-{}", w.name), "name": w.name, "description": "",
+            "isEditable": true, "scope": { "type": "GLOBAL" },
+            "statuses": wf_statuses, "transitions": transitions }),
+        );
+    }
+    Ok(Json(
+        json!({ "statuses": statuses, "workflows": workflows }),
+    ))
+}

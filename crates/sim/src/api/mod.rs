@@ -77,6 +77,7 @@ pub fn router(app: App) -> Router<App> {
             get(search::search_get).post(search::search_post),
         )
         .route("/search/approximate-count", post(search::approximate_count))
+        .route("/workflows", post(meta::read_workflows))
         .route("/issue", post(issues::create))
         .route("/issue/bulk", post(issues::create_bulk))
         .route("/issue/bulkfetch", post(issues::bulkfetch))
