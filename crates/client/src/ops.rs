@@ -182,7 +182,7 @@ impl FieldMeta {
     }
 }
 
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, PartialEq)]
 pub struct Comment {
     pub id: String,
     #[serde(default)]
@@ -195,6 +195,14 @@ pub struct Comment {
     pub updated: Option<String>,
     #[serde(default)]
     pub properties: Vec<Value>,
+    /// Who may read it (`Visibility`: `{"type":"role"|"group","value","identifier"}`);
+    /// absent for everyone who sees the issue.
+    #[serde(default)]
+    pub visibility: Option<Value>,
+    /// In a service-desk project: false for an internal note (reference jira-cloud-api.md
+    /// section 11.9); absent elsewhere.
+    #[serde(default, rename = "jsdPublic")]
+    pub jsd_public: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -502,26 +510,78 @@ impl Client {
         }
     }
 
-    /// Adds a comment (ADF body) with properties. Never retried: a repeat would duplicate it.
+    /// Adds a comment (ADF body) with properties (`addComment`), visible to `visibility`
+    /// (`{"type":"role"|"group","value":name}`) when given. Never retried: a repeat would
+    /// duplicate it.
+    ///
+    /// # Errors
+    /// A role or group the site lacks, or one the account is not in, is a 400 (`Invalid`,
+    /// reference jira-cloud-api.md section 11.9); never retried without the restriction.
     pub async fn add_comment(
         &self,
         key: &str,
         body: Value,
+        visibility: Option<Value>,
         properties: Vec<(String, Value)>,
     ) -> Result<Comment, ClientError> {
         let props: Vec<Value> = properties
             .into_iter()
             .map(|(k, v)| json!({ "key": k, "value": v }))
             .collect();
+        let mut details = json!({ "body": body, "properties": props });
+        if let Some(v) = visibility {
+            details["visibility"] = v;
+        }
         let mut req = Req::send(
             Method::POST,
             "/issue/{issueIdOrKey}/comment",
             format!("/issue/{}/comment", enc(key)),
-            json!({ "body": body, "properties": props }),
+            details,
         );
         req.idempotency = Idempotency::Create;
         req.write_to = Some(key);
         self.execute(req).await
+    }
+
+    /// Replaces comment `id`'s body and audience (`updateComment`, 200 with the comment as
+    /// Jira now holds it). `visibility` `None` sends `"visibility": null`, which makes it
+    /// readable by everyone who sees the issue (**UNCONFIRMED** that Jira takes null there;
+    /// jira-sync only sends it where a restricted comment became public on its source).
+    /// Setting the same body twice is the same as once, so retried.
+    ///
+    /// # Errors
+    /// `NotFound` when the comment is gone; `Invalid` for a refused audience.
+    pub async fn edit_comment(
+        &self,
+        key: &str,
+        id: &str,
+        body: Value,
+        visibility: Option<Value>,
+    ) -> Result<Comment, ClientError> {
+        let mut req = Req::send(
+            Method::PUT,
+            "/issue/{issueIdOrKey}/comment/{id}",
+            format!("/issue/{}/comment/{}", enc(key), enc(id)),
+            json!({ "body": body, "visibility": visibility }),
+        );
+        req.write_to = Some(key);
+        self.execute(req).await
+    }
+
+    /// Deletes comment `id` (`deleteComment`, 204). A comment already gone (404) is done.
+    pub async fn delete_comment(&self, key: &str, id: &str) -> Result<(), ClientError> {
+        let mut req = Req::send(
+            Method::DELETE,
+            "/issue/{issueIdOrKey}/comment/{id}",
+            format!("/issue/{}/comment/{}", enc(key), enc(id)),
+            Value::Null,
+        );
+        req.body = None;
+        req.write_to = Some(key);
+        match self.execute_empty(req).await {
+            Err(ClientError::NotFound { .. }) => Ok(()),
+            other => other,
+        }
     }
 
     /// An issue property's value, `None` if unset.
@@ -641,8 +701,13 @@ impl Client {
             "/workflows",
             json!({ "projectAndIssueTypes": [{ "projectId": project_id, "issueTypeId": issue_type_id }] }),
         );
-        req.answers = &[400, 401, 403, 404];
-        let (status, body) = self.execute_raw(req).await?;
+        // 401 goes through the request loop's refresh first: an OAuth access token that just
+        // expired must not read as "may not read workflows".
+        req.answers = &[400, 403, 404];
+        let (status, body) = match self.execute_raw(req).await {
+            Err(ClientError::Unauthorized { .. }) => return Ok(None),
+            other => other?,
+        };
         if status != 200 {
             return Ok(None);
         }

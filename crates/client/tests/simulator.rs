@@ -99,6 +99,7 @@ async fn every_operation_against_the_simulator() {
         .add_comment(
             &created.key,
             adf::from_text("mirrored"),
+            None,
             vec![("jira-sync".into(), json!({ "from": "globex" }))],
         )
         .await

@@ -168,6 +168,7 @@ async fn every_request_body_validates_against_its_schema() {
     c.add_comment(
         "SEC-1",
         adf::from_text("hello"),
+        Some(json!({ "type": "role", "value": "Developers" })),
         vec![("jira-sync".into(), json!({ "from": "globex" }))],
     )
     .await
@@ -309,7 +310,7 @@ async fn every_operation_decodes_the_documents_own_response_example() {
     assert!(!c.transitions("EX-1").await.unwrap().is_empty());
     assert!(!c.comments("EX-1").await.unwrap().is_empty());
     assert!(
-        !c.add_comment("EX-1", adf::from_text("x"), vec![])
+        !c.add_comment("EX-1", adf::from_text("x"), None, vec![])
             .await
             .unwrap()
             .id

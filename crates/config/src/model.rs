@@ -242,6 +242,31 @@ pub struct Connector {
     pub resolution: Option<String>,
     /// Hub issue type -> this project's issue type name (default: the same name).
     pub issuetypes: BTreeMap<String, String>,
+    /// Which comments are written to this connector's issues.
+    pub comments: CommentAudience,
+}
+
+/// Which comments a connector writes to its issues (`comments`). Either way a comment is
+/// never made readable by more people than on its source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CommentAudience {
+    /// Only comments everyone who sees the issue may read; restricted comments and internal
+    /// notes are counted and reported, not written.
+    #[default]
+    Public,
+    /// Restricted comments too, with the same role or group restriction (by name), and
+    /// internal notes as internal notes.
+    All,
+}
+
+impl CommentAudience {
+    /// Config spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CommentAudience::Public => "public",
+            CommentAudience::All => "all",
+        }
+    }
 }
 
 /// Which way a connector moves changes.

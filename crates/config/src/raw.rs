@@ -157,4 +157,8 @@ pub struct RawConnector {
     /// (or one this project does not offer), e.g. `"Done"`. Default: none, and such a
     /// transition is parked and reported.
     pub resolution: Option<String>,
+    /// Which comments are written to this connector's issues: `public` (default: only
+    /// comments without a role or group restriction that are not internal notes) or `all`
+    /// (restricted ones with the same restriction).
+    pub comments: Option<String>,
 }

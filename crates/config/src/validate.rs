@@ -496,6 +496,16 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
         ],
         p,
     );
+    let comments = one_of(
+        raw.comments.as_deref(),
+        "public",
+        &format!("{key}.comments"),
+        &[
+            ("public", CommentAudience::Public),
+            ("all", CommentAudience::All),
+        ],
+        p,
+    );
     let overlap_str = raw.overlap.as_deref().unwrap_or(defaults::OVERLAP);
     let overlap = match humantime::parse_duration(overlap_str) {
         Ok(d) if d >= Duration::from_secs(60) && d <= Duration::from_secs(24 * 3600) => Some(d),
@@ -585,6 +595,7 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
         propagate_deletes: raw.propagate_deletes.unwrap_or(false),
         resolution: resolution?,
         issuetypes: issuetypes?,
+        comments: comments?,
         fields: fields_ok.then_some(fields)?,
         statuses: statuses_ok.then_some(statuses)?,
     })

@@ -432,6 +432,10 @@ fn view(api: &Api, r: &Record) -> Result<Value> {
             "created": c.created,
             "body": c.body,
             "text": jira_sync_client::adf::to_text(&c.body),
+            "visibility": c.visibility,
+            "internal": c.internal,
+            "edited": c.edited,
+            "deleted": c.deleted,
         })).collect::<Vec<_>>(),
         "gone": r.gone,
         "links": links,
@@ -646,6 +650,10 @@ async fn comment(
         author,
         created: Utc::now(),
         origin: None,
+        visibility: None,
+        internal: false,
+        edited: None,
+        deleted: None,
     });
     save(&api, r, sync, StatusCode::CREATED).await
 }

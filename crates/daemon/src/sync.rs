@@ -120,5 +120,11 @@ fn render(target: &ConnectorRef, r: &Report) -> String {
             "  {key}: no transition reaches status `{status}`\n"
         ));
     }
+    if r.comments_restricted > 0 {
+        out.push_str(&format!(
+            "  {} restricted comment(s) not mirrored: a role or group restriction, or an internal note, and this connector says comments = \"public\"\n",
+            r.comments_restricted
+        ));
+    }
     out
 }

@@ -8,14 +8,13 @@ use chrono_tz::Tz;
 use jira_sync_client::{Client, ClientError, SearchQuery};
 use jira_sync_config::{Config, ConflictPolicy, Connector, ConnectorRef, Site};
 use jira_sync_store::StoreError;
-use jira_sync_store::hub::{
-    Commit, HubComment, IntentKind, Link, Parked, Record, RecordId, Watermark,
-};
+use jira_sync_store::hub::{Commit, IntentKind, Link, Parked, Record, RecordId, Watermark};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
 mod census; // The hourly census and propagate_deletes.
 mod changes; // Writes to one linked issue, and its refusals parked per field.
+mod comments; // Comments in step: audience, edits, deletions, whole threads.
 mod meta; // What is known of a target project: issue types, screens, workflow.
 mod people; // Assignee and reporter across sites.
 mod push; // Creates, edits, transitions and comments.
@@ -116,6 +115,10 @@ pub struct Report {
     /// (issue key, why): issues the census found deleted, moved or out of the JQL; their
     /// records are marked gone and no longer written anywhere.
     pub gone: Vec<(String, String)>,
+    /// Restricted comments (a role or group, or internal notes) not written to this
+    /// connector's issues because it says `comments = "public"`, or removed from them when
+    /// their source restricted them.
+    pub comments_restricted: usize,
     /// Issues deleted because the issue they mirror was deleted (`propagate_deletes`).
     pub deleted: Vec<String>,
     /// Records whose create this connector refused as a whole, parked now (new or
@@ -509,6 +512,8 @@ impl Engine {
                 report.pulled += 1;
                 let updated = jira_time(&updated_s).unwrap_or_else(Utc::now);
                 w.updated = Some(w.updated.map_or(updated, |u| u.max(updated)));
+                let mut issue = issue;
+                self.all_comments(ctx, &mut issue).await?;
                 let adopted = self
                     .landed_comments(me, ctx, &issue, &interrupted, work)
                     .await?;
@@ -650,35 +655,14 @@ impl Engine {
                 p.updated = link.updated.clone();
             }
         }
-        // Comments: ids this link already knows were read or written before, and those an
-        // interrupted write of this daemon left (known by their marker).
+        // Comments: those an interrupted write of this daemon left are known by their
+        // marker; the rest are merged with their audience, edits and deletions.
         link.comments.extend(adopted.iter().cloned());
-        let known: BTreeSet<String> = link.comments.values().cloned().collect();
-        for c in issue["fields"]["comment"]["comments"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            let cid = c["id"].as_str().unwrap_or_default().to_owned();
-            if cid.is_empty() || known.contains(&cid) {
-                continue;
-            }
-            let hub_id = format!("{}/{}/{cid}", me.site, me.connector);
-            record.comments.push(HubComment {
-                id: hub_id.clone(),
-                body: c["body"].clone(),
-                author: c["author"]["displayName"]
-                    .as_str()
-                    .unwrap_or("someone")
-                    .to_owned(),
-                created: c["created"]
-                    .as_str()
-                    .and_then(jira_time)
-                    .unwrap_or_else(Utc::now),
-                origin: Some((me.site.clone(), me.connector.clone(), cid.clone())),
-            });
-            link.comments.insert(hub_id, cid);
-        }
+        let embedded = &issue["fields"]["comment"];
+        let list = embedded["comments"].as_array().cloned().unwrap_or_default();
+        let complete =
+            embedded.is_object() && embedded["total"].as_u64().unwrap_or(0) as usize <= list.len();
+        comments::merge_comments(me, &mut record, &mut link, &list, complete, (self.now)());
         work.links.insert(record.id, link);
         work.records.insert(record.id, record);
         Ok(())

@@ -35,13 +35,16 @@ pub enum Refusal {
     TypeUnmapped,
     /// The assignee may not be assigned issues in that project.
     PersonUnassignable,
+    /// A restricted comment's role or group does not exist on the target, or the
+    /// integration's account is not in it: the comment is not written there, never widened.
+    AudienceUnavailable,
     /// Anything else Jira refused.
     Refused,
 }
 
 impl Refusal {
     /// Every reason, in label order.
-    pub const ALL: [Refusal; 8] = [
+    pub const ALL: [Refusal; 9] = [
         Refusal::FieldNotOnScreen,
         Refusal::ValueNotAllowed,
         Refusal::TransitionNeedsField,
@@ -49,6 +52,7 @@ impl Refusal {
         Refusal::ParentUnmapped,
         Refusal::TypeUnmapped,
         Refusal::PersonUnassignable,
+        Refusal::AudienceUnavailable,
         Refusal::Refused,
     ];
 
@@ -62,6 +66,7 @@ impl Refusal {
             Refusal::ParentUnmapped => "parent_unmapped",
             Refusal::TypeUnmapped => "type_unmapped",
             Refusal::PersonUnassignable => "person_unassignable",
+            Refusal::AudienceUnavailable => "audience_unavailable",
             Refusal::Refused => "refused",
         }
     }
@@ -250,15 +255,28 @@ pub struct WorkflowMap {
 
 impl WorkflowMap {
     /// Learns what a transitions read shows: `from`'s outgoing edges and their targets'
-    /// categories.
-    pub fn learn(&mut self, from: &str, transitions: &[Transition]) {
-        let edges = self.edges.entry(from.to_lowercase()).or_default();
+    /// categories. A walk's map gains them; the definition's map takes them as `from`'s
+    /// edges for this issue (a condition can hide a transition the definition has). Returns
+    /// false when the read contradicts the definition beyond that: it leads to a status the
+    /// definition does not have, so the workflow changed since it was read.
+    pub fn learn(&mut self, from: &str, transitions: &[Transition]) -> bool {
+        let offered: std::collections::BTreeSet<String> = transitions
+            .iter()
+            .map(|t| t.to.name.to_lowercase())
+            .collect();
+        let known = !self.complete || offered.iter().all(|s| self.ranks.contains_key(s));
         for t in transitions {
-            edges.insert(t.to.name.to_lowercase());
             if let Some(r) = t.to.category_rank() {
                 self.ranks.insert(t.to.name.to_lowercase(), r);
             }
         }
+        let edges = self.edges.entry(from.to_lowercase()).or_default();
+        if self.complete {
+            *edges = offered;
+        } else {
+            edges.extend(offered);
+        }
+        known
     }
 
     /// The whole workflow from its definition: every transition an edge, a global one an
@@ -316,13 +334,20 @@ pub fn next_hop(
     if let Some(n) = name_of(&target_l) {
         return Some(n);
     }
-    // Breadth first over the edges seen, starting with what is available now.
+    // Breadth first over the edges seen, starting with what is available now, never along
+    // a transition this walk already took from here (what it learnt on the way, a
+    // transition a condition hides, has changed the map since).
     let start = current.to_lowercase();
+    let taken = |to: &str| {
+        visited
+            .windows(2)
+            .any(|w| w[0].to_lowercase() == start && w[1].to_lowercase() == to)
+    };
     let mut first: BTreeMap<String, String> = BTreeMap::new();
     let mut queue = std::collections::VecDeque::new();
     for t in available {
         let to = t.to.name.to_lowercase();
-        if to != start && !first.contains_key(&to) {
+        if to != start && !taken(&to) && !first.contains_key(&to) {
             first.insert(to.clone(), to.clone());
             queue.push_back(to);
         }

@@ -25,23 +25,6 @@ fn no_highest(g: &mut SiteSpec) {
     g.projects[0].priorities = Some(vec!["High".into(), "Medium".into(), "Low".into()]);
 }
 
-/// Refused (4xx) write requests on globex.
-fn refused_writes(p: &Pair) -> u64 {
-    p.sim
-        .control()
-        .counters(Some("globex"))
-        .unwrap()
-        .iter()
-        .filter(|c| {
-            c.method != "GET"
-                && !c.route.contains("search")
-                && !c.route.contains("bulkfetch")
-                && (400..500).contains(&c.status)
-        })
-        .map(|c| c.count)
-        .sum()
-}
-
 /// Write requests that succeeded, on both sites.
 fn ok_writes(p: &Pair) -> u64 {
     p.sim
@@ -78,12 +61,6 @@ fn with_globex<T>(p: &Pair, f: impl FnOnce(&mut jira_sim::model::Site) -> T) -> 
 
 const ANN: &str = "ann@acme.example";
 const BOB: &str = "bob@globex.example";
-
-async fn assert_quiet(p: &Pair, what: &str) {
-    let before = p.write_requests();
-    p.converge().await;
-    assert_eq!(p.write_requests(), before, "converged pair wrote: {what}");
-}
 
 // ---------------------------------------------------------------------------------------
 // Parked fields: scope, retries, no re-sending.
@@ -133,12 +110,16 @@ async fn a_parked_priority_blocks_nothing_else() {
         "{:?}",
         l.parked
     );
-    let refused_after_first = refused_writes(&p);
+    let refused_after_first = p.refused_writes("globex");
     eprintln!("refused writes while converging: {refused_after_first}");
     for _ in 0..3 {
-        assert_quiet(&p, "after a parked priority").await;
+        p.assert_quiet("after a parked priority").await;
     }
-    assert_eq!(refused_writes(&p), refused_after_first, "not re-sent");
+    assert_eq!(
+        p.refused_writes("globex"),
+        refused_after_first,
+        "not re-sent"
+    );
 }
 
 /// A parked priority is tried again when its value changes, and lands once the new value is
@@ -182,7 +163,7 @@ async fn a_parked_priority_is_retried_when_its_value_changes() {
         .map(|x| x.count)
         .sum();
     assert!(
-        screen_reads >= 1 || refused_writes(&p) >= 1,
+        screen_reads >= 1 || p.refused_writes("globex") >= 1,
         "Lowest was tried"
     );
     set("High");
@@ -192,7 +173,7 @@ async fn a_parked_priority_is_retried_when_its_value_changes() {
         "High"
     );
     assert!(p.link_of("globex", &k).parked.is_empty());
-    assert_quiet(&p, "after High landed").await;
+    p.assert_quiet("after High landed").await;
 }
 
 /// The scheme gains "Highest": the parked priority lands within a day, without any change on
@@ -218,7 +199,7 @@ async fn a_parked_priority_is_retried_after_a_day() {
         c.world().clock().advance(chrono::Duration::hours(2));
         p.converge().await;
     }
-    assert_eq!(refused_writes(&p) + ok_writes(&p), 0);
+    assert_eq!(p.refused_writes("globex") + ok_writes(&p), 0);
     c.world().clock().advance(chrono::Duration::hours(15));
     p.converge().await;
     assert_eq!(
@@ -227,7 +208,7 @@ async fn a_parked_priority_is_retried_after_a_day() {
     );
     let k = key(&p.only_one("globex", &s));
     assert!(p.link_of("globex", &k).parked.is_empty());
-    assert_quiet(&p, "after the day's retry").await;
+    p.assert_quiet("after the day's retry").await;
 }
 
 /// The target issue changes (Bob edits it on globex): the parked priority is tried again
@@ -262,7 +243,7 @@ async fn a_parked_priority_is_retried_when_the_target_issue_changes() {
         c.issue("acme", "SEC-1").unwrap()["fields"]["labels"],
         json!(["touched"])
     );
-    assert_quiet(&p, "after the retry on change").await;
+    p.assert_quiet("after the retry on change").await;
 }
 
 /// The parked priority must not be re-sent after each of jira-sync's own writes to the
@@ -328,7 +309,7 @@ async fn a_priority_changed_on_globex_while_parked_wins_as_the_newest() {
         "Low"
     );
     assert!(p.link_of("globex", &k).parked.is_empty());
-    assert_quiet(&p, "after Bob's priority").await;
+    p.assert_quiet("after Bob's priority").await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -364,9 +345,9 @@ async fn an_edit_in_a_locked_status_waits_and_follows_a_later_reopen() {
     assert_eq!(summary(&g), s, "Closed refuses the edit");
     assert!(comments_text(&g).contains("while done"));
     assert!(p.link_of("globex", &k).parked.contains_key("summary"));
-    let refused = refused_writes(&p);
-    assert_quiet(&p, "locked edit parked").await;
-    assert_eq!(refused_writes(&p), refused, "not re-sent");
+    let refused = p.refused_writes("globex");
+    p.assert_quiet("locked edit parked").await;
+    assert_eq!(p.refused_writes("globex"), refused, "not re-sent");
     c.transition_issue("acme", "SEC-1", ANN, "To Do").unwrap();
     p.converge().await;
     let g = c.issue("globex", &k).unwrap();
@@ -374,7 +355,7 @@ async fn an_edit_in_a_locked_status_waits_and_follows_a_later_reopen() {
     assert_eq!(summary(&g), "renamed while done");
     assert!(g["fields"]["resolution"].is_null());
     assert!(p.link_of("globex", &k).parked.is_empty());
-    assert_quiet(&p, "after reopen").await;
+    p.assert_quiet("after reopen").await;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -413,7 +394,7 @@ async fn done_reaches_closed_through_a_review_step() {
     let l = p.link_of("globex", &key(&g));
     assert_eq!(status(&g), "Closed", "parked: {:?}", l.parked);
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
-    assert_quiet(&p, "after the walk").await;
+    p.assert_quiet("after the walk").await;
 }
 
 /// Open -> Working -> Resolved (needs a resolution) -> Closed: the intermediate hop's
@@ -449,14 +430,14 @@ async fn a_walk_through_a_hop_that_needs_a_resolution() {
     assert_eq!(status(&g), "Closed", "parked: {:?}", l.parked);
     assert_eq!(g["fields"]["resolution"]["name"], "Done");
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
-    assert_quiet(&p, "after the walk").await;
+    p.assert_quiet("after the walk").await;
     c.transition_issue("acme", "SEC-1", ANN, "To Do").unwrap();
     p.converge().await;
     let g = p.only_one("globex", &s);
     assert_eq!(status(&g), "Open");
     assert!(g["fields"]["resolution"].is_null());
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "To Do");
-    assert_quiet(&p, "after the reopen").await;
+    p.assert_quiet("after the reopen").await;
 }
 
 /// Both directions: Bob closes on globex with a resolution, acme follows; Ann reopens on
@@ -475,20 +456,20 @@ async fn resolution_round_trip_both_directions() {
     c.transition_issue("globex", &k, BOB, "Closed").unwrap();
     p.converge().await;
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "Done");
-    assert_quiet(&p, "after Bob's close").await;
+    p.assert_quiet("after Bob's close").await;
     c.transition_issue("acme", "SEC-1", ANN, "To Do").unwrap();
     p.converge().await;
     let g = c.issue("globex", &k).unwrap();
     assert_eq!(status(&g), "Open");
     assert!(g["fields"]["resolution"].is_null());
-    assert_quiet(&p, "after Ann's reopen").await;
+    p.assert_quiet("after Ann's reopen").await;
     c.transition_issue("acme", "SEC-1", ANN, "Done").unwrap();
     p.converge().await;
     let g = c.issue("globex", &k).unwrap();
     assert_eq!(status(&g), "Closed");
     assert_eq!(g["fields"]["resolution"]["name"], "Won't Do");
     assert!(p.link_of("globex", &k).parked.is_empty());
-    assert_quiet(&p, "after Ann's close").await;
+    p.assert_quiet("after Ann's close").await;
 }
 
 /// A status that cannot be reached (Closed only from Working, Working only by a transition
@@ -718,12 +699,12 @@ async fn a_sub_task_made_on_globex_before_its_parent_is_read_flows_to_acme() {
     }
     assert!(parked.is_empty(), "{parked:?}");
     assert_eq!(
-        refused_writes(&p),
+        p.refused_writes("globex"),
         0,
         "no refused write: {:?}",
         p.sim.control().counters(Some("globex")).unwrap()
     );
-    assert_quiet(&p, "sub-task from globex").await;
+    p.assert_quiet("sub-task from globex").await;
 }
 
 /// The same with a story under an epic made on globex, the epic edited after the story.
@@ -773,7 +754,7 @@ async fn a_story_made_on_globex_before_its_epic_is_read_writes_nothing_extra() {
         "globex was written to: {:?}",
         c.counters(Some("globex")).unwrap()
     );
-    assert_quiet(&p, "story from globex").await;
+    p.assert_quiet("story from globex").await;
 }
 
 /// A sub-task whose parent story cannot be created on globex (its type is missing there)
@@ -964,7 +945,7 @@ async fn an_edit_refused_in_closed_follows_a_two_hop_reopen() {
     assert_eq!(summary(&g), "back at work");
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "In Progress");
     assert!(p.link_of("globex", &k).parked.is_empty());
-    assert_quiet(&p, "after the reopen walk").await;
+    p.assert_quiet("after the reopen walk").await;
 }
 
 /// Both sides change the same pair in one cycle: Ann renames, assigns and closes on acme,
@@ -1025,12 +1006,12 @@ async fn both_sides_at_once_with_people_status_and_resolution_end_quiet() {
         p.link_of("globex", &k).parked.keys().collect::<Vec<_>>(),
         vec!["priority"]
     );
-    assert_quiet(&p, "after both sides at once").await;
+    p.assert_quiet("after both sides at once").await;
     // Bob reassigns to himself on globex? Not shared: acme keeps Cara. Bob reopens instead.
     c.transition_issue("globex", &k, BOB, "Open").unwrap();
     p.converge().await;
     assert_eq!(status(&c.issue("acme", "SEC-1").unwrap()), "To Do");
-    assert_quiet(&p, "after Bob's reopen").await;
+    p.assert_quiet("after Bob's reopen").await;
 }
 
 /// acme's account is locked (CAPTCHA) at each point of its run while Bob's changes wait on
@@ -1198,7 +1179,7 @@ async fn the_spurious_parent_refusal_comes_back_every_day() {
     }
     let r = p.run(ops()).await;
     assert_eq!(
-        refused_writes(&p),
+        p.refused_writes("globex"),
         0,
         "refused parent edits over 3 days; parked_now {:?}",
         r.parked_now
@@ -1319,5 +1300,5 @@ async fn a_story_removed_from_its_epic_follows() {
         g["fields"]["parent"]["key"],
         p.link_of("globex", &key(&g)).parked
     );
-    assert_quiet(&p, "after the parent was removed").await;
+    p.assert_quiet("after the parent was removed").await;
 }

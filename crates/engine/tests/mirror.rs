@@ -467,6 +467,7 @@ async fn a_comment_added_by_an_interrupted_run_is_adopted_not_repeated() {
         .add_comment(
             &globex_key,
             jira_sync_client::adf::from_text("only once please"),
+            None,
             vec![(
                 "jira-sync".into(),
                 json!({ "record": record, "comment": hub_comment }),

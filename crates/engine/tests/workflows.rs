@@ -413,11 +413,9 @@ fn long_and_short_way(g: &mut SiteSpec, view_workflows: bool) {
         ],
         locked: vec![],
     }];
-    g.accounts
-        .iter_mut()
-        .find(|a| a.email.as_deref() == Some(GLOBEX_BOT))
-        .unwrap()
-        .view_workflows = Some(view_workflows);
+    if view_workflows {
+        jira_sync_harness::pair::view_workflows(g, GLOBEX_BOT);
+    }
 }
 
 /// Transitions globex took to mirror SEC-1's move to Done, and the status it ended in.

@@ -59,6 +59,7 @@ fn site(sim: &Simulator, auth: Auth) -> Site {
             propagate_deletes: false,
             resolution: None,
             issuetypes: Default::default(),
+            comments: Default::default(),
             fields: Default::default(),
             statuses: Default::default(),
         }],

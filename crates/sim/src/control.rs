@@ -10,7 +10,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::adf;
 use crate::error::JiraError;
 use crate::faults::{FaultSpec, SiteFaults};
 use crate::limits::{LimitsSpec, RateLimitStats, SiteLimits};
@@ -21,7 +20,10 @@ use crate::model::{
 use crate::render::{self, FieldSelection};
 use crate::write;
 
+mod comments; // Comments as people write them, roles and groups.
 mod oauth; // The OAuth part of the control API.
+
+pub use comments::{AudienceSpec, CommentOptions};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
@@ -66,6 +68,12 @@ pub struct SiteSpec {
     pub faults: Option<FaultSpec>,
     /// How long writes take to reach search; default 0.
     pub search_lag_seconds: Option<f64>,
+    /// Project roles (modelled site-wide) with their members, for comment visibility.
+    #[serde(default)]
+    pub roles: Vec<AudienceSpec>,
+    /// Groups with their members, for comment visibility.
+    #[serde(default)]
+    pub groups: Vec<AudienceSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -145,6 +153,9 @@ pub struct ProjectSpec {
     /// 'x' cannot be set. It is not on the appropriate screen, or unknown."), and create
     /// metadata does not list it.
     pub hidden_fields: Option<Vec<String>>,
+    /// A Jira Service Management project: its comments read with `jsdPublic` (false for
+    /// internal notes). Default false.
+    pub service_desk: Option<bool>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -257,6 +268,7 @@ impl Control {
         for a in spec.accounts {
             self.create_account(&spec.name, a)?;
         }
+        self.create_audiences(&spec.name, &spec.roles, &spec.groups)?;
         for w in spec.workflows {
             self.create_workflow(&spec.name, w)?;
         }
@@ -589,6 +601,7 @@ impl Control {
                 next_number: 1,
                 priorities: spec.priorities.clone(),
                 hidden_fields: spec.hidden_fields.clone().unwrap_or_default(),
+                service_desk: spec.service_desk.unwrap_or(false),
             });
             Ok(id)
         })?;
@@ -687,26 +700,6 @@ impl Control {
             };
             write::transition(s, now, &who, id, &body)?;
             Ok(())
-        })
-    }
-
-    /// Comments as `as_account`; a string body becomes one paragraph per line.
-    pub fn comment_issue(
-        &self,
-        site: &str,
-        issue: &str,
-        as_account: &str,
-        body: &Value,
-    ) -> Result<u64, ControlError> {
-        let now = self.world.clock().now();
-        let body = match body {
-            Value::String(text) => adf::from_text(text),
-            other => other.clone(),
-        };
-        self.with_site(site, |s| {
-            let who = account_ref(s, as_account)?;
-            let id = issue_ref(s, issue)?;
-            Ok(write::add_comment(s, now, &who, id, &body, Vec::new())?)
         })
     }
 
@@ -841,7 +834,7 @@ pub fn account_ref(s: &Site, r: &str) -> Result<String, ControlError> {
         .ok_or_else(|| ControlError::NotFound(format!("no account `{r}` on site {}", s.name)))
 }
 
-fn issue_ref(s: &Site, r: &str) -> Result<u64, ControlError> {
+pub(crate) fn issue_ref(s: &Site, r: &str) -> Result<u64, ControlError> {
     s.issue_id(r)
         .ok_or_else(|| ControlError::NotFound(format!("no issue `{r}` on site {}", s.name)))
 }

@@ -137,6 +137,10 @@ pub struct Site {
     /// Whether `reporter` is on the create and edit screens (and the accounts may modify
     /// it). When it is not, Jira refuses any write that sets it.
     pub reporter_on_screens: bool,
+    /// Project roles by name -> member account ids (modelled site-wide).
+    pub roles: BTreeMap<String, BTreeSet<String>>,
+    /// Groups by name -> (group id, member account ids).
+    pub groups: BTreeMap<String, (String, BTreeSet<String>)>,
     /// Edits (`PUT /issue`) answer 204 but leave `assignee` as it was, as some Cloud sites do
     /// (reference jira-cloud-api.md section 11.5); only `PUT /issue/{key}/assignee` assigns.
     pub assignee_edit_ignored: bool,
@@ -182,6 +186,8 @@ impl Site {
             search_lag: Duration::zero(),
             reporter_on_screens: true,
             assignee_edit_ignored: false,
+            roles: BTreeMap::new(),
+            groups: BTreeMap::new(),
             pending: HashMap::new(),
             version: 0,
             search_cache: HashMap::new(),
@@ -335,6 +341,22 @@ impl Site {
             return self.issues.contains_key(&id).then_some(id);
         }
         self.keys.get(&key_or_id.to_ascii_uppercase()).copied()
+    }
+
+    /// Whether `account` may read comment `c`: everyone may read a comment without
+    /// visibility; a restricted one only the role's or group's members (reference
+    /// jira-cloud-api.md section 11.9: restricted comments are left out for others).
+    pub fn can_see(&self, account: &str, c: &Comment) -> bool {
+        match &c.visibility {
+            None => true,
+            Some(a) if a.kind == "role" => {
+                self.roles.get(&a.name).is_some_and(|m| m.contains(account))
+            }
+            Some(a) => self
+                .groups
+                .get(&a.name)
+                .is_some_and(|(_, m)| m.contains(account)),
+        }
     }
 
     /// Registers a workflow, creating its statuses site-wide (shared by name).
@@ -650,6 +672,8 @@ pub struct Project {
     pub priorities: Option<Vec<String>>,
     /// Field ids its create and edit screens leave out: writing them is refused.
     pub hidden_fields: Vec<String>,
+    /// A Jira Service Management project: its comments read with `jsdPublic`.
+    pub service_desk: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -699,4 +723,26 @@ pub struct Comment {
     pub created: DateTime<Utc>,
     pub updated: DateTime<Utc>,
     pub properties: BTreeMap<String, Value>,
+    /// Who may read it: a role or group of the site (`visibility`); `None` for everyone
+    /// who can see the issue.
+    pub visibility: Option<Audience>,
+}
+
+impl Comment {
+    /// A service-desk internal note: created with the property `sd.public.comment` =
+    /// `{"internal": true}` (reference jira-cloud-api.md section 11.9); read as
+    /// `jsdPublic: false` in a service-desk project.
+    pub fn internal(&self) -> bool {
+        self.properties
+            .get("sd.public.comment")
+            .is_some_and(|v| v["internal"] == true)
+    }
+}
+
+/// A comment's audience (`Visibility`): a project role or a group, by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Audience {
+    /// `role` or `group`.
+    pub kind: String,
+    pub name: String,
 }

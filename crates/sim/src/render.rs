@@ -43,6 +43,12 @@ pub struct FieldSelection {
     navigable: bool,
     include: BTreeSet<String>,
     exclude: BTreeSet<String>,
+    /// Who reads: restricted comments are left out for accounts outside their role or
+    /// group. `None` shows everything (the control API's view).
+    viewer: Option<String>,
+    /// The most comments embedded in `fields.comment` (with `total` counting all), and
+    /// whether the newest (else the oldest) are kept.
+    comment_cap: Option<(usize, bool)>,
 }
 
 impl FieldSelection {
@@ -86,6 +92,20 @@ impl FieldSelection {
             navigable: true,
             ..Default::default()
         }
+    }
+
+    /// The same selection, read by `account`.
+    pub fn seen_by(mut self, account: &str) -> Self {
+        self.viewer = Some(account.to_owned());
+        self
+    }
+
+    /// The same selection embedding at most `n` comments: the newest when `newest`, else
+    /// the oldest (reference jira-cloud-api.md section 11.9: search/jql embeds at most 20,
+    /// a single-issue GET the newest 100).
+    pub fn comments_capped(mut self, n: usize, newest: bool) -> Self {
+        self.comment_cap = Some((n, newest));
+        self
     }
 
     /// True when only issue ids were asked for (search's default).
@@ -181,8 +201,23 @@ pub fn comment(
         "body": c.body,
         "created": timestamp(c.created),
         "updated": timestamp(c.updated),
-        "jsdPublic": true,
     });
+    if let Some(a) = &c.visibility {
+        let identifier = match a.kind.as_str() {
+            "group" => site
+                .groups
+                .get(&a.name)
+                .map_or(a.name.clone(), |(id, _)| id.clone()),
+            _ => a.name.clone(),
+        };
+        v["visibility"] = json!({ "type": a.kind, "value": a.name, "identifier": identifier });
+    }
+    if site
+        .project(issue.project_id)
+        .is_some_and(|p| p.service_desk)
+    {
+        v["jsdPublic"] = json!(!c.internal());
+    }
     if with_properties {
         v["properties"] = c
             .properties
@@ -244,7 +279,13 @@ pub fn resolution(id: &str, base: &str) -> Value {
             "description": format!("{name}.") })
 }
 
-fn field_value(site: &Site, issue: &Issue, id: &str, base: &str) -> Option<Value> {
+fn field_value(
+    site: &Site,
+    issue: &Issue,
+    id: &str,
+    base: &str,
+    sel: &FieldSelection,
+) -> Option<Value> {
     Some(match id {
         "summary" => json!(issue.summary),
         "description" => issue.description.clone().unwrap_or(Value::Null),
@@ -292,13 +333,28 @@ fn field_value(site: &Site, issue: &Issue, id: &str, base: &str) -> Option<Value
         "reporter" => user_ref(site, issue.reporter.as_ref(), base),
         "creator" => user_ref(site, Some(&issue.creator), base),
         "comment" => {
-            let comments: Vec<Value> = issue
+            let seen: Vec<&Comment> = issue
                 .comments
+                .iter()
+                .filter(|c| sel.viewer.as_ref().is_none_or(|a| site.can_see(a, c)))
+                .collect();
+            let total = seen.len();
+            let kept: &[&Comment] = match sel.comment_cap {
+                Some((n, true)) if total > n => &seen[total - n..],
+                Some((n, false)) if total > n => &seen[..n],
+                _ => &seen,
+            };
+            let start_at = if matches!(sel.comment_cap, Some((_, true))) {
+                total - kept.len()
+            } else {
+                0
+            };
+            let comments: Vec<Value> = kept
                 .iter()
                 .map(|c| comment(site, issue, c, base, false))
                 .collect();
             json!({ "comments": comments, "self": format!("{base}/rest/api/3/issue/{}/comment", issue.id),
-                    "maxResults": comments.len(), "total": comments.len(), "startAt": 0 })
+                    "maxResults": comments.len(), "total": total, "startAt": start_at })
         }
         custom => {
             let def = site.field(custom)?;
@@ -348,7 +404,7 @@ pub fn issue(
     if !sel.ids_only() {
         let fields: Map<String, Value> = all_field_ids(site)
             .filter(|f| sel.wants(f))
-            .filter_map(|f| Some((f.to_owned(), field_value(site, issue, f, base)?)))
+            .filter_map(|f| Some((f.to_owned(), field_value(site, issue, f, base, sel)?)))
             .collect();
         v.insert("fields".into(), Value::Object(fields));
     }

@@ -233,6 +233,7 @@ pub fn generate(
                 issue.updated = updated;
                 for (i, (body, author)) in bodies.into_iter().zip(who).enumerate() {
                     issue.comments.push(crate::model::Comment {
+                        visibility: None,
                         id: next_comment + i as u64,
                         author: author.clone(),
                         update_author: author,

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Map, Value};
 
+mod comments; // Comments: add, edit, delete, with their audience.
 mod fields; // One field set from its write value, as Jira validates it.
+
+pub use comments::{add_comment, delete_comment, edit_comment, parse_visibility};
 
 pub use fields::set_field;
 use fields::{check_label, unassignable};
@@ -21,7 +24,7 @@ pub const MAX_PROPERTY_CHARS: usize = 32768;
 /// The longest issue property key.
 pub const MAX_PROPERTY_KEY: usize = 255;
 
-const ADF_ERROR: &str =
+pub(crate) const ADF_ERROR: &str =
     "Operation value must be an Atlassian Document (see the Atlassian Document Format)";
 
 fn cannot_set(field: &str) -> String {
@@ -110,7 +113,7 @@ pub fn check_property(key: &str, value: &Value) -> Result<(), JiraError> {
 }
 
 /// Strictly after the issue's last change, so every change moves `updated`.
-fn bump(issue: &mut Issue, now: DateTime<Utc>) -> DateTime<Utc> {
+pub(crate) fn bump(issue: &mut Issue, now: DateTime<Utc>) -> DateTime<Utc> {
     let t = if now > issue.updated {
         now
     } else {
@@ -402,40 +405,6 @@ pub fn transition(
     Ok(())
 }
 
-/// Adds a comment (ADF body); returns its id.
-pub fn add_comment(
-    site: &mut Site,
-    now: DateTime<Utc>,
-    actor: &str,
-    id: u64,
-    body: &Value,
-    properties: Vec<(String, Value)>,
-) -> Result<u64, JiraError> {
-    if body.is_null() {
-        return Err(JiraError::field(
-            "comment",
-            "Comment body can not be empty!",
-        ));
-    }
-    adf::validate(body).map_err(|_| JiraError::field("comment", ADF_ERROR))?;
-    let comment_id = site.next_comment_id;
-    site.write_issue(id, now, |issue| {
-        let t = bump(issue, now);
-        issue.comments.push(Comment {
-            id: comment_id,
-            author: actor.to_owned(),
-            update_author: actor.to_owned(),
-            body: body.clone(),
-            created: t,
-            updated: t,
-            properties: properties.into_iter().collect(),
-        });
-    })
-    .ok_or_else(JiraError::issue_not_found)?;
-    site.next_comment_id += 1;
-    Ok(comment_id)
-}
-
 /// Sets an issue property; true when it was created rather than replaced.
 pub fn set_property(
     site: &mut Site,
@@ -596,6 +565,7 @@ fn apply_update_ops(
                                 created: now,
                                 updated: now,
                                 properties: BTreeMap::new(),
+                                visibility: None,
                             });
                             site.next_comment_id += 1;
                             Ok(())

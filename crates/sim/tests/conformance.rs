@@ -512,6 +512,24 @@ async fn the_documents_own_request_examples_are_understood() {
         )
         .await;
     assert_eq!(s, StatusCode::CREATED, "{v}");
+    assert_eq!(v["visibility"]["value"], "Administrators", "{v}");
+    // A role the site does not have is refused in Jira's words, never widened to public.
+    let mut restricted = example("post", "/rest/api/3/issue/{issueIdOrKey}/comment");
+    restricted["visibility"] = json!({ "type": "role", "value": "Auditors" });
+    let (s, v) = c
+        .op(
+            Method::POST,
+            "/issue/{issueIdOrKey}/comment",
+            "/issue/HSP-1/comment",
+            Some(restricted),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v.to_string()
+            .contains("Role with id: Auditors does not exist."),
+        "{v}"
+    );
 
     // The create, edit and transition examples name fields, screens and ids this site does not
     // have: Jira answers those with per-field errors, and so must the simulator.

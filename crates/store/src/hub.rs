@@ -79,6 +79,28 @@ pub struct HubComment {
     pub created: DateTime<Utc>,
     /// (site, connector, Jira comment id) it was first read from, if it came from Jira.
     pub origin: Option<(String, String, String)>,
+    /// Who may read it: `{"type": "role" | "group", "value": name}` (names, not a site's
+    /// group ids); `None` for everyone who sees the issue.
+    #[serde(default)]
+    pub visibility: Option<Value>,
+    /// A service-desk internal note (`jsdPublic: false` on its source).
+    #[serde(default)]
+    pub internal: bool,
+    /// When its body or audience last changed on any site (Jira's `updated` of the edit
+    /// read); `None` until it is first edited. The later edit wins.
+    #[serde(default)]
+    pub edited: Option<DateTime<Utc>>,
+    /// When it was deleted on its source: its mirrors are deleted too.
+    #[serde(default)]
+    pub deleted: Option<DateTime<Utc>>,
+}
+
+impl HubComment {
+    /// Whether it may be read by fewer people than the issue (a role or group restriction,
+    /// or an internal note).
+    pub fn restricted(&self) -> bool {
+        self.visibility.is_some() || self.internal
+    }
 }
 
 /// One issue of one connector linked to a record.
@@ -93,6 +115,12 @@ pub struct Link {
     pub base: BTreeMap<String, Value>,
     /// Hub comment id -> Jira comment id on this issue.
     pub comments: BTreeMap<String, String>,
+    /// Jira comment id -> fingerprints of its body and restriction when last in step on
+    /// this issue: `[as Jira showed it here, as the hub held it]`. A read that differs from
+    /// the first was edited in Jira; a hub comment that differs from the second was edited
+    /// elsewhere.
+    #[serde(default)]
+    pub comment_seen: BTreeMap<String, [u64; 2]>,
     /// Jira's `updated` when last read.
     pub updated: Option<String>,
     /// Why the census no longer finds the issue (deleted, moved, out of the JQL); such a
@@ -141,6 +169,7 @@ impl Link {
             issue_key: issue_key.to_owned(),
             base: BTreeMap::new(),
             comments: BTreeMap::new(),
+            comment_seen: BTreeMap::new(),
             updated: None,
             missing: None,
             parked: BTreeMap::new(),

@@ -25,6 +25,7 @@ fn link(site: &str, connector: &str, record: u64, issue: &str) -> Link {
         issue_key: format!("K-{issue}"),
         base: BTreeMap::from([("summary".to_owned(), json!("s"))]),
         comments: BTreeMap::new(),
+        comment_seen: BTreeMap::new(),
         updated: None,
         missing: None,
         parked: BTreeMap::new(),
@@ -244,6 +245,10 @@ async fn two_writers_of_one_record_lose_neither_change() {
         author: "Bob".into(),
         created: later,
         origin: None,
+        visibility: None,
+        internal: false,
+        edited: None,
+        deleted: None,
     });
     let w = |c: &str| Some(("acme".to_owned(), c.to_owned(), Watermark::default()));
     hub.commit(Commit {

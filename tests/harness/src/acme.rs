@@ -93,6 +93,12 @@ impl Fixture {
                         options: vec![],
                     },
                 ],
+                // The role the OpenAPI document's comment example restricts to.
+                roles: vec![jira_sim::control::AudienceSpec {
+                    name: "Administrators".into(),
+                    members: vec![ALICE.into()],
+                    ..Default::default()
+                }],
                 projects: vec![
                     ProjectSpec {
                         key: "SEC".into(),

@@ -341,6 +341,43 @@ impl Pair {
     pub fn write_requests(&self) -> u64 {
         write_requests(&self.sim)
     }
+
+    /// Write requests `site` refused with a 4xx so far.
+    pub fn refused_writes(&self, site: &str) -> u64 {
+        self.sim
+            .control()
+            .counters(Some(site))
+            .unwrap()
+            .iter()
+            .filter(|c| {
+                c.method != "GET"
+                    && !c.route.contains("search")
+                    && !c.route.contains("bulkfetch")
+                    && (400..500).contains(&c.status)
+            })
+            .map(|c| c.count)
+            .sum()
+    }
+
+    /// Converges once more and asserts it wrote nothing (`what` names the situation).
+    pub async fn assert_quiet(&self, what: &str) {
+        let before = self.write_requests();
+        self.converge().await;
+        assert_eq!(
+            self.write_requests(),
+            before,
+            "converged pair wrote: {what}"
+        );
+    }
+}
+
+/// Lets `email`'s account of site `g` read workflow definitions (`readWorkflows`).
+pub fn view_workflows(g: &mut SiteSpec, email: &str) {
+    g.accounts
+        .iter_mut()
+        .find(|a| a.email.as_deref() == Some(email))
+        .expect("the account is in the site spec")
+        .view_workflows = Some(true);
 }
 
 pub fn writes(r: &Report) -> usize {

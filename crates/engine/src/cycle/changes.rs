@@ -11,6 +11,7 @@ use jira_sync_config::{Connector, ConnectorRef};
 use jira_sync_store::hub::{HubComment, IntentKind, Link, ParkedField, Record};
 use serde_json::{Value, json};
 
+use super::comments::pending_comments;
 use super::{Engine, EngineError, PROPERTY, Report, SiteCtx, Work};
 use crate::mapping::{PEOPLE, jira_status, sent_fields, to_jira};
 use crate::plan::{
@@ -148,12 +149,7 @@ impl Engine {
                 }
             }
         }
-        let comments: Vec<String> = record
-            .comments
-            .iter()
-            .filter(|c| !from_here(c) && !link.comments.contains_key(&c.id))
-            .map(|c| c.id.clone())
-            .collect();
+        let comments = pending_comments(me, conn, record, link);
         let status_to = match record
             .fields
             .get("status")
@@ -257,32 +253,8 @@ impl Engine {
                     self.park_refused(me, conn, record, link, refused, report);
                 }
                 Write::Comment(id) => {
-                    let Some(c) = record.comments.iter().find(|c| c.id == id) else {
-                        continue;
-                    };
-                    let intent = self
-                        .intent(
-                            me,
-                            record.id,
-                            IntentKind::Comment {
-                                hub_comment: c.id.clone(),
-                            },
-                        )
+                    self.push_comment(me, conn, ctx, record, link, &id, work, report)
                         .await?;
-                    let added = ctx
-                        .client
-                        .add_comment(
-                            &key,
-                            c.body.clone(),
-                            vec![(
-                                PROPERTY.into(),
-                                json!({ "record": record.id, "comment": c.id }),
-                            )],
-                        )
-                        .await?;
-                    work.done.push(intent);
-                    report.commented += 1;
-                    link.comments.insert(c.id.clone(), added.id);
                 }
             }
         }
@@ -627,11 +599,30 @@ impl Engine {
         let mut known = self.workflow_map(me, conn, ctx, &issue_type).await?;
         let mut visited = vec![current.clone()];
         let mut refusal = None;
-        for _ in 0..MAX_HOPS {
+        // The definition is read again at most once per walk: when what Jira offers shows a
+        // status it lacks, or it knows no way on (an administrator changed the workflow).
+        let mut reread = false;
+        let mut hops = 0;
+        // A simple path visits each status once: the definition bounds the walk.
+        while hops < MAX_HOPS.max(if known.complete { known.ranks.len() } else { 0 }) {
             let transitions = ctx.client.transitions(&key).await?;
-            known.learn(&current, &transitions);
-            self.keep_workflow_map(me, conn, &issue_type, &known);
-            let Some(hop) = next_hop(&current, &target, &transitions, &known, &visited) else {
+            let mut consistent = known.learn(&current, &transitions);
+            let mut hop = next_hop(&current, &target, &transitions, &known, &visited);
+            if known.complete && (!consistent || hop.is_none()) && !reread {
+                reread = true;
+                self.forget_workflow_map(me, conn, &issue_type);
+                known = self.workflow_map(me, conn, ctx, &issue_type).await?;
+                consistent = known.learn(&current, &transitions);
+                hop = next_hop(&current, &target, &transitions, &known, &visited);
+            }
+            if !known.complete {
+                // What a walk learns is kept; the definition's map stays as read (this
+                // issue's conditions are not every issue's).
+                self.keep_workflow_map(me, conn, &issue_type, &known);
+            } else if !consistent {
+                tracing::debug!(site = %me.site, issue = %key, "The workflow offers statuses its definition lacks.");
+            }
+            let Some(hop) = hop else {
                 report.unreachable.push((key.clone(), target.clone()));
                 let offered: Vec<&str> = transitions.iter().map(|t| t.to.name.as_str()).collect();
                 refusal = Some(FieldRefusal {
@@ -678,6 +669,7 @@ impl Engine {
                             );
                             visited.push(hop.clone());
                             current = hop;
+                            hops += 1;
                         }
                         Err(ClientError::Invalid {
                             errors, messages, ..
@@ -723,7 +715,7 @@ impl Engine {
         let refusal = refusal.unwrap_or_else(|| FieldRefusal {
             field: "status".into(),
             reason: Refusal::NoTransition,
-            message: format!("`{target}` not reached within {MAX_HOPS} transitions"),
+            message: format!("`{target}` not reached within {hops} transitions"),
         });
         self.park_field(me, conn, record, link, refusal, now, report);
         Ok(())

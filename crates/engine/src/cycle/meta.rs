@@ -145,6 +145,21 @@ impl Engine {
         ctx.client.workflow(&project.id, type_id).await
     }
 
+    /// Forgets what is known of `issue_type`'s workflow in `conn`'s project: the next walk
+    /// reads it again.
+    pub(super) fn forget_workflow_map(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        issue_type: &str,
+    ) {
+        locked(&self.workflows).remove(&(
+            me.site.clone(),
+            conn.project.clone(),
+            issue_type.to_lowercase(),
+        ));
+    }
+
     /// Keeps what a walk learnt of the workflow of `issue_type` in `conn`'s project.
     pub(super) fn keep_workflow_map(
         &self,

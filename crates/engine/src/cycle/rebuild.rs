@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Utc;
 use jira_sync_client::SearchQuery;
 use jira_sync_config::{Connector, ConnectorRef};
-use jira_sync_store::hub::{Commit, HubComment, Link, Record, RecordId};
+use jira_sync_store::hub::{Commit, Link, Record, RecordId};
 use serde_json::Value;
 
 use super::{Engine, EngineError, PROPERTY, jira_time};
@@ -184,27 +184,12 @@ impl Engine {
                     let hub_id = match marker {
                         Some(hub_id) => hub_id.to_owned(),
                         None => {
-                            let hub_id = format!("{}/{}", s.me, c.id);
-                            record.comments.push(HubComment {
-                                id: hub_id.clone(),
-                                body: c.body.clone(),
-                                author: c
-                                    .author
-                                    .as_ref()
-                                    .and_then(|a| a["displayName"].as_str())
-                                    .unwrap_or("someone")
-                                    .to_owned(),
-                                created: c
-                                    .created
-                                    .as_deref()
-                                    .and_then(jira_time)
-                                    .unwrap_or_else(Utc::now),
-                                origin: Some((
-                                    s.me.site.clone(),
-                                    s.me.connector.clone(),
-                                    c.id.clone(),
-                                )),
-                            });
+                            let hc = super::comments::hub_comment(
+                                &s.me,
+                                &serde_json::to_value(&c).unwrap_or_default(),
+                            );
+                            let hub_id = hc.id.clone();
+                            record.comments.push(hc);
                             hub_id
                         }
                     };

@@ -468,3 +468,87 @@ fn with_no_screen_known_everything_is_sent_and_jira_decides() {
     );
     assert!(plan.refused.is_empty());
 }
+
+/// A definition: Open -> Triage -> Review -> Closed, Open -> Working -> Closed, Working ->
+/// Open, and a global Escalate to Triage.
+fn definition() -> WorkflowMap {
+    use jira_sync_client::{StatusCategory, WorkflowEdge, WorkflowGraph};
+    let status = |name: &str, key: &str| StatusRef {
+        id: name.to_lowercase(),
+        name: name.into(),
+        category: Some(StatusCategory { key: key.into() }),
+    };
+    let edge = |name: &str, from: &[&str], to: &str| WorkflowEdge {
+        id: name.to_lowercase(),
+        name: name.into(),
+        from: from.iter().map(|s| (*s).to_owned()).collect(),
+        to: to.into(),
+    };
+    WorkflowMap::from_graph(&WorkflowGraph {
+        statuses: vec![
+            status("Open", "new"),
+            status("Triage", "indeterminate"),
+            status("Review", "indeterminate"),
+            status("Working", "indeterminate"),
+            status("Closed", "done"),
+        ],
+        transitions: vec![
+            edge("Triage", &["Open"], "Triage"),
+            edge("Review", &["Triage"], "Review"),
+            edge("Close", &["Review", "Working"], "Closed"),
+            edge("Start", &["Open"], "Working"),
+            edge("Back", &["Working"], "Open"),
+            edge("Escalate", &[], "Triage"),
+        ],
+        locked: vec![],
+    })
+}
+
+#[test]
+fn the_definition_gives_the_shortest_path_and_what_jira_offers_corrects_it() {
+    let mut known = definition();
+    assert!(known.complete);
+    // A global transition is an edge from every other status.
+    assert!(known.edges["closed"].contains("triage"));
+    let from_open = [
+        to("1", "Triage", "indeterminate"),
+        to("2", "Working", "indeterminate"),
+    ];
+    assert!(known.learn("Open", &from_open));
+    assert_eq!(
+        next_hop("Open", "Closed", &from_open, &known, &["Open".into()]),
+        Some("Working".into()),
+        "two hops by Working, not three by Triage"
+    );
+    // At Working a condition hides Close: only Back is offered. The walk goes back and
+    // takes the other way, and never the same transition twice.
+    let from_working = [to("3", "Open", "new")];
+    assert!(known.learn("Working", &from_working));
+    let walked = ["Open".to_owned(), "Working".to_owned()];
+    assert_eq!(
+        next_hop("Working", "Closed", &from_working, &known, &walked),
+        Some("Open".into())
+    );
+    let walked = ["Open".to_owned(), "Working".to_owned(), "Open".to_owned()];
+    assert_eq!(
+        next_hop("Open", "Closed", &from_open, &known, &walked),
+        Some("Triage".into())
+    );
+    // With no way there, the definition has the last word: no guess by category.
+    let nowhere = [to("4", "Open", "new")];
+    let mut stuck = definition();
+    stuck.learn("Working", &nowhere);
+    stuck.edges.get_mut("open").unwrap().remove("triage");
+    assert_eq!(
+        next_hop(
+            "Working",
+            "Closed",
+            &nowhere,
+            &stuck,
+            &["Working".into(), "Open".into(), "Working".into()]
+        ),
+        None
+    );
+    // A status the definition lacks means the workflow changed since it was read.
+    assert!(!known.learn("Open", &[to("5", "Blocked", "indeterminate")]));
+}

@@ -1,4 +1,4 @@
-//! Issues: create (one and bulk), get, edit, transitions, comments, properties, bulkfetch.
+//! Issues: create (one and bulk), get, edit, transitions, properties, bulkfetch.
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query};
@@ -54,7 +54,7 @@ pub fn check_properties(props: &[String]) -> Result<(), JiraError> {
 #[derive(Deserialize)]
 pub struct IssuePath {
     #[serde(rename = "issueIdOrKey")]
-    issue: String,
+    pub(super) issue: String,
 }
 
 #[derive(Deserialize)]
@@ -65,7 +65,7 @@ pub struct PropertyPath {
     key: String,
 }
 
-fn find(site: &Site, key_or_id: &str) -> Result<u64, JiraError> {
+pub(super) fn find(site: &Site, key_or_id: &str) -> Result<u64, JiraError> {
     site.issue_id(key_or_id)
         .ok_or_else(JiraError::issue_not_found)
 }
@@ -144,11 +144,14 @@ pub async fn get(
     let site = lock(&c.site);
     let id = find(&site, &p.issue)?;
     let fields = list_param(&q, "fields");
+    // A single issue embeds the newest 100 comments (reference jira-cloud-api.md 11.9).
     let sel = if fields.is_empty() {
         FieldSelection::all()
     } else {
         FieldSelection::parse(&fields)
-    };
+    }
+    .seen_by(c.account_id())
+    .comments_capped(100, true);
     let props = list_param(&q, "properties");
     check_properties(&props)?;
     let issue = &site.issues()[&id];
@@ -279,65 +282,6 @@ pub async fn do_transition(
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn comments(
-    Extension(c): Extension<Caller>,
-    Path(p): Path<IssuePath>,
-    Query(q): Query<Vec<(String, String)>>,
-) -> Result<Json<Value>, JiraError> {
-    let site = lock(&c.site);
-    let id = find(&site, &p.issue)?;
-    let issue = &site.issues()[&id];
-    let start: usize = param(&q, "startAt")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let max: usize = param(&q, "maxResults")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(5000)
-        .clamp(1, 5000);
-    let with_props = list_param(&q, "expand").iter().any(|e| e == "properties");
-    let mut list: Vec<&crate::model::Comment> = issue.comments.iter().collect();
-    if param(&q, "orderBy") == Some("-created") {
-        list.reverse();
-    }
-    let page: Vec<Value> = list
-        .iter()
-        .skip(start)
-        .take(max)
-        .map(|cm| render::comment(&site, issue, cm, &c.base, with_props))
-        .collect();
-    Ok(Json(
-        json!({ "comments": page, "startAt": start, "maxResults": max, "total": issue.comments.len() }),
-    ))
-}
-
-pub async fn add_comment(
-    Extension(c): Extension<Caller>,
-    Path(p): Path<IssuePath>,
-    body: Bytes,
-) -> Result<Response, JiraError> {
-    let body = json_body(&body)?;
-    let props = match body.get("properties") {
-        None | Some(Value::Null) => Vec::new(),
-        Some(v) => write::parse_properties(v)?,
-    };
-    let now = c.world.clock().now();
-    let mut site = lock(&c.site);
-    let id = find(&site, &p.issue)?;
-    let adf = body.get("body").cloned().unwrap_or(Value::Null);
-    let cid = write::add_comment(&mut site, now, c.account_id(), id, &adf, props)?;
-    let issue = &site.issues()[&id];
-    let cm = issue
-        .comments
-        .iter()
-        .find(|x| x.id == cid)
-        .expect("comment just added");
-    Ok((
-        StatusCode::CREATED,
-        Json(render::comment(&site, issue, cm, &c.base, true)),
-    )
-        .into_response())
-}
-
 pub async fn get_property(
     Extension(c): Extension<Caller>,
     Path(p): Path<PropertyPath>,
@@ -401,11 +345,14 @@ pub async fn bulkfetch(
     }
     check_properties(&req.properties)?;
     let site = lock(&c.site);
+    // Embedded comments as search embeds them.
     let sel = if req.fields.is_empty() {
         FieldSelection::navigable()
     } else {
         FieldSelection::parse(&req.fields)
-    };
+    }
+    .seen_by(c.account_id())
+    .comments_capped(super::search::EMBEDDED_COMMENTS, false);
     let mut ids = Vec::new();
     let mut errors = Vec::new();
     for r in &req.issue_ids_or_keys {

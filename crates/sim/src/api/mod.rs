@@ -1,6 +1,7 @@
 //! Jira's REST API v3 on both URL forms: `/site/{name}/rest/api/3/...` and
 //! `/ex/jira/{cloudId}/rest/api/3/...`.
 
+mod comments;
 mod gate;
 mod issues;
 mod meta;
@@ -93,7 +94,11 @@ pub fn router(app: App) -> Router<App> {
         )
         .route(
             "/issue/{issueIdOrKey}/comment",
-            get(issues::comments).post(issues::add_comment),
+            get(comments::comments).post(comments::add_comment),
+        )
+        .route(
+            "/issue/{issueIdOrKey}/comment/{id}",
+            put(comments::update_comment).delete(comments::delete_comment),
         )
         .route(
             "/issue/{issueIdOrKey}/properties/{propertyKey}",

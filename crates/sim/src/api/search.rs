@@ -17,6 +17,9 @@ use crate::jql::{self, Compiled};
 use crate::model::{Issue, Site, lock};
 use crate::render::{self, FieldSelection};
 
+/// The most comments search embeds per issue.
+pub const EMBEDDED_COMMENTS: usize = 20;
+
 /// Page size when no `maxResults` is given.
 pub const DEFAULT_PAGE: usize = 50;
 /// Most issues a page carries when fields or properties are requested.
@@ -152,7 +155,12 @@ fn search(c: &Caller, req: SearchRequest) -> Result<Value, JiraError> {
             "At most {MAX_RECONCILE} issues can be reconciled."
         )));
     }
-    let sel = FieldSelection::parse(&req.fields);
+    // Search embeds at most 20 comments per issue (reference jira-cloud-api.md section
+    // 11.9; which 20 is unconfirmed: the oldest, so a client that ignores `total` loses the
+    // newest).
+    let sel = FieldSelection::parse(&req.fields)
+        .seen_by(c.account_id())
+        .comments_capped(EMBEDDED_COMMENTS, false);
     let cap = if sel.ids_only() && req.properties.is_empty() {
         MAX_PAGE_IDS_ONLY
     } else {
