@@ -13,6 +13,7 @@ mod isolation;
 mod jobs;
 mod online;
 mod ops;
+mod refusals;
 mod run;
 mod secrets;
 mod tls;
@@ -20,8 +21,8 @@ mod tls;
 /// What every module takes from the harness.
 mod harness {
     pub use jira_sync_harness::config_dir::{
-        NEVER, copy_config, demo, demo_sized, demo_with, edit, free_port, listen_on_free_port,
-        repo_config, schedule_all,
+        NEVER, copy_config, demo, demo_shaped, demo_sized, demo_with, edit, free_port,
+        listen_on_free_port, repo_config, schedule_all,
     };
     pub use jira_sync_harness::daemon::*;
     pub use jira_sync_harness::repo_root;

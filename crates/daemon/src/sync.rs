@@ -36,7 +36,24 @@ pub fn run(args: &SyncArgs) -> ExitCode {
             return ExitCode::from(crate::EXIT_FAILURE);
         }
     };
-    match crate::runtime().block_on(cycle(Arc::new(config), &store, &target)) {
+    let started = std::time::Instant::now();
+    let ran = crate::runtime().block_on(cycle(Arc::new(config), &store, &target));
+    // Recorded as the daemon records its runs: `jira-sync status` then shows what is parked.
+    let (outcome, message) = match &ran {
+        Ok(_) => ("success", None),
+        Err(e) => ("error", Some(e.clone())),
+    };
+    if let Err(e) = record(
+        &store,
+        &target,
+        outcome,
+        started.elapsed(),
+        ran.as_ref().ok(),
+        message,
+    ) {
+        eprintln!("jira-sync sync: could not record the run for `jira-sync status`: {e}");
+    }
+    match ran {
         Ok(report) => {
             print!("{}", render(&target, &report));
             // A write Jira refused (parked) or that failed is not a silent success.
@@ -51,6 +68,34 @@ pub fn run(args: &SyncArgs) -> ExitCode {
             ExitCode::from(crate::EXIT_FAILURE)
         }
     }
+}
+
+/// Stores the run's status (outcome, backlog, parked writes by reason) in the state
+/// database, as the daemon does after each run.
+fn record(
+    store: &Store,
+    target: &ConnectorRef,
+    outcome: &str,
+    elapsed: std::time::Duration,
+    report: Option<&Report>,
+    message: Option<String>,
+) -> Result<(), String> {
+    let book = store.status().map_err(|e| e.to_string())?;
+    let before = book
+        .run(&target.site, &target.connector)
+        .map_err(|e| e.to_string())?
+        .unwrap_or_default();
+    let status = jira_sync_jobs::run_status(
+        before,
+        outcome,
+        elapsed,
+        report,
+        message,
+        chrono::Utc::now(),
+    );
+    crate::runtime()
+        .block_on(book.set_run(&target.site, &target.connector, &status))
+        .map_err(|e| e.to_string())
 }
 
 async fn cycle(

@@ -1225,6 +1225,28 @@ async fn a_story_whose_epic_cannot_be_mirrored_is_still_created() {
         r.parked_now,
         r.deferred
     );
+    // Reported: the epic is parked as a type globex lacks, the story's parent as unmapped.
+    assert_eq!(r.parked_now.get("type_unmapped"), Some(&1), "{r:?}");
+    let story = p.only_one("globex", "a story");
+    assert!(story["fields"]["parent"].is_null());
+    let link = p.link_of("globex", &key(&story));
+    assert_eq!(
+        link.parked["parent"].reason, "parent_unmapped",
+        "{:?}",
+        link.parked
+    );
+    assert!(
+        link.parked["parent"]
+            .message
+            .contains("cannot be created here"),
+        "{:?}",
+        link.parked
+    );
+    // acme keeps its hierarchy.
+    assert_eq!(
+        p.only_one("acme", "a story")["fields"]["parent"]["key"],
+        epic
+    );
 }
 
 /// A "Blocked" side status in the same category as Working, listed first: Done on acme must

@@ -74,6 +74,33 @@ async fn a_transition_that_requires_a_resolution_is_parked_alone_and_comments_st
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_parked_status_is_sent_again_when_the_configuration_changes() {
+    let mut p = pair_shaped(1, "", strict).await;
+    let (_, s) = mirrored_then_done(&p).await;
+    p.converge().await;
+    assert_eq!(
+        ops_link(&p, &s).parked["status"].reason,
+        "transition_needs_field"
+    );
+    assert_eq!(status(&p.only_one("globex", &s)), "Open");
+    // The operator gives the connector a default resolution (a reload): the next run tries
+    // again at once, without waiting for the issue or a day, and Close now goes through.
+    p.reconfigure(&ops(), |c| c.resolution = Some("Done".into()));
+    let c = p.sim.control();
+    c.reset_counters();
+    p.converge().await;
+    let g = p.only_one("globex", &s);
+    assert_eq!(status(&g), "Closed");
+    assert_eq!(g["fields"]["resolution"]["name"], "Done");
+    assert!(ops_link(&p, &s).parked.is_empty());
+    assert_eq!(transitions_answered(&p, 400), 0, "nothing refused was sent");
+    // acme is Done, as it was, and has no resolution of its own to take back.
+    let a = c.issue("acme", "SEC-1").unwrap();
+    assert_eq!(status(&a), "Done");
+    p.assert_quiet("closed with the default resolution").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_default_resolution_gets_the_issue_closed_with_it() {
     let p = pair_shaped(3, "resolution = \"Done\"\n", strict).await;
     p.converge().await;
@@ -203,6 +230,21 @@ async fn a_priority_the_scheme_lacks_is_parked_alone_and_the_rest_arrives() {
     let r = p.run(ops()).await;
     assert_eq!(p.write_requests(), before);
     assert_eq!(r.parked_now.get("value_not_allowed"), Some(&2), "{r:?}");
+    // Only the priority waits; acme keeps its Highest, its new summary and its comment.
+    assert_eq!(
+        ops_link(&p, &renamed).parked.keys().collect::<Vec<_>>(),
+        ["priority"]
+    );
+    let a = c.issue("acme", "SEC-1").unwrap();
+    assert_eq!(a["fields"]["priority"]["name"], "Highest");
+    assert_eq!(summary(&a), renamed);
+    assert_eq!(
+        a["fields"]["comment"]
+            .to_string()
+            .matches("still flowing")
+            .count(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -255,6 +297,20 @@ async fn a_sub_task_and_a_storys_epic_are_mirrored_under_their_parents_mirrors()
         p.only_one("globex", "the story")["fields"]["parent"]["key"],
         g_epic2["key"]
     );
+    // acme's hierarchy is as its people made it, and nothing waits on either side.
+    assert_eq!(
+        p.only_one("acme", "the story")["fields"]["parent"]["key"],
+        epic2
+    );
+    for site in ["acme", "globex"] {
+        for i in p.issues(site) {
+            assert!(
+                p.link_of(site, &key(&i)).parked.is_empty(),
+                "{site} {}",
+                key(&i)
+            );
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

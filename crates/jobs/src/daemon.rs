@@ -236,21 +236,36 @@ impl Daemon {
         Ok(d)
     }
 
-    /// `jira_sync_last_success_timestamp_seconds` from the store: a restart does not look
-    /// like a stall.
+    /// `jira_sync_last_success_timestamp_seconds`, `jira_sync_push_backlog` and
+    /// `jira_sync_parked_writes` from the store: a restart does not look like a stall, and
+    /// what waits (from the daemon's last runs or `jira-sync sync`) shows before the first run.
     fn restore_gauges(&self, config: &Config) {
+        let m = &self.inner.metrics;
         for site in &config.sites {
             for c in &site.connectors {
-                if let Ok(Some(RunStatus {
-                    last_success: Some(t),
-                    ..
-                })) = self.inner.book.run(&site.name, &c.name)
-                {
-                    self.inner
-                        .metrics
-                        .last_success_timestamp_seconds
-                        .with_label_values(&[site.name.as_str(), c.name.as_str()])
+                let Ok(Some(status)) = self.inner.book.run(&site.name, &c.name) else {
+                    continue;
+                };
+                let labels = [site.name.as_str(), c.name.as_str()];
+                if let Some(t) = status.last_success {
+                    m.last_success_timestamp_seconds
+                        .with_label_values(&labels)
                         .set(t.timestamp() as f64);
+                }
+                if status.last_run.is_some() {
+                    m.push_backlog
+                        .with_label_values(&labels)
+                        .set(status.backlog as i64);
+                    for reason in jira_sync_engine::plan::Refusal::ALL {
+                        let n = status.parked.get(reason.as_str()).copied().unwrap_or(0);
+                        m.parked_writes
+                            .with_label_values(&[
+                                site.name.as_str(),
+                                c.name.as_str(),
+                                reason.as_str(),
+                            ])
+                            .set(n as i64);
+                    }
                 }
             }
         }
@@ -504,17 +519,14 @@ impl Daemon {
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
         let now = Utc::now();
-        let mut status = self
+        let before = self
             .inner
             .book
             .run(&r.site, &r.connector)
             .ok()
             .flatten()
             .unwrap_or_default();
-        status.last_run = Some(now);
-        status.outcome = Some(outcome.into());
-        status.duration_seconds = elapsed.as_secs_f64();
-        status.message = message;
+        let status = run_status(before, outcome, elapsed, report.as_ref(), message, now);
         if let Some(rep) = &report {
             m.issues_pulled_total
                 .with_label_values(&labels)
@@ -533,26 +545,17 @@ impl Daemon {
             m.conflicts_total
                 .with_label_values(&labels)
                 .inc_by(rep.conflicts as u64);
-            let parked: usize = rep.parked_now.values().sum();
-            let backlog = (rep.failed.len() + rep.deferred + parked) as u64;
             m.push_backlog
                 .with_label_values(&labels)
-                .set(backlog as i64);
+                .set(status.backlog as i64);
             for reason in jira_sync_engine::plan::Refusal::ALL {
                 let n = rep.parked_now.get(reason.as_str()).copied().unwrap_or(0);
                 m.parked_writes
                     .with_label_values(&[r.site.as_str(), r.connector.as_str(), reason.as_str()])
                     .set(n as i64);
             }
-            status.backlog = backlog;
-            status.parked = rep
-                .parked_now
-                .iter()
-                .map(|(k, v)| (k.clone(), *v as u64))
-                .collect();
         }
         if outcome == "success" {
-            status.last_success = Some(now);
             m.last_success_timestamp_seconds
                 .with_label_values(&labels)
                 .set(now.timestamp() as f64);
@@ -725,4 +728,35 @@ fn on_tick(weak: Weak<Inner>, kind: JobKind) {
             JobKind::Health(site) => d.scheduled_probe(&site).await,
         }
     });
+}
+
+/// A connector's stored status after a run that ended `now` with `outcome` (`success`,
+/// `error`, ...): its backlog (failed, deferred and parked writes) and parked writes by
+/// reason from the run's report, kept from `before` when the run made none. The daemon and
+/// `jira-sync sync` record runs the same way, so `jira-sync status` shows either.
+pub fn run_status(
+    mut status: RunStatus,
+    outcome: &str,
+    elapsed: Duration,
+    report: Option<&Report>,
+    message: Option<String>,
+    now: DateTime<Utc>,
+) -> RunStatus {
+    status.last_run = Some(now);
+    status.outcome = Some(outcome.into());
+    status.duration_seconds = elapsed.as_secs_f64();
+    status.message = message;
+    if let Some(rep) = report {
+        let parked: usize = rep.parked_now.values().sum();
+        status.backlog = (rep.failed.len() + rep.deferred + parked) as u64;
+        status.parked = rep
+            .parked_now
+            .iter()
+            .map(|(k, v)| (k.clone(), *v as u64))
+            .collect();
+    }
+    if outcome == "success" {
+        status.last_success = Some(now);
+    }
+    status
 }

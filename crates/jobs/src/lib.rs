@@ -6,6 +6,8 @@ mod daemon; // Daemon: the scheduler, the jobs and their guards.
 pub mod groups; // Mirror groups and rendezvous sharding.
 pub mod probe; // One site's credential verdict.
 
-pub use daemon::{ConnectorView, Daemon, DaemonError, Options, SiteView, Status, stored_status};
+pub use daemon::{
+    ConnectorView, Daemon, DaemonError, Options, SiteView, Status, run_status, stored_status,
+};
 pub use groups::{Shard, groups, shard_of};
 pub use probe::{Verdict, probe_site};

@@ -49,6 +49,7 @@ pub fn router() -> Router<App> {
         .route("/_sim/sites/{site}/fields", post(create_field))
         .route("/_sim/sites/{site}/projects", post(create_project))
         .route("/_sim/sites/{site}/projects/{key}/seed", post(seed))
+        .route("/_sim/sites/{site}/issues", post(create_issue))
         .route(
             "/_sim/sites/{site}/issues/{key}",
             get(issue).delete(delete_issue),
@@ -59,6 +60,10 @@ pub fn router() -> Router<App> {
             post(transition),
         )
         .route("/_sim/sites/{site}/issues/{key}/comment", post(comment))
+        .route(
+            "/_sim/sites/{site}/issues/{key}/comment/{id}",
+            put(edit_comment).delete(delete_comment),
+        )
         .route("/_sim/sites/{site}/counters", get(site_counters))
         .route("/_sim/counters", get(counters).delete(reset_counters))
         .route("/_sim/clock/advance", post(advance_clock))
@@ -247,6 +252,21 @@ struct ActAs {
     to: Option<String>,
     #[serde(default)]
     body: Option<Value>,
+    /// A comment's audience: `["role" | "group", name]`; for an edit, `null` makes it public.
+    #[serde(default, deserialize_with = "present")]
+    visibility: Option<Option<(String, String)>>,
+    /// A comment written as a service-desk internal note.
+    #[serde(default)]
+    internal: bool,
+}
+
+/// A key given (even as `null`) reads `Some`; an absent key stays `None` (serde's default).
+fn present<'de, D, T>(d: D) -> std::result::Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    T::deserialize(d).map(Some)
 }
 
 async fn edit(
@@ -280,10 +300,46 @@ async fn comment(
     let body = a
         .body
         .ok_or_else(|| ControlError::Invalid("`body` (text or ADF) is required".into()))?;
+    let options = crate::control::CommentOptions {
+        visibility: a.visibility.flatten(),
+        internal: a.internal,
+    };
     let id = app
         .control
-        .comment_issue(&site, &key, &a.as_account, &body)?;
+        .comment_issue_with(&site, &key, &a.as_account, &body, &options)?;
     Ok((StatusCode::CREATED, Json(json!({ "id": id.to_string() }))).into_response())
+}
+
+async fn create_issue(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(a): Json<ActAs>,
+) -> Result<Response> {
+    let body =
+        json!({ "fields": a.fields.unwrap_or(json!({})), "update": a.update.unwrap_or(json!({})) });
+    let key = app.control.create_issue(&site, &a.as_account, &body)?;
+    Ok((StatusCode::CREATED, Json(json!({ "key": key }))).into_response())
+}
+
+async fn edit_comment(
+    State(app): State<App>,
+    Path((site, key, id)): Path<(String, String, u64)>,
+    Json(a): Json<ActAs>,
+) -> Result<StatusCode> {
+    let body = a
+        .body
+        .ok_or_else(|| ControlError::Invalid("`body` (text or ADF) is required".into()))?;
+    app.control
+        .edit_comment(&site, &key, id, &a.as_account, &body, a.visibility)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn delete_comment(
+    State(app): State<App>,
+    Path((site, key, id)): Path<(String, String, u64)>,
+) -> Result<StatusCode> {
+    app.control.delete_comment(&site, &key, id)?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn site_counters(State(app): State<App>, Path(site): Path<String>) -> Result<Json<Value>> {

@@ -226,6 +226,111 @@ async fn http_control_api_sets_up_a_site_and_acts_on_it() {
     assert_eq!(s, StatusCode::NO_CONTENT);
 }
 
+#[tokio::test]
+async fn http_control_api_creates_issues_and_writes_restricted_comments_as_a_person() {
+    let sim = Simulator::start().await.unwrap();
+    let http = http_client();
+    let (s, v) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites",
+        json!({
+            "name": "initech",
+            "accounts": [{ "display_name": "Peter", "email": "peter@initech.example" },
+                         { "display_name": "Milton", "email": "milton@initech.example" }],
+            "roles": [{ "name": "Developers", "members": ["peter@initech.example"] }],
+            "projects": [{ "key": "TPS", "service_desk": true }],
+        }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = control(&http, &sim, Method::POST, "/sites/initech/issues", json!({
+        "as": "peter@initech.example",
+        "fields": { "project": { "key": "TPS" }, "issuetype": { "name": "Task" }, "summary": "cover sheets" },
+    })).await;
+    assert_eq!(
+        (s, v["key"].as_str()),
+        (StatusCode::CREATED, Some("TPS-1")),
+        "{v}"
+    );
+    let comment = |who: &str, extra: Value| {
+        let mut body = json!({ "as": who, "body": "new cover sheets" });
+        body.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let (s, v) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites/initech/issues/TPS-1/comment",
+        comment(
+            "peter@initech.example",
+            json!({ "visibility": ["role", "Developers"] }),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_str().unwrap().to_owned();
+    // Milton is not a developer: Jira refuses the restriction rather than widen it.
+    let (s, v) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites/initech/issues/TPS-1/comment",
+        comment(
+            "milton@initech.example",
+            json!({ "visibility": ["role", "Developers"] }),
+        ),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    let (s, _) = control(
+        &http,
+        &sim,
+        Method::POST,
+        "/sites/initech/issues/TPS-1/comment",
+        comment("milton@initech.example", json!({ "internal": true })),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED);
+    let issue = sim.control().issue("initech", "TPS-1").unwrap();
+    let thread = issue["fields"]["comment"]["comments"].as_array().unwrap();
+    assert_eq!(thread[0]["visibility"]["value"], "Developers");
+    assert_eq!(
+        (
+            thread[0]["jsdPublic"].as_bool(),
+            thread[1]["jsdPublic"].as_bool()
+        ),
+        (Some(true), Some(false))
+    );
+    // Edited public (`visibility: null`), then deleted.
+    let (s, _) = control(
+        &http,
+        &sim,
+        Method::PUT,
+        &format!("/sites/initech/issues/TPS-1/comment/{id}"),
+        json!({ "as": "peter@initech.example", "body": "fixed", "visibility": null }),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let issue = sim.control().issue("initech", "TPS-1").unwrap();
+    assert!(issue["fields"]["comment"]["comments"][0]["visibility"].is_null());
+    let (s, _) = control(
+        &http,
+        &sim,
+        Method::DELETE,
+        &format!("/sites/initech/issues/TPS-1/comment/{id}"),
+        json!(null),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let issue = sim.control().issue("initech", "TPS-1").unwrap();
+    assert_eq!(issue["fields"]["comment"]["total"], 1);
+}
+
 /// `config/sim-seed.toml` serves exactly what `config/` expects: each demo site's credential
 /// authenticates on the URL form its auth method uses, and each connector's project exists.
 #[tokio::test]

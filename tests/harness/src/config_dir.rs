@@ -134,6 +134,15 @@ pub async fn demo() -> (Simulator, tempfile::TempDir) {
 
 /// The demo with `(acme, globex)` seeded issues instead of the seed file's counts.
 pub async fn demo_sized(counts: Option<(usize, usize)>) -> (Simulator, tempfile::TempDir) {
+    demo_shaped(counts, |_| {}).await
+}
+
+/// The demo sized as [`demo_sized`], each site shaped by `shape` before it is created (a
+/// project's priority scheme, its workflow, ...).
+pub async fn demo_shaped(
+    counts: Option<(usize, usize)>,
+    shape: impl Fn(&mut jira_sim::control::SiteSpec),
+) -> (Simulator, tempfile::TempDir) {
     let sim = Simulator::start().await.unwrap();
     for mut site in SeedFile::read(&repo_config().join("sim-seed.toml"))
         .unwrap()
@@ -144,6 +153,7 @@ pub async fn demo_sized(counts: Option<(usize, usize)>) -> (Simulator, tempfile:
                 p.seed_issues = Some(if site.name == "acme" { acme } else { globex });
             }
         }
+        shape(&mut site);
         sim.control().create_site(site).unwrap();
     }
     let dir = tempfile::tempdir().unwrap();

@@ -287,6 +287,26 @@ impl Pair {
         self._dir = dir;
     }
 
+    /// The configuration is reloaded with connector `c` changed by `edit`; the store and
+    /// the sites stay.
+    pub fn reconfigure(
+        &mut self,
+        c: &ConnectorRef,
+        edit: impl FnOnce(&mut jira_sync_config::Connector),
+    ) {
+        let mut config = (*self.config).clone();
+        let connector = config
+            .sites
+            .iter_mut()
+            .filter(|s| s.name == c.site)
+            .flat_map(|s| s.connectors.iter_mut())
+            .find(|x| x.name == c.connector)
+            .expect("the connector is configured");
+        edit(connector);
+        self.config = Arc::new(config);
+        self.engine = engine(&self.sim, &self.config, &self.hub, &self.sites);
+    }
+
     pub async fn run(&self, c: ConnectorRef) -> Report {
         self.engine.run(&c).await.unwrap()
     }
