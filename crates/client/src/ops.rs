@@ -224,6 +224,18 @@ pub struct FieldSchema {
     pub items: Option<String>,
 }
 
+impl FieldSchema {
+    /// The value's shape as one word: the type, and for arrays the item type
+    /// (`option`, `array/option`, `array/string`, `datetime`, `number`, ...; reference
+    /// jira-cloud-api.md section 11.7).
+    pub fn shape(&self) -> String {
+        match (&self.kind[..], &self.items) {
+            ("array", Some(items)) => format!("array/{items}"),
+            _ => self.kind.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct IssueTypeRef {
     pub id: String,

@@ -62,7 +62,8 @@ pub struct SiteCtx {
     pub client: Client,
     /// The zone JQL reads dates in (`timeZone` of `/myself`).
     pub time_zone: Tz,
-    /// Field id -> schema type, for writing custom fields (`option` takes `{"value": ..}`).
+    /// Field id -> the shape of its value ([`jira_sync_client::FieldSchema::shape`]): how a
+    /// custom field is read into its hub form and written back.
     pub field_types: BTreeMap<String, String>,
 }
 
@@ -80,7 +81,7 @@ impl SiteCtx {
             .fields()
             .await?
             .into_iter()
-            .filter_map(|f| Some((f.id, f.schema?.kind)))
+            .filter_map(|f| Some((f.id, f.schema?.shape())))
             .collect();
         Ok(SiteCtx {
             client,
@@ -579,7 +580,12 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let id = issue["id"].as_str().unwrap_or_default().to_owned();
         let key = issue["key"].as_str().unwrap_or_default().to_owned();
-        let mut jira = to_hub(conn, &me.site, &issue["fields"]);
+        let mut jira = to_hub(
+            conn,
+            &self.site_ctx(&me.site)?.field_types,
+            &me.site,
+            &issue["fields"],
+        );
         // A parent this connector has linked is known by its record, the same on every site.
         if let Some(pid) = jira.get("parent").and_then(|p| p["id"].as_str())
             && let Some(rid) = self.record_of(me, pid, work)?
@@ -616,7 +622,11 @@ impl Engine {
         link.updated = issue["fields"]["updated"].as_str().map(str::to_owned);
         let mut jira_edited = false;
         for f in fields {
-            let j = jira.get(f).cloned().unwrap_or(Value::Null);
+            // A field the answer leaves out is not known here: nothing changes, nothing is
+            // cleared elsewhere.
+            let Some(j) = jira.get(f).cloned() else {
+                continue;
+            };
             let h = record.fields.get(f).cloned();
             let base = link.base.get(f).cloned();
             let jira_changed = base.as_ref() != Some(&j);

@@ -41,8 +41,31 @@ pub fn jira_fields(c: &Connector) -> Vec<String> {
     f
 }
 
-/// The hub view of an issue's `fields`.
-pub fn to_hub(c: &Connector, site: &str, fields: &Value) -> BTreeMap<String, Value> {
+/// The hub view of an issue's `fields` (custom fields by the shapes in `types`, field id ->
+/// [`jira_sync_client::FieldSchema::shape`]). A field missing from the answer (hidden by the
+/// project's field configuration, its context narrowed, not visible to the integration's
+/// account) says nothing about its value and is left out; only an explicit `null` is empty.
+/// `parent` is the exception: Jira leaves it out when an issue has none.
+pub fn to_hub(
+    c: &Connector,
+    types: &BTreeMap<String, String>,
+    site: &str,
+    fields: &Value,
+) -> BTreeMap<String, Value> {
+    let mut out = read_all(c, types, site, fields);
+    out.retain(|hub, _| {
+        let id = c.fields.get(hub).map_or(hub.as_str(), String::as_str);
+        id == "parent" || fields.get(id).is_some()
+    });
+    out
+}
+
+fn read_all(
+    c: &Connector,
+    types: &BTreeMap<String, String>,
+    site: &str,
+    fields: &Value,
+) -> BTreeMap<String, Value> {
     let mut out = BTreeMap::new();
     let name = |v: &Value| v["name"].as_str().map_or(Value::Null, |s| json!(s));
     out.insert("summary".into(), fields["summary"].clone());
@@ -88,16 +111,99 @@ pub fn to_hub(c: &Connector, site: &str, fields: &Value) -> BTreeMap<String, Val
         out.insert(f.into(), person(site, &fields[f]));
     }
     for (hub, id) in &c.fields {
-        let v = &fields[id];
-        // A select field's option is known by its value across sites.
-        let v = if v.is_object() && v.get("value").is_some() {
-            v["value"].clone()
-        } else {
-            v.clone()
-        };
-        out.insert(hub.clone(), v);
+        let shape = types.get(id).map(String::as_str);
+        out.insert(hub.clone(), custom_to_hub(shape, &fields[id]));
     }
     out
+}
+
+/// Jira's date-time form: milliseconds and an offset without a colon. Jira refuses
+/// `+00:00` (reference jira-cloud-api.md section 11.7).
+const JIRA_DATETIME: &str = "%Y-%m-%dT%H:%M:%S%.3f%z";
+
+/// The hub form of a custom field's value read from Jira, by its shape; one form per
+/// meaning, never a site's internal id (reference jira-cloud-api.md section 11.7):
+/// - `option`: the option's value (`"High"`); a cascading option `{"value", "child"}`;
+/// - `array/option` (multi-select, checkboxes): the values, sorted;
+/// - `datetime`: the instant in UTC, `2026-03-02T15:00:00.000Z` (two sites print the same
+///   instant in different offsets);
+/// - `number`: a JSON float (`42` and `42.0` are one number);
+/// - anything else as read (text, ADF, dates, labels).
+pub fn custom_to_hub(shape: Option<&str>, v: &Value) -> Value {
+    if v.is_null() {
+        return Value::Null;
+    }
+    let value_of = |o: &Value| o.get("value").cloned();
+    match shape {
+        Some("option" | "option-with-child") | None if v.get("value").is_some() => {
+            match v.get("child").and_then(value_of) {
+                Some(child) => json!({ "value": v["value"], "child": child }),
+                None => v["value"].clone(),
+            }
+        }
+        Some("array/option") => {
+            let mut values: Vec<String> = v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|o| o["value"].as_str().map(str::to_owned))
+                .collect();
+            values.sort();
+            values.dedup();
+            json!(values)
+        }
+        Some("datetime") => v
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_str(s, JIRA_DATETIME).ok())
+            .map_or_else(
+                || v.clone(),
+                |t| {
+                    json!(
+                        t.with_timezone(&chrono::Utc)
+                            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    )
+                },
+            ),
+        Some("number") => v.as_f64().map_or_else(|| v.clone(), |n| json!(n)),
+        _ => v.clone(),
+    }
+}
+
+/// A custom field's hub value in the form Jira takes for its shape (the inverse of
+/// [`custom_to_hub`]): options by value, date-times in `+0000`.
+pub fn custom_to_jira(shape: Option<&str>, v: &Value) -> Value {
+    if v.is_null() {
+        return Value::Null;
+    }
+    match shape {
+        Some("option" | "option-with-child") => match v {
+            Value::Object(o) => {
+                json!({ "value": o.get("value"), "child": { "value": o.get("child") } })
+            }
+            _ => json!({ "value": v }),
+        },
+        Some("array/option") => Value::Array(
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| json!({ "value": x }))
+                .collect(),
+        ),
+        Some("datetime") => v
+            .as_str()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+            .map_or_else(
+                || v.clone(),
+                |t| {
+                    json!(
+                        t.with_timezone(&chrono::Utc)
+                            .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
+                            .to_string()
+                    )
+                },
+            ),
+        _ => v.clone(),
+    }
 }
 
 /// The Jira `fields` entry for a hub field's value; `None` for fields not written by edit
@@ -123,11 +229,10 @@ pub fn to_jira(
         "summary" | "description" | "labels" | "duedate" => Some((field.into(), v.clone())),
         custom => {
             let id = c.fields.get(custom)?;
-            let v = match types.get(id).map(String::as_str) {
-                Some("option") if !v.is_null() => json!({ "value": v }),
-                _ => v.clone(),
-            };
-            Some((id.clone(), v))
+            Some((
+                id.clone(),
+                custom_to_jira(types.get(id).map(String::as_str), v),
+            ))
         }
     }
 }
@@ -225,5 +330,62 @@ mod tests {
             Person::Write(Value::Null)
         );
         assert_eq!(person_on("globex", "reporter", &Value::Null), Person::Skip);
+    }
+
+    #[test]
+    fn each_custom_field_shape_reads_to_one_hub_form_and_writes_back_as_jira_takes_it() {
+        // (shape, site A's read, site B's read of the same meaning, the hub form, B's write)
+        let cases = [
+            (
+                "option",
+                json!({ "self": "https://a.example/rest/api/3/customFieldOption/10100", "value": "Backend", "id": "10100" }),
+                json!({ "self": "https://b.example/rest/api/3/customFieldOption/20731", "value": "Backend", "id": "20731" }),
+                json!("Backend"),
+                json!({ "value": "Backend" }),
+            ),
+            (
+                "array/option",
+                json!([{ "value": "Web", "id": "10101" }, { "value": "Backend", "id": "10100" }]),
+                json!([{ "value": "Backend", "id": "20731" }, { "value": "Web", "id": "20732" }]),
+                json!(["Backend", "Web"]),
+                json!([{ "value": "Backend" }, { "value": "Web" }]),
+            ),
+            (
+                "option-with-child",
+                json!({ "value": "EMEA", "id": "1", "child": { "value": "Berlin", "id": "2" } }),
+                json!({ "value": "EMEA", "id": "7", "child": { "value": "Berlin", "id": "8" } }),
+                json!({ "value": "EMEA", "child": "Berlin" }),
+                json!({ "value": "EMEA", "child": { "value": "Berlin" } }),
+            ),
+            (
+                "datetime",
+                json!("2026-03-02T15:00:00.000+0000"),
+                json!("2026-03-02T10:00:00.000-0500"),
+                json!("2026-03-02T15:00:00.000Z"),
+                json!("2026-03-02T15:00:00.000+0000"),
+            ),
+            ("number", json!(42), json!(42.0), json!(42.0), json!(42.0)),
+            (
+                "date",
+                json!("2026-03-02"),
+                json!("2026-03-02"),
+                json!("2026-03-02"),
+                json!("2026-03-02"),
+            ),
+        ];
+        for (shape, a, b, hub, write) in cases {
+            let shape = Some(shape);
+            assert_eq!(custom_to_hub(shape, &a), hub, "{shape:?} read on A");
+            assert_eq!(
+                custom_to_hub(shape, &b),
+                hub,
+                "{shape:?}: the same meaning on B"
+            );
+            assert_eq!(custom_to_jira(shape, &hub), write, "{shape:?} written");
+            // What B stores from that write reads back as the same hub value.
+            assert_eq!(custom_to_hub(shape, &write), hub, "{shape:?} read back");
+            assert_eq!(custom_to_hub(shape, &Value::Null), Value::Null);
+            assert_eq!(custom_to_jira(shape, &Value::Null), Value::Null);
+        }
     }
 }

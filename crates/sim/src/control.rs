@@ -68,6 +68,9 @@ pub struct SiteSpec {
     pub faults: Option<FaultSpec>,
     /// How long writes take to reach search; default 0.
     pub search_lag_seconds: Option<f64>,
+    /// The site's default user time zone (IANA), in which date-time fields read; default
+    /// `UTC`.
+    pub time_zone: Option<String>,
     /// Project roles (modelled site-wide) with their members, for comment visibility.
     #[serde(default)]
     pub roles: Vec<AudienceSpec>,
@@ -118,10 +121,11 @@ pub struct FieldSpec {
     /// `customfield_NNNNN`; default: the next free number from 10000.
     pub id: Option<String>,
     pub name: String,
-    /// `text`, `textarea`, `number`, `date`, `select` or `labels`.
+    /// `text`, `textarea`, `number`, `date`, `datetime`, `select`, `multiselect` or
+    /// `labels`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The options of a `select` field.
+    /// The options of a `select` or `multiselect` field.
     #[serde(default)]
     pub options: Vec<String>,
 }
@@ -269,6 +273,15 @@ impl Control {
             self.create_account(&spec.name, a)?;
         }
         self.create_audiences(&spec.name, &spec.roles, &spec.groups)?;
+        if let Some(tz) = &spec.time_zone {
+            let tz: chrono_tz::Tz = tz.parse().map_err(|_| {
+                ControlError::Invalid(format!("time zone `{tz}` is not an IANA zone"))
+            })?;
+            self.with_site(&spec.name, |s| {
+                s.default_time_zone = tz;
+                Ok(())
+            })?;
+        }
         for w in spec.workflows {
             self.create_workflow(&spec.name, w)?;
         }
@@ -280,6 +293,10 @@ impl Control {
         }
         for p in spec.projects {
             self.create_project(&spec.name, p)?;
+        }
+        // The seeded issues are old and indexed; the lag applies to what is written next.
+        if let Some(lag) = spec.search_lag_seconds {
+            self.set_search_lag(&spec.name, lag)?;
         }
         Ok(SiteInfo {
             name: spec.name,
@@ -456,10 +473,12 @@ impl Control {
             "number" => FieldKind::Number,
             "date" => FieldKind::Date,
             "labels" => FieldKind::Labels,
+            "datetime" => FieldKind::DateTime,
             "select" if !spec.options.is_empty() => FieldKind::Select(spec.options),
+            "multiselect" if !spec.options.is_empty() => FieldKind::MultiSelect(spec.options),
             other => {
                 return Err(ControlError::Invalid(format!(
-                    "field type `{other}` is not one of text, textarea, number, date, labels, select (with options)"
+                    "field type `{other}` is not one of text, textarea, number, date, datetime, labels, select or multiselect (with options)"
                 )));
             }
         };
@@ -475,10 +494,15 @@ impl Control {
                     "field id `{id}` must be a new customfield_NNNNN"
                 )));
             }
+            // Option ids differ between sites, as Jira's do.
+            let mut h = DefaultHasher::new();
+            (s.name.as_str(), id.as_str()).hash(&mut h);
+            let option_base = 10000 + (h.finish() % 900) * 100;
             s.fields.push(CustomField {
                 id: id.clone(),
                 name: spec.name,
                 kind,
+                option_base,
             });
             Ok(id)
         })
@@ -498,7 +522,7 @@ impl Control {
                 .find(|f| f.id == field)
                 .ok_or_else(|| ControlError::NotFound(format!("no field `{field}`")))?;
             match &mut f.kind {
-                FieldKind::Select(o) if !options.is_empty() => {
+                FieldKind::Select(o) | FieldKind::MultiSelect(o) if !options.is_empty() => {
                     *o = options;
                     Ok(())
                 }

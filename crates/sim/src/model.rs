@@ -137,6 +137,8 @@ pub struct Site {
     /// Whether `reporter` is on the create and edit screens (and the accounts may modify
     /// it). When it is not, Jira refuses any write that sets it.
     pub reporter_on_screens: bool,
+    /// The site's default user time zone: timestamps of date-time fields read in it.
+    pub default_time_zone: Tz,
     /// Project roles by name -> member account ids (modelled site-wide).
     pub roles: BTreeMap<String, BTreeSet<String>>,
     /// Groups by name -> (group id, member account ids).
@@ -186,6 +188,7 @@ impl Site {
             search_lag: Duration::zero(),
             reporter_on_screens: true,
             assignee_edit_ignored: false,
+            default_time_zone: chrono_tz::UTC,
             roles: BTreeMap::new(),
             groups: BTreeMap::new(),
             pending: HashMap::new(),
@@ -649,8 +652,22 @@ pub enum FieldKind {
     Date,
     /// One option of a list: `{"value": ".."}` or `{"id": ".."}`.
     Select(Vec<String>),
+    /// Several options of a list: `[{"value": ".."}, ...]` (or ids).
+    MultiSelect(Vec<String>),
+    /// An instant: written `yyyy-MM-ddTHH:mm:ss.SSS+hhmm`, read in the site's time zone.
+    DateTime,
     /// A list of labels.
     Labels,
+}
+
+impl FieldKind {
+    /// The options of a select or multi-select field.
+    pub fn options(&self) -> &[String] {
+        match self {
+            FieldKind::Select(o) | FieldKind::MultiSelect(o) => o,
+            _ => &[],
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -658,6 +675,17 @@ pub struct CustomField {
     pub id: String,
     pub name: String,
     pub kind: FieldKind,
+    /// The id of its first option. Option ids belong to one site (options live in the
+    /// field's context, reference jira-cloud-api.md section 11.7), so two sites' ids for
+    /// the same option value differ.
+    pub option_base: u64,
+}
+
+impl CustomField {
+    /// The id of option `i`.
+    pub fn option_id(&self, i: usize) -> String {
+        (self.option_base + i as u64).to_string()
+    }
 }
 
 #[derive(Debug, Clone)]

@@ -256,6 +256,16 @@ pub fn custom_field_schema(f: &CustomField) -> Value {
             "com.atlassian.jira.plugin.system.customfieldtypes:select",
             None,
         ),
+        FieldKind::MultiSelect(_) => (
+            "array",
+            "com.atlassian.jira.plugin.system.customfieldtypes:multiselect",
+            Some("option"),
+        ),
+        FieldKind::DateTime => (
+            "datetime",
+            "com.atlassian.jira.plugin.system.customfieldtypes:datetime",
+            None,
+        ),
         FieldKind::Labels => (
             "array",
             "com.atlassian.jira.plugin.system.customfieldtypes:labels",
@@ -286,6 +296,16 @@ fn field_value(
     base: &str,
     sel: &FieldSelection,
 ) -> Option<Value> {
+    // A field the project's field configuration hides is left out of every answer, not
+    // answered null (reference jira-cloud-api.md section 11.3: only visible fields are
+    // returned); the control API's view (no viewer) shows it.
+    if sel.viewer.is_some()
+        && site
+            .project(issue.project_id)
+            .is_some_and(|p| p.hidden_fields.iter().any(|h| h == id))
+    {
+        return None;
+    }
     Some(match id {
         "summary" => json!(issue.summary),
         "description" => issue.description.clone().unwrap_or(Value::Null),
@@ -358,14 +378,31 @@ fn field_value(
         }
         custom => {
             let def = site.field(custom)?;
-            let mut v = issue.custom.get(custom).cloned().unwrap_or(Value::Null);
-            if let (FieldKind::Select(_), Some(id)) = (
-                &def.kind,
-                v.get("id").and_then(Value::as_str).map(str::to_owned),
-            ) {
-                v["self"] = json!(format!("{base}/rest/api/3/customFieldOption/{id}"));
+            let v = issue.custom.get(custom).cloned().unwrap_or(Value::Null);
+            let with_self = |o: &Value| {
+                let mut o = o.clone();
+                if let Some(id) = o.get("id").and_then(Value::as_str).map(str::to_owned) {
+                    o["self"] = json!(format!("{base}/rest/api/3/customFieldOption/{id}"));
+                }
+                o
+            };
+            match (&def.kind, &v) {
+                (FieldKind::Select(_), Value::Object(_)) => with_self(&v),
+                (FieldKind::MultiSelect(_), Value::Array(items)) => {
+                    Value::Array(items.iter().map(with_self).collect())
+                }
+                // Read in the site's default user time zone, as Jira renders timestamps.
+                (FieldKind::DateTime, Value::String(t)) => DateTime::parse_from_rfc3339(t)
+                    .map(|t| {
+                        json!(
+                            t.with_timezone(&site.default_time_zone)
+                                .format("%Y-%m-%dT%H:%M:%S%.3f%z")
+                                .to_string()
+                        )
+                    })
+                    .unwrap_or(Value::Null),
+                _ => v,
             }
-            v
         }
     })
 }

@@ -211,6 +211,12 @@ pub fn generate(
                         .to_string()
                 ),
                 FieldKind::Select(options) => json!({ "value": rng.pick(options) }),
+                FieldKind::MultiSelect(options) => json!([{ "value": rng.pick(options) }]),
+                FieldKind::DateTime => json!(
+                    (now - Duration::minutes(rng.range(0, 365 * 24 * 60) as i64))
+                        .format("%Y-%m-%dT%H:%M:00.000+0000")
+                        .to_string()
+                ),
                 FieldKind::Labels => json!([rng.pick(LABELS)]),
             };
             f[&field.id] = v;

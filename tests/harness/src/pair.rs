@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use jira_sim::Simulator;
-pub use jira_sim::control::{AccountSpec, ProjectSpec, SiteSpec};
+pub use jira_sim::control::{AccountSpec, FieldSpec, ProjectSpec, SiteSpec};
 use jira_sync_client::{Client, NoObserver};
 use jira_sync_config::{ConnectorRef, Loader};
 pub use jira_sync_engine::Report;
@@ -53,31 +53,46 @@ pub async fn pair(seed: usize) -> Pair {
 
 /// A pair whose globex connector has `ops_extra` (TOML lines) in its section.
 pub async fn pair_with(seed: usize, ops_extra: &str) -> Pair {
-    pair_built(seed, ops_extra, false, |_| {}).await
+    pair_built(seed, ops_extra, false, &[], |_, _| {}).await
 }
 
 /// A pair whose globex site is shaped by `shape` before it is created (its workflow `ops`,
 /// the OPS project's priority scheme, ...), and whose globex connector has `ops_extra`.
 pub async fn pair_shaped(seed: usize, ops_extra: &str, shape: impl FnOnce(&mut SiteSpec)) -> Pair {
-    pair_built(seed, ops_extra, false, shape).await
+    pair_built(seed, ops_extra, false, &[], |_, globex| shape(globex)).await
+}
+
+/// A custom field mirrored between the pair: its hub name and its field on acme and on
+/// globex (each site gives it its own id, and its options their own ids).
+pub type MirroredField = (String, FieldSpec, FieldSpec);
+
+/// A pair that also mirrors `fields`, with both sites shaped by `shape(acme, globex)`
+/// before they are created (their time zones, ...).
+pub async fn pair_with_fields(
+    seed: usize,
+    fields: &[MirroredField],
+    shape: impl FnOnce(&mut SiteSpec, &mut SiteSpec),
+) -> Pair {
+    pair_built(seed, "", false, fields, shape).await
 }
 
 /// A pair whose globex side uses OAuth 2.0 client credentials (a service account's app,
 /// through the gateway), so the app's and the site's points quotas apply to it.
 pub async fn pair_oauth(seed: usize) -> Pair {
-    pair_built(seed, "", true, |_| {}).await
+    pair_built(seed, "", true, &[], |_, _| {}).await
 }
 
 async fn pair_built(
     seed: usize,
     ops_extra: &str,
     globex_oauth: bool,
-    shape: impl FnOnce(&mut SiteSpec),
+    mirrored: &[MirroredField],
+    shape: impl FnOnce(&mut SiteSpec, &mut SiteSpec),
 ) -> Pair {
     crate::install_crypto();
     let sim = Simulator::start().await.unwrap();
     let c = sim.control();
-    c.create_site(SiteSpec {
+    let mut acme = SiteSpec {
         name: "acme".into(),
         accounts: vec![
             person("Acme Bot", ACME_BOT, "America/Los_Angeles"),
@@ -91,8 +106,7 @@ async fn pair_built(
             ..Default::default()
         }],
         ..Default::default()
-    })
-    .unwrap();
+    };
     let mut globex = SiteSpec {
         name: "globex".into(),
         accounts: vec![
@@ -108,8 +122,25 @@ async fn pair_built(
         }],
         ..Default::default()
     };
-    shape(&mut globex);
+    for (_, a, g) in mirrored {
+        acme.fields.push(a.clone());
+        globex.fields.push(g.clone());
+    }
+    shape(&mut acme, &mut globex);
+    c.create_site(acme).unwrap();
     c.create_site(globex).unwrap();
+    let field_lines = |site: usize| -> String {
+        mirrored
+            .iter()
+            .map(|(hub, a, g)| {
+                let f = if site == 0 { a } else { g };
+                format!(
+                    "{hub} = \"{}\"\n",
+                    f.id.as_deref().expect("a mirrored field has an id")
+                )
+            })
+            .collect()
+    };
     let token = |site: &str, email: &str| classic_token(&sim, site, email);
     let (acme_token, mut globex_token) = (token("acme", ACME_BOT), token("globex", GLOBEX_BOT));
     let mut globex_app = None;
@@ -154,7 +185,8 @@ async fn pair_built(
             ),
         };
         format!(
-            "url = \"{url}\"\n[auth]\n{auth}\n[[connector]]\nname = \"{conn}\"\nproject = \"{project}\"\nmirror = [\"{mirror}\"]\nconflict = \"newest\"\n{extra}[connector.fields]\nseverity = \"{field}\"\n[connector.statuses]\n{statuses}"
+            "url = \"{url}\"\n[auth]\n{auth}\n[[connector]]\nname = \"{conn}\"\nproject = \"{project}\"\nmirror = [\"{mirror}\"]\nconflict = \"newest\"\n{extra}[connector.fields]\nseverity = \"{field}\"\n{}[connector.statuses]\n{statuses}",
+            field_lines(usize::from(var == "GLOBEX_T"))
         )
     };
     std::fs::write(
@@ -238,7 +270,7 @@ async fn pair_built(
             .await
             .unwrap()
             .into_iter()
-            .filter_map(|f| Some((f.id, f.schema?.kind)))
+            .filter_map(|f| Some((f.id, f.schema?.shape())))
             .collect();
         sites.insert(
             site.name.clone(),
@@ -440,6 +472,15 @@ impl Pair {
             }
         }
         panic!("no link for {site} {key}");
+    }
+
+    /// The hub record `site`'s issue `key` is linked to.
+    pub fn record_of(&self, site: &str, key: &str) -> jira_sync_store::hub::Record {
+        let link = self.link_of(site, key);
+        self.hub
+            .record(link.record)
+            .unwrap()
+            .expect("a linked record exists")
     }
 
     /// Requests `site` answered with `status` for `method` on routes ending in `route_end`.

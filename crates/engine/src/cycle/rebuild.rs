@@ -159,11 +159,19 @@ impl Engine {
         for s in order {
             let id_ = s.issue["id"].as_str().unwrap_or_default();
             let key = s.issue["key"].as_str().unwrap_or_default();
-            let values = to_hub(s.conn, &s.me.site, &s.issue["fields"]);
+            let values = to_hub(
+                s.conn,
+                &self.site_ctx(&s.me.site)?.field_types,
+                &s.me.site,
+                &s.issue["fields"],
+            );
             let mut link = Link::new(&s.me.site, &s.me.connector, id, id_, key);
             link.updated = s.issue["fields"]["updated"].as_str().map(str::to_owned);
             for f in hub_fields(s.conn) {
-                let v = values.get(&f).cloned().unwrap_or(Value::Null);
+                // Left out of the answer: unknown here, neither a value nor empty.
+                let Some(v) = values.get(&f).cloned() else {
+                    continue;
+                };
                 if !record.fields.contains_key(&f) {
                     record.fields.insert(f.clone(), v.clone());
                     record.field_times.insert(f.clone(), s.updated());

@@ -389,11 +389,11 @@ fn screen_fields(
     }
     for f in &site.fields {
         let allowed = match &f.kind {
-            FieldKind::Select(options) => Some(
+            FieldKind::Select(options) | FieldKind::MultiSelect(options) => Some(
                 options
                     .iter()
                     .enumerate()
-                    .map(|(i, o)| json!({ "self": format!("{base}/rest/api/3/customFieldOption/{}", 10100 + i), "value": o, "id": (10100 + i).to_string() }))
+                    .map(|(i, o)| json!({ "self": format!("{base}/rest/api/3/customFieldOption/{}", f.option_id(i)), "value": o, "id": f.option_id(i) }))
                     .collect(),
             ),
             _ => None,

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use super::{ADF_ERROR, cannot_set, id_string};
 use crate::adf;
-use crate::model::{FieldKind, Issue, PRIORITIES, Site};
+use crate::model::{CustomField, FieldKind, Issue, PRIORITIES, Site};
 
 /// Sets one field from its `fields` value; the error is Jira's message for that field.
 pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> Result<(), String> {
@@ -108,7 +108,7 @@ pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> 
             let Some(def) = site.field(custom) else {
                 return Err(cannot_set(custom));
             };
-            let v = custom_value(&def.kind, value)?;
+            let v = custom_value(def, value)?;
             if v.is_null() {
                 issue.custom.remove(custom);
             } else {
@@ -156,12 +156,14 @@ pub(super) fn date(value: &Value) -> Result<Option<NaiveDate>, String> {
     }
 }
 
-/// The stored value of a custom field of `kind`, or Jira's error.
-pub(super) fn custom_value(kind: &FieldKind, value: &Value) -> Result<Value, String> {
+/// The stored value of custom field `def`, or Jira's error. Options are stored as Jira
+/// reads them (`{"self","value","id"}`, the id this site gives the option); a date-time as
+/// an RFC 3339 instant.
+pub(super) fn custom_value(def: &CustomField, value: &Value) -> Result<Value, String> {
     if value.is_null() {
         return Ok(Value::Null);
     }
-    match kind {
+    match &def.kind {
         FieldKind::Text => match value.as_str() {
             Some(s) if s.chars().count() <= 255 => Ok(value.clone()),
             Some(_) => Err("Text fields are limited to 255 characters.".into()),
@@ -177,24 +179,65 @@ pub(super) fn custom_value(kind: &FieldKind, value: &Value) -> Result<Value, Str
         FieldKind::Date => {
             date(value).map(|d| d.map_or(Value::Null, |d| Value::String(d.to_string())))
         }
+        FieldKind::DateTime => datetime(value),
         FieldKind::Labels => labels(value).map(|l| serde_json::json!(l)),
-        FieldKind::Select(options) => {
-            let by_value = value.get("value").and_then(Value::as_str);
-            let by_id = value.get("id").and_then(id_string);
-            let idx = options.iter().enumerate().find(|(i, o)| {
-                by_value == Some(o.as_str()) || by_id.as_deref() == Some(&(10000 + i).to_string())
-            });
-            match idx {
-                Some((i, o)) => {
-                    Ok(serde_json::json!({ "self": "", "value": o, "id": (10000 + i).to_string() }))
+        FieldKind::Select(_) => option(def, value),
+        FieldKind::MultiSelect(_) => {
+            let items = value
+                .as_array()
+                .ok_or_else(|| "Operation value must be an array of options".to_owned())?;
+            let mut out: Vec<Value> = Vec::new();
+            for item in items {
+                let o = option(def, item)?;
+                if !out.contains(&o) {
+                    out.push(o);
                 }
-                None => Err(format!(
-                    "Option value '{}' is not valid",
-                    by_value.map(str::to_owned).or(by_id).unwrap_or_default()
-                )),
             }
+            Ok(if out.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(out)
+            })
         }
     }
+}
+
+/// One option of `def` named by `{"value"}` or by this site's `{"id"}`; another site's id
+/// is refused as Jira refuses it.
+fn option(def: &CustomField, value: &Value) -> Result<Value, String> {
+    let by_value = value.get("value").and_then(Value::as_str);
+    let by_id = value.get("id").and_then(id_string);
+    let found = def.kind.options().iter().enumerate().find(|(i, o)| {
+        by_value == Some(o.as_str()) || by_id.as_deref() == Some(def.option_id(*i).as_str())
+    });
+    match (found, by_value) {
+        (Some((i, o)), _) => {
+            Ok(serde_json::json!({ "self": "", "value": o, "id": def.option_id(i) }))
+        }
+        (None, Some(v)) => Err(format!("Option value '{v}' is not valid")),
+        (None, None) => Err(format!(
+            "Option id '{}' is not valid",
+            by_id.unwrap_or_default()
+        )),
+    }
+}
+
+/// A date-time as Jira takes it: `yyyy-MM-ddTHH:mm:ss.SSS+hhmm` (an offset without a colon;
+/// `+00:00` is refused, reference jira-cloud-api.md section 11.7).
+fn datetime(value: &Value) -> Result<Value, String> {
+    let s = value
+        .as_str()
+        .ok_or_else(|| "Operation value must be a string".to_owned())?;
+    chrono::DateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.3f%z")
+        .ok()
+        .filter(|_| !s.ends_with('Z') && s.as_bytes().get(s.len().saturating_sub(3)) != Some(&b':'))
+        .map(|t| {
+            Value::String(
+                t.with_timezone(&chrono::Utc)
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            )
+        })
+        .ok_or_else(|| format!("Error parsing time: {s}"))
 }
 
 /// Sets `parent` (`{"key"}` or `{"id"}`; null removes an epic parent). A sub-task's parent is

@@ -1,0 +1,224 @@
+//! Issue 18, field values: a field one side cannot read is never cleared on the other
+//! (absent is not empty; only an explicit null is).
+
+use jira_sync_harness::pair::*;
+
+const ANN: &str = "ann@acme.example";
+const BOB: &str = "bob@globex.example";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_one_side_cannot_read_is_never_cleared_on_the_other() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let sec = c
+        .create_issue(
+            "acme",
+            ANN,
+            &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                     "summary": "hidden severity", "customfield_10042": { "value": "High" } } }),
+        )
+        .unwrap();
+    p.converge().await;
+    let ops_key = key(&p.only_one("globex", "hidden severity"));
+    assert_eq!(
+        c.issue("globex", &ops_key).unwrap()["fields"]["customfield_10077"]["value"],
+        "High"
+    );
+    // Then an administrator hides severity in OPS's field configuration: globex's answers
+    // leave it out from now on.
+    {
+        let site = c.world().site("globex").unwrap();
+        let mut g = jira_sim::model::lock(&site);
+        g.projects[0].hidden_fields = vec!["customfield_10077".into()];
+    }
+    let severity = |site: &str, k: &str| {
+        let field = if site == "acme" {
+            "customfield_10042"
+        } else {
+            "customfield_10077"
+        };
+        c.issue(site, k).unwrap()["fields"][field]["value"].clone()
+    };
+    // A person changes the mirror: its answer still leaves severity out, which is no change.
+    c.edit_issue(
+        "globex",
+        &ops_key,
+        BOB,
+        &json!({ "fields": { "summary": "hidden severity (edited on globex)" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(
+        summary(&c.issue("acme", &sec).unwrap()),
+        "hidden severity (edited on globex)"
+    );
+    assert_eq!(
+        severity("acme", &sec),
+        "High",
+        "never cleared from what globex cannot show"
+    );
+    // An explicit change on acme stays acme's; globex cannot take it and says so.
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10042": { "value": "Low" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(severity("acme", &sec), "Low");
+    assert_eq!(
+        severity("globex", &ops_key),
+        "High",
+        "globex keeps what it had"
+    );
+    assert_eq!(
+        p.link_of("globex", &ops_key).parked["severity"].reason,
+        "field_not_on_screen"
+    );
+    // And an explicit null on the side that shows the field is a change to empty.
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10042": null } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert!(severity("acme", &sec).is_null());
+    assert_eq!(
+        p.record_of("acme", &sec).fields["severity"],
+        Value::Null,
+        "the hub holds the explicit empty value"
+    );
+    p.assert_quiet("a hidden field").await;
+}
+
+fn field(id: &str, name: &str, kind: &str, options: &[&str]) -> FieldSpec {
+    FieldSpec {
+        id: Some(id.into()),
+        name: name.into(),
+        kind: kind.into(),
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn options_map_by_value_and_datetimes_by_instant_across_sites() {
+    let areas = ["Backend", "Web", "Mobile"];
+    let mut acme_areas = areas.to_vec();
+    acme_areas.push("Legacy");
+    let p = pair_with_fields(
+        0,
+        &[
+            (
+                "areas".into(),
+                field("customfield_10050", "Areas", "multiselect", &acme_areas),
+                field("customfield_20050", "Areas", "multiselect", &areas),
+            ),
+            (
+                "due_at".into(),
+                field("customfield_10051", "Due at", "datetime", &[]),
+                field("customfield_20051", "Due at", "datetime", &[]),
+            ),
+        ],
+        |acme, globex| {
+            acme.time_zone = Some("UTC".into());
+            globex.time_zone = Some("America/New_York".into());
+        },
+    )
+    .await;
+    let c = p.sim.control();
+    let sec = c
+        .create_issue(
+            "acme",
+            ANN,
+            &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                     "summary": "fields", "customfield_10050": [{ "value": "Web" }, { "value": "Backend" }],
+                     "customfield_10051": "2026-03-02T15:00:00.000+0000" } }),
+        )
+        .unwrap();
+    p.converge().await;
+    let ops_key = key(&p.only_one("globex", "fields"));
+    let read = |site: &str, k: &str, id: &str| c.issue(site, k).unwrap()["fields"][id].clone();
+    let values = |v: &Value| {
+        let mut x: Vec<String> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["value"].as_str().unwrap().to_owned())
+            .collect();
+        x.sort();
+        x
+    };
+    let ids = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (a, g) = (
+        read("acme", &sec, "customfield_10050"),
+        read("globex", &ops_key, "customfield_20050"),
+    );
+    assert_eq!(values(&g), ["Backend", "Web"], "by value: {g}");
+    assert!(
+        ids(&a).iter().all(|i| !ids(&g).contains(i)),
+        "each site's own option ids: {a} {g}"
+    );
+    // The same instant, printed in globex's zone.
+    assert_eq!(
+        read("globex", &ops_key, "customfield_20051"),
+        "2026-03-02T10:00:00.000-0500"
+    );
+    // Two renderings of one instant are one value: no write goes back and forth.
+    p.assert_quiet("options and instants").await;
+
+    // Bob moves the time on globex while Ann renames on acme: neither edit is lost.
+    c.edit_issue(
+        "globex",
+        &ops_key,
+        BOB,
+        &json!({ "fields": { "customfield_20051": "2026-03-02T11:00:00.000-0500" } }),
+    )
+    .unwrap();
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "summary": "fields (renamed)" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(
+        read("acme", &sec, "customfield_10051"),
+        "2026-03-02T16:00:00.000+0000"
+    );
+    assert_eq!(
+        summary(&c.issue("globex", &ops_key).unwrap()),
+        "fields (renamed)"
+    );
+
+    // An option globex does not have is reported for that field and value, never replaced.
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10050": [{ "value": "Legacy" }, { "value": "Web" }] } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(
+        values(&read("globex", &ops_key, "customfield_20050")),
+        ["Backend", "Web"]
+    );
+    let parked = &p.link_of("globex", &ops_key).parked["areas"];
+    assert_eq!(parked.reason, "value_not_allowed");
+    assert!(parked.message.contains("Legacy"), "{}", parked.message);
+    assert_eq!(
+        values(&read("acme", &sec, "customfield_10050")),
+        ["Legacy", "Web"]
+    );
+    p.assert_quiet("a parked option").await;
+}
