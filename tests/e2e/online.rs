@@ -55,6 +55,43 @@ async fn check_probes_every_site_and_one_failure_hides_no_other() {
     assert_no_secrets(&t);
 }
 
+/// Issue 18: a mapped field jira-sync cannot mirror (a sprint) or that the site does not
+/// have is refused by `check`, with the field, its type and why (exit 1); the other site's
+/// row is unaffected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_refuses_a_field_it_cannot_mirror_and_says_why() {
+    let (sim, dir) = demo().await;
+    sim.control()
+        .create_field(
+            "acme",
+            jira_sim::control::FieldSpec {
+                id: Some("customfield_10099".into()),
+                name: "Sprint".into(),
+                kind: "sprint".into(),
+                options: vec![],
+            },
+        )
+        .unwrap();
+    edit(
+        dir.path(),
+        "sites.d/acme.toml",
+        "[connector.fields]\n",
+        "[connector.fields]\nsprint = \"customfield_10099\"\nteam = \"customfield_19999\"\n",
+    );
+    let out = check(dir.path().to_str().unwrap()).await;
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("field sprint = \"customfield_10099\" (Sprint, type array/json, com.pyxis.greenhopper.jira:gh-sprint) cannot be mirrored: sprint ids belong to one site's boards"),
+        "{t}"
+    );
+    assert!(
+        t.contains("field team = \"customfield_19999\" does not exist on this site"),
+        "{t}"
+    );
+    assert!(row(&t, "globex").contains(" valid "), "{t}");
+}
+
 /// Issue 17: a probe answered `429` with `Retry-After` is throttled, not unreachable: `check`
 /// waits it out, asks again and reports the site `valid` (exit 0). A CAPTCHA lock is
 /// reported as `revoked` with what to do (exit 1).

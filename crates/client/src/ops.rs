@@ -222,6 +222,10 @@ pub struct FieldSchema {
     pub kind: String,
     #[serde(default)]
     pub items: Option<String>,
+    /// The custom field type's key (`com.atlassian.jira.plugin.system.customfieldtypes:select`,
+    /// `com.pyxis.greenhopper.jira:gh-sprint`, a third-party app's), for custom fields.
+    #[serde(default)]
+    pub custom: Option<String>,
 }
 
 impl FieldSchema {

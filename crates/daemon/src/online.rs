@@ -90,7 +90,7 @@ async fn check_site(
     if let Some(id) = v.cloud_id {
         row.cloud_id = id;
     }
-    if let Some(base) = v.api_base {
+    if let Some(base) = &v.api_base {
         row.api_base = base.to_string();
     }
     row.state = v.state.as_str().into();
@@ -102,7 +102,66 @@ async fn check_site(
     if !v.missing_scopes.is_empty() {
         row.missing = v.missing_scopes.join(" ");
     }
+    if let (true, Some(base)) = (row.usable, v.api_base) {
+        let client = jira_sync_client::Client::new(
+            &site.name,
+            base,
+            Arc::new(provider),
+            Arc::new(jira_sync_ratelimit::SiteLimiter::new(
+                &site.name,
+                site.limits,
+            )),
+            http.clone(),
+            Arc::new(jira_sync_client::NoObserver),
+        );
+        let problems = match client.fields().await {
+            Ok(fields) => field_problems(site, &fields),
+            Err(e) => vec![format!("the site's fields could not be read: {e}")],
+        };
+        if !problems.is_empty() {
+            row.usable = false;
+            let said = problems.join("; ");
+            row.message = if row.message.is_empty() {
+                said
+            } else {
+                format!("{}; {said}", row.message)
+            };
+        }
+    }
     row
+}
+
+/// What each connector's `[connector.fields]` map asks that this site cannot give: a field
+/// id the site does not have, or a type jira-sync cannot mirror (with why).
+fn field_problems(site: &Site, fields: &[jira_sync_client::Field]) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &site.connectors {
+        for (hub, id) in &c.fields {
+            let Some(f) = fields.iter().find(|f| f.id == *id) else {
+                out.push(format!(
+                    "connector {}: field {hub} = \"{id}\" does not exist on this site",
+                    c.name
+                ));
+                continue;
+            };
+            let Some(schema) = &f.schema else { continue };
+            let shape = schema.shape();
+            if let Some(why) =
+                jira_sync_engine::mapping::unmappable(&shape, schema.custom.as_deref())
+            {
+                out.push(format!(
+                    "connector {}: field {hub} = \"{id}\" ({}, type {shape}{}) cannot be mirrored: {why}",
+                    c.name,
+                    f.name,
+                    schema
+                        .custom
+                        .as_deref()
+                        .map_or(String::new(), |k| format!(", {k}"))
+                ));
+            }
+        }
+    }
+    out
 }
 
 /// The rows as an aligned table, then one line per site with something to say.

@@ -169,6 +169,43 @@ pub fn custom_to_hub(shape: Option<&str>, v: &Value) -> Value {
     }
 }
 
+/// Why a field of this shape (and custom type key) cannot be mirrored, or `None` when it
+/// can: the shapes [`custom_to_hub`] knows (text, paragraph, URL, number, date, date-time,
+/// labels, select, radio, multi-select, checkboxes, cascading select). `jira-sync check`
+/// refuses the others, naming the field, its type and this reason.
+pub fn unmappable(shape: &str, custom: Option<&str>) -> Option<String> {
+    let ok = [
+        "string",
+        "number",
+        "date",
+        "datetime",
+        "option",
+        "option-with-child",
+        "array/option",
+        "array/string",
+    ];
+    if ok.contains(&shape) {
+        return None;
+    }
+    let custom = custom.unwrap_or_default();
+    Some(
+        match shape {
+            _ if custom.ends_with(":gh-sprint") => {
+                "sprint ids belong to one site's boards, so a sprint cannot be copied to another site"
+            }
+            "user" | "array/user" => {
+                "user pickers are not mirrored yet (assignee and reporter are, by email)"
+            }
+            "group" | "array/group" => "group pickers are not mirrored yet",
+            "array/component" | "array/version" | "version" => {
+                "components and versions are not mirrored yet"
+            }
+            _ => "jira-sync does not know this field type (a third-party app's field?)",
+        }
+        .to_owned(),
+    )
+}
+
 /// A custom field's hub value in the form Jira takes for its shape (the inverse of
 /// [`custom_to_hub`]): options by value, date-times in `+0000`.
 pub fn custom_to_jira(shape: Option<&str>, v: &Value) -> Value {
@@ -387,5 +424,40 @@ mod tests {
             assert_eq!(custom_to_hub(shape, &Value::Null), Value::Null);
             assert_eq!(custom_to_jira(shape, &Value::Null), Value::Null);
         }
+    }
+
+    #[test]
+    fn check_refuses_the_shapes_it_cannot_map_and_says_why() {
+        for ok in [
+            "string",
+            "number",
+            "date",
+            "datetime",
+            "option",
+            "option-with-child",
+        ] {
+            assert_eq!(unmappable(ok, None), None, "{ok}");
+        }
+        assert_eq!(unmappable("array/option", None), None);
+        assert_eq!(unmappable("array/string", None), None);
+        let sprint =
+            unmappable("array/json", Some("com.pyxis.greenhopper.jira:gh-sprint")).unwrap();
+        assert!(sprint.contains("one site's boards"), "{sprint}");
+        assert!(unmappable("user", None).unwrap().contains("user pickers"));
+        assert!(
+            unmappable("array/group", None)
+                .unwrap()
+                .contains("group pickers")
+        );
+        assert!(
+            unmappable("array/version", None)
+                .unwrap()
+                .contains("versions")
+        );
+        assert!(
+            unmappable("any", Some("com.acme.app:thing"))
+                .unwrap()
+                .contains("third-party")
+        );
     }
 }

@@ -473,12 +473,13 @@ impl Control {
             "number" => FieldKind::Number,
             "date" => FieldKind::Date,
             "labels" => FieldKind::Labels,
+            "sprint" => FieldKind::Sprint,
             "datetime" => FieldKind::DateTime,
             "select" if !spec.options.is_empty() => FieldKind::Select(spec.options),
             "multiselect" if !spec.options.is_empty() => FieldKind::MultiSelect(spec.options),
             other => {
                 return Err(ControlError::Invalid(format!(
-                    "field type `{other}` is not one of text, textarea, number, date, datetime, labels, select or multiselect (with options)"
+                    "field type `{other}` is not one of text, textarea, number, date, datetime, labels, sprint, select or multiselect (with options)"
                 )));
             }
         };

@@ -658,6 +658,10 @@ pub enum FieldKind {
     DateTime,
     /// A list of labels.
     Labels,
+    /// Jira Software's Sprint field: written as a bare sprint id (a number), read as the
+    /// sprints with their boards (reference jira-cloud-api.md section 11.7). Sprint ids
+    /// belong to one site's boards.
+    Sprint,
 }
 
 impl FieldKind {

@@ -271,6 +271,11 @@ pub fn custom_field_schema(f: &CustomField) -> Value {
             "com.atlassian.jira.plugin.system.customfieldtypes:labels",
             Some("string"),
         ),
+        FieldKind::Sprint => (
+            "array",
+            "com.pyxis.greenhopper.jira:gh-sprint",
+            Some("json"),
+        ),
     };
     let mut v = json!({ "type": ty, "custom": custom, "customId": custom_id });
     if let Some(items) = items {
@@ -401,6 +406,10 @@ fn field_value(
                         )
                     })
                     .unwrap_or(Value::Null),
+                (FieldKind::Sprint, Value::Number(n)) => {
+                    json!([{ "id": n, "name": format!("Sprint {n}"),
+                    "state": "active", "boardId": 1, "goal": "" }])
+                }
                 _ => v,
             }
         }

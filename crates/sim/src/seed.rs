@@ -218,6 +218,7 @@ pub fn generate(
                         .to_string()
                 ),
                 FieldKind::Labels => json!([rng.pick(LABELS)]),
+                FieldKind::Sprint => Value::Null,
             };
             f[&field.id] = v;
         }

@@ -181,6 +181,10 @@ pub(super) fn custom_value(def: &CustomField, value: &Value) -> Result<Value, St
         }
         FieldKind::DateTime => datetime(value),
         FieldKind::Labels => labels(value).map(|l| serde_json::json!(l)),
+        FieldKind::Sprint => value
+            .as_u64()
+            .map(|n| serde_json::json!(n))
+            .ok_or_else(|| "Number value expected as the Sprint id.".into()),
         FieldKind::Select(_) => option(def, value),
         FieldKind::MultiSelect(_) => {
             let items = value
