@@ -735,6 +735,42 @@ impl Client {
         Ok(WorkflowGraph::from_read(&v))
     }
 
+    /// When each field of an issue last changed: field id -> the newest `created` of a
+    /// changelog entry naming it (`getChangeLogs`, `GET /issue/{key}/changelog`, every page
+    /// of 100, oldest first; reference jira-cloud-api.md section 11.8). Timestamps as Jira
+    /// prints them. Read only for issues whose fields conflict.
+    pub async fn field_change_times(
+        &self,
+        key: &str,
+    ) -> Result<BTreeMap<String, String>, ClientError> {
+        let mut out = BTreeMap::new();
+        let mut start = 0usize;
+        loop {
+            let mut req = Req::get(
+                "/issue/{issueIdOrKey}/changelog",
+                format!("/issue/{}/changelog", enc(key)),
+            );
+            req.query = vec![("startAt", start.to_string()), ("maxResults", "100".into())];
+            let v: Value = self.execute(req).await?;
+            let values = v["values"].as_array().cloned().unwrap_or_default();
+            for entry in &values {
+                let Some(at) = entry["created"].as_str() else {
+                    continue;
+                };
+                for item in entry["items"].as_array().into_iter().flatten() {
+                    if let Some(f) = item["fieldId"].as_str().or_else(|| item["field"].as_str()) {
+                        out.insert(f.to_owned(), at.to_owned());
+                    }
+                }
+            }
+            start += values.len();
+            let total = v["total"].as_u64().unwrap_or(0) as usize;
+            if values.is_empty() || v["isLast"] == true || start >= total {
+                return Ok(out);
+            }
+        }
+    }
+
     /// The edit screen of an issue: field id -> what an edit may set (`getEditIssueMeta`). Empty
     /// in a status whose issues cannot be edited.
     pub async fn editmeta(&self, key: &str) -> Result<BTreeMap<String, FieldMeta>, ClientError> {

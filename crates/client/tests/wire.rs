@@ -266,6 +266,13 @@ async fn every_operation_decodes_the_documents_own_response_example() {
     .await;
     mount("get", "/field", "/field", 200).await;
     mount("post", "/workflows", "/workflows", 200).await;
+    mount(
+        "get",
+        "/issue/EX-1/changelog",
+        "/issue/{issueIdOrKey}/changelog",
+        200,
+    )
+    .await;
     mount("get", "/user/search", "/user/search", 200).await;
     mount("get", "/project/EX", "/project/{projectIdOrKey}", 200).await;
     mount(
@@ -320,6 +327,9 @@ async fn every_operation_decodes_the_documents_own_response_example() {
     assert!(!c.fields().await.unwrap().is_empty());
     assert!(!c.project("EX").await.unwrap().key.is_empty());
     c.createmeta_issue_types("EX").await.unwrap();
+    // The document's changelog page names fields by id, with when they changed.
+    let times = c.field_change_times("EX-1").await.unwrap();
+    assert!(!times.is_empty(), "{times:?}");
     // The document's workflow: To Do, In Progress and Done, three global transitions and one
     // directed (Start work: To Do -> In Progress); the initial Create is not an edge.
     let graph = c.workflow("10000", "10001").await.unwrap().unwrap();

@@ -15,6 +15,7 @@ use tokio_util::sync::CancellationToken;
 mod census; // The hourly census and propagate_deletes.
 mod changes; // Writes to one linked issue, and its refusals parked per field.
 mod comments; // Comments in step: audience, edits, deletions, whole threads.
+mod conflicts; // Per-field change times for the `newest` policy.
 mod meta; // What is known of a target project: issue types, screens, workflow.
 mod people; // Assignee and reporter across sites.
 mod push; // Creates, edits, transitions and comments.
@@ -518,7 +519,12 @@ impl Engine {
                 let adopted = self
                     .landed_comments(me, ctx, &issue, &interrupted, work)
                     .await?;
-                self.merge_issue(me, conn, &issue, updated, &fields, &adopted, work, report)?;
+                let times = self
+                    .conflict_times(me, conn, ctx, &issue, &fields, work)
+                    .await?;
+                self.merge_issue(
+                    me, conn, &issue, updated, &fields, &adopted, &times, work, report,
+                )?;
             }
             if work.cancel.is_cancelled() {
                 // Stopping: this page is merged and is committed; the next run reads on.
@@ -575,6 +581,7 @@ impl Engine {
         updated: DateTime<Utc>,
         fields: &[String],
         adopted: &[(String, String)],
+        times: &conflicts::FieldTimes,
         work: &mut Work,
         report: &mut Report,
     ) -> Result<(), EngineError> {
@@ -644,9 +651,12 @@ impl Engine {
                     match conn.conflict {
                         ConflictPolicy::Jira => true,
                         ConflictPolicy::Hub => false,
-                        ConflictPolicy::Newest => {
-                            record.field_times.get(f).is_none_or(|t| updated >= *t)
-                        }
+                        // The field's own change times where both changelogs say; else
+                        // this issue's `updated` against when the hub's value came.
+                        ConflictPolicy::Newest => match times.get(f) {
+                            Some((Some(here), Some(there))) => here >= there,
+                            _ => record.field_times.get(f).is_none_or(|t| updated >= *t),
+                        },
                     }
                 }
                 _ => false,

@@ -222,3 +222,60 @@ async fn options_map_by_value_and_datetimes_by_instant_across_sites() {
     );
     p.assert_quiet("a parked option").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn newest_compares_when_each_field_changed_not_when_the_issue_did() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let sec = c
+        .create_issue(
+            "acme",
+            ANN,
+            &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                     "summary": "the original" } }),
+        )
+        .unwrap();
+    p.converge().await;
+    let ops_key = key(&p.only_one("globex", "the original"));
+    let clock = c.world().clock();
+    // Ann renames on acme; half a minute later Bob renames on globex; later still Ann adds a
+    // label on acme, so acme's issue changed last, but its summary did not.
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "summary": "Ann's summary" } }),
+    )
+    .unwrap();
+    clock.advance(chrono::Duration::seconds(30));
+    c.edit_issue(
+        "globex",
+        &ops_key,
+        BOB,
+        &json!({ "fields": { "summary": "Bob's later summary" } }),
+    )
+    .unwrap();
+    clock.advance(chrono::Duration::seconds(30));
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "labels": ["triaged"] } }),
+    )
+    .unwrap();
+    p.converge().await;
+    for (site, k) in [("acme", sec.as_str()), ("globex", ops_key.as_str())] {
+        let i = c.issue(site, k).unwrap();
+        assert_eq!(
+            summary(&i),
+            "Bob's later summary",
+            "{site}: the later edit of the field wins"
+        );
+        assert_eq!(
+            i["fields"]["labels"],
+            json!(["triaged"]),
+            "{site}: and the label stays"
+        );
+    }
+    p.assert_quiet("after the conflict").await;
+}

@@ -136,6 +136,43 @@ fn changelog(site: &Site, issue: &crate::model::Issue, base: &str) -> Value {
     json!({ "startAt": 0, "maxResults": histories.len(), "total": histories.len(), "histories": histories })
 }
 
+/// `GET /issue/{key}/changelog` (`getChangeLogs`): the issue's changes oldest first, pages
+/// of at most 100 (reference jira-cloud-api.md section 11.8).
+pub async fn changelogs(
+    Extension(c): Extension<Caller>,
+    Path(p): Path<IssuePath>,
+    Query(q): Query<Vec<(String, String)>>,
+) -> Result<Json<Value>, JiraError> {
+    let site = lock(&c.site);
+    let id = find(&site, &p.issue)?;
+    let issue = &site.issues()[&id];
+    let all = changelog(&site, issue, &c.base)["histories"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    let start: usize = param(&q, "startAt")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let max: usize = param(&q, "maxResults")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100)
+        .clamp(1, 100);
+    let values: Vec<Value> = all.iter().skip(start).take(max).cloned().collect();
+    let page_url = |at: usize| {
+        format!(
+            "{}/rest/api/3/issue/{}/changelog?startAt={at}&maxResults={max}",
+            c.base, issue.key
+        )
+    };
+    let is_last = start + values.len() >= all.len();
+    let mut v = json!({ "self": page_url(start), "startAt": start, "maxResults": max,
+                        "total": all.len(), "isLast": is_last, "values": values });
+    if !is_last {
+        v["nextPage"] = json!(page_url(start + max));
+    }
+    Ok(Json(v))
+}
+
 pub async fn get(
     Extension(c): Extension<Caller>,
     Path(p): Path<IssuePath>,

@@ -88,6 +88,7 @@ pub fn router(app: App) -> Router<App> {
         )
         .route("/issue/{issueIdOrKey}/assignee", put(issues::assign))
         .route("/issue/{issueIdOrKey}/editmeta", get(meta::editmeta))
+        .route("/issue/{issueIdOrKey}/changelog", get(issues::changelogs))
         .route(
             "/issue/{issueIdOrKey}/transitions",
             get(issues::transitions).post(issues::do_transition),
