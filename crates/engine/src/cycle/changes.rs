@@ -49,7 +49,16 @@ impl Engine {
         let mut edited = Vec::new();
         let mut assign_to: Option<Value> = None;
         for name in fields {
-            let h = record.fields.get(name).cloned().unwrap_or(Value::Null);
+            // A field the hub has never held (mapped since, or never shown by its source) is
+            // unknown, not empty: nothing to write.
+            let Some(h) = record.fields.get(name).cloned() else {
+                continue;
+            };
+            if h.is_null() && !link.base.contains_key(name) {
+                // Nothing to clear in a field never seen on this issue (hidden from the
+                // integration, it may hold a value): empty is never written there.
+                continue;
+            }
             if link.base.get(name) == Some(&h) {
                 // In step (a person set it on Jira too): nothing waits any more.
                 link.parked.remove(name);

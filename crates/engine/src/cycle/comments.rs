@@ -111,9 +111,10 @@ pub(super) fn merge_comments(
             continue;
         };
         match link.comment_seen.get(&cid) {
-            // Known before fingerprints were kept: this reading is the baseline.
+            // Known before fingerprints were kept (an upgrade, a rebuilt store): this issue
+            // shows this reading; if the hub holds other text, the push edits it once.
             None => {
-                link.comment_seen.insert(cid, [read, hub_print(hc)]);
+                link.comment_seen.insert(cid, [read, read]);
             }
             Some([seen, _]) if *seen == read => {}
             Some(_) => {
@@ -124,8 +125,12 @@ pub(super) fn merge_comments(
                     hc.visibility = visibility;
                     hc.internal = internal;
                     hc.edited = Some(at);
+                    link.comment_seen.insert(cid, [read, hub_print(hc)]);
+                } else {
+                    // The hub holds a later edit: this issue has this reading, not the hub's,
+                    // so the push edits it.
+                    link.comment_seen.insert(cid, [read, read]);
                 }
-                link.comment_seen.insert(cid, [read, hub_print(hc)]);
             }
         }
     }
@@ -206,6 +211,7 @@ impl Engine {
             }
             let slot = parked_key(id);
             if let Some(p) = link.parked.get(&slot)
+                && p.fingerprint == hub_print(c)
                 && p.updated == link.updated
                 && (self.now)() - p.at < super::changes::PARKED_RETRY
             {
@@ -232,7 +238,11 @@ impl Engine {
                 .client
                 .add_comment(&key, c.body.clone(), c.visibility.clone(), props)
                 .await;
-            work.done.push(intent);
+            // An answer lost on the way leaves the intent pending: the next pull finds the
+            // comment by its marker instead of adding it twice.
+            if matches!(sent, Ok(_) | Err(ClientError::Invalid { .. })) {
+                work.done.push(intent);
+            }
             match sent {
                 Ok(added) => {
                     report.commented += 1;
@@ -265,17 +275,18 @@ impl Engine {
                                 ))
                         ),
                     };
-                    self.park_field(me, conn, record, link, r, (self.now)(), report);
+                    self.park_comment(me, conn, record, link, r, c, report);
                 }
                 Err(e) => return Err(e.into()),
             }
             return Ok(());
         };
-        if c.deleted.is_some() || !allowed {
-            if from_here {
-                // Its own source: nothing to follow.
-                return Ok(());
-            }
+        // On its own source a comment is never deleted or hidden by jira-sync; an edit made on
+        // a copy still reaches it (the source already has it for its audience).
+        if from_here && c.deleted.is_some() {
+            return Ok(());
+        }
+        if !from_here && (c.deleted.is_some() || !allowed) {
             // Deleted on its source, or no longer readable by everyone there: the copy
             // here goes (a comment made public again is added anew).
             ctx.client.delete_comment(&key, &cid).await?;
@@ -316,6 +327,23 @@ impl Engine {
                     .chain(messages)
                     .collect::<Vec<_>>()
                     .join("; ");
+                if c.restricted() && !from_here {
+                    // Narrowed on its source to an audience this site cannot give: the copy,
+                    // readable more widely, goes, and the comment waits as a refused add.
+                    ctx.client.delete_comment(&key, &cid).await?;
+                    report.commented += 1;
+                    link.comments.remove(id);
+                    link.comment_seen.remove(&cid);
+                    let r = FieldRefusal {
+                        field: parked_key(id),
+                        reason: Refusal::AudienceUnavailable,
+                        message: format!(
+                            "a comment restricted on its source was removed here, as this site cannot restrict it the same way (it is never widened): {message}"
+                        ),
+                    };
+                    self.park_comment(me, conn, record, link, r, c, report);
+                    return Ok(());
+                }
                 let r = FieldRefusal {
                     field: parked_key(id),
                     reason: if c.restricted() {
@@ -325,13 +353,35 @@ impl Engine {
                     },
                     message: format!("the edit of a comment was refused: {message}"),
                 };
-                self.park_field(me, conn, record, link, r, (self.now)(), report);
+                self.park_comment(me, conn, record, link, r, c, report);
                 // Not sent again until the hub's comment changes.
                 link.comment_seen.insert(cid, [synced, hub_print(c)]);
             }
             Err(e) => return Err(e.into()),
         }
         Ok(())
+    }
+}
+
+impl Engine {
+    /// Parks a refused comment on `link`, waiting until the comment itself changes (its
+    /// text or audience), the issue changes, or a day passes.
+    #[allow(clippy::too_many_arguments)]
+    fn park_comment(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        record: &Record,
+        link: &mut Link,
+        r: FieldRefusal,
+        c: &HubComment,
+        report: &mut Report,
+    ) {
+        let slot = r.field.clone();
+        self.park_field(me, conn, record, link, r, (self.now)(), report);
+        if let Some(p) = link.parked.get_mut(&slot) {
+            p.fingerprint = hub_print(c);
+        }
     }
 }
 

@@ -207,6 +207,38 @@ impl Engine {
             }
             links.push(link);
         }
+        // A copy whose marker names a comment of one of these issues that is no longer
+        // there: deleted on its source while the store was lost. Its tombstone lets the next
+        // push delete the copy too.
+        for l in &links {
+            for hub_id in l.comments.keys() {
+                if record.comments.iter().any(|c| c.id == *hub_id) {
+                    continue;
+                }
+                let mut parts = hub_id.rsplitn(3, '/');
+                let (Some(cid), Some(conn), Some(site)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    continue;
+                };
+                let source_read = links.iter().any(|s| {
+                    s.site == site && s.connector == conn && !s.comments.values().any(|c| c == cid)
+                });
+                if source_read {
+                    record.comments.push(jira_sync_store::hub::HubComment {
+                        id: hub_id.clone(),
+                        body: Value::Null,
+                        author: String::new(),
+                        created: Utc::now(),
+                        origin: Some((site.to_owned(), conn.to_owned(), cid.to_owned())),
+                        visibility: None,
+                        internal: false,
+                        edited: None,
+                        deleted: Some(Utc::now()),
+                    });
+                }
+            }
+        }
         record.comments.sort_by_key(|c| c.created);
         report.comments += comment_ids.len();
         Ok((record, links))
