@@ -9,24 +9,8 @@ use jira_sync_harness::pair::*;
 const ANN: &str = "ann@acme.example";
 const BOB: &str = "bob@globex.example";
 
-/// Every comment of `site`'s issue `key` as (text, visibility name or "", jsdPublic).
 fn thread(p: &Pair, site: &str, key: &str) -> Vec<(String, String, Option<bool>)> {
-    let issue = p.sim.control().issue(site, key).unwrap();
-    issue["fields"]["comment"]["comments"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|c| {
-            (
-                jira_sync_client::adf::to_text(&c["body"]).trim().to_owned(),
-                c["visibility"]["value"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned(),
-                c["jsdPublic"].as_bool(),
-            )
-        })
-        .collect()
+    p.comment_thread(site, key)
 }
 
 fn texts(p: &Pair, site: &str, key: &str) -> Vec<String> {

@@ -474,6 +474,27 @@ impl Pair {
         panic!("no link for {site} {key}");
     }
 
+    /// Every comment of `site`'s issue `key`, oldest first, as (text, the name of the role or
+    /// group it is restricted to or "", `jsdPublic` where the project is a service desk).
+    pub fn comment_thread(&self, site: &str, key: &str) -> Vec<(String, String, Option<bool>)> {
+        let issue = self.sim.control().issue(site, key).unwrap();
+        issue["fields"]["comment"]["comments"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                (
+                    jira_sync_client::adf::to_text(&c["body"]).trim().to_owned(),
+                    c["visibility"]["value"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_owned(),
+                    c["jsdPublic"].as_bool(),
+                )
+            })
+            .collect()
+    }
+
     /// The hub record `site`'s issue `key` is linked to.
     pub fn record_of(&self, site: &str, key: &str) -> jira_sync_store::hub::Record {
         let link = self.link_of(site, key);
