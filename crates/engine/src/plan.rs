@@ -90,6 +90,7 @@ impl Refusal {
             Refusal::TransitionNeedsField
         } else if m.contains("invalid")
             || m.contains("not valid")
+            || m.contains("not a valid")
             || m.contains("specify a valid")
             || m.contains("could not find valid")
             || m.contains("does not exist")

@@ -279,3 +279,65 @@ async fn newest_compares_when_each_field_changed_not_when_the_issue_did() {
     }
     p.assert_quiet("after the conflict").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cascading_select_maps_by_parent_and_child_value() {
+    let p = pair_with_fields(
+        0,
+        &[(
+            "region".into(),
+            field(
+                "customfield_10052",
+                "Region",
+                "cascading",
+                &["EMEA>Berlin", "EMEA>Paris", "APAC>Tokyo", "APAC>Osaka"],
+            ),
+            field(
+                "customfield_20052",
+                "Region",
+                "cascading",
+                &["APAC>Tokyo", "EMEA>Paris", "EMEA>Berlin"],
+            ),
+        )],
+        |_, _| {},
+    )
+    .await;
+    let c = p.sim.control();
+    let sec = c
+        .create_issue(
+            "acme",
+            ANN,
+            &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                     "summary": "cascade", "customfield_10052": { "value": "EMEA", "child": { "value": "Berlin" } } } }),
+        )
+        .unwrap();
+    p.converge().await;
+    let ops_key = key(&p.only_one("globex", "cascade"));
+    let g = c.issue("globex", &ops_key).unwrap()["fields"]["customfield_20052"].clone();
+    let a = c.issue("acme", &sec).unwrap()["fields"]["customfield_10052"].clone();
+    assert_eq!(
+        (g["value"].as_str(), g["child"]["value"].as_str()),
+        (Some("EMEA"), Some("Berlin")),
+        "{g}"
+    );
+    assert_ne!(
+        g["child"]["id"], a["child"]["id"],
+        "each site's own ids: {a} {g}"
+    );
+    p.assert_quiet("a cascading select").await;
+    // A child globex lacks is reported for that field and value; globex keeps its own.
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10052": { "value": "APAC", "child": { "value": "Osaka" } } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let g = c.issue("globex", &ops_key).unwrap()["fields"]["customfield_20052"].clone();
+    assert_eq!(g["child"]["value"], "Berlin");
+    let parked = &p.link_of("globex", &ops_key).parked["region"];
+    assert_eq!(parked.reason, "value_not_allowed");
+    assert!(parked.message.contains("Osaka"), "{}", parked.message);
+    p.assert_quiet("a parked child").await;
+}

@@ -125,7 +125,7 @@ pub struct FieldSpec {
     /// `labels`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// The options of a `select` or `multiselect` field.
+    /// The options of a `select` or `multiselect` field; `parent>child` for `cascading`.
     #[serde(default)]
     pub options: Vec<String>,
 }
@@ -475,11 +475,27 @@ impl Control {
             "labels" => FieldKind::Labels,
             "sprint" => FieldKind::Sprint,
             "datetime" => FieldKind::DateTime,
+            "cascading" if !spec.options.is_empty() => {
+                // `parent>child` per option.
+                let mut tree: Vec<(String, Vec<String>)> = Vec::new();
+                for o in &spec.options {
+                    let (parent, child) = o.split_once('>').ok_or_else(|| {
+                        ControlError::Invalid(format!(
+                            "cascading option `{o}` is not `parent>child`"
+                        ))
+                    })?;
+                    match tree.iter_mut().find(|(p, _)| p == parent) {
+                        Some((_, children)) => children.push(child.to_owned()),
+                        None => tree.push((parent.to_owned(), vec![child.to_owned()])),
+                    }
+                }
+                FieldKind::Cascading(tree)
+            }
             "select" if !spec.options.is_empty() => FieldKind::Select(spec.options),
             "multiselect" if !spec.options.is_empty() => FieldKind::MultiSelect(spec.options),
             other => {
                 return Err(ControlError::Invalid(format!(
-                    "field type `{other}` is not one of text, textarea, number, date, datetime, labels, sprint, select or multiselect (with options)"
+                    "field type `{other}` is not one of text, textarea, number, date, datetime, labels, sprint, select, multiselect or cascading (with options)"
                 )));
             }
         };

@@ -656,6 +656,10 @@ pub enum FieldKind {
     MultiSelect(Vec<String>),
     /// An instant: written `yyyy-MM-ddTHH:mm:ss.SSS+hhmm`, read in the site's time zone.
     DateTime,
+    /// A cascading select: parent options, each with its child options. Written
+    /// `{"value": parent, "child": {"value": child}}` (or ids), read with `self` and `id` on
+    /// both.
+    Cascading(Vec<(String, Vec<String>)>),
     /// A list of labels.
     Labels,
     /// Jira Software's Sprint field: written as a bare sprint id (a number), read as the
@@ -689,6 +693,11 @@ impl CustomField {
     /// The id of option `i`.
     pub fn option_id(&self, i: usize) -> String {
         (self.option_base + i as u64).to_string()
+    }
+
+    /// The id of child option `j` of a cascading select's parent `i`.
+    pub fn child_id(&self, i: usize, j: usize) -> String {
+        (self.option_base + 50 + (i * 10 + j) as u64).to_string()
     }
 }
 

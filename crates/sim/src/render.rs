@@ -266,6 +266,11 @@ pub fn custom_field_schema(f: &CustomField) -> Value {
             "com.atlassian.jira.plugin.system.customfieldtypes:datetime",
             None,
         ),
+        FieldKind::Cascading(_) => (
+            "option-with-child",
+            "com.atlassian.jira.plugin.system.customfieldtypes:cascadingselect",
+            None,
+        ),
         FieldKind::Labels => (
             "array",
             "com.atlassian.jira.plugin.system.customfieldtypes:labels",
@@ -395,6 +400,13 @@ fn field_value(
                 (FieldKind::Select(_), Value::Object(_)) => with_self(&v),
                 (FieldKind::MultiSelect(_), Value::Array(items)) => {
                     Value::Array(items.iter().map(with_self).collect())
+                }
+                (FieldKind::Cascading(_), Value::Object(_)) => {
+                    let mut o = with_self(&v);
+                    if let Some(child) = v.get("child") {
+                        o["child"] = with_self(child);
+                    }
+                    o
                 }
                 // Read in the site's default user time zone, as Jira renders timestamps.
                 (FieldKind::DateTime, Value::String(t)) => DateTime::parse_from_rfc3339(t)

@@ -219,6 +219,10 @@ pub fn generate(
                 ),
                 FieldKind::Labels => json!([rng.pick(LABELS)]),
                 FieldKind::Sprint => Value::Null,
+                FieldKind::Cascading(tree) => {
+                    let (parent, children) = rng.pick(tree);
+                    json!({ "value": parent, "child": { "value": rng.pick(children) } })
+                }
             };
             f[&field.id] = v;
         }

@@ -396,6 +396,19 @@ fn screen_fields(
                     .map(|(i, o)| json!({ "self": format!("{base}/rest/api/3/customFieldOption/{}", f.option_id(i)), "value": o, "id": f.option_id(i) }))
                     .collect(),
             ),
+            FieldKind::Cascading(tree) => Some(
+                tree.iter()
+                    .enumerate()
+                    .map(|(i, (p, children))| {
+                        let children: Vec<Value> = children
+                            .iter()
+                            .enumerate()
+                            .map(|(j, c)| json!({ "self": format!("{base}/rest/api/3/customFieldOption/{}", f.child_id(i, j)), "value": c, "id": f.child_id(i, j) }))
+                            .collect();
+                        json!({ "self": format!("{base}/rest/api/3/customFieldOption/{}", f.option_id(i)), "value": p, "id": f.option_id(i), "children": children })
+                    })
+                    .collect(),
+            ),
             _ => None,
         };
         fields.push(meta(

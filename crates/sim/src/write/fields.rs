@@ -180,6 +180,7 @@ pub(super) fn custom_value(def: &CustomField, value: &Value) -> Result<Value, St
             date(value).map(|d| d.map_or(Value::Null, |d| Value::String(d.to_string())))
         }
         FieldKind::DateTime => datetime(value),
+        FieldKind::Cascading(tree) => cascading(def, tree, value),
         FieldKind::Labels => labels(value).map(|l| serde_json::json!(l)),
         FieldKind::Sprint => value
             .as_u64()
@@ -224,6 +225,48 @@ fn option(def: &CustomField, value: &Value) -> Result<Value, String> {
             by_id.unwrap_or_default()
         )),
     }
+}
+
+/// A cascading select's value: a parent option and, optionally, one of its children, each
+/// by value or by this site's id.
+fn cascading(
+    def: &CustomField,
+    tree: &[(String, Vec<String>)],
+    value: &Value,
+) -> Result<Value, String> {
+    let named = |v: &Value, name: &str, id: String| {
+        v.get("value").and_then(Value::as_str) == Some(name)
+            || v.get("id").and_then(id_string).as_deref() == Some(id.as_str())
+    };
+    let shown = |v: &Value| {
+        v.get("value")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .or_else(|| v.get("id").and_then(id_string))
+            .unwrap_or_default()
+    };
+    let Some((i, (parent, children))) = tree
+        .iter()
+        .enumerate()
+        .find(|(i, (p, _))| named(value, p, def.option_id(*i)))
+    else {
+        return Err(format!("Option value '{}' is not valid", shown(value)));
+    };
+    let mut out = serde_json::json!({ "self": "", "value": parent, "id": def.option_id(i) });
+    if let Some(child) = value.get("child").filter(|c| !c.is_null()) {
+        let Some((j, c)) = children
+            .iter()
+            .enumerate()
+            .find(|(j, c)| named(child, c, def.child_id(i, *j)))
+        else {
+            return Err(format!(
+                "Option value '{}' is not valid for the parent option '{parent}'",
+                shown(child)
+            ));
+        };
+        out["child"] = serde_json::json!({ "self": "", "value": c, "id": def.child_id(i, j) });
+    }
+    Ok(out)
 }
 
 /// A date-time as Jira takes it: `yyyy-MM-ddTHH:mm:ss.SSS+hhmm` (an offset without a colon;
