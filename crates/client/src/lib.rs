@@ -3,12 +3,14 @@
 //! (one forced refresh on 401), retries by Atlassian's recipe, and reports each request.
 
 pub mod adf; // Plain text <-> Atlassian Document Format.
+mod comments; // The comments of an issue.
 pub mod decode; // Error collections and bulk-create answers.
 mod error; // ClientError: what a caller can act on.
 mod ops; // The typed operations.
 mod request; // The request loop.
 mod workflow; // A workflow's definition (statuses and transitions).
 
+pub use comments::Comment;
 pub use error::ClientError;
 pub use ops::*;
 pub use request::{Client, NoObserver, Observer, PrometheusObserver};

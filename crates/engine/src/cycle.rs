@@ -20,6 +20,7 @@ mod meta; // What is known of a target project: issue types, screens, workflow.
 mod people; // Assignee and reporter across sites.
 mod push; // Creates, edits, transitions and comments.
 mod rebuild; // `jira-sync store rebuild`.
+mod status; // The status through the workflow.
 
 pub use rebuild::Rebuilt;
 

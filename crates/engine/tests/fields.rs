@@ -341,3 +341,306 @@ async fn a_cascading_select_maps_by_parent_and_child_value() {
     assert!(parked.message.contains("Osaka"), "{}", parked.message);
     p.assert_quiet("a parked child").await;
 }
+
+// The reviewer's attempts to break field values (issue 18), kept as regression tests.
+
+fn advance(p: &Pair, d: chrono::Duration) {
+    p.sim.control().world().clock().advance(d);
+}
+
+fn values(v: &Value) -> Vec<String> {
+    let mut x: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|o| o["value"].as_str().unwrap().to_owned())
+        .collect();
+    x.sort();
+    x
+}
+
+async fn new_issue(p: &Pair, fields: Value) -> (String, String) {
+    let mut f = json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                        "summary": "fields" });
+    for (k, v) in fields.as_object().unwrap() {
+        f[k] = v.clone();
+    }
+    let sec = p
+        .sim
+        .control()
+        .create_issue("acme", ANN, &json!({ "fields": f }))
+        .unwrap();
+    p.converge().await;
+    (sec, key(&p.only_one("globex", "fields")))
+}
+
+fn read(p: &Pair, site: &str, k: &str, id: &str) -> Value {
+    p.sim.control().issue(site, k).unwrap()["fields"][id].clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b16_multiselect_duplicates_and_reordering_write_nothing() {
+    let areas = ["Backend", "Web", "Mobile"];
+    let p = pair_with_fields(
+        0,
+        &[(
+            "areas".into(),
+            field("customfield_10050", "Areas", "multiselect", &areas),
+            field("customfield_20050", "Areas", "multiselect", &areas),
+        )],
+        |_, _| {},
+    )
+    .await;
+    let c = p.sim.control();
+    let (sec, ops_key) = new_issue(
+        &p,
+        json!({ "customfield_10050": [{ "value": "Web" }, { "value": "Web" }, { "value": "Backend" }] }),
+    )
+    .await;
+    assert_eq!(
+        values(&read(&p, "globex", &ops_key, "customfield_20050")),
+        ["Backend", "Web"]
+    );
+    p.assert_quiet("multi-select").await;
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10050": [{ "value": "Backend" }, { "value": "Web" }] } }),
+    )
+    .unwrap();
+    c.edit_issue(
+        "globex",
+        &ops_key,
+        BOB,
+        &json!({ "fields": { "customfield_20050": [{ "value": "Web" }, { "value": "Backend" }, { "value": "Web" }] } }),
+    )
+    .unwrap();
+    p.assert_quiet("reordered and duplicated on both sites")
+        .await;
+    assert_eq!(
+        values(&read(&p, "acme", &sec, "customfield_10050")),
+        ["Backend", "Web"]
+    );
+    assert_eq!(
+        values(&read(&p, "globex", &ops_key, "customfield_20050")),
+        ["Backend", "Web"]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b17_datetime_same_instant_in_another_offset_is_no_change() {
+    let p = pair_with_fields(
+        0,
+        &[(
+            "due_at".into(),
+            field("customfield_10051", "Due at", "datetime", &[]),
+            field("customfield_20051", "Due at", "datetime", &[]),
+        )],
+        |acme, globex| {
+            acme.time_zone = Some("UTC".into());
+            globex.time_zone = Some("Asia/Kolkata".into());
+        },
+    )
+    .await;
+    let c = p.sim.control();
+    let (sec, ops_key) = new_issue(
+        &p,
+        json!({ "customfield_10051": "2026-03-02T15:00:00.000+0000" }),
+    )
+    .await;
+    assert_eq!(
+        read(&p, "globex", &ops_key, "customfield_20051"),
+        "2026-03-02T20:30:00.000+0530"
+    );
+    // Bob moves it to 17:00 UTC; a minute later Ann re-enters the old instant in +0100.
+    c.edit_issue(
+        "globex",
+        &ops_key,
+        BOB,
+        &json!({ "fields": { "customfield_20051": "2026-03-02T22:30:00.000+0530" } }),
+    )
+    .unwrap();
+    advance(&p, chrono::Duration::seconds(60));
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10051": "2026-03-02T16:00:00.000+0100" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(
+        read(&p, "acme", &sec, "customfield_10051"),
+        "2026-03-02T17:00:00.000+0000",
+        "re-entering the same instant is no change; Bob's move stands"
+    );
+    assert_eq!(
+        read(&p, "globex", &ops_key, "customfield_20051"),
+        "2026-03-02T22:30:00.000+0530"
+    );
+    // The same instant in yet another offset, on globex: nothing to write.
+    c.edit_issue(
+        "globex",
+        &ops_key,
+        BOB,
+        &json!({ "fields": { "customfield_20051": "2026-03-02T12:00:00.000-0500" } }),
+    )
+    .unwrap();
+    p.assert_quiet("an instant in another offset").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b18_a_field_hidden_on_the_mirror_then_shown_again_catches_up() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let (sec, ops_key) = new_issue(&p, json!({ "customfield_10042": { "value": "High" } })).await;
+    let set_hidden = |hidden: Vec<String>| {
+        let site = c.world().site("globex").unwrap();
+        let mut g = jira_sim::model::lock(&site);
+        g.projects[0].hidden_fields = hidden;
+    };
+    set_hidden(vec!["customfield_10077".into()]);
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10042": { "value": "Low" } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(
+        p.link_of("globex", &ops_key).parked["severity"].reason,
+        "field_not_on_screen"
+    );
+    // Shown again; a day later (the parked retry) globex has acme's value.
+    set_hidden(vec![]);
+    advance(&p, chrono::Duration::hours(25));
+    p.converge().await;
+    assert_eq!(
+        read(&p, "globex", &ops_key, "customfield_10077")["value"],
+        "Low"
+    );
+    assert_eq!(read(&p, "acme", &sec, "customfield_10042")["value"], "Low");
+    assert!(p.link_of("globex", &ops_key).parked.is_empty());
+    // And an explicit null now clears both.
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10042": null } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert!(read(&p, "globex", &ops_key, "customfield_10077").is_null());
+    p.assert_quiet("hidden then shown").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b19_numbers_1_and_1_0_are_one_value() {
+    let p = pair_with_fields(
+        0,
+        &[(
+            "points".into(),
+            field("customfield_10052", "Points", "number", &[]),
+            field("customfield_20052", "Points", "number", &[]),
+        )],
+        |_, _| {},
+    )
+    .await;
+    let c = p.sim.control();
+    let (sec, ops_key) = new_issue(&p, json!({ "customfield_10052": 1 })).await;
+    assert_eq!(
+        read(&p, "globex", &ops_key, "customfield_20052").as_f64(),
+        Some(1.0)
+    );
+    p.assert_quiet("a number").await;
+    c.edit_issue(
+        "globex",
+        &ops_key,
+        BOB,
+        &json!({ "fields": { "customfield_20052": 1.0 } }),
+    )
+    .unwrap();
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10052": 1 } }),
+    )
+    .unwrap();
+    p.assert_quiet("1 and 1.0 re-entered").await;
+    c.edit_issue(
+        "acme",
+        &sec,
+        ANN,
+        &json!({ "fields": { "customfield_10052": 2.5 } }),
+    )
+    .unwrap();
+    p.converge().await;
+    assert_eq!(
+        read(&p, "globex", &ops_key, "customfield_20052").as_f64(),
+        Some(2.5)
+    );
+    p.assert_quiet("a number changed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b20_a_field_mapped_later_is_never_cleared_on_either_site() {
+    let mut p = pair_with_fields(0, &[], |a, g| {
+        a.fields
+            .push(field("customfield_10060", "Team", "text", &[]));
+        g.fields
+            .push(field("customfield_20060", "Team", "text", &[]));
+    })
+    .await;
+    let c = p.sim.control().clone();
+    let (sk, ops_key) = new_issue(&p, json!({ "customfield_10060": "Red" })).await;
+    c.edit_issue(
+        "globex",
+        &ops_key,
+        BOB,
+        &json!({ "fields": { "customfield_20060": "Red" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    // An hour later the administrator maps Team on both connectors.
+    advance(&p, chrono::Duration::hours(1));
+    p.reconfigure(&sec(), |conn| {
+        conn.fields
+            .insert("team".into(), "customfield_10060".into());
+    });
+    p.reconfigure(&ops(), |conn| {
+        conn.fields
+            .insert("team".into(), "customfield_20060".into());
+    });
+    p.converge().await;
+    assert_eq!(
+        (
+            read(&p, "acme", &sk, "customfield_10060"),
+            read(&p, "globex", &ops_key, "customfield_20060")
+        ),
+        (json!("Red"), json!("Red")),
+        "(acme, globex): never cleared"
+    );
+    p.assert_quiet("a field mapped later").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn b21_a_field_its_source_never_shows_is_not_written_back_to_it() {
+    let p = pair_with_fields(0, &[], |a, _| {
+        a.projects[0].hidden_fields = Some(vec!["customfield_10042".into()]);
+    })
+    .await;
+    let (sec, ops_key) = new_issue(&p, json!({})).await;
+    assert!(read(&p, "globex", &ops_key, "customfield_10077").is_null());
+    assert_eq!(
+        p.refused_writes("acme"),
+        0,
+        "nothing to write to acme's hidden severity; parked: {:?}",
+        p.link_of("acme", &sec).parked
+    );
+    let parked = p.link_of("acme", &sec).parked;
+    assert!(parked.is_empty(), "{parked:?}");
+    p.assert_quiet("a field its source never shows").await;
+}

@@ -1,5 +1,5 @@
 //! Writes to one linked issue: the edit within its edit screen, the assignee, the parent,
-//! the status through its workflow, new comments; and what Jira refuses, parked per field
+//! the status (`status.rs`), comments (`comments.rs`); and what Jira refuses, parked per field
 //! on the link (`../shared/DESIGN.md`, "The sync algorithm"; the decisions are the pure
 //! functions of `crate::plan`).
 
@@ -13,11 +13,8 @@ use serde_json::{Value, json};
 
 use super::comments::pending_comments;
 use super::{Engine, EngineError, PROPERTY, Report, SiteCtx, Work};
-use crate::mapping::{PEOPLE, jira_status, sent_fields, to_jira};
-use crate::plan::{
-    FieldRefusal, Refusal, TransitionPlan, Write, WriteInput, fnv1a, next_hop, plan_transition,
-    plan_writes, refused_fields,
-};
+use crate::mapping::{PEOPLE, sent_fields, to_jira};
+use crate::plan::{FieldRefusal, Refusal, Write, WriteInput, fnv1a, plan_writes, refused_fields};
 
 impl Engine {
     /// Edits, a transition and new comments for a linked issue; the link's base follows.
@@ -556,180 +553,6 @@ impl Engine {
         Ok(refused_all)
     }
 
-    /// Moves the issue to `hub_status` through the workflow as Jira offers it: one hop at a
-    /// time (Jira lists only the transitions valid from the current status), directly when
-    /// a transition goes there, else along the shortest path through what is known of the
-    /// workflow, else a step toward the target's status category (see [`next_hop`]); each
-    /// hop's screen fields are filled by [`plan_transition`]. What cannot be reached, or
-    /// needs a field nobody can give, parks the status with why. An intermediate status
-    /// reached on the way becomes the link's base, so the next pull does not read it as a
-    /// change made in Jira.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn push_status(
-        &self,
-        me: &ConnectorRef,
-        conn: &Connector,
-        ctx: &SiteCtx,
-        record: &Record,
-        link: &mut Link,
-        hub_status: &str,
-        work: &mut Work,
-        report: &mut Report,
-        written: &mut Vec<String>,
-    ) -> Result<(), EngineError> {
-        let key = link.issue_key.clone();
-        let now = (self.now)();
-        let target = jira_status(conn, hub_status).to_owned();
-        let mut current = match link.base.get("status").and_then(Value::as_str) {
-            Some(h) => jira_status(conn, h).to_owned(),
-            None => {
-                // A just-created issue's status is unknown: it may already be the target.
-                let issue = ctx.client.get_issue(&key, &["status".into()], &[]).await?;
-                let name = issue["fields"]["status"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                if name.eq_ignore_ascii_case(&target) {
-                    link.base.insert("status".into(), json!(hub_status));
-                    link.parked.remove("status");
-                    return Ok(());
-                }
-                name
-            }
-        };
-        let resolution = record.fields.get("resolution").and_then(Value::as_str);
-        // This project's name for the issue's type: the workflow is chosen per issue type.
-        let issue_type = link
-            .base
-            .get("issuetype")
-            .and_then(Value::as_str)
-            .map(|t| conn.issuetypes.get(t).map_or(t, String::as_str).to_owned())
-            .unwrap_or_default();
-        let mut known = self.workflow_map(me, conn, ctx, &issue_type).await?;
-        let mut visited = vec![current.clone()];
-        let mut refusal = None;
-        // The definition is read again at most once per walk: when what Jira offers shows a
-        // status it lacks, or it knows no way on (an administrator changed the workflow).
-        let mut reread = false;
-        let mut hops = 0;
-        // A simple path visits each status once: the definition bounds the walk.
-        while hops < MAX_HOPS.max(if known.complete { known.ranks.len() } else { 0 }) {
-            let transitions = ctx.client.transitions(&key).await?;
-            let mut consistent = known.learn(&current, &transitions);
-            let mut hop = next_hop(&current, &target, &transitions, &known, &visited);
-            if known.complete && (!consistent || hop.is_none()) && !reread {
-                reread = true;
-                self.forget_workflow_map(me, conn, &issue_type);
-                known = self.workflow_map(me, conn, ctx, &issue_type).await?;
-                consistent = known.learn(&current, &transitions);
-                hop = next_hop(&current, &target, &transitions, &known, &visited);
-            }
-            if !known.complete {
-                // What a walk learns is kept; the definition's map stays as read (this
-                // issue's conditions are not every issue's).
-                self.keep_workflow_map(me, conn, &issue_type, &known);
-            } else if !consistent {
-                tracing::debug!(site = %me.site, issue = %key, "The workflow offers statuses its definition lacks.");
-            }
-            let Some(hop) = hop else {
-                report.unreachable.push((key.clone(), target.clone()));
-                let offered: Vec<&str> = transitions.iter().map(|t| t.to.name.as_str()).collect();
-                refusal = Some(FieldRefusal {
-                    field: "status".into(),
-                    reason: Refusal::NoTransition,
-                    message: format!(
-                        "no transition path from `{current}` to `{target}` is known (from `{current}` it offers: {})",
-                        if offered.is_empty() {
-                            "none".to_owned()
-                        } else {
-                            offered.join(", ")
-                        }
-                    ),
-                });
-                break;
-            };
-            match plan_transition(&hop, &transitions, resolution, conn.resolution.as_deref()) {
-                TransitionPlan::Take {
-                    id,
-                    fields,
-                    resolution,
-                } => {
-                    let intent = self
-                        .intent(me, record.id, IntentKind::Transition { to: target.clone() })
-                        .await?;
-                    let sent = ctx.client.transition(&key, &id, fields).await;
-                    work.done.push(intent);
-                    match sent {
-                        Ok(()) => {
-                            report.transitioned += 1;
-                            written.push(link.issue_id.clone());
-                            if let Some(r) = resolution {
-                                link.base.insert("resolution".into(), json!(r));
-                            }
-                            if hop.eq_ignore_ascii_case(&target) {
-                                link.base.insert("status".into(), json!(hub_status));
-                                link.parked.remove("status");
-                                return Ok(());
-                            }
-                            // On the way: what Jira now holds is the base.
-                            link.base.insert(
-                                "status".into(),
-                                json!(conn.statuses.get(&hop).map_or(hop.as_str(), String::as_str)),
-                            );
-                            visited.push(hop.clone());
-                            current = hop;
-                            hops += 1;
-                        }
-                        Err(ClientError::Invalid {
-                            errors, messages, ..
-                        }) => {
-                            let message = errors
-                                .iter()
-                                .map(|(f, m)| format!("{f}: {m}"))
-                                .chain(messages)
-                                .collect::<Vec<_>>()
-                                .join("; ");
-                            let reason = match Refusal::of_message(&message) {
-                                Refusal::Refused => Refusal::TransitionNeedsField,
-                                other => other,
-                            };
-                            refusal = Some(FieldRefusal {
-                                field: "status".into(),
-                                reason,
-                                message: format!("transition to `{hop}` refused: {message}"),
-                            });
-                            break;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-                TransitionPlan::NeedsField { message, .. } => {
-                    refusal = Some(FieldRefusal {
-                        field: "status".into(),
-                        reason: Refusal::TransitionNeedsField,
-                        message,
-                    });
-                    break;
-                }
-                TransitionPlan::NoTransition { message } => {
-                    refusal = Some(FieldRefusal {
-                        field: "status".into(),
-                        reason: Refusal::NoTransition,
-                        message,
-                    });
-                    break;
-                }
-            }
-        }
-        let refusal = refusal.unwrap_or_else(|| FieldRefusal {
-            field: "status".into(),
-            reason: Refusal::NoTransition,
-            message: format!("`{target}` not reached within {hops} transitions"),
-        });
-        self.park_field(me, conn, record, link, refusal, now, report);
-        Ok(())
-    }
-
     /// Parks one field of `link`: reported now, sent again when [`still_parked`] says so.
     #[allow(clippy::too_many_arguments)]
     pub(super) fn park_field(
@@ -760,9 +583,6 @@ impl Engine {
         );
     }
 }
-
-/// Transitions one push takes at most on the way to a status.
-const MAX_HOPS: usize = 5;
 
 /// How long a parked field waits at most before it is tried again (Jira's configuration may
 /// have changed: a priority added to the scheme, a field put on the screen).
@@ -837,7 +657,7 @@ pub(super) fn keep_link(work: &mut Work, record: &Record, link: &Link) {
 }
 
 /// Jira's messages of a 400 (per-field ones first), as one text for operators.
-fn jira_words(errors: &[(String, String)], messages: Vec<String>) -> String {
+pub(super) fn jira_words(errors: &[(String, String)], messages: Vec<String>) -> String {
     errors
         .iter()
         .map(|(_, m)| m.clone())

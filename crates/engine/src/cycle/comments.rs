@@ -16,6 +16,7 @@ use jira_sync_config::{CommentAudience, Connector, ConnectorRef};
 use jira_sync_store::hub::{HubComment, IntentKind, Link, Record};
 use serde_json::{Value, json};
 
+use super::changes::jira_words;
 use super::{Engine, EngineError, PROPERTY, Report, SiteCtx, Work, jira_time};
 use crate::plan::{FieldRefusal, Refusal, fnv1a};
 
@@ -255,12 +256,7 @@ impl Engine {
                 Err(ClientError::Invalid {
                     errors, messages, ..
                 }) if c.restricted() => {
-                    let message = errors
-                        .into_iter()
-                        .map(|(_, m)| m)
-                        .chain(messages)
-                        .collect::<Vec<_>>()
-                        .join("; ");
+                    let message = jira_words(&errors, messages);
                     let r = FieldRefusal {
                         field: slot,
                         reason: Refusal::AudienceUnavailable,
@@ -289,10 +285,7 @@ impl Engine {
         if !from_here && (c.deleted.is_some() || !allowed) {
             // Deleted on its source, or no longer readable by everyone there: the copy
             // here goes (a comment made public again is added anew).
-            ctx.client.delete_comment(&key, &cid).await?;
-            report.commented += 1;
-            link.comments.remove(id);
-            link.comment_seen.remove(&cid);
+            remove_copy(ctx, link, id, &cid, report).await?;
             if !allowed {
                 report.comments_restricted += 1;
             }
@@ -321,19 +314,11 @@ impl Engine {
             Err(ClientError::Invalid {
                 errors, messages, ..
             }) => {
-                let message = errors
-                    .into_iter()
-                    .map(|(_, m)| m)
-                    .chain(messages)
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let message = jira_words(&errors, messages);
                 if c.restricted() && !from_here {
                     // Narrowed on its source to an audience this site cannot give: the copy,
                     // readable more widely, goes, and the comment waits as a refused add.
-                    ctx.client.delete_comment(&key, &cid).await?;
-                    report.commented += 1;
-                    link.comments.remove(id);
-                    link.comment_seen.remove(&cid);
+                    remove_copy(ctx, link, id, &cid, report).await?;
                     let r = FieldRefusal {
                         field: parked_key(id),
                         reason: Refusal::AudienceUnavailable,
@@ -383,6 +368,22 @@ impl Engine {
             p.fingerprint = hub_print(c);
         }
     }
+}
+
+/// Deletes the copy `cid` of hub comment `id` from `link`'s issue and forgets it there (a
+/// comment that may be written there again is added anew).
+async fn remove_copy(
+    ctx: &SiteCtx,
+    link: &mut Link,
+    id: &str,
+    cid: &str,
+    report: &mut Report,
+) -> Result<(), EngineError> {
+    ctx.client.delete_comment(&link.issue_key, cid).await?;
+    report.commented += 1;
+    link.comments.remove(id);
+    link.comment_seen.remove(cid);
+    Ok(())
 }
 
 /// Where a refused comment is parked on its link: beside the fields, under its own name.
