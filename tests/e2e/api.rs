@@ -435,3 +435,86 @@ async fn the_change_feed_cursor_resumes_after_a_restart_and_long_polls() {
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_text_description_through_the_api_keeps_the_sites_images() {
+    let (sim, dir) = demo_with("*/1 * * * * *").await;
+    for s in ["acme", "globex"] {
+        sim.control().set_search_lag(s, 0.0).unwrap();
+    }
+    let d = Daemon::start(dir.path());
+    let new = json!({ "targets": ["acme/sec"], "fields": { "summary": "Screenshot attached" } });
+    let (code, rec) = api(&d, "POST", "/v1/records?sync=now", Some(new)).await;
+    assert_eq!(code, 201, "{rec}");
+    let id = rec["id"].as_u64().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let key = loop {
+        let (_, r) = api(&d, "GET", &format!("/v1/records/{id}"), None).await;
+        if let Some(l) = r["links"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["site"] == "acme")
+        {
+            break l["issue_key"].as_str().unwrap().to_owned();
+        }
+        assert!(Instant::now() < deadline, "never linked: {r}");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    // A person puts an image in the description on acme; the record learns it.
+    let c = sim.control();
+    let file = c.attach("acme", &key, "screen.png", 2_048).unwrap();
+    let image = json!({ "type": "mediaSingle", "attrs": { "layout": "center" }, "content": [
+        { "type": "media", "attrs": { "id": file.media_id, "type": "file", "collection": "", "alt": "screen.png" } }
+    ] });
+    c.edit_issue(
+        "acme",
+        &key,
+        "alice@acme.example",
+        &json!({ "fields": { "description": { "version": 1, "type": "doc", "content": [image.clone()] } } }),
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, r) = api(&d, "GET", &format!("/v1/records/{id}"), None).await;
+        if r["fields"]["description"]
+            .to_string()
+            .contains(&file.media_id)
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the image never reached the record: {r}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    // The scanner replaces the description with plain text: acme keeps its image (Jira
+    // would delete the attachment of a node the rewrite drops).
+    let (code, patched) = api(
+        &d,
+        "PATCH",
+        &format!("/v1/records/{id}?sync=now"),
+        Some(json!({ "fields": { "description": "Rescanned: still vulnerable." } })),
+    )
+    .await;
+    assert_eq!(code, 200, "{patched}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let desc = loop {
+        let desc = c.issue("acme", &key).unwrap()["fields"]["description"].clone();
+        if desc.to_string().contains("Rescanned") {
+            break desc;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the edit never reached acme: {desc}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert_eq!(
+        desc["content"][0]["content"][0]["text"],
+        "Rescanned: still vulnerable."
+    );
+    assert_eq!(desc["content"][1], image, "{desc:#}");
+    assert_eq!(c.attachments("acme", &key).unwrap().len(), 1);
+}

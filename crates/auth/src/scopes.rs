@@ -28,6 +28,8 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
     ("GET", "/rest/api/3/field", Need::Always),
     // People are mapped across sites by visible email when issues are written.
     ("GET", "/rest/api/3/user/search", Need::Write),
+    // A mention is mapped by the email of its account on the site it was read on.
+    ("GET", "/rest/api/3/user", Need::Write),
     ("GET", "/rest/api/3/project/{projectIdOrKey}", Need::Always),
     (
         "GET",

@@ -531,6 +531,19 @@ impl Client {
         })
     }
 
+    /// The account `account_id` as this site shows it (`getUser`,
+    /// `GET /rest/api/3/user?accountId=`), its email only where the person's profile
+    /// visibility shows it; `None` when the site does not know the account (404).
+    pub async fn user(&self, account_id: &str) -> Result<Option<Myself>, ClientError> {
+        let mut req = Req::get("/user", "/user");
+        req.query.push(("accountId", account_id.to_owned()));
+        match self.execute(req).await {
+            Ok(u) => Ok(Some(u)),
+            Err(ClientError::NotFound { .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn fields(&self) -> Result<Vec<Field>, ClientError> {
         self.execute(Req::get("/field", "/field")).await
     }

@@ -611,6 +611,12 @@ async fn patch(
     let changed = fields(&config, &connectors, obj.get("fields"), false)?;
     let now = Utc::now();
     for (k, v) in changed {
+        // A body replaced through the API keeps the sites' media (by their nodes): Jira
+        // would delete an attachment whose node a rewrite drops.
+        let v = match r.fields.get(&k) {
+            Some(old) => jira_sync_engine::rich::keep_media(&v, old, None),
+            None => v,
+        };
         if r.fields.get(&k) != Some(&v) {
             r.fields.insert(k.clone(), v);
             r.field_times.insert(k, now);

@@ -20,6 +20,7 @@ mod meta; // What is known of a target project: issue types, screens, workflow.
 mod people; // Assignee and reporter across sites.
 mod push; // Creates, edits, transitions and comments.
 mod rebuild; // `jira-sync store rebuild`.
+mod rich_text; // Rich text written on a site: media placeholders, mentions.
 mod status; // The status through the workflow.
 
 pub use rebuild::Rebuilt;
@@ -27,6 +28,7 @@ pub use rebuild::Rebuilt;
 use meta::{CreateScreenCache, EditScreenCache, IssueTypeCache, WorkflowCache};
 
 use crate::mapping::{hub_fields, jira_fields, to_hub};
+use crate::rich;
 
 /// The issue property that carries the link to the hub record.
 pub const PROPERTY: &str = "jira-sync";
@@ -225,6 +227,9 @@ pub struct Engine {
     sites: std::sync::RwLock<HashMap<String, Arc<SiteCtx>>>,
     now: Clock,
     people: std::sync::Mutex<PeopleCache>,
+    /// (site, account id) -> (when asked, the email that site shows): how a mention is
+    /// mapped to another site.
+    emails: std::sync::Mutex<PeopleCache>,
     /// Issue types per project from create metadata, refreshed after a refusal.
     issue_types: std::sync::Mutex<IssueTypeCache>,
     /// Create screens per project and issue type (create metadata), refreshed after a
@@ -283,6 +288,7 @@ impl Engine {
             ),
             now: Arc::new(Utc::now),
             people: Default::default(),
+            emails: Default::default(),
             issue_types: Default::default(),
             workflows: Default::default(),
             create_screens: Default::default(),
@@ -632,11 +638,26 @@ impl Engine {
         for f in fields {
             // A field the answer leaves out is not known here: nothing changes, nothing is
             // cleared elsewhere.
-            let Some(j) = jira.get(f).cloned() else {
+            let Some(mut j) = jira.get(f).cloned() else {
                 continue;
             };
             let h = record.fields.get(f).cloned();
             let base = link.base.get(f).cloned();
+            if let Some(b) = &base
+                && link.written.get(f) == Some(&rich::print(&j))
+            {
+                // Rich text as jira-sync wrote it here (placeholders, mapped mentions): the
+                // base, not an edit.
+                j = b.clone();
+            } else if rich::is_doc(&j) || h.as_ref().is_some_and(rich::is_doc) {
+                // Edited here: other sites' media come back from their placeholders and are
+                // never dropped by this site.
+                let previous: Vec<&Value> = h.iter().chain(base.iter()).collect();
+                j = rich::to_hub(&j, &me.site, &previous, &self.sources(record.id, work)?);
+            }
+            if base.as_ref() != Some(&j) {
+                link.written.remove(f);
+            }
             let jira_changed = base.as_ref() != Some(&j);
             jira_edited |= base.is_some() && jira_changed;
             let hub_changed = h.as_ref() != base.as_ref();
@@ -683,7 +704,20 @@ impl Engine {
         let list = embedded["comments"].as_array().cloned().unwrap_or_default();
         let complete =
             embedded.is_object() && embedded["total"].as_u64().unwrap_or(0) as usize <= list.len();
-        comments::merge_comments(me, &mut record, &mut link, &list, complete, (self.now)());
+        let sources = if list.is_empty() {
+            rich::Sources::new()
+        } else {
+            self.sources(record.id, work)?
+        };
+        comments::merge_comments(
+            me,
+            &mut record,
+            &mut link,
+            &list,
+            complete,
+            (self.now)(),
+            &sources,
+        );
         work.links.insert(record.id, link);
         work.records.insert(record.id, record);
         Ok(())

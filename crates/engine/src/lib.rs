@@ -4,6 +4,7 @@
 
 mod cycle; // Engine::run: pull, merge, push, commit.
 pub mod mapping; // Jira fields <-> hub fields.
-pub mod plan; // Pure decisions of the push: refusals read per field, transitions planned.
+pub mod plan;
+pub mod rich; // Media and mentions of rich text across sites. // Pure decisions of the push: refusals read per field, transitions planned.
 
 pub use cycle::{Engine, EngineError, PROPERTY, Rebuilt, Report, SiteCtx, jql_date};

@@ -69,7 +69,11 @@ fn read_all(
     let mut out = BTreeMap::new();
     let name = |v: &Value| v["name"].as_str().map_or(Value::Null, |s| json!(s));
     out.insert("summary".into(), fields["summary"].clone());
-    out.insert("description".into(), fields["description"].clone());
+    // Rich text with its media and mentions tagged with this site (`crate::rich`).
+    out.insert(
+        "description".into(),
+        crate::rich::tag(&fields["description"], site),
+    );
     let status = fields["status"]["name"].as_str().unwrap_or_default();
     // An unmapped status keeps its Jira name in the hub.
     out.insert(
@@ -112,7 +116,8 @@ fn read_all(
     }
     for (hub, id) in &c.fields {
         let shape = types.get(id).map(String::as_str);
-        out.insert(hub.clone(), custom_to_hub(shape, &fields[id]));
+        let v = custom_to_hub(shape, &fields[id]);
+        out.insert(hub.clone(), crate::rich::tag(&v, site));
     }
     out
 }

@@ -750,7 +750,6 @@ async fn b14_a_restart_between_pull_and_push_loses_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "issue 18 point 6 (media placeholders, mentions by email) is not built yet"]
 async fn b15_a_comment_with_media_and_a_mention_is_mirrored_without_acme_ids() {
     let p = pair(0).await;
     let (acme_key, mirror) = mirrored(&p).await;

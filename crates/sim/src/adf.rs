@@ -44,6 +44,42 @@ const NODE_TYPES: &[&str] = &[
     "text",
 ];
 
+/// The attributes the ADF schema gives the nodes that name things of a site (media and
+/// people); any other attribute is refused (reference jira-cloud-api.md section 11.10).
+const ATTRS: &[(&str, &[&str])] = &[
+    (
+        "media",
+        &[
+            "id",
+            "type",
+            "collection",
+            "width",
+            "height",
+            "alt",
+            "occurrenceKey",
+            "url",
+            "localId",
+        ],
+    ),
+    (
+        "mediaInline",
+        &[
+            "id",
+            "type",
+            "collection",
+            "width",
+            "height",
+            "alt",
+            "localId",
+            "data",
+        ],
+    ),
+    (
+        "mention",
+        &["id", "text", "accessLevel", "userType", "localId"],
+    ),
+];
+
 /// Checks a document: `{"version": 1, "type": "doc", "content": [...]}`, known node types,
 /// no empty text nodes, marks and attrs of the right shape.
 pub fn validate(doc: &Value) -> Result<(), String> {
@@ -94,6 +130,12 @@ fn validate_node(node: &Value, depth: usize) -> Result<(), String> {
     if obj.get("attrs").is_some_and(|a| !a.is_object()) {
         return Err("attrs must be an object".into());
     }
+    if let Some((_, known)) = ATTRS.iter().find(|(t, _)| *t == ty)
+        && let Some(a) = obj.get("attrs").and_then(Value::as_object)
+        && let Some(k) = a.keys().find(|k| !known.contains(&k.as_str()))
+    {
+        return Err(format!("`{ty}` has no attribute `{k}`"));
+    }
     if let Some(content) = obj.get("content") {
         for child in content.as_array().ok_or("content must be an array")? {
             validate_node(child, depth + 1)?;
@@ -130,6 +172,8 @@ mod tests {
             json!({"type": "paragraph", "version": 1, "content": []}),
             json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": ""}]}]}),
             json!({"type": "doc", "version": 1, "content": [{"type": "blink"}]}),
+            json!({"type": "doc", "version": 1, "content": [{"type": "mediaSingle", "content": [{"type": "media", "attrs": {"id": "x", "type": "file", "jiraSyncSite": "a"}}]}]}),
+            json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "mention", "attrs": {"id": "x", "site": "a"}}]}]}),
             json!({"type": "doc", "version": 1, "content": [{"type": "paragraph", "content": [{"type": "text", "text": "x", "marks": [{}]}]}]}),
         ];
         for b in bad {

@@ -19,10 +19,12 @@ use crate::write;
 
 mod comments; // Comments as people write them, roles and groups.
 mod fields; // Custom fields and their options.
+mod media; // Attachments.
 mod oauth; // The OAuth part of the control API.
 
 pub use comments::{AudienceSpec, CommentOptions};
 pub use fields::FieldSpec;
+pub use media::AttachmentInfo;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {

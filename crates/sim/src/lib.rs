@@ -11,6 +11,7 @@ mod error; // Jira's error bodies.
 pub mod faults; // Latency, 5xx, HTML pages, cut connections.
 pub mod jql; // The JQL subset: parser and evaluator.
 pub mod limits; // Burst, points and per-issue rate limits; early-retry records.
+mod media; // Attachments and the media ids rich text names them by.
 pub mod model; // Sites, accounts, projects, workflows, issues.
 pub mod oauth; // The OAuth 2.0 authorization server's state and rules.
 mod oauth_http; // `/authorize`, `/oauth/token`, accessible-resources.

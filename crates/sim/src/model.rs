@@ -222,8 +222,11 @@ impl Site {
     }
 
     /// Stores a new or replaced issue.
-    pub fn put_issue(&mut self, issue: Issue, now: DateTime<Utc>) {
+    pub fn put_issue(&mut self, mut issue: Issue, now: DateTime<Utc>) {
         self.record(issue.id, now);
+        if let Some(old) = self.issues.get(&issue.id) {
+            crate::media::drop_unreferenced(&crate::media::refs(old), &mut issue);
+        }
         self.issues.insert(issue.id, issue);
     }
 
@@ -238,7 +241,11 @@ impl Site {
             return None;
         }
         self.record(id, now);
-        self.issues.get_mut(&id).map(f)
+        let issue = self.issues.get_mut(&id)?;
+        let before = crate::media::refs(issue);
+        let out = f(issue);
+        crate::media::drop_unreferenced(&before, issue);
+        Some(out)
     }
 
     /// Deletes an issue.
@@ -744,6 +751,8 @@ pub struct Issue {
     pub properties: BTreeMap<String, Value>,
     /// Who changed what, oldest first.
     pub history: Vec<History>,
+    /// Files attached to the issue (`crate::media`).
+    pub attachments: Vec<crate::media::Attachment>,
 }
 
 /// One change of an issue: its author and the fields it touched.

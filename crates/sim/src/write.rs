@@ -211,6 +211,7 @@ pub fn create(
         comments: Vec::new(),
         properties: BTreeMap::new(),
         history: Vec::new(),
+        attachments: Vec::new(),
     };
     for (field, value) in &details.fields {
         if field == "project" || field == "issuetype" {

@@ -121,6 +121,11 @@ pub struct Link {
     /// elsewhere.
     #[serde(default)]
     pub comment_seen: BTreeMap<String, [u64; 2]>,
+    /// Hub field -> fingerprint of the rich text jira-sync last wrote to it on this issue,
+    /// as the site shows it (its media placeholders and mentions differ from the hub's
+    /// form): a read with that fingerprint is that write, i.e. the base, not an edit.
+    #[serde(default)]
+    pub written: BTreeMap<String, u64>,
     /// Jira's `updated` when last read.
     pub updated: Option<String>,
     /// Why the census no longer finds the issue (deleted, moved, out of the JQL); such a
@@ -170,6 +175,7 @@ impl Link {
             base: BTreeMap::new(),
             comments: BTreeMap::new(),
             comment_seen: BTreeMap::new(),
+            written: BTreeMap::new(),
             updated: None,
             missing: None,
             parked: BTreeMap::new(),

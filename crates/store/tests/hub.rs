@@ -26,6 +26,7 @@ fn link(site: &str, connector: &str, record: u64, issue: &str) -> Link {
         base: BTreeMap::from([("summary".to_owned(), json!("s"))]),
         comments: BTreeMap::new(),
         comment_seen: BTreeMap::new(),
+        written: BTreeMap::new(),
         updated: None,
         missing: None,
         parked: BTreeMap::new(),

@@ -474,6 +474,20 @@ impl Pair {
         panic!("no link for {site} {key}");
     }
 
+    /// A new Task in acme's SEC made by Ann, with `fields` (a JSON object) beside its
+    /// summary: its key.
+    pub fn acme_task(&self, summary: &str, fields: Value) -> String {
+        let mut f = json!({ "project": { "key": "SEC" }, "issuetype": { "name": "Task" },
+                            "summary": summary });
+        for (k, v) in fields.as_object().into_iter().flatten() {
+            f[k] = v.clone();
+        }
+        self.sim
+            .control()
+            .create_issue("acme", "ann@acme.example", &json!({ "fields": f }))
+            .unwrap()
+    }
+
     /// Every comment of `site`'s issue `key`, oldest first, as (text, the name of the role or
     /// group it is restricted to or "", `jsdPublic` where the project is a service desk).
     pub fn comment_thread(&self, site: &str, key: &str) -> Vec<(String, String, Option<bool>)> {

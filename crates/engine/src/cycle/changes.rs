@@ -68,6 +68,10 @@ impl Engine {
                 continue;
             }
             if let Some((k, v)) = to_jira(conn, &ctx.field_types, name, &h) {
+                let (v, print) = self.rich_write(me, ctx, record.id, work, v).await?;
+                if let Some(print) = print {
+                    link.written.insert(name.clone(), print);
+                }
                 edit.insert(k, v);
                 edited.push(name.clone());
             } else if name == "parent" {

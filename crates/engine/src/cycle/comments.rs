@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use super::changes::jira_words;
 use super::{Engine, EngineError, PROPERTY, Report, SiteCtx, Work, jira_time};
 use crate::plan::{FieldRefusal, Refusal, fnv1a};
+use crate::rich::{self, Sources};
 
 /// The property that makes a comment a service-desk internal note.
 const INTERNAL: &str = "sd.public.comment";
@@ -56,7 +57,7 @@ pub(super) fn hub_comment(me: &ConnectorRef, c: &Value) -> HubComment {
     let (visibility, internal) = audience(c);
     HubComment {
         id: format!("{}/{}/{cid}", me.site, me.connector),
-        body: c["body"].clone(),
+        body: rich::tag(&c["body"], &me.site),
         author: c["author"]["displayName"]
             .as_str()
             .unwrap_or("someone")
@@ -85,6 +86,7 @@ pub(super) fn merge_comments(
     list: &[Value],
     complete: bool,
     now: DateTime<Utc>,
+    sources: &Sources,
 ) {
     let mut present = BTreeSet::new();
     for c in list {
@@ -122,7 +124,9 @@ pub(super) fn merge_comments(
                 // Edited in Jira since last synced here: the later edit wins.
                 let at = c["updated"].as_str().and_then(jira_time).unwrap_or(now);
                 if hc.deleted.is_none() && hc.edited.is_none_or(|e| at >= e) {
-                    hc.body = c["body"].clone();
+                    // Other sites' media come back from their placeholders, never dropped.
+                    let body = rich::tag(&c["body"], &me.site);
+                    hc.body = rich::to_hub(&body, &me.site, &[&hc.body], sources);
                     hc.visibility = visibility;
                     hc.internal = internal;
                     hc.edited = Some(at);
@@ -235,9 +239,10 @@ impl Engine {
             if c.internal {
                 props.push((INTERNAL.into(), json!({ "internal": true })));
             }
+            let body = self.rich_for(me, ctx, record.id, work, &c.body).await?;
             let sent = ctx
                 .client
-                .add_comment(&key, c.body.clone(), c.visibility.clone(), props)
+                .add_comment(&key, body, c.visibility.clone(), props)
                 .await;
             // An answer lost on the way leaves the intent pending: the next pull finds the
             // comment by its marker instead of adding it twice.
@@ -298,9 +303,10 @@ impl Engine {
         if synced == hub_print(c) {
             return Ok(());
         }
+        let body = self.rich_for(me, ctx, record.id, work, &c.body).await?;
         match ctx
             .client
-            .edit_comment(&key, &cid, c.body.clone(), c.visibility.clone())
+            .edit_comment(&key, &cid, body, c.visibility.clone())
             .await
         {
             Ok(edited) => {

@@ -3,7 +3,7 @@
 use jira_sync_config::ConnectorRef;
 use serde_json::{Value, json};
 
-use super::{Engine, EngineError, PEOPLE_TTL, Report, SiteCtx, locked};
+use super::{Engine, EngineError, Report, SiteCtx, locked};
 use crate::mapping::{PEOPLE, Person, person_on};
 use crate::plan::Refusal;
 
@@ -33,24 +33,7 @@ impl Engine {
             }
             Person::Lookup(email) => email,
         };
-        let now = (self.now)();
-        let key = (me.site.clone(), email);
-        let cached = locked(&self.people)
-            .get(&key)
-            .filter(|(at, _)| now - *at < PEOPLE_TTL)
-            .map(|(_, id)| id.clone());
-        let id = match cached {
-            Some(id) => id,
-            None => {
-                let id = ctx
-                    .client
-                    .user_by_email(&key.1)
-                    .await?
-                    .map(|u| u.account_id);
-                locked(&self.people).insert(key, (now, id.clone()));
-                id
-            }
-        };
+        let id = self.account_by_email(me, ctx, &email).await?;
         match id {
             Some(id) => Ok(Some(json!({ "accountId": id }))),
             None => {

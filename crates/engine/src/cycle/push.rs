@@ -137,7 +137,7 @@ impl Engine {
         // Fields a create was refused for (or could not carry) and sent without: parked on
         // the new link.
         let mut refused_on_create: HashMap<RecordId, Vec<FieldRefusal>> = HashMap::new();
-        for rid in self.scope(me, work)? {
+        'records: for rid in self.scope(me, work)? {
             if work.cancel.is_cancelled() {
                 break;
             }
@@ -267,7 +267,16 @@ impl Engine {
                         .and_then(|v| to_jira(conn, &ctx.field_types, name, v))
                         .filter(|(_, v)| !v.is_null())
                     {
-                        f.insert(k, v);
+                        match self.rich_write(me, ctx, rid, work, v).await {
+                            Ok((v, _)) => {
+                                f.insert(k, v);
+                            }
+                            Err(e) => {
+                                note_failure(me, report, work, format!("record {rid}"), e)?;
+                                work.done.push(intent);
+                                continue 'records;
+                            }
+                        }
                     }
                 }
                 for name in PEOPLE {
@@ -431,6 +440,15 @@ impl Engine {
                     &created.key,
                 );
                 link.base = base;
+                // Rich text as this site shows what was written (placeholders, mentions).
+                for (id, v) in details["fields"].as_object().into_iter().flatten() {
+                    if crate::rich::is_doc(v)
+                        && let Some(name) = sent_ids.get(id)
+                    {
+                        let print = crate::rich::print(&crate::rich::tag(v, &me.site));
+                        link.written.insert(name.clone(), print);
+                    }
+                }
                 for r in refused_on_create.remove(&record.id).unwrap_or_default() {
                     // Not written: the next pull reads what Jira has instead.
                     link.base.remove(&r.field);

@@ -237,6 +237,35 @@ pub async fn find_users(
 }
 
 #[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GetUser {
+    account_id: Option<String>,
+}
+
+/// `GET /user?accountId=` (`getUser`): one account of the site, its email shown only where
+/// its profile visibility allows; 404 for an account the site does not know.
+pub async fn get_user(
+    Extension(c): Extension<Caller>,
+    Query(q): Query<GetUser>,
+) -> Result<Json<Value>, JiraError> {
+    let Some(id) = q.account_id else {
+        return Err(JiraError::bad_request(
+            "The accountId query parameter needs to be provided.",
+        ));
+    };
+    let site = lock(&c.site);
+    let me = c.account_id();
+    site.accounts
+        .get(&id)
+        .map(|a| Json(render::user(a, &c.base, a.account_id == me)))
+        .ok_or_else(|| {
+            JiraError::not_found(
+                "Specified user does not exist or you do not have required permissions",
+            )
+        })
+}
+
+#[derive(Deserialize)]
 pub struct CreateMetaPath {
     #[serde(rename = "projectIdOrKey")]
     project: String,

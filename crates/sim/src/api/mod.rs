@@ -57,6 +57,7 @@ pub fn router(app: App) -> Router<App> {
     let api = Router::new()
         .route("/myself", get(meta::myself))
         .route("/serverInfo", get(meta::server_info))
+        .route("/user", get(meta::get_user))
         .route("/user/search", get(meta::find_users))
         .route("/field", get(meta::fields))
         .route("/issuetype", get(meta::issue_types))

@@ -1,0 +1,387 @@
+//! Rich text across sites: the media and mentions of an Atlassian Document Format body
+//! (descriptions, paragraph fields, comments), which name things of one site (reference
+//! jira-cloud-api.md section 11.10).
+//!
+//! - A `media` node's `id` names a file in one site's media store; on another site it shows
+//!   as a broken file. So in the hub each media and mention node carries the site it was
+//!   read on ([`SITE_ATTR`], never sent to Jira), and a body written to another site shows
+//!   each of that site's media blocks as a visible placeholder naming the file and linking
+//!   to the source issue ([`for_site`]).
+//! - Read back from the mirror, a placeholder is the media node again, and a body edited on
+//!   a mirror, or replaced through the hub API, keeps every media node of other sites
+//!   ([`to_hub`], [`keep_media`]): Jira deletes an attachment whose node a rewrite drops,
+//!   with no restore.
+//! - A mention names an Atlassian account; on a site where the person's email maps to an
+//!   account it names that account, elsewhere it is the display name as plain text
+//!   ([`Mentions`]).
+
+use std::collections::{BTreeMap, VecDeque};
+
+use serde_json::{Value, json};
+
+/// The attribute on a hub `media`, `mediaInline` or `mention` node that names the site it
+/// was read on. It is never written to Jira.
+pub const SITE_ATTR: &str = "jiraSyncSite";
+
+/// Where each site's media live for one record: site -> (issue key, browse URL of the
+/// record's issue there, e.g. `https://acme.atlassian.net/browse/SEC-1`).
+pub type Sources = BTreeMap<String, (String, String)>;
+
+/// Resolved mentions for one write: (site read on, account id) -> the account to name on
+/// the target, or `None` where the person has no account there (written as plain text).
+pub type Mentions = BTreeMap<(String, String), Option<String>>;
+
+/// Whether `v` is an ADF document.
+pub fn is_doc(v: &Value) -> bool {
+    v.get("type").and_then(Value::as_str) == Some("doc") && v.get("content").is_some()
+}
+
+fn is_media_block(node: &Value) -> bool {
+    matches!(node["type"].as_str(), Some("mediaSingle" | "mediaGroup"))
+}
+
+/// The site a media block (its first `media` child) or an inline node was read on.
+fn site_of(node: &Value) -> Option<&str> {
+    if is_media_block(node) {
+        return node["content"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find_map(|m| m["attrs"][SITE_ATTR].as_str());
+    }
+    node["attrs"][SITE_ATTR].as_str()
+}
+
+/// The media ids of a media unit (see [`media_units`]).
+fn media_ids(unit: &Value) -> Vec<String> {
+    if !is_media_block(unit) {
+        return unit["attrs"]["id"]
+            .as_str()
+            .map(str::to_owned)
+            .into_iter()
+            .collect();
+    }
+    unit["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|m| m["attrs"]["id"].as_str().map(str::to_owned))
+        .collect()
+}
+
+/// The media units of `v`, in document order: each media block (`mediaSingle`,
+/// `mediaGroup`, whose `media` children go with it) and each inline file (`mediaInline`, or
+/// a `media` node outside a block).
+fn media_units<'a>(v: &'a Value, out: &mut Vec<&'a Value>) {
+    for child in v["content"].as_array().into_iter().flatten() {
+        if is_media_block(child) || matches!(child["type"].as_str(), Some("mediaInline" | "media"))
+        {
+            out.push(child);
+        } else {
+            media_units(child, out);
+        }
+    }
+}
+
+/// Applies `f` to every node of `v` (children first), replacing each by what it returns.
+fn map_nodes(v: &Value, f: &mut dyn FnMut(Value) -> Vec<Value>) -> Value {
+    let mut out = v.clone();
+    if let Some(content) = v.get("content").and_then(Value::as_array) {
+        let mut children = Vec::new();
+        for child in content {
+            let mapped = map_nodes(child, f);
+            children.extend(f(mapped));
+        }
+        out["content"] = Value::Array(children);
+    }
+    out
+}
+
+/// Visits every node of `v`.
+fn each_node<'a>(v: &'a Value, f: &mut dyn FnMut(&'a Value)) {
+    for child in v["content"].as_array().into_iter().flatten() {
+        f(child);
+        each_node(child, f);
+    }
+}
+
+/// A document read on `site` with its `media`, `mediaInline` and `mention` nodes tagged
+/// with that site (nodes already tagged keep their tag).
+pub fn tag(doc: &Value, site: &str) -> Value {
+    if !is_doc(doc) {
+        return doc.clone();
+    }
+    map_nodes(doc, &mut |mut node| {
+        if matches!(
+            node["type"].as_str(),
+            Some("media" | "mediaInline" | "mention")
+        ) && node["attrs"].is_object()
+            && node["attrs"].get(SITE_ATTR).is_none()
+        {
+            node["attrs"][SITE_ATTR] = json!(site);
+        }
+        vec![node]
+    })
+}
+
+/// `attrs` without the hub's site tag.
+fn untagged(mut node: Value) -> Value {
+    if let Some(a) = node.get_mut("attrs").and_then(Value::as_object_mut) {
+        a.remove(SITE_ATTR);
+    }
+    node
+}
+
+/// The file names of a media block or inline node: each `media` node's `alt`, else "an
+/// image" (in a `mediaSingle`) or "a file".
+fn names(node: &Value) -> String {
+    let unnamed = if node["type"] == "mediaSingle" {
+        "an image"
+    } else {
+        "a file"
+    };
+    let alt = |m: &Value| {
+        m["attrs"]["alt"]
+            .as_str()
+            .filter(|a| !a.trim().is_empty())
+            .unwrap_or(unnamed)
+            .to_owned()
+    };
+    if !is_media_block(node) {
+        return alt(node);
+    }
+    let all: Vec<String> = node["content"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["type"] == "media")
+        .map(alt)
+        .collect();
+    if all.is_empty() {
+        unnamed.to_owned()
+    } else {
+        all.join(", ")
+    }
+}
+
+/// The text nodes naming where a media node's file is: a link to the source issue, or the
+/// site's name when the record has no issue known there.
+fn where_from(site: &str, sources: &Sources) -> Vec<Value> {
+    match sources.get(site) {
+        Some((key, url)) => vec![
+            json!({ "type": "text", "text": " (attached to " }),
+            json!({ "type": "text", "text": key, "marks": [{ "type": "link", "attrs": { "href": url } }] }),
+            json!({ "type": "text", "text": ", not copied here)" }),
+        ],
+        None => vec![
+            json!({ "type": "text", "text": format!(" (attached on {site}, not copied here)") }),
+        ],
+    }
+}
+
+/// The placeholder a mirror shows for media block `node` of `site`: a paragraph naming the
+/// files and linking to the source issue.
+fn block_placeholder(node: &Value, site: &str, sources: &Sources) -> Value {
+    let mut content = vec![json!({ "type": "text", "text": format!("📎 {}", names(node)) })];
+    content.extend(where_from(site, sources));
+    json!({ "type": "paragraph", "content": content })
+}
+
+/// The placeholder of an inline media node of `site`: its name, linked to the source issue.
+fn inline_placeholder(node: &Value, site: &str, sources: &Sources) -> Value {
+    match sources.get(site) {
+        Some((_, url)) => json!({
+            "type": "text",
+            "text": format!("📎 {}", names(node)),
+            "marks": [{ "type": "link", "attrs": { "href": url } }],
+        }),
+        None => json!({ "type": "text", "text": format!("📎 {} (on {site})", names(node)) }),
+    }
+}
+
+/// The mention (or text) that names the person of mention `node` on the target.
+fn mention_on(node: Value, mentions: &Mentions) -> Value {
+    let site = node["attrs"][SITE_ATTR].as_str().map(str::to_owned);
+    let id = node["attrs"]["id"].as_str().unwrap_or_default().to_owned();
+    let found = site.and_then(|s| mentions.get(&(s, id.clone())).cloned());
+    match found {
+        // Not a foreign mention (same site, or untagged): as it is.
+        None => untagged(node),
+        Some(Some(target)) => {
+            let mut n = untagged(node);
+            n["attrs"]["id"] = json!(target);
+            n
+        }
+        Some(None) => {
+            let text = node["attrs"]["text"]
+                .as_str()
+                .filter(|t| !t.is_empty())
+                .unwrap_or("@someone");
+            json!({ "type": "text", "text": text })
+        }
+    }
+}
+
+/// The hub document `doc` as written on `site`: that site's own media and mentions as they
+/// are (without the hub's tag), another site's media blocks and inline media as
+/// placeholders linking to the source issue, another site's mentions as `mentions` says.
+/// Untagged media (a document given through the hub API) are written as they are.
+pub fn for_site(doc: &Value, site: &str, sources: &Sources, mentions: &Mentions) -> Value {
+    if !is_doc(doc) {
+        return doc.clone();
+    }
+    write_node(doc, site, sources, mentions)
+}
+
+/// One node of a hub document as written on `site` (top-down: a media block is replaced
+/// whole, with its `media` children).
+fn write_node(node: &Value, site: &str, sources: &Sources, mentions: &Mentions) -> Value {
+    let foreign = site_of(node).filter(|s| *s != site);
+    match (node["type"].as_str(), foreign) {
+        (Some("mediaSingle" | "mediaGroup"), Some(from)) => block_placeholder(node, from, sources),
+        (Some("mediaInline" | "media"), Some(from)) => inline_placeholder(node, from, sources),
+        (Some("mention"), Some(_)) => mention_on(node.clone(), mentions),
+        (Some("media" | "mediaInline" | "mention"), None) => untagged(node.clone()),
+        _ => {
+            let mut out = node.clone();
+            if let Some(content) = node.get("content").and_then(Value::as_array) {
+                out["content"] = content
+                    .iter()
+                    .map(|c| write_node(c, site, sources, mentions))
+                    .collect();
+            }
+            out
+        }
+    }
+}
+
+/// The mentions of `doc` read on a site other than `site`: (site, account id), to resolve
+/// before [`for_site`].
+pub fn foreign_mentions(doc: &Value, site: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    each_node(doc, &mut |n| {
+        if n["type"] == "mention"
+            && let (Some(s), Some(id)) = (n["attrs"][SITE_ATTR].as_str(), n["attrs"]["id"].as_str())
+            && s != site
+            && !out.iter().any(|(a, b)| a == s && b == id)
+        {
+            out.push((s.to_owned(), id.to_owned()));
+        }
+    });
+    out
+}
+
+/// The media units (see [`media_units`]) of sites other than `site` in `doc`.
+fn foreign_media<'a>(doc: &'a Value, site: &str) -> Vec<&'a Value> {
+    let mut all = Vec::new();
+    media_units(doc, &mut all);
+    all.retain(|n| site_of(n).is_some_and(|s| s != site));
+    all
+}
+
+/// The hub form of document `read` (already [`tag`]ged) as read on `site`, given the hub's
+/// earlier forms of the same body (`previous`, the hub's current value first): each
+/// placeholder of another site's media is that media node again, and the other sites'
+/// media of the current hub value that the body no longer holds are kept (see
+/// [`keep_media`]).
+pub fn to_hub(read: &Value, site: &str, previous: &[&Value], sources: &Sources) -> Value {
+    if !is_doc(read) {
+        // Cleared (null): still not this site's to drop another site's media.
+        return match previous.first() {
+            Some(current) if read.is_null() => keep_media(read, current, Some(site)),
+            _ => read.clone(),
+        };
+    }
+    // Placeholder -> the media nodes it stands for, in document order.
+    let mut blocks: BTreeMap<String, VecDeque<Value>> = BTreeMap::new();
+    let mut inline: BTreeMap<String, VecDeque<Value>> = BTreeMap::new();
+    for prev in previous {
+        for node in foreign_media(prev, site) {
+            let from = site_of(node).unwrap_or_default();
+            let (map, shown) = if !is_media_block(node) {
+                (&mut inline, inline_placeholder(node, from, sources))
+            } else {
+                (&mut blocks, block_placeholder(node, from, sources))
+            };
+            let queue = map.entry(shown.to_string()).or_default();
+            if !queue.contains(node) {
+                queue.push_back(node.clone());
+            }
+        }
+    }
+    let restore = |map: &mut BTreeMap<String, VecDeque<Value>>, node: Value| match map
+        .get_mut(&node.to_string())
+        .and_then(VecDeque::pop_front)
+    {
+        Some(media) => media,
+        None => node,
+    };
+    let restored = map_nodes(read, &mut |node| {
+        let node = match node["type"].as_str() {
+            Some("paragraph") => restore(&mut blocks, node),
+            Some("text") => restore(&mut inline, node),
+            _ => node,
+        };
+        vec![node]
+    });
+    match previous.first() {
+        Some(current) => keep_media(&restored, current, Some(site)),
+        None => restored,
+    }
+}
+
+/// `new` with every media block and inline media node of `old` that `new` lacks (by media
+/// id) appended at its end, except those of `editor`'s own site, which that site may
+/// delete. A rewrite that comes from a mirror or the hub API (`editor` `None`) thus never
+/// drops a site's media: Jira would delete the attachment for good.
+pub fn keep_media(new: &Value, old: &Value, editor: Option<&str>) -> Value {
+    if !is_doc(old) {
+        return new.clone();
+    }
+    let mut present = Vec::new();
+    if is_doc(new) {
+        let mut units = Vec::new();
+        media_units(new, &mut units);
+        present.extend(units.into_iter().flat_map(media_ids));
+    }
+    let mut units = Vec::new();
+    media_units(old, &mut units);
+    let mut missing_blocks = Vec::new();
+    let mut missing_inline = Vec::new();
+    for n in units {
+        let lost = site_of(n).is_some_and(|s| Some(s) != editor)
+            && media_ids(n).iter().any(|id| !present.contains(id));
+        if !lost {
+            continue;
+        }
+        if is_media_block(n) {
+            missing_blocks.push(n.clone());
+        } else {
+            missing_inline.push(n.clone());
+        }
+    }
+    if missing_blocks.is_empty() && missing_inline.is_empty() {
+        return new.clone();
+    }
+    let mut out = if is_doc(new) {
+        new.clone()
+    } else {
+        json!({ "version": 1, "type": "doc", "content": [] })
+    };
+    let content = out["content"]
+        .as_array_mut()
+        .expect("a document has content");
+    content.extend(missing_blocks);
+    if !missing_inline.is_empty() {
+        content.push(json!({ "type": "paragraph", "content": missing_inline }));
+    }
+    out
+}
+
+/// The fingerprint of a body as a site shows it, to know a read of what jira-sync wrote.
+pub fn print(v: &Value) -> u64 {
+    crate::plan::fnv1a(v.to_string().as_bytes())
+}
+
+#[cfg(test)]
+mod tests;
