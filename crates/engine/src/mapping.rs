@@ -116,7 +116,23 @@ fn read_all(
     }
     for (hub, id) in &c.fields {
         let shape = types.get(id).map(String::as_str);
-        let v = custom_to_hub(shape, &fields[id]);
+        let v = match shape {
+            // People by shown email, as assignees (else by account on their own site).
+            Some("user") => person(site, &fields[id]),
+            Some("array/user") if fields[id].is_array() => {
+                let mut people: Vec<Value> = fields[id]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|u| person(site, u))
+                    .filter(|p| !p.is_null())
+                    .collect();
+                people.sort_by_key(Value::to_string);
+                people.dedup();
+                json!(people)
+            }
+            _ => custom_to_hub(shape, &fields[id]),
+        };
         out.insert(hub.clone(), crate::rich::tag(&v, site));
     }
     out
@@ -133,7 +149,12 @@ const JIRA_DATETIME: &str = "%Y-%m-%dT%H:%M:%S%.3f%z";
 /// - `datetime`: the instant in UTC, `2026-03-02T15:00:00.000Z` (two sites print the same
 ///   instant in different offsets);
 /// - `number`: a JSON float (`42` and `42.0` are one number);
-/// - anything else as read (text, ADF, dates, labels).
+/// - `group`, `version` (a group or version picker): the name; `array/group`,
+///   `array/component`, `array/version` (multi-group pickers, components, fix versions,
+///   multi-version pickers): the names, sorted. Group ids, component and version ids are
+///   per site (components and versions per project), names are what two sites share;
+/// - anything else as read (text, ADF, dates, labels). People pickers (`user`,
+///   `array/user`) are read by [`to_hub`] as assignees are ([`person`]).
 pub fn custom_to_hub(shape: Option<&str>, v: &Value) -> Value {
     if v.is_null() {
         return Value::Null;
@@ -146,17 +167,7 @@ pub fn custom_to_hub(shape: Option<&str>, v: &Value) -> Value {
                 None => v["value"].clone(),
             }
         }
-        Some("array/option") => {
-            let mut values: Vec<String> = v
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|o| o["value"].as_str().map(str::to_owned))
-                .collect();
-            values.sort();
-            values.dedup();
-            json!(values)
-        }
+        Some("array/option") => sorted(v, "value"),
         Some("datetime") => v
             .as_str()
             .and_then(|s| chrono::DateTime::parse_from_str(s, JIRA_DATETIME).ok())
@@ -170,13 +181,29 @@ pub fn custom_to_hub(shape: Option<&str>, v: &Value) -> Value {
                 },
             ),
         Some("number") => v.as_f64().map_or_else(|| v.clone(), |n| json!(n)),
+        Some("group" | "version") => v.get("name").cloned().unwrap_or_else(|| v.clone()),
+        Some("array/group" | "array/component" | "array/version") => sorted(v, "name"),
         _ => v.clone(),
     }
 }
 
+/// The `key` strings of a list of objects, sorted and without repeats.
+fn sorted(v: &Value, key: &str) -> Value {
+    let mut out: Vec<String> = v
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o[key].as_str().map(str::to_owned))
+        .collect();
+    out.sort();
+    out.dedup();
+    json!(out)
+}
+
 /// Why a field of this shape (and custom type key) cannot be mirrored, or `None` when it
 /// can: the shapes [`custom_to_hub`] knows (text, paragraph, URL, number, date, date-time,
-/// labels, select, radio, multi-select, checkboxes, cascading select). `jira-sync check`
+/// labels, select, radio, multi-select, checkboxes, cascading select, user and multi-user
+/// pickers, group and multi-group pickers, components, versions). `jira-sync check`
 /// refuses the others, naming the field, its type and this reason.
 pub fn unmappable(shape: &str, custom: Option<&str>) -> Option<String> {
     let ok = [
@@ -188,6 +215,13 @@ pub fn unmappable(shape: &str, custom: Option<&str>) -> Option<String> {
         "option-with-child",
         "array/option",
         "array/string",
+        "user",
+        "array/user",
+        "group",
+        "array/group",
+        "version",
+        "array/version",
+        "array/component",
     ];
     if ok.contains(&shape) {
         return None;
@@ -197,13 +231,6 @@ pub fn unmappable(shape: &str, custom: Option<&str>) -> Option<String> {
         match shape {
             _ if custom.ends_with(":gh-sprint") => {
                 "sprint ids belong to one site's boards, so a sprint cannot be copied to another site"
-            }
-            "user" | "array/user" => {
-                "user pickers are not mirrored yet (assignee and reporter are, by email)"
-            }
-            "group" | "array/group" => "group pickers are not mirrored yet",
-            "array/component" | "array/version" | "version" => {
-                "components and versions are not mirrored yet"
             }
             _ => "jira-sync does not know this field type (a third-party app's field?)",
         }
@@ -229,6 +256,15 @@ pub fn custom_to_jira(shape: Option<&str>, v: &Value) -> Value {
                 .into_iter()
                 .flatten()
                 .map(|x| json!({ "value": x }))
+                .collect(),
+        ),
+        // By name: a group's id, a component's or version's id belong to one site.
+        Some("group" | "version") => json!({ "name": v }),
+        Some("array/group" | "array/component" | "array/version") => Value::Array(
+            v.as_array()
+                .into_iter()
+                .flatten()
+                .map(|x| json!({ "name": x }))
                 .collect(),
         ),
         Some("datetime") => v
@@ -271,12 +307,30 @@ pub fn to_jira(
         "summary" | "description" | "labels" | "duedate" => Some((field.into(), v.clone())),
         custom => {
             let id = c.fields.get(custom)?;
+            if picker_shape(c, types, custom).is_some() {
+                // People are looked up on the target first (`Engine::picker`).
+                return None;
+            }
             Some((
                 id.clone(),
                 custom_to_jira(types.get(id).map(String::as_str), v),
             ))
         }
     }
+}
+
+/// The shape of hub field `field` when it is a people picker of this connector (`user` or
+/// `array/user`): written after its people are looked up on the target.
+pub fn picker_shape<'a>(
+    c: &Connector,
+    types: &'a BTreeMap<String, String>,
+    field: &str,
+) -> Option<&'a str> {
+    let id = c.fields.get(field)?;
+    types
+        .get(id)
+        .map(String::as_str)
+        .filter(|s| matches!(*s, "user" | "array/user"))
 }
 
 /// Jira field id -> hub field, for every field a write of this connector may carry: how a
@@ -408,6 +462,41 @@ mod tests {
             ),
             ("number", json!(42), json!(42.0), json!(42.0), json!(42.0)),
             (
+                "group",
+                json!({ "name": "auditors", "groupId": "a-1", "self": "https://a.example/rest/api/3/group?groupId=a-1" }),
+                json!({ "name": "auditors", "groupId": "b-9" }),
+                json!("auditors"),
+                json!({ "name": "auditors" }),
+            ),
+            (
+                "array/group",
+                json!([{ "name": "web", "groupId": "a-2" }, { "name": "auditors", "groupId": "a-1" }]),
+                json!([{ "name": "auditors", "groupId": "b-9" }, { "name": "web", "groupId": "b-3" }]),
+                json!(["auditors", "web"]),
+                json!([{ "name": "auditors" }, { "name": "web" }]),
+            ),
+            (
+                "array/component",
+                json!([{ "self": "https://a.example/rest/api/3/component/10000", "id": "10000", "name": "Backend" }]),
+                json!([{ "id": "31200", "name": "Backend" }]),
+                json!(["Backend"]),
+                json!([{ "name": "Backend" }]),
+            ),
+            (
+                "array/version",
+                json!([{ "id": "10001", "name": "2.0", "released": false }, { "id": "10000", "name": "1.9" }]),
+                json!([{ "id": "45000", "name": "1.9" }, { "id": "45001", "name": "2.0" }]),
+                json!(["1.9", "2.0"]),
+                json!([{ "name": "1.9" }, { "name": "2.0" }]),
+            ),
+            (
+                "version",
+                json!({ "id": "10001", "name": "2.0" }),
+                json!({ "id": "45001", "name": "2.0", "archived": false }),
+                json!("2.0"),
+                json!({ "name": "2.0" }),
+            ),
+            (
                 "date",
                 json!("2026-03-02"),
                 json!("2026-03-02"),
@@ -448,17 +537,17 @@ mod tests {
         let sprint =
             unmappable("array/json", Some("com.pyxis.greenhopper.jira:gh-sprint")).unwrap();
         assert!(sprint.contains("one site's boards"), "{sprint}");
-        assert!(unmappable("user", None).unwrap().contains("user pickers"));
-        assert!(
-            unmappable("array/group", None)
-                .unwrap()
-                .contains("group pickers")
-        );
-        assert!(
-            unmappable("array/version", None)
-                .unwrap()
-                .contains("versions")
-        );
+        for ok in [
+            "user",
+            "array/user",
+            "group",
+            "array/group",
+            "version",
+            "array/version",
+            "array/component",
+        ] {
+            assert_eq!(unmappable(ok, None), None, "{ok}");
+        }
         assert!(
             unmappable("any", Some("com.acme.app:thing"))
                 .unwrap()

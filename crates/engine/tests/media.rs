@@ -155,20 +155,7 @@ async fn mentions_name_the_persons_account_on_the_target_or_their_name() {
     let c = p.sim.control();
     // Cara works on both sites (one email, an account on each); Dan only on acme.
     let account = |site: &str, name: &str, email: &str| {
-        c.create_account(
-            site,
-            AccountSpec {
-                account_id: None,
-                display_name: name.into(),
-                email: Some(email.into()),
-                email_visible: Some(true),
-                time_zone: None,
-                account_type: None,
-                assignable: None,
-                view_workflows: None,
-            },
-        )
-        .unwrap()
+        c.create_account(site, person_utc(name, email)).unwrap()
     };
     let cara_acme = account("acme", "Cara", "cara@shared.example");
     let cara_globex = account("globex", "Cara", "cara@shared.example");

@@ -146,6 +146,12 @@ pub struct ProjectSpec {
     /// A Jira Service Management project: its comments read with `jsdPublic` (false for
     /// internal notes). Default false.
     pub service_desk: Option<bool>,
+    /// The project's components, by name (each gets an id of this site).
+    #[serde(default)]
+    pub components: Vec<String>,
+    /// The project's versions, by name (each gets an id of this site).
+    #[serde(default)]
+    pub versions: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -300,6 +306,11 @@ impl Control {
                 Some(SiteInfo { name: n, cloud_id })
             })
             .collect()
+    }
+
+    /// The account id of the account with this email (or id) on `site`.
+    pub fn account_id(&self, site: &str, email: &str) -> Result<String, ControlError> {
+        self.with_site(site, |s| account_ref(s, email))
     }
 
     pub fn create_account(&self, site: &str, spec: AccountSpec) -> Result<String, ControlError> {
@@ -545,6 +556,8 @@ impl Control {
                 priorities: spec.priorities.clone(),
                 hidden_fields: spec.hidden_fields.clone().unwrap_or_default(),
                 service_desk: spec.service_desk.unwrap_or(false),
+                components: named_ids(&s.name, &key, "component", &spec.components),
+                versions: named_ids(&s.name, &key, "version", &spec.versions),
             });
             Ok(id)
         })?;
@@ -780,4 +793,16 @@ pub fn account_ref(s: &Site, r: &str) -> Result<String, ControlError> {
 pub(crate) fn issue_ref(s: &Site, r: &str) -> Result<u64, ControlError> {
     s.issue_id(r)
         .ok_or_else(|| ControlError::NotFound(format!("no issue `{r}` on site {}", s.name)))
+}
+
+/// (id, name) for each name, with ids that differ between sites as Jira's do.
+fn named_ids(site: &str, project: &str, what: &str, names: &[String]) -> Vec<(String, String)> {
+    let mut h = DefaultHasher::new();
+    (site, project, what).hash(&mut h);
+    let base = 10000 + (h.finish() % 900) * 100;
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| ((base + i as u64).to_string(), n.clone()))
+        .collect()
 }

@@ -673,6 +673,19 @@ pub enum FieldKind {
     /// sprints with their boards (reference jira-cloud-api.md section 11.7). Sprint ids
     /// belong to one site's boards.
     Sprint,
+    /// A user picker: written `{"accountId"}`, read as the user.
+    User,
+    /// A multi-user picker: `[{"accountId"}]`.
+    MultiUser,
+    /// A group picker: written `{"name"}` or `{"groupId"}` (a bare string is refused), read
+    /// as `{"name", "groupId", "self"}`.
+    Group,
+    /// A multi-group picker: `[{"name"}]`.
+    MultiGroup,
+    /// A version picker: one of the project's versions, `{"name"}` or `{"id"}`.
+    Version,
+    /// A multi-version picker: `[{"name"}]`.
+    MultiVersion,
 }
 
 impl FieldKind {
@@ -722,6 +735,9 @@ pub struct Project {
     pub hidden_fields: Vec<String>,
     /// A Jira Service Management project: its comments read with `jsdPublic`.
     pub service_desk: bool,
+    /// Its components and versions as (id, name): per project, ids per site.
+    pub components: Vec<(String, String)>,
+    pub versions: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone)]

@@ -25,6 +25,8 @@ pub const SYSTEM_FIELDS: &[(&str, &str, &str)] = &[
     ("resolution", "Resolution", "resolution"),
     ("parent", "Parent", "issuelink"),
     ("labels", "Labels", "array"),
+    ("components", "Components", "array"),
+    ("fixVersions", "Fix versions", "array"),
     ("issuetype", "Issue Type", "issuetype"),
     ("project", "Project", "project"),
     ("created", "Created", "datetime"),
@@ -228,6 +230,45 @@ pub fn comment(
     v
 }
 
+const CFT_USER: &str = "com.atlassian.jira.plugin.system.customfieldtypes:userpicker";
+const CFT_MULTI_USER: &str = "com.atlassian.jira.plugin.system.customfieldtypes:multiuserpicker";
+const CFT_GROUP: &str = "com.atlassian.jira.plugin.system.customfieldtypes:grouppicker";
+const CFT_MULTI_GROUP: &str = "com.atlassian.jira.plugin.system.customfieldtypes:multigrouppicker";
+const CFT_VERSION: &str = "com.atlassian.jira.plugin.system.customfieldtypes:version";
+const CFT_MULTI_VERSION: &str = "com.atlassian.jira.plugin.system.customfieldtypes:multiversion";
+
+/// A stored component, version or group (`{"id"|"groupId", "name"}`) as Jira reads it,
+/// with its `self` URL.
+fn with_self_of(kind: &str, v: &Value, base: &str) -> Value {
+    let mut o = v.clone();
+    match kind {
+        "group" => {
+            o["self"] = json!(format!(
+                "{base}/rest/api/3/group?groupId={}",
+                v["groupId"].as_str().unwrap_or_default()
+            ));
+        }
+        _ => {
+            o["self"] = json!(format!(
+                "{base}/rest/api/3/{kind}/{}",
+                v["id"].as_str().unwrap_or_default()
+            ));
+            if kind == "version" {
+                o["archived"] = json!(false);
+                o["released"] = json!(false);
+            }
+        }
+    }
+    o
+}
+
+fn list_of(v: &Value, one: impl Fn(&Value) -> Value) -> Value {
+    match v {
+        Value::Array(items) => Value::Array(items.iter().map(one).collect()),
+        _ => Value::Null,
+    }
+}
+
 pub fn custom_field_schema(f: &CustomField) -> Value {
     let custom_id: i64 = f.id.trim_start_matches("customfield_").parse().unwrap_or(0);
     let (ty, custom, items) = match &f.kind {
@@ -281,6 +322,12 @@ pub fn custom_field_schema(f: &CustomField) -> Value {
             "com.pyxis.greenhopper.jira:gh-sprint",
             Some("json"),
         ),
+        FieldKind::User => ("user", CFT_USER, None),
+        FieldKind::MultiUser => ("array", CFT_MULTI_USER, Some("user")),
+        FieldKind::Group => ("group", CFT_GROUP, None),
+        FieldKind::MultiGroup => ("array", CFT_MULTI_GROUP, Some("group")),
+        FieldKind::Version => ("version", CFT_VERSION, None),
+        FieldKind::MultiVersion => ("array", CFT_MULTI_VERSION, Some("version")),
     };
     let mut v = json!({ "type": ty, "custom": custom, "customId": custom_id });
     if let Some(items) = items {
@@ -386,6 +433,12 @@ fn field_value(
             json!({ "comments": comments, "self": format!("{base}/rest/api/3/issue/{}/comment", issue.id),
                     "maxResults": comments.len(), "total": total, "startAt": start_at })
         }
+        "components" => list_of(issue.custom.get(id).unwrap_or(&Value::Null), |x| {
+            with_self_of("component", x, base)
+        }),
+        "fixVersions" => list_of(issue.custom.get(id).unwrap_or(&Value::Null), |x| {
+            with_self_of("version", x, base)
+        }),
         custom => {
             let def = site.field(custom)?;
             let v = issue.custom.get(custom).cloned().unwrap_or(Value::Null);
@@ -418,6 +471,14 @@ fn field_value(
                         )
                     })
                     .unwrap_or(Value::Null),
+                (FieldKind::User, Value::String(id)) => user_ref(site, Some(id), base),
+                (FieldKind::MultiUser, _) => list_of(&v, |id| {
+                    user_ref(site, id.as_str().map(str::to_owned).as_ref(), base)
+                }),
+                (FieldKind::Group, Value::Object(_)) => with_self_of("group", &v, base),
+                (FieldKind::MultiGroup, _) => list_of(&v, |g| with_self_of("group", g, base)),
+                (FieldKind::Version, Value::Object(_)) => with_self_of("version", &v, base),
+                (FieldKind::MultiVersion, _) => list_of(&v, |x| with_self_of("version", x, base)),
                 (FieldKind::Sprint, Value::Number(n)) => {
                     json!([{ "id": n, "name": format!("Sprint {n}"),
                     "state": "active", "boardId": 1, "goal": "" }])

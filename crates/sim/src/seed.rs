@@ -218,7 +218,13 @@ pub fn generate(
                         .to_string()
                 ),
                 FieldKind::Labels => json!([rng.pick(LABELS)]),
-                FieldKind::Sprint => Value::Null,
+                FieldKind::Sprint
+                | FieldKind::User
+                | FieldKind::MultiUser
+                | FieldKind::Group
+                | FieldKind::MultiGroup
+                | FieldKind::Version
+                | FieldKind::MultiVersion => Value::Null,
                 FieldKind::Cascading(tree) => {
                     let (parent, children) = rng.pick(tree);
                     json!({ "value": parent, "child": { "value": rng.pick(children) } })

@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+pub use crate::world::person_utc;
 use jira_sim::Simulator;
 pub use jira_sim::control::{AccountSpec, FieldSpec, ProjectSpec, SiteSpec};
 use jira_sync_client::{Client, NoObserver};
@@ -63,7 +64,8 @@ pub async fn pair_shaped(seed: usize, ops_extra: &str, shape: impl FnOnce(&mut S
 }
 
 /// A custom field mirrored between the pair: its hub name and its field on acme and on
-/// globex (each site gives it its own id, and its options their own ids).
+/// globex (each site gives it its own id, and its options their own ids). A field of type
+/// `system` is a system field (its `id`, e.g. `components`): mapped, not created.
 pub type MirroredField = (String, FieldSpec, FieldSpec);
 
 /// A pair that also mirrors `fields`, with both sites shaped by `shape(acme, globex)`
@@ -123,8 +125,11 @@ async fn pair_built(
         ..Default::default()
     };
     for (_, a, g) in mirrored {
-        acme.fields.push(a.clone());
-        globex.fields.push(g.clone());
+        for (site, f) in [(&mut acme, a), (&mut globex, g)] {
+            if f.kind != "system" {
+                site.fields.push(f.clone());
+            }
+        }
     }
     shape(&mut acme, &mut globex);
     c.create_site(acme).unwrap();

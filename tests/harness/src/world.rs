@@ -16,6 +16,11 @@ pub fn person(name: &str, email: &str, time_zone: &str) -> AccountSpec {
     }
 }
 
+/// A person in UTC whose email others see.
+pub fn person_utc(name: &str, email: &str) -> AccountSpec {
+    person(name, email, "UTC")
+}
+
 /// The workflow `ops`: Open -> Working (Start), any -> Closed (Close), Closed -> Open
 /// (Reopen). Its status names differ from the default workflow's, as two companies' do.
 pub fn ops_workflow() -> WorkflowSpec {

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use super::comments::pending_comments;
 use super::{Engine, EngineError, PROPERTY, Report, SiteCtx, Work};
-use crate::mapping::{PEOPLE, sent_fields, to_jira};
+use crate::mapping::{PEOPLE, picker_shape, sent_fields, to_jira};
 use crate::plan::{FieldRefusal, Refusal, Write, WriteInput, fnv1a, plan_writes, refused_fields};
 
 impl Engine {
@@ -74,6 +74,21 @@ impl Engine {
                 }
                 edit.insert(k, v);
                 edited.push(name.clone());
+            } else if let Some(shape) = picker_shape(conn, &ctx.field_types, name) {
+                match self.picker(me, ctx, shape, &h).await? {
+                    Ok(v) => {
+                        edit.insert(conn.fields[name].clone(), v);
+                        edited.push(name.clone());
+                    }
+                    Err(message) => {
+                        let r = FieldRefusal {
+                            field: name.clone(),
+                            reason: Refusal::ValueNotAllowed,
+                            message,
+                        };
+                        self.park_field(me, conn, record, link, r, now, report);
+                    }
+                }
             } else if name == "parent" {
                 let want = self.parent_on(me, Some(&h), work)?;
                 if let (ParentOn::Key(a), ParentOn::Key(b)) =

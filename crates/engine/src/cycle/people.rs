@@ -43,6 +43,50 @@ impl Engine {
         }
     }
 
+    /// The Jira value of a people picker (`shape` `user` or `array/user`) for hub value
+    /// `hub` on this connector's site: each person by account id, found as assignees are
+    /// (by shown email). `Err(why)` when a person has no account here: the field is then
+    /// parked, never written with someone left out (that would read back as a removal).
+    pub(super) async fn picker(
+        &self,
+        me: &ConnectorRef,
+        ctx: &SiteCtx,
+        shape: &str,
+        hub: &Value,
+    ) -> Result<Result<Value, String>, EngineError> {
+        if hub.is_null() {
+            return Ok(Ok(Value::Null));
+        }
+        let people: Vec<&Value> = if shape == "array/user" {
+            hub.as_array().into_iter().flatten().collect()
+        } else {
+            vec![hub]
+        };
+        let mut out = Vec::new();
+        for p in people {
+            match person_on(&me.site, "picker", p) {
+                Person::Write(v) => out.push(v),
+                Person::Skip => {}
+                Person::Unmapped => {
+                    return Ok(Err("a person in this field shows no email on the site it was set on, so no account here can be matched to them".into()));
+                }
+                Person::Lookup(email) => match self.account_by_email(me, ctx, &email).await? {
+                    Some(id) => out.push(json!({ "accountId": id })),
+                    None => {
+                        return Ok(Err(
+                            "a person in this field has no account on this site showing the same email".into(),
+                        ));
+                    }
+                },
+            }
+        }
+        Ok(Ok(if shape == "array/user" {
+            Value::Array(out)
+        } else {
+            out.into_iter().next().unwrap_or(Value::Null)
+        }))
+    }
+
     /// `field` (a person) is not written by this connector again while the process runs.
     pub(super) fn refuse_person(&self, me: &ConnectorRef, field: &str, why: &str) {
         tracing::warn!(site = %me.site, connector = %me.connector, field = %field, reason = %why, "Jira's screen does not take this field here; it is left unset from now on.");

@@ -279,6 +279,33 @@ impl Engine {
                         }
                     }
                 }
+                for (name, shape) in fields.iter().filter_map(|n| {
+                    crate::mapping::picker_shape(conn, &ctx.field_types, n).map(|s| (n, s))
+                }) {
+                    let Some(hub) = record.fields.get(name).filter(|v| !v.is_null()) else {
+                        continue;
+                    };
+                    match self.picker(me, ctx, shape, hub).await {
+                        Ok(Ok(v)) => {
+                            f.insert(conn.fields[name].clone(), v);
+                        }
+                        Ok(Err(message)) => {
+                            refused_on_create
+                                .entry(rid)
+                                .or_default()
+                                .push(FieldRefusal {
+                                    field: name.clone(),
+                                    reason: Refusal::ValueNotAllowed,
+                                    message,
+                                });
+                        }
+                        Err(e) => {
+                            note_failure(me, report, work, format!("record {rid}"), e)?;
+                            work.done.push(intent);
+                            continue 'records;
+                        }
+                    }
+                }
                 for name in PEOPLE {
                     let hub = record.fields.get(name).unwrap_or(&Value::Null);
                     match self.person(me, ctx, name, hub, report).await {

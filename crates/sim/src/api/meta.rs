@@ -48,8 +48,11 @@ pub async fn fields(Extension(c): Extension<Caller>) -> Json<Value> {
         .iter()
         .map(|(id, name, ty)| {
             let mut schema = json!({ "type": ty, "system": id });
-            if *id == "labels" {
-                schema["items"] = json!("string");
+            match *id {
+                "labels" => schema["items"] = json!("string"),
+                "components" => schema["items"] = json!("component"),
+                "fixVersions" => schema["items"] = json!("version"),
+                _ => {}
             }
             json!({ "id": id, "key": id, "name": name, "custom": false, "orderable": *id != "status",
                     "navigable": *id != "comment", "searchable": true, "clauseNames": [id], "schema": schema })
@@ -414,6 +417,23 @@ fn screen_fields(
             json!({ "type": "issuelink", "system": "parent" }),
             ty.hierarchy_level < 0,
             None,
+        ));
+    }
+    // The project's components and versions, on the default screens.
+    for (id, name, kind, list) in [
+        ("components", "Components", "component", &project.components),
+        ("fixVersions", "Fix versions", "version", &project.versions),
+    ] {
+        let allowed = list
+            .iter()
+            .map(|(i, n)| json!({ "self": format!("{base}/rest/api/3/{kind}/{i}"), "id": i, "name": n }))
+            .collect();
+        fields.push(meta(
+            id,
+            name,
+            json!({ "type": "array", "items": kind, "system": id }),
+            false,
+            Some(allowed),
         ));
     }
     for f in &site.fields {

@@ -16,7 +16,8 @@ pub struct FieldSpec {
     pub id: Option<String>,
     pub name: String,
     /// `text`, `textarea`, `number`, `date`, `datetime`, `select`, `multiselect`,
-    /// `cascading`, `labels` or `sprint`.
+    /// `cascading`, `labels`, `sprint`, `user`, `multiuser`, `group`, `multigroup`,
+    /// `version` or `multiversion` (the project's versions).
     #[serde(rename = "type")]
     pub kind: String,
     /// The options of a `select` or `multiselect` field; `parent>child` for `cascading`.
@@ -34,6 +35,12 @@ impl Control {
             "labels" => FieldKind::Labels,
             "sprint" => FieldKind::Sprint,
             "datetime" => FieldKind::DateTime,
+            "user" => FieldKind::User,
+            "multiuser" => FieldKind::MultiUser,
+            "group" => FieldKind::Group,
+            "multigroup" => FieldKind::MultiGroup,
+            "version" => FieldKind::Version,
+            "multiversion" => FieldKind::MultiVersion,
             "cascading" if !spec.options.is_empty() => {
                 // `parent>child` per option.
                 let mut tree: Vec<(String, Vec<String>)> = Vec::new();
@@ -54,7 +61,7 @@ impl Control {
             "multiselect" if !spec.options.is_empty() => FieldKind::MultiSelect(spec.options),
             other => {
                 return Err(ControlError::Invalid(format!(
-                    "field type `{other}` is not one of text, textarea, number, date, datetime, labels, sprint, select, multiselect or cascading (with options)"
+                    "field type `{other}` is not one of text, textarea, number, date, datetime, labels, sprint, user, multiuser, group, multigroup, version, multiversion, select, multiselect or cascading (with options)"
                 )));
             }
         };

@@ -73,6 +73,17 @@ pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> 
             issue.duedate = date(value)?;
             Ok(())
         }
+        // Components and versions by name or by this site's id, the project's own
+        // (reference jira-cloud-api.md section 11.7).
+        "components" | "fixVersions" => {
+            let list = named_list(site, issue.project_id, field, value)?;
+            if list.is_null() {
+                issue.custom.remove(field);
+            } else {
+                issue.custom.insert(field.to_owned(), list);
+            }
+            Ok(())
+        }
         "reporter" if !site.reporter_on_screens => Err(cannot_set(field)),
         "assignee" | "reporter" => {
             let who = if value.is_null() {
@@ -108,7 +119,7 @@ pub fn set_field(site: &Site, issue: &mut Issue, field: &str, value: &Value) -> 
             let Some(def) = site.field(custom) else {
                 return Err(cannot_set(custom));
             };
-            let v = custom_value(def, value)?;
+            let v = custom_value(site, issue.project_id, def, value)?;
             if v.is_null() {
                 issue.custom.remove(custom);
             } else {
@@ -159,11 +170,22 @@ pub(super) fn date(value: &Value) -> Result<Option<NaiveDate>, String> {
 /// The stored value of custom field `def`, or Jira's error. Options are stored as Jira
 /// reads them (`{"self","value","id"}`, the id this site gives the option); a date-time as
 /// an RFC 3339 instant.
-pub(super) fn custom_value(def: &CustomField, value: &Value) -> Result<Value, String> {
+pub(super) fn custom_value(
+    site: &Site,
+    project: u64,
+    def: &CustomField,
+    value: &Value,
+) -> Result<Value, String> {
     if value.is_null() {
         return Ok(Value::Null);
     }
     match &def.kind {
+        FieldKind::User => account(site, value),
+        FieldKind::MultiUser => each(value, |v| account(site, v)),
+        FieldKind::Group => group(site, value),
+        FieldKind::MultiGroup => each(value, |v| group(site, v)),
+        FieldKind::Version => named(site, project, "fixVersions", value),
+        FieldKind::MultiVersion => named_list(site, project, "fixVersions", value),
         FieldKind::Text => match value.as_str() {
             Some(s) if s.chars().count() <= 255 => Ok(value.clone()),
             Some(_) => Err("Text fields are limited to 255 characters.".into()),
@@ -205,6 +227,91 @@ pub(super) fn custom_value(def: &CustomField, value: &Value) -> Result<Value, St
             })
         }
     }
+}
+
+/// A list written as an array, each item by `one`; an empty list is empty (null).
+fn each(value: &Value, one: impl Fn(&Value) -> Result<Value, String>) -> Result<Value, String> {
+    let items = value
+        .as_array()
+        .ok_or_else(|| "Operation value must be an array".to_owned())?;
+    let mut out: Vec<Value> = Vec::new();
+    for item in items {
+        let v = one(item)?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(if out.is_empty() {
+        Value::Null
+    } else {
+        Value::Array(out)
+    })
+}
+
+/// A user picker's value `{"accountId"}`: stored as the account id.
+fn account(site: &Site, value: &Value) -> Result<Value, String> {
+    match value.get("accountId").and_then(Value::as_str) {
+        Some(id) if site.accounts.contains_key(id) => Ok(Value::String(id.to_owned())),
+        Some(id) => Err(format!("User '{id}' does not exist.")),
+        None => Err("Specify a valid value: an object with accountId".into()),
+    }
+}
+
+/// A group picker's value `{"name"}` or `{"groupId"}` (a bare string is refused, as Jira
+/// refuses it): stored as `{"name", "groupId"}`.
+fn group(site: &Site, value: &Value) -> Result<Value, String> {
+    if value.is_string() {
+        return Err("Can not instantiate value of type [simple type, class com.atlassian.jira.rest.api.util.GroupJsonBean] from JSON String; no single-String constructor/factory method".into());
+    }
+    let by_name = value.get("name").and_then(Value::as_str);
+    let by_id = value.get("groupId").and_then(Value::as_str);
+    site.groups
+        .iter()
+        .find(|(name, (gid, _))| by_name == Some(name.as_str()) || by_id == Some(gid.as_str()))
+        .map(|(name, (gid, _))| serde_json::json!({ "name": name, "groupId": gid }))
+        .ok_or_else(|| {
+            format!(
+                "Group '{}' does not exist.",
+                by_name.or(by_id).unwrap_or_default()
+            )
+        })
+}
+
+/// One component or version of the issue's project (`kind` `components` or
+/// `fixVersions`), by `{"name"}` or this site's `{"id"}`: stored as `{"id", "name"}`.
+fn named(site: &Site, project: u64, kind: &str, value: &Value) -> Result<Value, String> {
+    let Some(p) = site.project(project) else {
+        return Err("The project does not exist.".into());
+    };
+    let list = if kind == "components" {
+        &p.components
+    } else {
+        &p.versions
+    };
+    let by_name = value.get("name").and_then(Value::as_str);
+    let by_id = value.get("id").and_then(id_string);
+    match list
+        .iter()
+        .find(|(id, name)| by_name == Some(name.as_str()) || by_id.as_deref() == Some(id.as_str()))
+    {
+        Some((id, name)) => Ok(serde_json::json!({ "id": id, "name": name })),
+        None if kind == "components" => Err(format!(
+            "Component name '{}' is not valid",
+            by_name.map(str::to_owned).or(by_id).unwrap_or_default()
+        )),
+        None => Err(format!(
+            "Version name '{}' is not valid",
+            by_name.map(str::to_owned).or(by_id).unwrap_or_default()
+        )),
+    }
+}
+
+/// Components or versions of the issue's project, as a list.
+fn named_list(site: &Site, project: u64, kind: &str, value: &Value) -> Result<Value, String> {
+    if value.is_null() {
+        return Ok(Value::Null);
+    }
+    each(value, |v| named(site, project, kind, v))
 }
 
 /// One option of `def` named by `{"value"}` or by this site's `{"id"}`; another site's id
