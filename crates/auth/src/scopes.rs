@@ -20,6 +20,8 @@ pub enum Need {
     Write,
     /// Deleting issues: only with `propagate_deletes`.
     Delete,
+    /// Copying files: only with `attachments = true` on a pushing connector.
+    Attachments,
 }
 
 /// Every Jira operation jira-sync calls.
@@ -95,6 +97,17 @@ pub const OPERATIONS: &[(&str, &str, Need)] = &[
         Need::Write,
     ),
     ("DELETE", "/rest/api/3/issue/{issueIdOrKey}", Need::Delete),
+    (
+        "POST",
+        "/rest/api/3/issue/{issueIdOrKey}/attachments",
+        Need::Attachments,
+    ),
+    (
+        "GET",
+        "/rest/api/3/attachment/content/{id}",
+        Need::Attachments,
+    ),
+    ("DELETE", "/rest/api/3/attachment/{id}", Need::Attachments),
 ];
 
 #[derive(Debug, Clone, serde::Deserialize, serde::Serialize, PartialEq, Eq)]
@@ -131,10 +144,14 @@ pub fn required(connectors: &[Connector]) -> Scopes {
     let deletes = connectors
         .iter()
         .any(|c| c.direction.pushes() && c.propagate_deletes);
+    // A file is read from its source site and written to its mirror, so every site of a
+    // connector with attachments needs both.
+    let attachments = connectors.iter().any(|c| c.attachments);
     let wanted = |need: Need| match need {
         Need::Always | Need::Read => true,
         Need::Write => writes,
         Need::Delete => deletes,
+        Need::Attachments => attachments,
     };
     let mut out = Scopes::default();
     for (method, path, need) in OPERATIONS {

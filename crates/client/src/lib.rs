@@ -3,6 +3,7 @@
 //! (one forced refresh on 401), retries by Atlassian's recipe, and reports each request.
 
 pub mod adf; // Plain text <-> Atlassian Document Format.
+mod attachments; // Files attached to an issue.
 mod comments; // The comments of an issue.
 pub mod decode; // Error collections and bulk-create answers.
 mod error; // ClientError: what a caller can act on.
@@ -10,6 +11,7 @@ mod ops; // The typed operations.
 mod request; // The request loop.
 mod workflow; // A workflow's definition (statuses and transitions).
 
+pub use attachments::Attachment;
 pub use comments::Comment;
 pub use error::ClientError;
 pub use ops::*;

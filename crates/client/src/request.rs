@@ -76,6 +76,10 @@ pub(crate) struct Req<'a> {
     pub write_to: Option<&'a str>,
     /// Non-2xx statuses whose body is the operation's answer (bulk create's 400).
     pub answers: &'static [u16],
+    /// A body that is not JSON: (content type, bytes), e.g. a multipart upload.
+    pub raw: Option<(String, Arc<Vec<u8>>)>,
+    /// Extra headers (`X-Atlassian-Token: no-check` for uploads).
+    pub headers: Vec<(&'static str, &'static str)>,
 }
 
 impl<'a> Req<'a> {
@@ -89,6 +93,8 @@ impl<'a> Req<'a> {
             idempotency: Idempotency::Safe,
             write_to: None,
             answers: &[],
+            raw: None,
+            headers: Vec::new(),
         }
     }
 
@@ -107,6 +113,8 @@ impl<'a> Req<'a> {
             idempotency: Idempotency::Safe,
             write_to: None,
             answers: &[],
+            raw: None,
+            headers: Vec::new(),
         }
     }
 }
@@ -196,6 +204,14 @@ impl Client {
             }
             if let Some(b) = &req.body {
                 builder = builder.json(b);
+            }
+            if let Some((content_type, bytes)) = &req.raw {
+                builder = builder
+                    .header(reqwest::header::CONTENT_TYPE, content_type.as_str())
+                    .body(bytes.as_ref().clone());
+            }
+            for (name, value) in &req.headers {
+                builder = builder.header(*name, *value);
             }
             let started = Instant::now();
             let sent = builder.send().await;

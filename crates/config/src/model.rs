@@ -244,6 +244,10 @@ pub struct Connector {
     pub issuetypes: BTreeMap<String, String>,
     /// Which comments are written to this connector's issues.
     pub comments: CommentAudience,
+    /// Whether files attached to issues are mirrored both ways (`attachments`).
+    pub attachments: bool,
+    /// The largest file mirrored, in bytes (`max_attachment_size`, default 10 MiB).
+    pub max_attachment_size: u64,
 }
 
 /// Which comments a connector writes to its issues (`comments`). Either way a comment is

@@ -36,6 +36,8 @@ pub mod defaults {
     pub const CONFLICT: &str = "newest";
     /// `[[connector]] overlap`: covers Jira search's consistency lag.
     pub const OVERLAP: &str = "5m";
+    /// `max_attachment_size`: 10 MiB.
+    pub const MAX_ATTACHMENT_SIZE: u64 = 10 << 20;
     /// How long shutdown waits for running cycles to commit.
     pub const SHUTDOWN_GRACE: &str = "30s";
     /// How long a sync run may take before it is told to stop.
@@ -161,4 +163,20 @@ pub struct RawConnector {
     /// comments without a role or group restriction that are not internal notes) or `all`
     /// (restricted ones with the same restriction).
     pub comments: Option<String>,
+    /// Whether files attached to issues are mirrored both ways. Default false.
+    pub attachments: Option<bool>,
+    /// The largest file mirrored: bytes, or a size with a unit (`"10MiB"`, `"500 KB"`).
+    /// Default `"10MiB"`; larger files are reported, not copied.
+    pub max_attachment_size: Option<toml_size::Size>,
+}
+
+/// A size given as bytes or as a string with a unit.
+pub mod toml_size {
+    /// `max_attachment_size` as written.
+    #[derive(Debug, Clone, serde::Deserialize)]
+    #[serde(untagged)]
+    pub enum Size {
+        Bytes(u64),
+        Text(String),
+    }
 }

@@ -506,6 +506,19 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
         ],
         p,
     );
+    let max_attachment_size = match &raw.max_attachment_size {
+        None => Some(defaults::MAX_ATTACHMENT_SIZE),
+        Some(s) => match size_bytes(s) {
+            Some(n) if n > 0 => Some(n),
+            _ => {
+                p.push(
+                    format!("{key}.max_attachment_size"),
+                    "expected a size in bytes, or with a unit such as \"10MiB\", \"500KB\" or \"1GB\"",
+                );
+                None
+            }
+        },
+    };
     let overlap_str = raw.overlap.as_deref().unwrap_or(defaults::OVERLAP);
     let overlap = match humantime::parse_duration(overlap_str) {
         Ok(d) if d >= Duration::from_secs(60) && d <= Duration::from_secs(24 * 3600) => Some(d),
@@ -596,9 +609,37 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
         resolution: resolution?,
         issuetypes: issuetypes?,
         comments: comments?,
+        attachments: raw.attachments.unwrap_or(false),
+        max_attachment_size: max_attachment_size?,
         fields: fields_ok.then_some(fields)?,
         statuses: statuses_ok.then_some(statuses)?,
     })
+}
+
+/// Bytes of a size: a number, or a number and a unit (`B`, `KB`/`MB`/`GB` in powers of
+/// 1000, `KiB`/`MiB`/`GiB` in powers of 1024; case-insensitive, spaces allowed).
+pub(crate) fn size_bytes(s: &crate::raw::toml_size::Size) -> Option<u64> {
+    let text = match s {
+        crate::raw::toml_size::Size::Bytes(n) => return Some(*n),
+        crate::raw::toml_size::Size::Text(t) => t.trim(),
+    };
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: f64 = number.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    let bytes = number * factor as f64;
+    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
 }
 
 fn is_project_key(k: &str) -> bool {

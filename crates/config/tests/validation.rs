@@ -525,3 +525,39 @@ fn non_toml_and_hidden_files_in_sites_d_are_ignored_and_order_is_sorted() {
     let names: Vec<_> = c.sites.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["alpha", "zeta"]);
 }
+
+#[test]
+fn attachments_are_off_by_default_and_the_size_cap_takes_units() {
+    let f = Fixture::new();
+    f.site("acme", SITE);
+    let c = f.ok();
+    let conn = &c.site("acme").unwrap().connectors[0];
+    assert!(!conn.attachments, "off unless asked for");
+    assert_eq!(conn.max_attachment_size, 10 * 1024 * 1024);
+    for (written, bytes) in [
+        ("\"10MiB\"", 10 << 20),
+        ("\"500 KB\"", 500_000),
+        ("\"1.5GiB\"", 3 << 29),
+        ("2048", 2048),
+        ("\"1gb\"", 1_000_000_000),
+    ] {
+        let f = Fixture::new();
+        f.site(
+            "acme",
+            &format!("{SITE}attachments = true\nmax_attachment_size = {written}\n"),
+        );
+        let c = f.ok();
+        let conn = &c.site("acme").unwrap().connectors[0];
+        assert!(conn.attachments);
+        assert_eq!(conn.max_attachment_size, bytes, "{written}");
+    }
+    for bad in ["\"ten megs\"", "\"10 parsecs\"", "0", "\"-1MB\"", "true"] {
+        let f = Fixture::new();
+        f.site("acme", &format!("{SITE}max_attachment_size = {bad}\n"));
+        let e = f.errors();
+        assert!(
+            e.to_string().contains("max_attachment_size"),
+            "{bad}: {e:?}"
+        );
+    }
+}

@@ -165,6 +165,15 @@ fn render(target: &ConnectorRef, r: &Report) -> String {
             "  {key}: no transition reaches status `{status}`\n"
         ));
     }
+    if r.files > 0 {
+        out.push_str(&format!("  {} attachment(s) copied or removed\n", r.files));
+    }
+    if r.files_too_large > 0 {
+        out.push_str(&format!(
+            "  {} attachment(s) larger than max_attachment_size not copied\n",
+            r.files_too_large
+        ));
+    }
     if r.comments_restricted > 0 {
         out.push_str(&format!(
             "  {} restricted comment(s) not mirrored: a role or group restriction, or an internal note, and this connector says comments = \"public\"\n",

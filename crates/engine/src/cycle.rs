@@ -12,6 +12,7 @@ use jira_sync_store::hub::{Commit, IntentKind, Link, Parked, Record, RecordId, W
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
+mod attachments; // Files in step: copied, matched by content, removed with their source.
 mod census; // The hourly census and propagate_deletes.
 mod changes; // Writes to one linked issue, and its refusals parked per field.
 mod comments; // Comments in step: audience, edits, deletions, whole threads.
@@ -132,6 +133,11 @@ pub struct Report {
     /// Everything parked on this connector after the run, by reason (the `reason` label
     /// of `jira_sync_parked_writes`): parked fields of its issues and refused records.
     pub parked_now: BTreeMap<String, usize>,
+    /// Attachments copied to this connector's issues or removed from them
+    /// (`attachments = true`).
+    pub files: usize,
+    /// Attachments not copied here because they are larger than `max_attachment_size`.
+    pub files_too_large: usize,
 }
 
 /// What a refused write depended on: the record's fields and the connector's configuration,
@@ -718,6 +724,15 @@ impl Engine {
             (self.now)(),
             &sources,
         );
+        if conn.attachments {
+            attachments::merge_attachments(
+                me,
+                &mut record,
+                &mut link,
+                issue["fields"].get("attachment"),
+                (self.now)(),
+            );
+        }
         work.links.insert(record.id, link);
         work.records.insert(record.id, record);
         Ok(())

@@ -37,6 +37,9 @@ pub fn hub_fields(c: &Connector) -> Vec<String> {
 pub fn jira_fields(c: &Connector) -> Vec<String> {
     let mut f: Vec<String> = STANDARD.iter().map(|s| s.to_string()).collect();
     f.extend(["updated".to_owned(), "comment".to_owned()]);
+    if c.attachments {
+        f.push("attachment".to_owned());
+    }
     f.extend(c.fields.values().cloned());
     f
 }

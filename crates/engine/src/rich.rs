@@ -179,24 +179,59 @@ fn where_from(site: &str, sources: &Sources) -> Vec<Value> {
     }
 }
 
-/// The placeholder a mirror shows for media block `node` of `site`: a paragraph naming the
-/// files and linking to the source issue.
-fn block_placeholder(node: &Value, site: &str, sources: &Sources) -> Value {
-    let mut content = vec![json!({ "type": "text", "text": format!("📎 {}", names(node)) })];
-    content.extend(where_from(site, sources));
-    json!({ "type": "paragraph", "content": content })
+/// Numbers the placeholders of one document: the second file of a site shown under the same
+/// name is `name #2`, and so on, so that each placeholder names one media unit.
+#[derive(Default)]
+struct Labels(BTreeMap<(bool, String, String), usize>);
+
+impl Labels {
+    /// The name a placeholder shows for media unit `unit` of site `from`.
+    fn of(&mut self, unit: &Value, from: &str) -> String {
+        let name = names(unit);
+        let n = self
+            .0
+            .entry((is_media_block(unit), from.to_owned(), name.clone()))
+            .or_default();
+        *n += 1;
+        if *n == 1 {
+            name
+        } else {
+            format!("{name} #{n}")
+        }
+    }
 }
 
-/// The placeholder of an inline media node of `site`: its name, linked to the source issue.
-fn inline_placeholder(node: &Value, site: &str, sources: &Sources) -> Value {
-    match sources.get(site) {
+/// The placeholder a mirror shows for media unit `unit` of site `from`, named `label`: a
+/// paragraph naming the files and linking to the source issue (a block), or the name linked
+/// to it (an inline file).
+fn placeholder(unit: &Value, from: &str, label: &str, sources: &Sources) -> Value {
+    if is_media_block(unit) {
+        let mut content = vec![json!({ "type": "text", "text": format!("📎 {label}") })];
+        content.extend(where_from(from, sources));
+        return json!({ "type": "paragraph", "content": content });
+    }
+    match sources.get(from) {
         Some((_, url)) => json!({
             "type": "text",
-            "text": format!("📎 {}", names(node)),
+            "text": format!("📎 {label}"),
             "marks": [{ "type": "link", "attrs": { "href": url } }],
         }),
-        None => json!({ "type": "text", "text": format!("📎 {} (on {site})", names(node)) }),
+        None => json!({ "type": "text", "text": format!("📎 {label} (on {from})") }),
     }
+}
+
+/// The placeholders of the other sites' media of `doc` as `site` shows them, in document
+/// order: (placeholder, media unit).
+fn placeholders(doc: &Value, site: &str, sources: &Sources) -> Vec<(Value, Value)> {
+    let mut labels = Labels::default();
+    foreign_media(doc, site)
+        .into_iter()
+        .map(|unit| {
+            let from = site_of(unit).unwrap_or_default();
+            let label = labels.of(unit, from);
+            (placeholder(unit, from, &label, sources), unit.clone())
+        })
+        .collect()
 }
 
 /// The mention (or text) that names the person of mention `node` on the target.
@@ -230,16 +265,24 @@ pub fn for_site(doc: &Value, site: &str, sources: &Sources, mentions: &Mentions)
     if !is_doc(doc) {
         return doc.clone();
     }
-    write_node(doc, site, sources, mentions)
+    write_node(doc, site, sources, mentions, &mut Labels::default())
 }
 
-/// One node of a hub document as written on `site` (top-down: a media block is replaced
-/// whole, with its `media` children).
-fn write_node(node: &Value, site: &str, sources: &Sources, mentions: &Mentions) -> Value {
+/// One node of a hub document as written on `site` (top-down, in document order: a media
+/// block is replaced whole, with its `media` children).
+fn write_node(
+    node: &Value,
+    site: &str,
+    sources: &Sources,
+    mentions: &Mentions,
+    labels: &mut Labels,
+) -> Value {
     let foreign = site_of(node).filter(|s| *s != site);
     match (node["type"].as_str(), foreign) {
-        (Some("mediaSingle" | "mediaGroup"), Some(from)) => block_placeholder(node, from, sources),
-        (Some("mediaInline" | "media"), Some(from)) => inline_placeholder(node, from, sources),
+        (Some("mediaSingle" | "mediaGroup" | "mediaInline" | "media"), Some(from)) => {
+            let label = labels.of(node, from);
+            placeholder(node, from, &label, sources)
+        }
         (Some("mention"), Some(_)) => mention_on(node.clone(), mentions),
         (Some("media" | "mediaInline" | "mention"), None) => untagged(node.clone()),
         _ => {
@@ -247,7 +290,7 @@ fn write_node(node: &Value, site: &str, sources: &Sources, mentions: &Mentions) 
             if let Some(content) = node.get("content").and_then(Value::as_array) {
                 out["content"] = content
                     .iter()
-                    .map(|c| write_node(c, site, sources, mentions))
+                    .map(|c| write_node(c, site, sources, mentions, labels))
                     .collect();
             }
             out
@@ -280,84 +323,120 @@ fn foreign_media<'a>(doc: &'a Value, site: &str) -> Vec<&'a Value> {
 }
 
 /// The hub form of document `read` (already [`tag`]ged) as read on `site`, given the hub's
-/// earlier forms of the same body (`previous`, the hub's current value first): each
-/// placeholder of another site's media is that media node again, and the other sites'
-/// media of the current hub value that the body no longer holds are kept (see
+/// forms of the same body: `previous[0]` the hub's current value, `previous[1]` (if any)
+/// what this site last showed. Each placeholder of another site's media in the current
+/// value is that media node again; a placeholder of media since deleted by its own site
+/// goes; a mention written here as the person's name is the mention again; and the other
+/// sites' media of the current value that the body no longer holds are kept (see
 /// [`keep_media`]).
 pub fn to_hub(read: &Value, site: &str, previous: &[&Value], sources: &Sources) -> Value {
+    let current = previous.first().copied();
     if !is_doc(read) {
         // Cleared (null): still not this site's to drop another site's media.
-        return match previous.first() {
+        return match current {
             Some(current) if read.is_null() => keep_media(read, current, Some(site)),
             _ => read.clone(),
         };
     }
-    // Placeholder -> the media nodes it stands for, in document order.
-    let mut blocks: BTreeMap<String, VecDeque<Value>> = BTreeMap::new();
-    let mut inline: BTreeMap<String, VecDeque<Value>> = BTreeMap::new();
-    for prev in previous {
-        for node in foreign_media(prev, site) {
-            let from = site_of(node).unwrap_or_default();
-            let (map, shown) = if !is_media_block(node) {
-                (&mut inline, inline_placeholder(node, from, sources))
-            } else {
-                (&mut blocks, block_placeholder(node, from, sources))
-            };
-            let queue = map.entry(shown.to_string()).or_default();
-            if !queue.contains(node) {
-                queue.push_back(node.clone());
+    // Placeholder -> the nodes it stands for, in document order (a node shown twice is
+    // queued twice).
+    let mut restore: BTreeMap<String, VecDeque<Option<Value>>> = BTreeMap::new();
+    let mut current_ids = Vec::new();
+    if let Some(current) = current.filter(|c| is_doc(c)) {
+        for (shown, unit) in placeholders(current, site, sources) {
+            current_ids.extend(media_ids(&unit));
+            restore
+                .entry(shown.to_string())
+                .or_default()
+                .push_back(Some(unit));
+        }
+        each_node(current, &mut |n| {
+            if n["type"] == "mention" && site_of(n).is_some_and(|s| s != site) {
+                let text = n["attrs"]["text"]
+                    .as_str()
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or("@someone");
+                let shown = json!({ "type": "text", "text": text });
+                restore
+                    .entry(shown.to_string())
+                    .or_default()
+                    .push_back(Some(n.clone()));
+            }
+        });
+    }
+    // What this site last showed, for media its own site has deleted since: those
+    // placeholders go.
+    for prev in previous.iter().skip(1).filter(|p| is_doc(p)) {
+        for (shown, unit) in placeholders(prev, site, sources) {
+            if media_ids(&unit).iter().all(|id| !current_ids.contains(id)) {
+                restore
+                    .entry(shown.to_string())
+                    .or_default()
+                    .push_back(None);
             }
         }
     }
-    let restore = |map: &mut BTreeMap<String, VecDeque<Value>>, node: Value| match map
-        .get_mut(&node.to_string())
-        .and_then(VecDeque::pop_front)
-    {
-        Some(media) => media,
-        None => node,
-    };
     let restored = map_nodes(read, &mut |node| {
-        let node = match node["type"].as_str() {
-            Some("paragraph") => restore(&mut blocks, node),
-            Some("text") => restore(&mut inline, node),
-            _ => node,
-        };
-        vec![node]
+        if !matches!(node["type"].as_str(), Some("paragraph" | "text")) {
+            return vec![node];
+        }
+        match restore
+            .get_mut(&node.to_string())
+            .and_then(VecDeque::pop_front)
+        {
+            Some(Some(unit)) => vec![unit],
+            Some(None) => vec![],
+            None => vec![node],
+        }
     });
-    match previous.first() {
+    match current {
         Some(current) => keep_media(&restored, current, Some(site)),
         None => restored,
     }
 }
 
-/// `new` with every media block and inline media node of `old` that `new` lacks (by media
-/// id) appended at its end, except those of `editor`'s own site, which that site may
-/// delete. A rewrite that comes from a mirror or the hub API (`editor` `None`) thus never
-/// drops a site's media: Jira would delete the attachment for good.
-pub fn keep_media(new: &Value, old: &Value, editor: Option<&str>) -> Value {
+/// How many times each media id is named by the media units of `doc`.
+fn id_counts(doc: &Value) -> BTreeMap<String, usize> {
+    let mut units = Vec::new();
+    if is_doc(doc) {
+        media_units(doc, &mut units);
+    }
+    let mut out = BTreeMap::new();
+    for id in units.into_iter().flat_map(media_ids) {
+        *out.entry(id).or_default() += 1;
+    }
+    out
+}
+
+/// `new` with the media units of `old` that `new` lacks (by media id, counting repeats)
+/// appended at its end, for the units `keep` selects by their site.
+fn keep_units(new: &Value, old: &Value, keep: &dyn Fn(&str) -> bool) -> Value {
     if !is_doc(old) {
         return new.clone();
     }
-    let mut present = Vec::new();
-    if is_doc(new) {
-        let mut units = Vec::new();
-        media_units(new, &mut units);
-        present.extend(units.into_iter().flat_map(media_ids));
-    }
+    let mut have = id_counts(new);
     let mut units = Vec::new();
     media_units(old, &mut units);
     let mut missing_blocks = Vec::new();
     let mut missing_inline = Vec::new();
-    for n in units {
-        let lost = site_of(n).is_some_and(|s| Some(s) != editor)
-            && media_ids(n).iter().any(|id| !present.contains(id));
+    for unit in units {
+        if !site_of(unit).is_some_and(keep) {
+            continue;
+        }
+        let mut lost = false;
+        for id in media_ids(unit) {
+            match have.get_mut(&id) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => lost = true,
+            }
+        }
         if !lost {
             continue;
         }
-        if is_media_block(n) {
-            missing_blocks.push(n.clone());
+        if is_media_block(unit) {
+            missing_blocks.push(unit.clone());
         } else {
-            missing_inline.push(n.clone());
+            missing_inline.push(unit.clone());
         }
     }
     if missing_blocks.is_empty() && missing_inline.is_empty() {
@@ -376,6 +455,21 @@ pub fn keep_media(new: &Value, old: &Value, editor: Option<&str>) -> Value {
         content.push(json!({ "type": "paragraph", "content": missing_inline }));
     }
     out
+}
+
+/// `new` with every media unit of `old` that `new` lacks appended at its end, except
+/// those of `editor`'s own site, which that site may delete. A rewrite that comes from a
+/// mirror or the hub API (`editor` `None`) thus never drops a site's media: Jira would
+/// delete the attachment for good.
+pub fn keep_media(new: &Value, old: &Value, editor: Option<&str>) -> Value {
+    keep_units(new, old, &|s| Some(s) != editor)
+}
+
+/// `new` with `site`'s own media units of `old` (what `site` shows now) that `new` lacks
+/// appended: what is written on `site` never drops that site's own files, whichever edit
+/// won elsewhere (only an edit on `site` itself removes them).
+pub fn keep_own(new: &Value, old: &Value, site: &str) -> Value {
+    keep_units(new, old, &|s| s == site)
 }
 
 /// The fingerprint of a body as a site shows it, to know a read of what jira-sync wrote.

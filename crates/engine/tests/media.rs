@@ -6,39 +6,10 @@
 //! text. A converged pair writes nothing.
 
 use jira_sync_harness::pair::*;
+use jira_sync_harness::rich::*;
 
 const ANN: &str = "ann@acme.example";
 const BOB: &str = "bob@globex.example";
-
-fn image(media_id: &str, name: &str) -> Value {
-    json!({ "type": "mediaSingle", "attrs": { "layout": "center" }, "content": [
-        { "type": "media", "attrs": { "id": media_id, "type": "file", "collection": "", "alt": name, "width": 640, "height": 480 } }
-    ] })
-}
-
-fn para(text: &str) -> Value {
-    json!({ "type": "paragraph", "content": [{ "type": "text", "text": text }] })
-}
-
-fn doc(content: Vec<Value>) -> Value {
-    json!({ "version": 1, "type": "doc", "content": content })
-}
-
-/// The media ids a document's `media` nodes name.
-fn media_ids(v: &Value) -> Vec<String> {
-    let mut out = Vec::new();
-    if v["type"] == "media" || v["type"] == "mediaInline" {
-        out.extend(v["attrs"]["id"].as_str().map(str::to_owned));
-    }
-    for c in v["content"].as_array().into_iter().flatten() {
-        out.extend(media_ids(c));
-    }
-    out
-}
-
-fn description(p: &Pair, site: &str, key: &str) -> Value {
-    p.sim.control().issue(site, key).unwrap()["fields"]["description"].clone()
-}
 
 /// A new acme issue with `crash.png` attached and shown in its description between two
 /// paragraphs, mirrored: (acme key, the file's media id, globex key).

@@ -5,15 +5,7 @@
 
 use jira_sim::control::AudienceSpec;
 use jira_sync_harness::pair::*;
-
-fn field(id: &str, name: &str, kind: &str) -> FieldSpec {
-    FieldSpec {
-        id: Some(id.into()),
-        name: name.into(),
-        kind: kind.into(),
-        options: vec![],
-    }
-}
+use jira_sync_harness::world::field;
 
 /// A pair mirroring a user picker, a multi-user picker, a group picker, a multi-version
 /// picker and the system `components` and `fixVersions` fields. Cara and Dan work on both

@@ -60,6 +60,8 @@ fn site(sim: &Simulator, auth: Auth) -> Site {
             resolution: None,
             issuetypes: Default::default(),
             comments: Default::default(),
+            attachments: false,
+            max_attachment_size: 10 << 20,
             fields: Default::default(),
             statuses: Default::default(),
         }],

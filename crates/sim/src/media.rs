@@ -21,6 +21,53 @@ pub struct Attachment {
     /// Bytes.
     pub size: u64,
     pub created: DateTime<Utc>,
+    /// The file.
+    pub content: Vec<u8>,
+    pub mime_type: String,
+    /// Who attached it (account id).
+    pub author: String,
+}
+
+impl crate::model::Site {
+    /// A new file of this site (not yet on an issue): the next attachment id and a media id
+    /// of this site (UUID-shaped, different on every site, as Media Services ids are).
+    pub fn new_attachment(
+        &self,
+        filename: &str,
+        content: Vec<u8>,
+        author: &str,
+        now: DateTime<Utc>,
+    ) -> Attachment {
+        let id = self
+            .issues()
+            .values()
+            .flat_map(|i| i.attachments.iter().map(|a| a.id))
+            .max()
+            .unwrap_or(10_000)
+            + 1;
+        let tag: u32 = self
+            .name
+            .bytes()
+            .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+        let lower = filename.to_ascii_lowercase();
+        let mime_type = match lower.rsplit('.').next() {
+            Some("png") => "image/png",
+            Some("jpg" | "jpeg") => "image/jpeg",
+            Some("txt" | "log") => "text/plain",
+            Some("pdf") => "application/pdf",
+            _ => "application/octet-stream",
+        };
+        Attachment {
+            id,
+            media_id: format!("{tag:08x}-0000-4000-8000-{id:012x}"),
+            filename: filename.to_owned(),
+            size: content.len() as u64,
+            created: now,
+            content,
+            mime_type: mime_type.to_owned(),
+            author: author.to_owned(),
+        }
+    }
 }
 
 /// The media ids that `media` and `mediaInline` nodes of `doc` name.
@@ -61,4 +108,45 @@ pub fn drop_unreferenced(before: &BTreeSet<String>, issue: &mut Issue) {
     issue
         .attachments
         .retain(|a| !before.contains(&a.media_id) || now.contains(&a.media_id));
+}
+
+/// Attaches `a` to `issue` as `who`: the issue's `updated` moves and its history records
+/// the file, as Jira's changelog does (field `Attachment`).
+pub fn add(issue: &mut Issue, a: Attachment, who: &str, now: DateTime<Utc>) {
+    let t = crate::write::bump(issue, now);
+    issue.history.push(crate::model::History {
+        author: who.to_owned(),
+        created: t,
+        items: vec![("Attachment".into(), None, Some(a.filename.clone()))],
+    });
+    issue.attachments.push(a);
+}
+
+/// Removes the attachments `which` selects from `issue` as `who` (`updated` moves, the
+/// history records each).
+pub fn remove(
+    issue: &mut Issue,
+    which: impl Fn(&Attachment) -> bool,
+    who: &str,
+    now: DateTime<Utc>,
+) {
+    let gone: Vec<String> = issue
+        .attachments
+        .iter()
+        .filter(|a| which(a))
+        .map(|a| a.filename.clone())
+        .collect();
+    if gone.is_empty() {
+        return;
+    }
+    issue.attachments.retain(|a| !which(a));
+    let t = crate::write::bump(issue, now);
+    issue.history.push(crate::model::History {
+        author: who.to_owned(),
+        created: t,
+        items: gone
+            .into_iter()
+            .map(|f| ("Attachment".to_owned(), Some(f), None))
+            .collect(),
+    });
 }

@@ -163,6 +163,9 @@ pub struct Site {
     pub limits: crate::limits::SiteLimits,
     /// Faults injected in front of the site.
     pub faults: crate::faults::SiteFaults,
+    /// The largest file an upload may carry, in bytes (`GET /attachment/meta`
+    /// `uploadLimit`); larger uploads are refused with 413.
+    pub upload_limit: u64,
 }
 
 impl Site {
@@ -200,6 +203,7 @@ impl Site {
             counters: BTreeMap::new(),
             limits: Default::default(),
             faults: Default::default(),
+            upload_limit: 100 << 20,
         };
         let default = WorkflowSpec::default_spec();
         site.add_workflow(&default)

@@ -26,6 +26,7 @@ pub const SYSTEM_FIELDS: &[(&str, &str, &str)] = &[
     ("parent", "Parent", "issuelink"),
     ("labels", "Labels", "array"),
     ("components", "Components", "array"),
+    ("attachment", "Attachment", "array"),
     ("fixVersions", "Fix versions", "array"),
     ("issuetype", "Issue Type", "issuetype"),
     ("project", "Project", "project"),
@@ -336,6 +337,21 @@ pub fn custom_field_schema(f: &CustomField) -> Value {
     v
 }
 
+/// An attachment as Jira prints it (`Attachment`): `self`, `id`, `filename`, `author`,
+/// `created`, `size`, `mimeType`, `content` (the download URL).
+pub fn attachment(site: &Site, a: &crate::media::Attachment, base: &str) -> Value {
+    json!({
+        "self": format!("{base}/rest/api/3/attachment/{}", a.id),
+        "id": a.id.to_string(),
+        "filename": a.filename,
+        "author": user_ref(site, Some(&a.author), base),
+        "created": timestamp(a.created),
+        "size": a.size,
+        "mimeType": a.mime_type,
+        "content": format!("{base}/rest/api/3/attachment/content/{}", a.id),
+    })
+}
+
 /// A resolution as Jira prints it: `{self, id, name, description}`.
 pub fn resolution(id: &str, base: &str) -> Value {
     let name = RESOLUTIONS
@@ -433,6 +449,13 @@ fn field_value(
             json!({ "comments": comments, "self": format!("{base}/rest/api/3/issue/{}/comment", issue.id),
                     "maxResults": comments.len(), "total": total, "startAt": start_at })
         }
+        "attachment" => Value::Array(
+            issue
+                .attachments
+                .iter()
+                .map(|a| attachment(site, a, base))
+                .collect(),
+        ),
         "components" => list_of(issue.custom.get(id).unwrap_or(&Value::Null), |x| {
             with_self_of("component", x, base)
         }),

@@ -41,6 +41,29 @@ pub struct Record {
     /// it returns this record).
     #[serde(default)]
     pub external_id: Option<String>,
+    /// Files attached to the record's issues (mirrored where a connector says
+    /// `attachments = true`).
+    #[serde(default)]
+    pub attachments: Vec<HubAttachment>,
+}
+
+/// A file as the hub knows it: where it came from and what it is. The bytes are not kept;
+/// they are read from the source issue when copied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HubAttachment {
+    /// `site/connector/attachment id` of its source.
+    pub id: String,
+    pub filename: String,
+    /// Bytes.
+    pub size: u64,
+    /// SHA-256 of the content (hex), once it has been read.
+    #[serde(default)]
+    pub sha256: Option<String>,
+    /// (site, connector, Jira attachment id) it was first read from.
+    pub origin: (String, String, String),
+    /// When it was removed from its source issue: its copies are removed too.
+    #[serde(default)]
+    pub deleted: Option<DateTime<Utc>>,
 }
 
 impl Record {
@@ -56,6 +79,7 @@ impl Record {
             seq: 0,
             targets: BTreeSet::new(),
             external_id: None,
+            attachments: Vec::new(),
         }
     }
 }
@@ -126,6 +150,10 @@ pub struct Link {
     /// form): a read with that fingerprint is that write, i.e. the base, not an edit.
     #[serde(default)]
     pub written: BTreeMap<String, u64>,
+    /// Hub attachment id -> the Jira attachment id of its file (source or copy) on this
+    /// issue; an empty id for a copy a person removed here (it is not copied again).
+    #[serde(default)]
+    pub attachments: BTreeMap<String, String>,
     /// Jira's `updated` when last read.
     pub updated: Option<String>,
     /// Why the census no longer finds the issue (deleted, moved, out of the JQL); such a
@@ -176,6 +204,7 @@ impl Link {
             comments: BTreeMap::new(),
             comment_seen: BTreeMap::new(),
             written: BTreeMap::new(),
+            attachments: BTreeMap::new(),
             updated: None,
             missing: None,
             parked: BTreeMap::new(),

@@ -27,6 +27,7 @@ fn link(site: &str, connector: &str, record: u64, issue: &str) -> Link {
         comments: BTreeMap::new(),
         comment_seen: BTreeMap::new(),
         written: BTreeMap::new(),
+        attachments: BTreeMap::new(),
         updated: None,
         missing: None,
         parked: BTreeMap::new(),

@@ -13,6 +13,7 @@ pub mod compare; // An issue as one comparable line; sizes of long runs from the
 pub mod config_dir; // Temporary configuration directories: hand-written ones and the demo's.
 pub mod daemon; // The `jira-sync` binary as a child process, and the daemon's jobs in process.
 pub mod pair; // Two simulator sites mirrored through the engine (acme/sec <-> globex/ops).
+pub mod rich; // ADF nodes with media and mentions, and what an issue shows.
 pub mod sites; // Checked `Site` values for crates that take configuration directly.
 pub mod world; // Simulator building blocks: people, workflows, fields, sites, tokens, counters.
 

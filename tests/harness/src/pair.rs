@@ -438,7 +438,7 @@ pub fn view_workflows(g: &mut SiteSpec, email: &str) {
 }
 
 pub fn writes(r: &Report) -> usize {
-    r.created + r.updated + r.transitioned + r.commented
+    r.created + r.updated + r.transitioned + r.commented + r.files
 }
 
 pub fn summary(i: &Value) -> &str {

@@ -16,6 +16,17 @@ pub fn person(name: &str, email: &str, time_zone: &str) -> AccountSpec {
     }
 }
 
+/// A custom field `id` named `name` of simulator type `kind` (no options); `system`: a
+/// system field such as `components`, mapped but not created (see `pair::MirroredField`).
+pub fn field(id: &str, name: &str, kind: &str) -> FieldSpec {
+    FieldSpec {
+        id: Some(id.into()),
+        name: name.into(),
+        kind: kind.into(),
+        options: vec![],
+    }
+}
+
 /// A person in UTC whose email others see.
 pub fn person_utc(name: &str, email: &str) -> AccountSpec {
     person(name, email, "UTC")

@@ -283,6 +283,14 @@ impl Engine {
                 }
             }
         }
+        if conn.attachments && !record.attachments.is_empty() {
+            let before = report.files;
+            self.push_attachments(me, conn, ctx, record, link, work, report)
+                .await?;
+            if report.files > before {
+                written.push(link.issue_id.clone());
+            }
+        }
         keep_link(work, record, link);
         Ok(())
     }

@@ -133,7 +133,9 @@ pub(super) fn merge_comments(
                     link.comment_seen.insert(cid, [read, hub_print(hc)]);
                 } else {
                     // The hub holds a later edit: this issue has this reading, not the hub's,
-                    // so the push edits it.
+                    // so the push edits it, never dropping the files this site added.
+                    let shown = rich::tag(&c["body"], &me.site);
+                    hc.body = rich::keep_own(&hc.body, &shown, &me.site);
                     link.comment_seen.insert(cid, [read, read]);
                 }
             }

@@ -359,6 +359,7 @@ impl Engine {
                 continue;
             };
             let key = link.issue_key.clone();
+            let record = self.keep_own_media(me, record, &link, work);
             if let Err(e) = self
                 .push_changes(
                     me, conn, ctx, &record, &mut link, &fields, work, report, written,

@@ -156,6 +156,8 @@ impl Engine {
         let mut record = Record::new(id);
         let mut links = Vec::new();
         let mut comment_ids = BTreeSet::new();
+        // Hub field -> the site its value was read on.
+        let mut source_of: BTreeMap<String, String> = BTreeMap::new();
         for s in order {
             let id_ = s.issue["id"].as_str().unwrap_or_default();
             let key = s.issue["key"].as_str().unwrap_or_default();
@@ -175,6 +177,7 @@ impl Engine {
                 if !record.fields.contains_key(&f) {
                     record.fields.insert(f.clone(), v.clone());
                     record.field_times.insert(f.clone(), s.updated());
+                    source_of.insert(f.clone(), s.me.site.clone());
                 }
                 link.base.insert(f, v);
             }
@@ -207,6 +210,7 @@ impl Engine {
             }
             links.push(link);
         }
+        self.rebuild_rich_text(&mut record, &mut links, &source_of);
         // A copy whose marker names a comment of one of these issues that is no longer
         // there: deleted on its source while the store was lost. Its tombstone lets the next
         // push delete the copy too.

@@ -2,7 +2,7 @@
 //! email (the pure rules are [`crate::rich`]'s; reference jira-cloud-api.md section 11.10).
 
 use jira_sync_config::ConnectorRef;
-use jira_sync_store::hub::RecordId;
+use jira_sync_store::hub::{Link, Record, RecordId};
 use serde_json::Value;
 
 use super::{Engine, EngineError, PEOPLE_TTL, SiteCtx, Work, locked};
@@ -16,6 +16,11 @@ impl Engine {
         if let Some(l) = work.links.get(&record) {
             links.insert(0, l.clone());
         }
+        Ok(self.sources_of(links))
+    }
+
+    /// [`Engine::sources`] of these links.
+    fn sources_of(&self, links: Vec<Link>) -> Sources {
         let mut out = Sources::new();
         for l in links {
             let Some(site) = self.config.sites.iter().find(|s| s.name == l.site) else {
@@ -29,7 +34,37 @@ impl Engine {
             out.entry(l.site.clone())
                 .or_insert((l.issue_key.clone(), url));
         }
-        Ok(out)
+        out
+    }
+
+    /// A record rebuilt from its issues: each rich-text value read on one site shows the
+    /// other issues' own files as placeholders; those are the files again (each issue's
+    /// base holds them), and a base that shows the rebuilt value is that value, so the
+    /// first cycle writes nothing where the sides agree and no site loses a file.
+    pub(super) fn rebuild_rich_text(
+        &self,
+        record: &mut Record,
+        links: &mut [Link],
+        source_of: &std::collections::BTreeMap<String, String>,
+    ) {
+        let sources = self.sources_of(links.to_vec());
+        for (f, v) in record.fields.iter_mut() {
+            let Some(from) = source_of.get(f).filter(|_| rich::is_doc(v)) else {
+                continue;
+            };
+            for l in links.iter().filter(|l| l.site != *from) {
+                if let Some(b) = l.base.get(f).filter(|b| rich::is_doc(b)) {
+                    *v = rich::to_hub(v, from, &[b], &sources);
+                }
+            }
+            for l in links.iter_mut() {
+                if let Some(b) = l.base.get(f)
+                    && rich::to_hub(b, &l.site, &[v], &sources) == *v
+                {
+                    l.base.insert(f.clone(), v.clone());
+                }
+            }
+        }
     }
 
     /// Hub value `v` as written on `me`'s site: unchanged unless it is rich text, whose
@@ -60,6 +95,38 @@ impl Engine {
             &self.sources(record, work)?,
             &mentions,
         ))
+    }
+
+    /// `record` with each rich-text field keeping the files `link`'s issue shows of its own
+    /// site (its base), whichever edit won elsewhere: a conflict lost to another site, the
+    /// `hub` policy or a rebuilt store never write this site's body without its own images
+    /// (Jira would delete the attachment). Kept in this run's work when that changed it.
+    pub(super) fn keep_own_media(
+        &self,
+        me: &ConnectorRef,
+        mut record: Record,
+        link: &Link,
+        work: &mut Work,
+    ) -> Record {
+        let mut changed = false;
+        for (f, base) in &link.base {
+            let Some(h) = record.fields.get(f) else {
+                continue;
+            };
+            if !rich::is_doc(base) || !(rich::is_doc(h) || h.is_null()) {
+                continue;
+            }
+            let kept = rich::keep_own(h, base, &me.site);
+            if kept != *h {
+                record.fields.insert(f.clone(), kept);
+                record.field_times.insert(f.clone(), (self.now)());
+                changed = true;
+            }
+        }
+        if changed {
+            work.records.insert(record.id, record.clone());
+        }
+        record
     }
 
     /// A field value about to be written on `me`'s site, through [`Engine::rich_for`], with

@@ -237,3 +237,80 @@ fn media_anywhere_never_leaks_the_hubs_tag_or_another_sites_id_and_is_never_lost
         }
     }
 }
+
+#[test]
+fn repeated_and_same_named_files_each_have_their_own_placeholder() {
+    // One file shown twice, and two files under one name.
+    let hub = tag(
+        &doc(json!([
+            image("same", "crash.png"),
+            image("same", "crash.png"),
+            image("a", "shot.png"),
+            para("between"),
+            image("b", "shot.png"),
+        ])),
+        "acme",
+    );
+    let out = for_site(&hub, "globex", &sources(), &Mentions::new());
+    let text = out.to_string();
+    assert!(
+        text.contains("📎 crash.png #2") && text.contains("📎 shot.png #2"),
+        "{out:#}"
+    );
+    assert_eq!(
+        to_hub(&tag(&out, "globex"), "globex", &[&hub], &sources()),
+        hub
+    );
+    // The first `shot.png` placeholder is deleted on the mirror: B keeps its place.
+    let mut cut = out.clone();
+    cut["content"].as_array_mut().unwrap().remove(2);
+    let back = to_hub(&tag(&cut, "globex"), "globex", &[&hub], &sources());
+    let ids: Vec<String> = {
+        let mut units = Vec::new();
+        media_units(&back, &mut units);
+        units.into_iter().flat_map(media_ids).collect()
+    };
+    assert_eq!(ids, ["same", "same", "b", "a"], "{back:#}");
+}
+
+#[test]
+fn a_placeholder_of_a_file_its_site_deleted_goes_and_an_unmapped_mention_comes_back() {
+    let old = tag(
+        &doc(json!([
+            image("gone", "old.png"),
+            { "type": "paragraph", "content": [mention("acc-dan", "@Dan")] },
+        ])),
+        "acme",
+    );
+    // acme deleted its image since; globex still shows the old placeholder and Dan as text.
+    let mut current = old.clone();
+    current["content"].as_array_mut().unwrap().remove(0);
+    let unmapped: Mentions = [(("acme".to_owned(), "acc-dan".to_owned()), None)].into();
+    let shown = for_site(&old, "globex", &sources(), &unmapped);
+    let back = to_hub(
+        &tag(&shown, "globex"),
+        "globex",
+        &[&current, &old],
+        &sources(),
+    );
+    assert_eq!(back, current, "{back:#}");
+}
+
+#[test]
+fn what_a_site_is_given_keeps_its_own_files_whichever_edit_won() {
+    let globex_shows = tag(
+        &doc(json!([para("Bob's"), image("g-1", "g.png")])),
+        "globex",
+    );
+    let won = tag(&doc(json!([para("Ann's")])), "acme");
+    let kept = keep_own(&won, &globex_shows, "globex");
+    assert_eq!(kept["content"][0], para("Ann's"));
+    assert_eq!(kept["content"][1], globex_shows["content"][1]);
+    // Another site's files in what globex shows are not globex's to keep.
+    let other = tag(&doc(json!([image("a-1", "a.png")])), "acme");
+    assert_eq!(keep_own(&won, &other, "globex"), won);
+    assert_eq!(
+        keep_own(&Value::Null, &globex_shows, "globex")["content"][0],
+        globex_shows["content"][1]
+    );
+}

@@ -52,6 +52,7 @@ pub async fn fields(Extension(c): Extension<Caller>) -> Json<Value> {
                 "labels" => schema["items"] = json!("string"),
                 "components" => schema["items"] = json!("component"),
                 "fixVersions" => schema["items"] = json!("version"),
+                "attachment" => schema["items"] = json!("attachment"),
                 _ => {}
             }
             json!({ "id": id, "key": id, "name": name, "custom": false, "orderable": *id != "status",

@@ -1,6 +1,7 @@
 //! Jira's REST API v3 on both URL forms: `/site/{name}/rest/api/3/...` and
 //! `/ex/jira/{cloudId}/rest/api/3/...`.
 
+mod attachments;
 mod comments;
 mod gate;
 mod issues;
@@ -101,6 +102,15 @@ pub fn router(app: App) -> Router<App> {
         .route(
             "/issue/{issueIdOrKey}/comment/{id}",
             put(comments::update_comment).delete(comments::delete_comment),
+        )
+        .route(
+            "/issue/{issueIdOrKey}/attachments",
+            post(attachments::add).layer(axum::extract::DefaultBodyLimit::max(256 << 20)),
+        )
+        .route("/attachment/content/{id}", get(attachments::content))
+        .route(
+            "/attachment/{id}",
+            axum::routing::delete(attachments::remove),
         )
         .route(
             "/issue/{issueIdOrKey}/properties/{propertyKey}",

@@ -4,7 +4,6 @@
 use serde::Serialize;
 
 use super::{Control, ControlError, issue_ref};
-use crate::media::Attachment;
 
 /// A file attached to an issue.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -14,6 +13,9 @@ pub struct AttachmentInfo {
     pub media_id: String,
     pub filename: String,
     pub size: u64,
+    /// The file (in-process only).
+    #[serde(skip)]
+    pub content: Vec<u8>,
 }
 
 impl Control {
@@ -26,37 +28,11 @@ impl Control {
         filename: &str,
         size: u64,
     ) -> Result<AttachmentInfo, ControlError> {
-        let now = self.world.clock().now();
-        self.with_site(site, |s| {
-            let id = issue_ref(s, issue)?;
-            let next = s
-                .issues()
-                .values()
-                .flat_map(|i| i.attachments.iter().map(|a| a.id))
-                .max()
-                .unwrap_or(10_000)
-                + 1;
-            // A UUID-shaped id that differs between sites, as Media Services ids do.
-            let tag: u32 = s
-                .name
-                .bytes()
-                .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
-            let media_id = format!("{tag:08x}-0000-4000-8000-{next:012x}");
-            let a = Attachment {
-                id: next,
-                media_id: media_id.clone(),
-                filename: filename.to_owned(),
-                size,
-                created: now,
-            };
-            s.write_issue(id, now, |i| i.attachments.push(a));
-            Ok(AttachmentInfo {
-                id: next.to_string(),
-                media_id,
-                filename: filename.to_owned(),
-                size,
-            })
-        })
+        // Deterministic content of the given size.
+        let content: Vec<u8> = (0..size)
+            .map(|n| (n % 251) as u8 ^ filename.len() as u8)
+            .collect();
+        self.attach_bytes(site, issue, filename, content)
     }
 
     /// The files attached to `issue`, oldest first.
@@ -75,8 +51,56 @@ impl Control {
                     media_id: a.media_id.clone(),
                     filename: a.filename.clone(),
                     size: a.size,
+                    content: a.content.clone(),
                 })
                 .collect())
+        })
+    }
+
+    /// A person removes the file named `filename` from `issue`.
+    pub fn detach(&self, site: &str, issue: &str, filename: &str) -> Result<(), ControlError> {
+        let now = self.world.clock().now();
+        self.with_site(site, |s| {
+            let id = issue_ref(s, issue)?;
+            let found = s.issues()[&id]
+                .attachments
+                .iter()
+                .any(|a| a.filename == filename);
+            if !found {
+                return Err(ControlError::NotFound(format!(
+                    "no file `{filename}` on {issue}"
+                )));
+            }
+            let who = s.accounts.keys().next().cloned().unwrap_or_default();
+            s.write_issue(id, now, |i| {
+                crate::media::remove(i, |a| a.filename == filename, &who, now);
+            });
+            Ok(())
+        })
+    }
+
+    /// A person attaches `content` as `filename` to `issue` (the given bytes).
+    pub fn attach_bytes(
+        &self,
+        site: &str,
+        issue: &str,
+        filename: &str,
+        content: Vec<u8>,
+    ) -> Result<AttachmentInfo, ControlError> {
+        let now = self.world.clock().now();
+        self.with_site(site, |s| {
+            let id = issue_ref(s, issue)?;
+            let who = s.accounts.keys().next().cloned().unwrap_or_default();
+            let a = s.new_attachment(filename, content, &who, now);
+            let info = AttachmentInfo {
+                id: a.id.to_string(),
+                media_id: a.media_id.clone(),
+                filename: a.filename.clone(),
+                size: a.size,
+                content: a.content.clone(),
+            };
+            s.write_issue(id, now, |i| crate::media::add(i, a, &who, now));
+            Ok(info)
         })
     }
 }

@@ -1,0 +1,186 @@
+//! Issue 18 point 7: with `attachments = true`, files are mirrored both ways
+//! (`addAttachment`), matched by name, size and SHA-256 so none is uploaded twice, capped by
+//! `max_attachment_size` (larger files are reported and parked), and a file removed from its
+//! source is removed from its copies; a copy removed by hand stays removed. Off by default.
+
+use jira_sync_harness::pair::*;
+
+/// (file name, size, content) of `site`'s issue `key`, sorted by name.
+fn files(p: &Pair, site: &str, key: &str) -> Vec<(String, u64, Vec<u8>)> {
+    let mut out: Vec<(String, u64, Vec<u8>)> = p
+        .sim
+        .control()
+        .attachments(site, key)
+        .unwrap()
+        .into_iter()
+        .map(|a| (a.filename, a.size, a.content))
+        .collect();
+    out.sort();
+    out
+}
+
+fn names(p: &Pair, site: &str, key: &str) -> Vec<String> {
+    files(p, site, key).into_iter().map(|f| f.0).collect()
+}
+
+/// A pair whose connectors both mirror attachments, with `edit` applied to both.
+async fn with_files(edit: impl Fn(&mut jira_sync_config::Connector)) -> Pair {
+    let mut p = pair(0).await;
+    for c in [sec(), ops()] {
+        p.reconfigure(&c, |conn| {
+            conn.attachments = true;
+            edit(conn);
+        });
+    }
+    p
+}
+
+/// A new acme issue, mirrored: (acme key, globex key).
+async fn mirrored(p: &Pair, summary: &str) -> (String, String) {
+    let sec = p.acme_task(summary, json!({}));
+    p.converge().await;
+    (sec, key(&p.only_one("globex", summary)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_copied_both_ways_once_and_removed_with_their_source() {
+    let p = with_files(|_| {}).await;
+    let c = p.sim.control();
+    let (sec, ops) = mirrored(&p, "With files").await;
+    c.attach("acme", &sec, "crash.log", 2_000).unwrap();
+    p.converge().await;
+    // The same bytes on globex, uploaded once.
+    assert_eq!(files(&p, "globex", &ops), files(&p, "acme", &sec));
+    assert_eq!(names(&p, "globex", &ops), ["crash.log"]);
+    c.attach("globex", &ops, "notes.txt", 300).unwrap();
+    p.converge().await;
+    assert_eq!(names(&p, "acme", &sec), ["crash.log", "notes.txt"]);
+    assert_eq!(files(&p, "acme", &sec), files(&p, "globex", &ops));
+    p.assert_quiet("files in step").await;
+
+    // Removed from its source: the copy goes. A copy removed by hand stays removed, and
+    // its source keeps the file.
+    c.detach("acme", &sec, "crash.log").unwrap();
+    c.detach("acme", &sec, "notes.txt").unwrap();
+    p.converge().await;
+    assert!(names(&p, "acme", &sec).is_empty());
+    assert_eq!(names(&p, "globex", &ops), ["notes.txt"]);
+    p.assert_quiet("after removals").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_already_on_the_target_is_linked_not_uploaded_again() {
+    let p = with_files(|_| {}).await;
+    let c = p.sim.control();
+    let (sec, ops) = mirrored(&p, "Same file").await;
+    // Ann and Bob attach the same bytes under the same name (as an upload whose answer was
+    // lost leaves it); Bob also has a different file of the same name and size.
+    let bytes: Vec<u8> = (0..1_500u32).map(|n| (n * 7 % 256) as u8).collect();
+    let other: Vec<u8> = bytes.iter().map(|b| b ^ 0xff).collect();
+    c.attach_bytes("acme", &sec, "dump.bin", bytes.clone())
+        .unwrap();
+    c.attach_bytes("globex", &ops, "dump.bin", bytes.clone())
+        .unwrap();
+    c.attach_bytes("globex", &ops, "report.bin", other.clone())
+        .unwrap();
+    p.converge().await;
+    let g = files(&p, "globex", &ops);
+    assert_eq!(
+        g.iter().filter(|f| f.0 == "dump.bin").count(),
+        1,
+        "matched by name, size and content: not uploaded twice"
+    );
+    let a = files(&p, "acme", &sec);
+    assert_eq!(a.iter().filter(|f| f.0 == "dump.bin").count(), 1);
+    assert!(a.contains(&("report.bin".into(), 1_500, other.clone())));
+    p.assert_quiet("same file on both sides").await;
+
+    // Same name and size, different content: a different file, copied.
+    c.attach_bytes("acme", &sec, "same-size.bin", bytes.clone())
+        .unwrap();
+    c.attach_bytes("globex", &ops, "same-size.bin", other.clone())
+        .unwrap();
+    p.converge().await;
+    let g = files(&p, "globex", &ops);
+    let copies: Vec<&(String, u64, Vec<u8>)> =
+        g.iter().filter(|f| f.0 == "same-size.bin").collect();
+    assert_eq!(copies.len(), 2, "both contents are on globex");
+    p.assert_quiet("two files of one name").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_over_the_size_cap_is_reported_and_not_copied() {
+    let p = with_files(|c| c.max_attachment_size = 4_096).await;
+    let c = p.sim.control();
+    let (sec_key, ops_key) = mirrored(&p, "Big file").await;
+    c.attach("acme", &sec_key, "core.dump", 50_000).unwrap();
+    c.attach("acme", &sec_key, "small.txt", 100).unwrap();
+    p.sim
+        .control()
+        .world()
+        .clock()
+        .advance(chrono::Duration::seconds(4));
+    p.run(sec()).await;
+    let r = p.run(ops()).await;
+    assert_eq!(r.files_too_large, 1, "{r:?}");
+    assert_eq!(names(&p, "globex", &ops_key), ["small.txt"]);
+    let link = p.link_of("globex", &ops_key);
+    let parked: Vec<&String> = link
+        .parked
+        .iter()
+        .filter(|(k, _)| k.starts_with("attachment "))
+        .map(|(_, v)| &v.message)
+        .collect();
+    assert_eq!(parked.len(), 1, "{:?}", link.parked);
+    assert!(parked[0].contains("core.dump") && parked[0].contains("max_attachment_size"));
+    p.assert_quiet("a file too large waits").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn files_are_not_mirrored_unless_a_connector_asks() {
+    let p = pair(0).await;
+    let c = p.sim.control();
+    let (sec, ops) = mirrored(&p, "No files").await;
+    c.attach("acme", &sec, "crash.log", 2_000).unwrap();
+    p.converge().await;
+    assert!(names(&p, "globex", &ops).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_whose_answers_are_lost_are_never_made_twice() {
+    let p = with_files(|_| {}).await;
+    let c = p.sim.control();
+    let (acme_key, globex_key) = mirrored(&p, "Flaky").await;
+    for n in 0..4 {
+        c.attach("acme", &acme_key, &format!("part-{n}.log"), 700 + n)
+            .unwrap();
+    }
+    // globex processes requests but often loses the answer (the upload landed; the
+    // daemon cannot know).
+    c.set_faults(
+        "globex",
+        jira_sim::faults::FaultSpec {
+            close_rate: 0.4,
+            seed: 7,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for _ in 0..20 {
+        c.world().clock().advance(chrono::Duration::seconds(4));
+        let _ = p.engine.run(&sec()).await;
+        let _ = p.engine.run(&ops()).await;
+    }
+    c.set_faults("globex", Default::default()).unwrap();
+    p.converge().await;
+    assert_eq!(
+        names(&p, "globex", &globex_key),
+        ["part-0.log", "part-1.log", "part-2.log", "part-3.log"],
+        "each file once"
+    );
+    assert_eq!(
+        files(&p, "globex", &globex_key),
+        files(&p, "acme", &acme_key)
+    );
+    p.assert_quiet("after lost answers").await;
+}
