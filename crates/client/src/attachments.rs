@@ -80,6 +80,21 @@ impl Client {
         Ok(self.execute_raw(req).await?.1)
     }
 
+    /// The Media Services id of attachment `id`: what an ADF `media` node names it by. Jira
+    /// documents no way to ask; the file's download redirects to
+    /// `.../file/{media id}/binary` (reference jira-cloud-api.md section 11.10, reported by
+    /// several integrations, unconfirmed by Atlassian), so the id is the first UUID-shaped
+    /// segment of where `getAttachmentContent` ends. `None` when there is none.
+    pub async fn attachment_media_id(&self, id: &str) -> Result<Option<String>, ClientError> {
+        let mut req = Req::get(
+            "/attachment/content/{id}",
+            format!("/attachment/content/{}", enc(id)),
+        );
+        req.located = true;
+        let (_, url) = self.execute_raw(req).await?;
+        Ok(media_id_in(&String::from_utf8_lossy(&url)))
+    }
+
     /// Attaches `bytes` as `filename` to issue `key`; the new attachment. Not retried after
     /// a lost answer (a repeat would attach the file twice): the caller finds it by name,
     /// size and content instead.
@@ -118,9 +133,39 @@ impl Client {
     }
 }
 
+/// The first UUID-shaped segment of a URL's path (`8-4-4-4-12` hex digits).
+fn media_id_in(url: &str) -> Option<String> {
+    let path = url.split(['?', '#']).next().unwrap_or_default();
+    path.split('/')
+        .find(|s| {
+            let parts: Vec<&str> = s.split('-').collect();
+            parts.iter().map(|p| p.len()).eq([8, 4, 4, 4, 12])
+                && parts
+                    .iter()
+                    .all(|p| p.chars().all(|c| c.is_ascii_hexdigit()))
+        })
+        .map(str::to_ascii_lowercase)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_media_id_is_the_uuid_of_the_files_location() {
+        let id = "5e2c3f0a-1b2c-4d5e-8f90-a1b2c3d4e5f6";
+        assert_eq!(
+            media_id_in(&format!(
+                "https://api.media.atlassian.com/file/{id}/binary?token=FAKE&client=x&dl=true"
+            )),
+            Some(id.to_owned())
+        );
+        assert_eq!(
+            media_id_in("https://acme.atlassian.net/rest/api/3/attachment/content/10001"),
+            None
+        );
+        assert_eq!(media_id_in(&format!("https://x/binary?file={id}")), None);
+    }
 
     #[test]
     fn a_multipart_body_holds_the_file_between_boundaries_that_do_not_occur_in_it() {

@@ -80,6 +80,9 @@ pub(crate) struct Req<'a> {
     pub raw: Option<(String, Arc<Vec<u8>>)>,
     /// Extra headers (`X-Atlassian-Token: no-check` for uploads).
     pub headers: Vec<(&'static str, &'static str)>,
+    /// Answer the URL the request ended at (after redirects) instead of the body, which is
+    /// not read (a file's location, not the file).
+    pub located: bool,
 }
 
 impl<'a> Req<'a> {
@@ -95,6 +98,7 @@ impl<'a> Req<'a> {
             answers: &[],
             raw: None,
             headers: Vec::new(),
+            located: false,
         }
     }
 
@@ -115,6 +119,7 @@ impl<'a> Req<'a> {
             answers: &[],
             raw: None,
             headers: Vec::new(),
+            located: false,
         }
     }
 }
@@ -233,6 +238,15 @@ impl Client {
                 }
             };
             let status = resp.status();
+            if req.located && status.is_success() {
+                self.observer.request(
+                    &self.site,
+                    &endpoint,
+                    Some(status.as_u16()),
+                    started.elapsed(),
+                );
+                return Ok((status.as_u16(), resp.url().as_str().as_bytes().to_vec()));
+            }
             let headers = resp.headers().clone();
             let body = resp.bytes().await;
             self.observer.request(

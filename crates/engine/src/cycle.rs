@@ -659,7 +659,8 @@ impl Engine {
                 // Edited here: other sites' media come back from their placeholders and are
                 // never dropped by this site.
                 let previous: Vec<&Value> = h.iter().chain(base.iter()).collect();
-                j = rich::to_hub(&j, &me.site, &previous, &self.sources(record.id, work)?);
+                let sources = self.sources(record.id, work)?;
+                j = rich::to_hub_with(&j, &me.site, &previous, &sources, &record.media_copies());
             }
             if base.as_ref() != Some(&j) {
                 link.written.remove(f);

@@ -119,26 +119,34 @@ fn read_all(
     }
     for (hub, id) in &c.fields {
         let shape = types.get(id).map(String::as_str);
-        let v = match shape {
-            // People by shown email, as assignees (else by account on their own site).
-            Some("user") => person(site, &fields[id]),
-            Some("array/user") if fields[id].is_array() => {
-                let mut people: Vec<Value> = fields[id]
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .map(|u| person(site, u))
-                    .filter(|p| !p.is_null())
-                    .collect();
-                people.sort_by_key(Value::to_string);
-                people.dedup();
-                json!(people)
-            }
-            _ => custom_to_hub(shape, &fields[id]),
-        };
+        let v = picker_to_hub(site, shape, &fields[id])
+            .unwrap_or_else(|| custom_to_hub(shape, &fields[id]));
         out.insert(hub.clone(), crate::rich::tag(&v, site));
     }
     out
+}
+
+/// The hub form of a people picker's value read on `site` (`user`: one person,
+/// `array/user`: the people, sorted), each as [`person`] reads assignees: by shown email,
+/// else by account on its own site. `None` for other shapes.
+pub fn picker_to_hub(site: &str, shape: Option<&str>, v: &Value) -> Option<Value> {
+    match shape {
+        Some("user") => Some(person(site, v)),
+        Some("array/user") if v.is_array() => {
+            let mut people: Vec<Value> = v
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|u| person(site, u))
+                .filter(|p| !p.is_null())
+                .collect();
+            people.sort_by_key(Value::to_string);
+            people.dedup();
+            Some(json!(people))
+        }
+        Some("array/user") => Some(Value::Null),
+        _ => None,
+    }
 }
 
 /// Jira's date-time form: milliseconds and an offset without a colon. Jira refuses
@@ -521,6 +529,51 @@ mod tests {
             assert_eq!(custom_to_hub(shape, &Value::Null), Value::Null);
             assert_eq!(custom_to_jira(shape, &Value::Null), Value::Null);
         }
+    }
+
+    #[test]
+    fn people_pickers_read_by_shown_email_so_two_sites_read_one_value() {
+        let a = json!([
+            { "accountId": "a-dan", "emailAddress": "Dan@Shared.example", "displayName": "Dan" },
+            { "accountId": "a-cara", "emailAddress": "cara@shared.example" }
+        ]);
+        let b = json!([
+            { "accountId": "b-cara", "emailAddress": "cara@shared.example" },
+            { "accountId": "b-dan", "emailAddress": "dan@shared.example" }
+        ]);
+        let hub = json!([{ "email": "cara@shared.example" }, { "email": "dan@shared.example" }]);
+        assert_eq!(
+            picker_to_hub("acme", Some("array/user"), &a),
+            Some(hub.clone())
+        );
+        assert_eq!(picker_to_hub("globex", Some("array/user"), &b), Some(hub));
+        assert_eq!(
+            picker_to_hub("acme", Some("user"), &a[0]),
+            Some(json!({ "email": "dan@shared.example" }))
+        );
+        // A hidden email: known by its account on its own site only.
+        assert_eq!(
+            picker_to_hub("acme", Some("user"), &json!({ "accountId": "a-hal" })),
+            Some(json!({ "site": "acme", "accountId": "a-hal" }))
+        );
+        assert_eq!(
+            picker_to_hub("acme", Some("user"), &Value::Null),
+            Some(Value::Null)
+        );
+        assert_eq!(
+            picker_to_hub("acme", Some("array/user"), &Value::Null),
+            Some(Value::Null)
+        );
+        assert_eq!(picker_to_hub("acme", Some("option"), &a), None);
+        // Written back by account id once looked up on the target (Engine::picker).
+        assert_eq!(
+            person_on(
+                "globex",
+                "picker",
+                &json!({ "email": "dan@shared.example" })
+            ),
+            Person::Lookup("dan@shared.example".into())
+        );
     }
 
     #[test]

@@ -31,6 +31,11 @@ pub type Sources = BTreeMap<String, (String, String)>;
 /// the target, or `None` where the person has no account there (written as plain text).
 pub type Mentions = BTreeMap<(String, String), Option<String>>;
 
+/// Each mirrored file's Media Services ids by site (its source's and its copies'): a media
+/// node of one site is written as the same file's copy on another, and read back as the
+/// original (see [`for_site_with`], [`to_hub_with`]). An empty id is an unknown one.
+pub type Copies = Vec<BTreeMap<String, String>>;
+
 /// Whether `v` is an ADF document.
 pub fn is_doc(v: &Value) -> bool {
     v.get("type").and_then(Value::as_str) == Some("doc") && v.get("content").is_some()
@@ -220,12 +225,51 @@ fn placeholder(unit: &Value, from: &str, label: &str, sources: &Sources) -> Valu
     }
 }
 
-/// The placeholders of the other sites' media of `doc` as `site` shows them, in document
-/// order: (placeholder, media unit).
-fn placeholders(doc: &Value, site: &str, sources: &Sources) -> Vec<(Value, Value)> {
+/// Media unit `unit` of site `from` as `site`'s copies of the same files, when each of its
+/// files has a copy there with a known id.
+fn as_copy(unit: &Value, from: &str, site: &str, copies: &Copies) -> Option<Value> {
+    let target = |id: &str| {
+        copies
+            .iter()
+            .find(|f| f.get(from).map(String::as_str) == Some(id))
+            .and_then(|f| f.get(site))
+            .filter(|t| !t.is_empty())
+            .cloned()
+    };
+    let renamed = |m: &Value| -> Option<Value> {
+        let mut n = untagged(m.clone());
+        n["attrs"]["id"] = json!(target(m["attrs"]["id"].as_str()?)?);
+        Some(n)
+    };
+    if !is_media_block(unit) {
+        return renamed(unit);
+    }
+    let mut out = unit.clone();
+    let children = unit["content"].as_array()?;
+    let mut mapped = Vec::with_capacity(children.len());
+    for c in children {
+        mapped.push(if c["type"] == "media" {
+            renamed(c)?
+        } else {
+            c.clone()
+        });
+    }
+    out["content"] = Value::Array(mapped);
+    Some(out)
+}
+
+/// The placeholders of the other sites' media of `doc` as `site` shows them (those without
+/// copies there), in document order: (placeholder, media unit).
+fn placeholders(
+    doc: &Value,
+    site: &str,
+    sources: &Sources,
+    copies: &Copies,
+) -> Vec<(Value, Value)> {
     let mut labels = Labels::default();
     foreign_media(doc, site)
         .into_iter()
+        .filter(|unit| as_copy(unit, site_of(unit).unwrap_or_default(), site, copies).is_none())
         .map(|unit| {
             let from = site_of(unit).unwrap_or_default();
             let label = labels.of(unit, from);
@@ -262,40 +306,73 @@ fn mention_on(node: Value, mentions: &Mentions) -> Value {
 /// placeholders linking to the source issue, another site's mentions as `mentions` says.
 /// Untagged media (a document given through the hub API) are written as they are.
 pub fn for_site(doc: &Value, site: &str, sources: &Sources, mentions: &Mentions) -> Value {
-    if !is_doc(doc) {
-        return doc.clone();
-    }
-    write_node(doc, site, sources, mentions, &mut Labels::default())
+    for_site_with(doc, site, sources, mentions, &Copies::new())
 }
 
-/// One node of a hub document as written on `site` (top-down, in document order: a media
-/// block is replaced whole, with its `media` children).
-fn write_node(
-    node: &Value,
+/// [`for_site`], where a file copied to `site` (`copies`) is shown as that copy, not as a
+/// placeholder.
+pub fn for_site_with(
+    doc: &Value,
     site: &str,
     sources: &Sources,
     mentions: &Mentions,
-    labels: &mut Labels,
+    copies: &Copies,
 ) -> Value {
-    let foreign = site_of(node).filter(|s| *s != site);
-    match (node["type"].as_str(), foreign) {
-        (Some("mediaSingle" | "mediaGroup" | "mediaInline" | "media"), Some(from)) => {
-            let label = labels.of(node, from);
-            placeholder(node, from, &label, sources)
-        }
-        (Some("mention"), Some(_)) => mention_on(node.clone(), mentions),
-        (Some("media" | "mediaInline" | "mention"), None) => untagged(node.clone()),
-        _ => {
-            let mut out = node.clone();
-            if let Some(content) = node.get("content").and_then(Value::as_array) {
-                out["content"] = content
-                    .iter()
-                    .map(|c| write_node(c, site, sources, mentions, labels))
-                    .collect();
+    if !is_doc(doc) {
+        return doc.clone();
+    }
+    let mut out = Written {
+        site,
+        sources,
+        mentions,
+        copies,
+        labels: Labels::default(),
+    };
+    out.node(doc)
+}
+
+/// How a hub document is written on one site.
+struct Written<'a> {
+    site: &'a str,
+    sources: &'a Sources,
+    mentions: &'a Mentions,
+    copies: &'a Copies,
+    labels: Labels,
+}
+
+impl Written<'_> {
+    /// One node of the document (top-down, in document order: a media block is replaced
+    /// whole, with its `media` children).
+    fn node(&mut self, node: &Value) -> Value {
+        let foreign = site_of(node).filter(|s| *s != self.site);
+        match (node["type"].as_str(), foreign) {
+            (Some("mediaSingle" | "mediaGroup" | "mediaInline" | "media"), Some(from)) => {
+                if let Some(copy) = as_copy(node, from, self.site, self.copies) {
+                    return copy;
+                }
+                let label = self.labels.of(node, from);
+                placeholder(node, from, &label, self.sources)
             }
-            out
+            (Some("mention"), Some(_)) => mention_on(node.clone(), self.mentions),
+            (Some("media" | "mediaInline" | "mention"), None) => untagged(node.clone()),
+            _ => {
+                let mut out = node.clone();
+                if let Some(content) = node.get("content").and_then(Value::as_array) {
+                    out["content"] = content.iter().map(|c| self.node(c)).collect();
+                }
+                out
+            }
         }
     }
+}
+
+/// `v` without the hub's site tags anywhere.
+fn untag_all(v: &Value) -> Value {
+    let mut out = untagged(v.clone());
+    if let Some(content) = v.get("content").and_then(Value::as_array) {
+        out["content"] = content.iter().map(untag_all).collect();
+    }
+    out
 }
 
 /// The mentions of `doc` read on a site other than `site`: (site, account id), to resolve
@@ -330,6 +407,17 @@ fn foreign_media<'a>(doc: &'a Value, site: &str) -> Vec<&'a Value> {
 /// sites' media of the current value that the body no longer holds are kept (see
 /// [`keep_media`]).
 pub fn to_hub(read: &Value, site: &str, previous: &[&Value], sources: &Sources) -> Value {
+    to_hub_with(read, site, previous, sources, &Copies::new())
+}
+
+/// [`to_hub`], where this site's copy of a file (`copies`) reads as the original media node.
+pub fn to_hub_with(
+    read: &Value,
+    site: &str,
+    previous: &[&Value],
+    sources: &Sources,
+    copies: &Copies,
+) -> Value {
     let current = previous.first().copied();
     if !is_doc(read) {
         // Cleared (null): still not this site's to drop another site's media.
@@ -343,7 +431,17 @@ pub fn to_hub(read: &Value, site: &str, previous: &[&Value], sources: &Sources) 
     let mut restore: BTreeMap<String, VecDeque<Option<Value>>> = BTreeMap::new();
     let mut current_ids = Vec::new();
     if let Some(current) = current.filter(|c| is_doc(c)) {
-        for (shown, unit) in placeholders(current, site, sources) {
+        for unit in foreign_media(current, site) {
+            let from = site_of(unit).unwrap_or_default();
+            if let Some(copy) = as_copy(unit, from, site, copies) {
+                current_ids.extend(media_ids(unit));
+                restore
+                    .entry(untag_all(&copy).to_string())
+                    .or_default()
+                    .push_back(Some(unit.clone()));
+            }
+        }
+        for (shown, unit) in placeholders(current, site, sources, copies) {
             current_ids.extend(media_ids(&unit));
             restore
                 .entry(shown.to_string())
@@ -367,7 +465,7 @@ pub fn to_hub(read: &Value, site: &str, previous: &[&Value], sources: &Sources) 
     // What this site last showed, for media its own site has deleted since: those
     // placeholders go.
     for prev in previous.iter().skip(1).filter(|p| is_doc(p)) {
-        for (shown, unit) in placeholders(prev, site, sources) {
+        for (shown, unit) in placeholders(prev, site, sources, copies) {
             if media_ids(&unit).iter().all(|id| !current_ids.contains(id)) {
                 restore
                     .entry(shown.to_string())
@@ -377,13 +475,13 @@ pub fn to_hub(read: &Value, site: &str, previous: &[&Value], sources: &Sources) 
         }
     }
     let restored = map_nodes(read, &mut |node| {
-        if !matches!(node["type"].as_str(), Some("paragraph" | "text")) {
-            return vec![node];
-        }
-        match restore
-            .get_mut(&node.to_string())
-            .and_then(VecDeque::pop_front)
-        {
+        let key = match node["type"].as_str() {
+            Some("paragraph" | "text") => node.to_string(),
+            // This site's copy of another site's file.
+            Some("mediaSingle" | "mediaGroup" | "mediaInline") => untag_all(&node).to_string(),
+            _ => return vec![node],
+        };
+        match restore.get_mut(&key).and_then(VecDeque::pop_front) {
             Some(Some(unit)) => vec![unit],
             Some(None) => vec![],
             None => vec![node],

@@ -184,3 +184,108 @@ async fn uploads_whose_answers_are_lost_are_never_made_twice() {
     );
     p.assert_quiet("after lost answers").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_shows_the_mirrors_copy_of_its_file_and_reads_back_as_the_original() {
+    let p = with_files(|_| {}).await;
+    let c = p.sim.control();
+    let (sec, ops) = mirrored(&p, "Inline").await;
+    let file = c.attach("acme", &sec, "crash.png", 4_000).unwrap();
+    let body = json!({ "version": 1, "type": "doc", "content": [
+        { "type": "paragraph", "content": [{ "type": "text", "text": "See:" }] },
+        { "type": "mediaSingle", "attrs": { "layout": "center" }, "content": [
+            { "type": "media", "attrs": { "id": file.media_id, "type": "file", "collection": "", "alt": "crash.png" } }
+        ] }
+    ] });
+    c.edit_issue(
+        "acme",
+        &sec,
+        "ann@acme.example",
+        &json!({ "fields": { "description": body } }),
+    )
+    .unwrap();
+    p.converge().await;
+    // globex's description names globex's copy of the file: an image, not a placeholder.
+    let copy = c.attachments("globex", &ops).unwrap();
+    assert_eq!(copy.len(), 1);
+    let mirror = c.issue("globex", &ops).unwrap()["fields"]["description"].clone();
+    assert_eq!(
+        mirror["content"][1]["content"][0]["attrs"]["id"], copy[0].media_id,
+        "{mirror:#}"
+    );
+    assert!(!mirror.to_string().contains(&file.media_id));
+    assert_eq!(
+        c.issue("acme", &sec).unwrap()["fields"]["description"],
+        body,
+        "the source is untouched"
+    );
+    p.assert_quiet("an image shown by its copy").await;
+
+    // Bob edits the text around the image on globex: acme keeps its own image in place.
+    let mut edited = mirror.clone();
+    edited["content"][0]["content"][0]["text"] = json!("See (from globex):");
+    c.edit_issue(
+        "globex",
+        &ops,
+        "bob@globex.example",
+        &json!({ "fields": { "description": edited } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let acme = c.issue("acme", &sec).unwrap()["fields"]["description"].clone();
+    assert_eq!(
+        acme["content"][0]["content"][0]["text"],
+        "See (from globex):"
+    );
+    assert_eq!(acme["content"][1], body["content"][1], "{acme:#}");
+    assert_eq!(c.attachments("acme", &sec).unwrap().len(), 1);
+    assert_eq!(c.attachments("globex", &ops).unwrap().len(), 1);
+    p.assert_quiet("after an edit around the copy").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn turning_attachments_on_later_replaces_placeholders_with_the_copies() {
+    let mut p = pair(0).await;
+    let c = p.sim.control().clone();
+    let (sec, ops) = mirrored(&p, "Later").await;
+    let file = c.attach("acme", &sec, "trace.png", 900).unwrap();
+    let image = json!({ "type": "mediaSingle", "attrs": { "layout": "center" }, "content": [
+        { "type": "media", "attrs": { "id": file.media_id, "type": "file", "collection": "", "alt": "trace.png" } }
+    ] });
+    c.edit_issue(
+        "acme",
+        &sec,
+        "ann@acme.example",
+        &json!({ "fields": { "description": { "version": 1, "type": "doc", "content": [image] } } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let shown = c.issue("globex", &ops).unwrap()["fields"]["description"].clone();
+    assert_eq!(
+        shown["content"][0]["type"], "paragraph",
+        "a placeholder: {shown:#}"
+    );
+    for conn in [
+        jira_sync_harness::pair::sec(),
+        jira_sync_harness::pair::ops(),
+    ] {
+        p.reconfigure(&conn, |x| x.attachments = true);
+    }
+    // Files of an issue are read when the issue next changes (like a field mapped later).
+    c.edit_issue(
+        "acme",
+        &sec,
+        "ann@acme.example",
+        &json!({ "fields": { "summary": "Later, touched" } }),
+    )
+    .unwrap();
+    p.converge().await;
+    let copy = c.attachments("globex", &ops).unwrap();
+    assert_eq!(copy.len(), 1);
+    let shown = c.issue("globex", &ops).unwrap()["fields"]["description"].clone();
+    assert_eq!(
+        shown["content"][0]["content"][0]["attrs"]["id"], copy[0].media_id,
+        "{shown:#}"
+    );
+    p.assert_quiet("placeholders replaced by the copies").await;
+}

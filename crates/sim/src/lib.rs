@@ -46,6 +46,7 @@ pub fn router(world: Arc<World>) -> Router {
     };
     Router::new()
         .route("/site/{site}/_edge/tenant_info", get(api::tenant_info))
+        .route("/_media/file/{id}/binary", get(api::media_file))
         .merge(api::router(app.clone()))
         .merge(oauth_http::router())
         .merge(control_http::router())

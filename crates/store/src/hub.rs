@@ -64,6 +64,21 @@ pub struct HubAttachment {
     /// When it was removed from its source issue: its copies are removed too.
     #[serde(default)]
     pub deleted: Option<DateTime<Utc>>,
+    /// Site -> the Media Services id of the file (its source's, its copies'), as rich text
+    /// names it there; empty where it could not be learned.
+    #[serde(default)]
+    pub media: BTreeMap<String, String>,
+}
+
+impl Record {
+    /// Each mirrored file's media ids by site, for rich text across sites.
+    pub fn media_copies(&self) -> Vec<BTreeMap<String, String>> {
+        self.attachments
+            .iter()
+            .filter(|a| a.deleted.is_none() && a.media.len() > 1)
+            .map(|a| a.media.clone())
+            .collect()
+    }
 }
 
 impl Record {

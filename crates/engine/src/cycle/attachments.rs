@@ -72,6 +72,7 @@ pub(super) fn merge_attachments(
             sha256: None,
             origin: (me.site.clone(), me.connector.clone(), a.id.clone()),
             deleted: None,
+            media: Default::default(),
         });
         link.attachments.insert(id, a.id.clone());
     }
@@ -153,8 +154,13 @@ impl Engine {
             let bytes = source.client.attachment_content(&h.origin.2).await?;
             let sum = sha256(&bytes);
             if h.sha256.as_deref() != Some(sum.as_str())
-                && let Some(r) = work.records.get_mut(&record.id)
-                && let Some(x) = r.attachments.iter_mut().find(|x| x.id == h.id)
+                && let Some(x) = work
+                    .records
+                    .entry(record.id)
+                    .or_insert_with(|| record.clone())
+                    .attachments
+                    .iter_mut()
+                    .find(|x| x.id == h.id)
             {
                 x.sha256 = Some(sum.clone());
             }
@@ -175,7 +181,9 @@ impl Engine {
                 }
             }
             if let Some(jid) = found {
-                link.attachments.insert(h.id.clone(), jid);
+                link.attachments.insert(h.id.clone(), jid.clone());
+                self.learn_media(me, &source, record, h, &jid, ctx, work)
+                    .await?;
                 continue;
             }
             match ctx
@@ -185,8 +193,10 @@ impl Engine {
             {
                 Ok(added) => {
                     report.files += 1;
-                    link.attachments.insert(h.id.clone(), added.id);
+                    link.attachments.insert(h.id.clone(), added.id.clone());
                     link.parked.remove(&slot);
+                    self.learn_media(me, &source, record, h, &added.id, ctx, work)
+                        .await?;
                 }
                 Err(ClientError::Invalid {
                     status, messages, ..
@@ -205,6 +215,40 @@ impl Engine {
                 }
                 Err(e) => return Err(e.into()),
             }
+        }
+        Ok(())
+    }
+
+    /// Learns the Media Services ids of file `h` on its source site and of its copy `jid`
+    /// here, so rich text can show the copy (kept on the record in this run's work).
+    #[allow(clippy::too_many_arguments)]
+    async fn learn_media(
+        &self,
+        me: &ConnectorRef,
+        source: &SiteCtx,
+        record: &Record,
+        h: &HubAttachment,
+        jid: &str,
+        ctx: &SiteCtx,
+        work: &mut Work,
+    ) -> Result<(), EngineError> {
+        let mut media = work
+            .records
+            .get(&record.id)
+            .and_then(|r| r.attachments.iter().find(|x| x.id == h.id))
+            .map_or_else(|| h.media.clone(), |x| x.media.clone());
+        if !media.contains_key(&h.origin.0) {
+            let id = source.client.attachment_media_id(&h.origin.2).await?;
+            media.insert(h.origin.0.clone(), id.unwrap_or_default());
+        }
+        let id = ctx.client.attachment_media_id(jid).await?;
+        media.insert(me.site.clone(), id.unwrap_or_default());
+        let r = work
+            .records
+            .entry(record.id)
+            .or_insert_with(|| record.clone());
+        if let Some(x) = r.attachments.iter_mut().find(|x| x.id == h.id) {
+            x.media = media;
         }
         Ok(())
     }

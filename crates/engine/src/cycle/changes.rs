@@ -42,6 +42,15 @@ impl Engine {
         let key = link.issue_key.clone();
         let now = (self.now)();
         let sent_ids = sent_fields(conn);
+        // Files first: rich text written below can then show their copies.
+        if conn.attachments && !record.attachments.is_empty() {
+            let before = report.files;
+            self.push_attachments(me, conn, ctx, record, link, work, report)
+                .await?;
+            if report.files > before {
+                written.push(link.issue_id.clone());
+            }
+        }
         let mut edit = serde_json::Map::new();
         let mut edited = Vec::new();
         let mut assign_to: Option<Value> = None;
@@ -56,7 +65,11 @@ impl Engine {
                 // integration, it may hold a value): empty is never written there.
                 continue;
             }
-            if link.base.get(name) == Some(&h) {
+            if link.base.get(name) == Some(&h)
+                && !self
+                    .shown_anew(me, ctx, record, link, name, &h, work)
+                    .await?
+            {
                 // In step (a person set it on Jira too): nothing waits any more.
                 link.parked.remove(name);
                 continue;
@@ -281,14 +294,6 @@ impl Engine {
                     self.push_comment(me, conn, ctx, record, link, &id, work, report)
                         .await?;
                 }
-            }
-        }
-        if conn.attachments && !record.attachments.is_empty() {
-            let before = report.files;
-            self.push_attachments(me, conn, ctx, record, link, work, report)
-                .await?;
-            if report.files > before {
-                written.push(link.issue_id.clone());
             }
         }
         keep_link(work, record, link);

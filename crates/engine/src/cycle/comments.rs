@@ -89,6 +89,7 @@ pub(super) fn merge_comments(
     sources: &Sources,
 ) {
     let mut present = BTreeSet::new();
+    let copies = record.media_copies();
     for c in list {
         let cid = c["id"].as_str().unwrap_or_default().to_owned();
         if cid.is_empty() {
@@ -126,7 +127,7 @@ pub(super) fn merge_comments(
                 if hc.deleted.is_none() && hc.edited.is_none_or(|e| at >= e) {
                     // Other sites' media come back from their placeholders, never dropped.
                     let body = rich::tag(&c["body"], &me.site);
-                    hc.body = rich::to_hub(&body, &me.site, &[&hc.body], sources);
+                    hc.body = rich::to_hub_with(&body, &me.site, &[&hc.body], sources, &copies);
                     hc.visibility = visibility;
                     hc.internal = internal;
                     hc.edited = Some(at);

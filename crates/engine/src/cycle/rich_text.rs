@@ -48,18 +48,19 @@ impl Engine {
         source_of: &std::collections::BTreeMap<String, String>,
     ) {
         let sources = self.sources_of(links.to_vec());
+        let copies = record.media_copies();
         for (f, v) in record.fields.iter_mut() {
             let Some(from) = source_of.get(f).filter(|_| rich::is_doc(v)) else {
                 continue;
             };
             for l in links.iter().filter(|l| l.site != *from) {
                 if let Some(b) = l.base.get(f).filter(|b| rich::is_doc(b)) {
-                    *v = rich::to_hub(v, from, &[b], &sources);
+                    *v = rich::to_hub_with(v, from, &[b], &sources, &copies);
                 }
             }
             for l in links.iter_mut() {
                 if let Some(b) = l.base.get(f)
-                    && rich::to_hub(b, &l.site, &[v], &sources) == *v
+                    && rich::to_hub_with(b, &l.site, &[v], &sources, &copies) == *v
                 {
                     l.base.insert(f.clone(), v.clone());
                 }
@@ -89,11 +90,16 @@ impl Engine {
             };
             mentions.insert((site, id), target);
         }
-        Ok(rich::for_site(
+        let copies = self
+            .record(work, record)?
+            .map(|r| r.media_copies())
+            .unwrap_or_default();
+        Ok(rich::for_site_with(
             v,
             &me.site,
             &self.sources(record, work)?,
             &mentions,
+            &copies,
         ))
     }
 
@@ -127,6 +133,31 @@ impl Engine {
             work.records.insert(record.id, record.clone());
         }
         record
+    }
+
+    /// Whether rich text `h`, in step on `link`, would now be written differently from how
+    /// jira-sync last wrote it there (a file copied since shows as its copy, not as a
+    /// placeholder): then it is written again. Only for connectors that copy files.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn shown_anew(
+        &self,
+        me: &ConnectorRef,
+        ctx: &SiteCtx,
+        record: &Record,
+        link: &Link,
+        field: &str,
+        h: &Value,
+        work: &Work,
+    ) -> Result<bool, EngineError> {
+        let Some(last) = link.written.get(field) else {
+            return Ok(false);
+        };
+        let copies = self.record(work, record.id)?.map(|r| r.media_copies());
+        if !rich::is_doc(h) || copies.is_none_or(|c| c.is_empty()) {
+            return Ok(false);
+        }
+        let (_, print) = self.rich_write(me, ctx, record.id, work, h.clone()).await?;
+        Ok(print.is_some_and(|p| p != *last))
     }
 
     /// A field value about to be written on `me`'s site, through [`Engine::rich_for`], with

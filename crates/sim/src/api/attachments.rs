@@ -163,10 +163,11 @@ pub async fn content(
         )
             .into_response());
     }
-    // The file itself is served elsewhere (Media Services); the location names its media id.
+    // The file itself is served by Media Services, at a URL naming its media id and
+    // carrying its own short-lived token.
     let location = format!(
-        "{}/rest/api/3/attachment/content/{}?redirect=false&media={}",
-        c.base, a.id, a.media_id
+        "/_media/file/{}/binary?token=FAKE-media-token&client=jira-sim&dl=true",
+        a.media_id
     );
     Ok((StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response())
 }
@@ -184,4 +185,32 @@ pub async fn remove(
         crate::media::remove(i, |a| a.id == gone, &who, now);
     });
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// `GET /_media/file/{media id}/binary`: Media Services' download of a file, for the
+/// location `getAttachmentContent` redirects to (no Jira credential: the URL's token).
+pub async fn media_file(
+    axum::extract::State(app): axum::extract::State<crate::App>,
+    Path(p): Path<AttachmentPath>,
+) -> Response {
+    for name in app.world.site_names() {
+        let Some(site) = app.world.site(&name) else {
+            continue;
+        };
+        let site = lock(&site);
+        let found = site
+            .issues()
+            .values()
+            .flat_map(|i| i.attachments.iter())
+            .find(|a| a.media_id == p.id);
+        if let Some(a) = found {
+            return (
+                StatusCode::OK,
+                [(header::CONTENT_TYPE, a.mime_type.clone())],
+                a.content.clone(),
+            )
+                .into_response();
+        }
+    }
+    StatusCode::NOT_FOUND.into_response()
 }

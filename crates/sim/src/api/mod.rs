@@ -2,6 +2,7 @@
 //! `/ex/jira/{cloudId}/rest/api/3/...`.
 
 mod attachments;
+pub use attachments::media_file;
 mod comments;
 mod gate;
 mod issues;
