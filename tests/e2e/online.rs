@@ -72,11 +72,22 @@ async fn check_refuses_a_field_it_cannot_mirror_and_says_why() {
             },
         )
         .unwrap();
+    sim.control()
+        .create_field(
+            "acme",
+            jira_sim::control::FieldSpec {
+                id: Some("customfield_10098".into()),
+                name: "Risk score".into(),
+                kind: "app".into(),
+                options: vec![],
+            },
+        )
+        .unwrap();
     edit(
         dir.path(),
         "sites.d/acme.toml",
         "[connector.fields]\n",
-        "[connector.fields]\nsprint = \"customfield_10099\"\nteam = \"customfield_19999\"\n",
+        "[connector.fields]\nsprint = \"customfield_10099\"\nteam = \"customfield_19999\"\nscore = \"customfield_10098\"\n",
     );
     let out = check(dir.path().to_str().unwrap()).await;
     let t = text(&out);
@@ -87,6 +98,10 @@ async fn check_refuses_a_field_it_cannot_mirror_and_says_why() {
     );
     assert!(
         t.contains("field team = \"customfield_19999\" does not exist on this site"),
+        "{t}"
+    );
+    assert!(
+        t.contains("field score = \"customfield_10098\" (Risk score, type any, com.example.jira-app:risk-score) cannot be mirrored: jira-sync does not know this field type"),
         "{t}"
     );
     assert!(row(&t, "globex").contains(" valid "), "{t}");

@@ -139,3 +139,65 @@ async fn a_refused_write_is_reported_by_sync_status_metrics_and_the_hub_api() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sync_copies_files_from_the_mirrors_site_and_shows_them_inline() {
+    let (sim, dir) = demo_shaped(Some((0, 0)), |_| {}).await;
+    for s in ["acme", "globex"] {
+        sim.control().set_search_lag(s, 0.0).unwrap();
+    }
+    schedule_all(dir.path(), NEVER);
+    for f in ["sites.d/acme.toml", "sites.d/globex.toml"] {
+        edit(
+            dir.path(),
+            f,
+            "[[connector]]\n",
+            "[[connector]]\nattachments = true\n",
+        );
+    }
+    let c = sim.control();
+    let key = c
+        .create_issue(
+            "acme",
+            "alice@acme.example",
+            &serde_json::json!({ "fields": { "project": { "key": "SEC" },
+                "issuetype": { "name": "Task" }, "summary": "With a screenshot" } }),
+        )
+        .unwrap();
+    let file = c.attach("acme", &key, "screen.png", 1_200).unwrap();
+    c.edit_issue(
+        "acme",
+        &key,
+        "alice@acme.example",
+        &serde_json::json!({ "fields": { "description": { "version": 1, "type": "doc", "content": [
+            { "type": "mediaSingle", "attrs": { "layout": "center" }, "content": [
+                { "type": "media", "attrs": { "id": file.media_id, "type": "file", "collection": "", "alt": "screen.png" } }
+            ] }
+        ] } } }),
+    )
+    .unwrap();
+    let cfg = dir.path().to_str().unwrap().to_owned();
+    for target in ["acme/sec", "globex/ops", "acme/sec", "globex/ops"] {
+        let cfg = cfg.clone();
+        let out = tokio::task::spawn_blocking(move || {
+            jira_sync(&["sync", target, "--config", cfg.as_str()])
+        })
+        .await
+        .unwrap();
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let all = all_issues(&sim, "globex", "OPS");
+    let mirror: Vec<&Value> = all
+        .iter()
+        .filter(|i| i["fields"]["summary"] == "With a screenshot")
+        .collect();
+    assert_eq!(mirror.len(), 1);
+    let ops = mirror[0]["key"].as_str().unwrap();
+    let copies = c.attachments("globex", ops).unwrap();
+    assert_eq!(copies.len(), 1, "the file is copied by a manual sync");
+    let shown = c.issue("globex", ops).unwrap()["fields"]["description"].clone();
+    assert_eq!(
+        shown["content"][0]["content"][0]["attrs"]["id"], copies[0].media_id,
+        "the image shows the copy: {shown}"
+    );
+}

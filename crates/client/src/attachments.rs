@@ -21,6 +21,22 @@ pub struct Attachment {
     pub size: u64,
 }
 
+/// The name a file is uploaded under: quotes, backslashes and line breaks cannot be carried
+/// portably in a multipart part header, so each becomes `_` (`crash "1".png` is uploaded
+/// as `crash _1_.png`). A copy is matched to its source by this name too.
+pub fn upload_name(filename: &str) -> String {
+    filename
+        .chars()
+        .map(|c| {
+            if matches!(c, '"' | '\r' | '\n' | '\\') {
+                '_'
+            } else {
+                c
+            }
+        })
+        .collect()
+}
+
 /// The `multipart/form-data` body of one file in a part named `file`, with its boundary.
 fn multipart(filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
     // A boundary that cannot occur in the file: long random-looking and checked.
@@ -32,17 +48,7 @@ fn multipart(filename: &str, bytes: &[u8]) -> (String, Vec<u8>) {
         }
         n = n.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
     };
-    // Quotes and line breaks cannot be escaped portably in a part header: they are replaced.
-    let name: String = filename
-        .chars()
-        .map(|c| {
-            if matches!(c, '"' | '\r' | '\n' | '\\') {
-                '_'
-            } else {
-                c
-            }
-        })
-        .collect();
+    let name = upload_name(filename);
     let mut body = format!(
         "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"{name}\"\r\nContent-Type: application/octet-stream\r\n\r\n"
     )

@@ -11,7 +11,7 @@ mod ops; // The typed operations.
 mod request; // The request loop.
 mod workflow; // A workflow's definition (statuses and transitions).
 
-pub use attachments::Attachment;
+pub use attachments::{Attachment, upload_name};
 pub use comments::Comment;
 pub use error::ClientError;
 pub use ops::*;

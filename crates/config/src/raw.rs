@@ -176,7 +176,9 @@ pub mod toml_size {
     #[derive(Debug, Clone, serde::Deserialize)]
     #[serde(untagged)]
     pub enum Size {
-        Bytes(u64),
+        Bytes(i64),
+        /// A number that is not a whole number of bytes: refused with the key's message.
+        Fraction(f64),
         Text(String),
     }
 }

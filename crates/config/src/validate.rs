@@ -513,7 +513,7 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
             _ => {
                 p.push(
                     format!("{key}.max_attachment_size"),
-                    "expected a size in bytes, or with a unit such as \"10MiB\", \"500KB\" or \"1GB\"",
+                    "expected a whole number of bytes above 0, or a number with a unit: B, KB, MB, GB, TB (powers of 1000) or KiB, MiB, GiB, TiB (powers of 1024), e.g. \"10MiB\"",
                 );
                 None
             }
@@ -616,11 +616,12 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
     })
 }
 
-/// Bytes of a size: a number, or a number and a unit (`B`, `KB`/`MB`/`GB` in powers of
-/// 1000, `KiB`/`MiB`/`GiB` in powers of 1024; case-insensitive, spaces allowed).
+/// Bytes of a size: a number, or a number and a unit (`B`, `KB`/`MB`/`GB`/`TB` in powers
+/// of 1000, `KiB`/`MiB`/`GiB`/`TiB` in powers of 1024; case-insensitive, spaces allowed).
 pub(crate) fn size_bytes(s: &crate::raw::toml_size::Size) -> Option<u64> {
     let text = match s {
-        crate::raw::toml_size::Size::Bytes(n) => return Some(*n),
+        crate::raw::toml_size::Size::Bytes(n) => return u64::try_from(*n).ok(),
+        crate::raw::toml_size::Size::Fraction(_) => return None,
         crate::raw::toml_size::Size::Text(t) => t.trim(),
     };
     let split = text
@@ -633,9 +634,11 @@ pub(crate) fn size_bytes(s: &crate::raw::toml_size::Size) -> Option<u64> {
         "kb" => 1_000,
         "mb" => 1_000_000,
         "gb" => 1_000_000_000,
+        "tb" => 1_000_000_000_000,
         "kib" => 1 << 10,
         "mib" => 1 << 20,
         "gib" => 1 << 30,
+        "tib" => 1 << 40,
         _ => return None,
     };
     let bytes = number * factor as f64;

@@ -551,13 +551,23 @@ fn attachments_are_off_by_default_and_the_size_cap_takes_units() {
         assert!(conn.attachments);
         assert_eq!(conn.max_attachment_size, bytes, "{written}");
     }
-    for bad in ["\"ten megs\"", "\"10 parsecs\"", "0", "\"-1MB\"", "true"] {
+    for bad in [
+        "\"ten megs\"",
+        "\"10 parsecs\"",
+        "0",
+        "\"-1MB\"",
+        "-5",
+        "1.5",
+    ] {
         let f = Fixture::new();
         f.site("acme", &format!("{SITE}max_attachment_size = {bad}\n"));
-        let e = f.errors();
+        let e = f.errors().to_string();
         assert!(
-            e.to_string().contains("max_attachment_size"),
-            "{bad}: {e:?}"
+            e.contains("max_attachment_size") && e.contains("KiB, MiB"),
+            "{bad}: {e}"
         );
     }
+    let f = Fixture::new();
+    f.site("acme", &format!("{SITE}max_attachment_size = true\n"));
+    assert!(f.errors().to_string().contains("max_attachment_size"));
 }

@@ -104,8 +104,33 @@ async fn cycle(
     target: &ConnectorRef,
 ) -> Result<Report, String> {
     let site = config.site(&target.site).expect("checked above");
-    let ctx = crate::sites::site_ctx(&config, store, site, &jira_sync_auth::http_client()).await?;
-    let sites = HashMap::from([(site.name.clone(), ctx)]);
+    let http = jira_sync_auth::http_client();
+    let ctx = crate::sites::site_ctx(&config, store, site, &http).await?;
+    let mut sites = HashMap::from([(site.name.clone(), ctx)]);
+    // The mirror peers' sites too: a file is read from the site it is attached on, and a
+    // mention is mapped by the email its own site shows. One that cannot be reached only
+    // leaves those waiting (the run itself writes to the target site).
+    let peers = config
+        .connector(target)
+        .map(|(_, c)| c.mirror.clone())
+        .unwrap_or_default();
+    for peer in peers {
+        if sites.contains_key(&peer.site) {
+            continue;
+        }
+        let Some(s) = config.site(&peer.site) else {
+            continue;
+        };
+        match crate::sites::site_ctx(&config, store, s, &http).await {
+            Ok(ctx) => {
+                sites.insert(s.name.clone(), ctx);
+            }
+            Err(e) => eprintln!(
+                "jira-sync sync {target}: site {} not reachable ({e}); its files and mentions wait",
+                s.name
+            ),
+        }
+    }
     let engine = Engine::new(
         config.clone(),
         store.hub().map_err(|e| e.to_string())?,

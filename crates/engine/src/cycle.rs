@@ -728,10 +728,12 @@ impl Engine {
         if conn.attachments {
             attachments::merge_attachments(
                 me,
+                conn,
                 &mut record,
                 &mut link,
                 issue["fields"].get("attachment"),
                 (self.now)(),
+                false,
             );
         }
         work.links.insert(record.id, link);

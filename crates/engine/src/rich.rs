@@ -426,6 +426,39 @@ pub fn to_hub_with(
             _ => read.clone(),
         };
     }
+    let restored = restore(read, site, previous, sources, copies);
+    match current {
+        Some(current) => keep_media(&restored, current, Some(site)),
+        None => restored,
+    }
+}
+
+/// Whether `shown` (what `site` shows, [`tag`]ged) reads as hub value `hub`: its
+/// placeholders and copies are `hub`'s media, nothing added or missing. Then the site is in
+/// step with the hub, whatever form the body was written in.
+pub fn reads_as(
+    shown: &Value,
+    site: &str,
+    hub: &Value,
+    sources: &Sources,
+    copies: &Copies,
+) -> bool {
+    if !is_doc(shown) {
+        return shown == hub;
+    }
+    restore(shown, site, &[hub], sources, copies) == *hub
+}
+
+/// [`to_hub_with`] without keeping anything: placeholders and copies of `previous[0]`'s
+/// media are those media again, placeholders of media since deleted go.
+pub fn restore(
+    read: &Value,
+    site: &str,
+    previous: &[&Value],
+    sources: &Sources,
+    copies: &Copies,
+) -> Value {
+    let current = previous.first().copied();
     // Placeholder -> the nodes it stands for, in document order (a node shown twice is
     // queued twice).
     let mut restore: BTreeMap<String, VecDeque<Option<Value>>> = BTreeMap::new();
@@ -474,7 +507,7 @@ pub fn to_hub_with(
             }
         }
     }
-    let restored = map_nodes(read, &mut |node| {
+    map_nodes(read, &mut |node| {
         let key = match node["type"].as_str() {
             Some("paragraph" | "text") => node.to_string(),
             // This site's copy of another site's file.
@@ -486,11 +519,7 @@ pub fn to_hub_with(
             Some(None) => vec![],
             None => vec![node],
         }
-    });
-    match current {
-        Some(current) => keep_media(&restored, current, Some(site)),
-        None => restored,
-    }
+    })
 }
 
 /// How many times each media id is named by the media units of `doc`.

@@ -3,44 +3,8 @@
 //! `max_attachment_size` (larger files are reported and parked), and a file removed from its
 //! source is removed from its copies; a copy removed by hand stays removed. Off by default.
 
+use jira_sync_harness::files::*;
 use jira_sync_harness::pair::*;
-
-/// (file name, size, content) of `site`'s issue `key`, sorted by name.
-fn files(p: &Pair, site: &str, key: &str) -> Vec<(String, u64, Vec<u8>)> {
-    let mut out: Vec<(String, u64, Vec<u8>)> = p
-        .sim
-        .control()
-        .attachments(site, key)
-        .unwrap()
-        .into_iter()
-        .map(|a| (a.filename, a.size, a.content))
-        .collect();
-    out.sort();
-    out
-}
-
-fn names(p: &Pair, site: &str, key: &str) -> Vec<String> {
-    files(p, site, key).into_iter().map(|f| f.0).collect()
-}
-
-/// A pair whose connectors both mirror attachments, with `edit` applied to both.
-async fn with_files(edit: impl Fn(&mut jira_sync_config::Connector)) -> Pair {
-    let mut p = pair(0).await;
-    for c in [sec(), ops()] {
-        p.reconfigure(&c, |conn| {
-            conn.attachments = true;
-            edit(conn);
-        });
-    }
-    p
-}
-
-/// A new acme issue, mirrored: (acme key, globex key).
-async fn mirrored(p: &Pair, summary: &str) -> (String, String) {
-    let sec = p.acme_task(summary, json!({}));
-    p.converge().await;
-    (sec, key(&p.only_one("globex", summary)))
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn files_are_copied_both_ways_once_and_removed_with_their_source() {

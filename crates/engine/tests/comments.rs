@@ -190,6 +190,23 @@ async fn with_comments_all_a_restriction_is_kept_and_one_the_target_lacks_is_rep
     let r = p.run(ops()).await;
     assert_eq!(r.parked_now.get("audience_unavailable"), Some(&1), "{r:?}");
     p.assert_quiet("comments in step").await;
+
+    // Switched to `comments = "public"`: the restricted comments are counted as not
+    // mirrored, no longer parked as refused (never both).
+    let mut p = p;
+    p.reconfigure(&ops(), |c| {
+        c.comments = jira_sync_config::CommentAudience::Public;
+    });
+    let r = p.run(ops()).await;
+    assert!(r.comments_restricted >= 1, "{r:?}");
+    assert_eq!(r.parked_now.get("audience_unavailable"), None, "{r:?}");
+    assert!(
+        !p.link_of("globex", &mirror)
+            .parked
+            .keys()
+            .any(|k| k.starts_with("comment ")),
+        "counted, not parked"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -210,3 +210,61 @@ async fn a_person_group_or_version_the_target_lacks_is_parked_never_dropped_or_r
     assert_eq!(a["fixVersions"].as_array().unwrap().len(), 2);
     p.assert_quiet("parked pickers wait").await;
 }
+
+fn with_options(id: &str, name: &str, kind: &str, options: &[&str]) -> FieldSpec {
+    FieldSpec {
+        options: options.iter().map(|o| (*o).to_owned()).collect(),
+        ..field(id, name, kind)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn radio_buttons_checkboxes_and_urls_are_mirrored_by_value() {
+    let opts = ["Low", "High"];
+    let boxes = ["Web", "API", "CLI"];
+    let mirrored: Vec<MirroredField> = vec![
+        (
+            "risk".into(),
+            with_options("customfield_10110", "Risk", "radio", &opts),
+            with_options("customfield_20110", "Risk", "radio", &opts),
+        ),
+        (
+            "surfaces".into(),
+            with_options("customfield_10111", "Surfaces", "checkboxes", &boxes),
+            with_options("customfield_20111", "Surfaces", "checkboxes", &boxes),
+        ),
+        (
+            "link".into(),
+            field("customfield_10112", "Link", "url"),
+            field("customfield_20112", "Link", "url"),
+        ),
+    ];
+    let p = pair_with_fields(0, &mirrored, |_, _| {}).await;
+    let sec = p.acme_task(
+        "Shapes",
+        json!({
+            "customfield_10110": { "value": "High" },
+            "customfield_10111": [{ "value": "CLI" }, { "value": "Web" }],
+            "customfield_10112": "https://example.com/advisory/42"
+        }),
+    );
+    p.converge().await;
+    let ops = key(&p.only_one("globex", "Shapes"));
+    let g = fields(&p, "globex", &ops);
+    assert_eq!(g["customfield_20110"]["value"], "High");
+    let mut ticked: Vec<&str> = g["customfield_20111"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["value"].as_str().unwrap())
+        .collect();
+    ticked.sort();
+    assert_eq!(ticked, ["CLI", "Web"]);
+    assert_ne!(
+        g["customfield_20111"][0]["id"],
+        fields(&p, "acme", &sec)["customfield_10111"][0]["id"],
+        "each site's own option ids"
+    );
+    assert_eq!(g["customfield_20112"], "https://example.com/advisory/42");
+    p.assert_quiet("radio, checkboxes and URL mirrored").await;
+}

@@ -32,19 +32,15 @@ impl crate::model::Site {
     /// A new file of this site (not yet on an issue): the next attachment id and a media id
     /// of this site (UUID-shaped, different on every site, as Media Services ids are).
     pub fn new_attachment(
-        &self,
+        &mut self,
         filename: &str,
         content: Vec<u8>,
         author: &str,
         now: DateTime<Utc>,
     ) -> Attachment {
-        let id = self
-            .issues()
-            .values()
-            .flat_map(|i| i.attachments.iter().map(|a| a.id))
-            .max()
-            .unwrap_or(10_000)
-            + 1;
+        // Ids are never reused, as Jira's are not.
+        self.next_attachment_id += 1;
+        let id = self.next_attachment_id;
         let tag: u32 = self
             .name
             .bytes()

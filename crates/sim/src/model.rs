@@ -157,6 +157,7 @@ pub struct Site {
     pub keys: HashMap<String, u64>,
     pub next_issue_id: u64,
     pub next_comment_id: u64,
+    pub next_attachment_id: u64,
     /// (route template, method, status) -> requests served.
     pub counters: BTreeMap<(String, String, u16), u64>,
     /// Rate limits and what clients did when limited.
@@ -200,6 +201,7 @@ impl Site {
             keys: HashMap::new(),
             next_issue_id: 10000,
             next_comment_id: 10000,
+            next_attachment_id: 10000,
             counters: BTreeMap::new(),
             limits: Default::default(),
             faults: Default::default(),
@@ -711,6 +713,10 @@ pub struct CustomField {
     /// field's context, reference jira-cloud-api.md section 11.7), so two sites' ids for
     /// the same option value differ.
     pub option_base: u64,
+    /// Its schema's (`type`, `custom`) where it differs from what `kind` says: radio
+    /// buttons and checkboxes store like selects, a URL field like text, and a third-party
+    /// app's field has a type and key of its own.
+    pub schema: Option<(&'static str, &'static str)>,
 }
 
 impl CustomField {

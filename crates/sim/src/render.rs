@@ -330,6 +330,7 @@ pub fn custom_field_schema(f: &CustomField) -> Value {
         FieldKind::Version => ("version", CFT_VERSION, None),
         FieldKind::MultiVersion => ("array", CFT_MULTI_VERSION, Some("version")),
     };
+    let (ty, custom) = f.schema.unwrap_or((ty, custom));
     let mut v = json!({ "type": ty, "custom": custom, "customId": custom_id });
     if let Some(items) = items {
         v["items"] = json!(items);

@@ -71,11 +71,12 @@ pub struct HubAttachment {
 }
 
 impl Record {
-    /// Each mirrored file's media ids by site, for rich text across sites.
+    /// Each mirrored file's media ids by site, for rich text across sites (a removed file
+    /// too: a copy still shown reads back as its original; a removed copy has no id).
     pub fn media_copies(&self) -> Vec<BTreeMap<String, String>> {
         self.attachments
             .iter()
-            .filter(|a| a.deleted.is_none() && a.media.len() > 1)
+            .filter(|a| a.media.len() > 1)
             .map(|a| a.media.clone())
             .collect()
     }

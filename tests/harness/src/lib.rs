@@ -12,6 +12,7 @@ pub mod acme; // One simulator site with Alice, Bob and a bot, and a raw HTTP ca
 pub mod compare; // An issue as one comparable line; sizes of long runs from the environment.
 pub mod config_dir; // Temporary configuration directories: hand-written ones and the demo's.
 pub mod daemon; // The `jira-sync` binary as a child process, and the daemon's jobs in process.
+pub mod files; // Attachments of an issue, and a pair that mirrors them.
 pub mod pair; // Two simulator sites mirrored through the engine (acme/sec <-> globex/ops).
 pub mod rich; // ADF nodes with media and mentions, and what an issue shows.
 pub mod sites; // Checked `Site` values for crates that take configuration directly.

@@ -7,7 +7,7 @@
 use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
-use jira_sync_client::{Attachment, ClientError};
+use jira_sync_client::{Attachment, ClientError, upload_name};
 use jira_sync_config::{Connector, ConnectorRef};
 use jira_sync_store::hub::{HubAttachment, Link, Record};
 use serde_json::Value;
@@ -15,6 +15,30 @@ use serde_json::Value;
 use super::changes::PARKED_RETRY;
 use super::{Engine, EngineError, Report, SiteCtx, Work};
 use crate::plan::{FieldRefusal, Refusal};
+
+/// The fingerprint of a file parked for its size: cleared as soon as the size is allowed.
+const TOO_LARGE: u64 = 1;
+
+/// Whether a file named `name` here is the copy of a file named `source` (uploaded under
+/// [`upload_name`]).
+fn same_name(name: &str, source: &str) -> bool {
+    name == source || name == upload_name(source)
+}
+
+/// Forgets what `link`'s issue shows of its rich text: a copy it may show is gone, so each
+/// body is written again (with a placeholder where the copy was), never left naming it.
+fn forget_shown(link: &mut Link) {
+    let rich: Vec<String> = link
+        .base
+        .iter()
+        .filter(|(_, v)| crate::rich::is_doc(v))
+        .map(|(f, _)| f.clone())
+        .collect();
+    for f in rich {
+        link.base.remove(&f);
+        link.written.remove(&f);
+    }
+}
 
 /// Where a file that could not be copied is parked on its link.
 fn parked_key(hub_id: &str) -> String {
@@ -38,10 +62,12 @@ fn sha256(bytes: &[u8]) -> String {
 /// same file attached by hand, is that copy).
 pub(super) fn merge_attachments(
     me: &ConnectorRef,
+    conn: &Connector,
     record: &mut Record,
     link: &mut Link,
     field: Option<&Value>,
     now: DateTime<Utc>,
+    adopt: bool,
 ) {
     let Some(list) = field.and_then(Value::as_array) else {
         return;
@@ -55,13 +81,20 @@ pub(super) fn merge_attachments(
         if link.attachments.values().any(|j| *j == a.id) {
             continue;
         }
-        let copy_pending = record.attachments.iter().any(|h| {
+        // A file of the record this issue may hold a copy of: same name and size, not
+        // linked here, and not too large to be copied here.
+        let twin = record.attachments.iter().find(|h| {
             h.deleted.is_none()
-                && h.filename == a.filename
+                && same_name(&a.filename, &h.filename)
                 && h.size == a.size
+                && h.size <= conn.max_attachment_size
                 && !link.attachments.contains_key(&h.id)
         });
-        if copy_pending {
+        if let Some(h) = twin {
+            if adopt {
+                // A rebuilt store: the copy is known by its name and size.
+                link.attachments.insert(h.id.clone(), a.id.clone());
+            }
             continue;
         }
         let id = format!("{}/{}/{}", me.site, me.connector, a.id);
@@ -76,6 +109,7 @@ pub(super) fn merge_attachments(
         });
         link.attachments.insert(id, a.id.clone());
     }
+    let mut gone_copy = false;
     for (hub_id, jid) in link.attachments.iter_mut() {
         if jid.is_empty() || present.contains(jid.as_str()) {
             continue;
@@ -85,10 +119,19 @@ pub(super) fn merge_attachments(
                 // Removed from its source issue: its copies go too.
                 h.deleted.get_or_insert(now);
             }
-            // A copy removed here by a person: the source keeps its file, and it is not
-            // copied here again.
-            _ => jid.clear(),
+            // A copy removed here (by a person, or by Jira when a body stopped showing it):
+            // the source keeps its file, it is not copied here again, and rich text here
+            // shows its placeholder again.
+            Some(h) => {
+                h.media.remove(&me.site);
+                jid.clear();
+                gone_copy = true;
+            }
+            None => jid.clear(),
         }
+    }
+    if gone_copy {
+        forget_shown(link);
     }
 }
 
@@ -117,10 +160,23 @@ impl Engine {
                     ctx.client.delete_attachment(&jid).await?;
                     report.files += 1;
                     link.attachments.remove(&h.id);
+                    forget_shown(link);
+                    if let Some(x) = work
+                        .records
+                        .entry(record.id)
+                        .or_insert_with(|| record.clone())
+                        .attachments
+                        .iter_mut()
+                        .find(|x| x.id == h.id)
+                    {
+                        x.media.remove(&me.site);
+                    }
                 }
                 continue;
             }
             if from_here || linked.is_some() {
+                // Copied before its media ids were learned (an upgrade, a rebuilt store).
+                self.learn_all_media(record, h, link, work).await?;
                 continue;
             }
             let slot = parked_key(&h.id);
@@ -128,7 +184,7 @@ impl Engine {
                 report.files_too_large += 1;
                 if !link.parked.contains_key(&slot) {
                     let r = FieldRefusal {
-                        field: slot,
+                        field: slot.clone(),
                         reason: Refusal::Refused,
                         message: format!(
                             "the file `{}` is {} bytes, more than this connector's max_attachment_size ({} bytes): not copied",
@@ -136,8 +192,19 @@ impl Engine {
                         ),
                     };
                     self.park_field(me, conn, record, link, r, now, report);
+                    if let Some(p) = link.parked.get_mut(&slot) {
+                        p.fingerprint = TOO_LARGE;
+                    }
                 }
                 continue;
+            }
+            if link
+                .parked
+                .get(&slot)
+                .is_some_and(|p| p.fingerprint == TOO_LARGE)
+            {
+                // The size is allowed now (the limit was raised).
+                link.parked.remove(&slot);
             }
             if link
                 .parked
@@ -172,7 +239,7 @@ impl Engine {
             let mut found = None;
             for a in here.iter().flatten() {
                 let taken = link.attachments.values().any(|j| *j == a.id);
-                if taken || a.filename != h.filename || a.size != h.size {
+                if taken || !same_name(&a.filename, &h.filename) || a.size != h.size {
                     continue;
                 }
                 if sha256(&ctx.client.attachment_content(&a.id).await?) == sum {
@@ -182,8 +249,7 @@ impl Engine {
             }
             if let Some(jid) = found {
                 link.attachments.insert(h.id.clone(), jid.clone());
-                self.learn_media(me, &source, record, h, &jid, ctx, work)
-                    .await?;
+                self.learn_all_media(record, h, link, work).await?;
                 continue;
             }
             match ctx
@@ -195,8 +261,7 @@ impl Engine {
                     report.files += 1;
                     link.attachments.insert(h.id.clone(), added.id.clone());
                     link.parked.remove(&slot);
-                    self.learn_media(me, &source, record, h, &added.id, ctx, work)
-                        .await?;
+                    self.learn_all_media(record, h, link, work).await?;
                 }
                 Err(ClientError::Invalid {
                     status, messages, ..
@@ -219,36 +284,53 @@ impl Engine {
         Ok(())
     }
 
-    /// Learns the Media Services ids of file `h` on its source site and of its copy `jid`
-    /// here, so rich text can show the copy (kept on the record in this run's work).
-    #[allow(clippy::too_many_arguments)]
-    async fn learn_media(
+    /// Learns the media ids of file `h` on every site whose issue of the record holds it
+    /// (its source, its copies) that are not known yet.
+    async fn learn_all_media(
         &self,
-        me: &ConnectorRef,
-        source: &SiteCtx,
         record: &Record,
         h: &HubAttachment,
-        jid: &str,
-        ctx: &SiteCtx,
+        link: &Link,
         work: &mut Work,
     ) -> Result<(), EngineError> {
-        let mut media = work
+        let known = work
             .records
             .get(&record.id)
             .and_then(|r| r.attachments.iter().find(|x| x.id == h.id))
             .map_or_else(|| h.media.clone(), |x| x.media.clone());
-        if !media.contains_key(&h.origin.0) {
-            let id = source.client.attachment_media_id(&h.origin.2).await?;
-            media.insert(h.origin.0.clone(), id.unwrap_or_default());
+        let mut holders: Vec<(String, String)> = vec![(
+            link.site.clone(),
+            link.attachments.get(&h.id).cloned().unwrap_or_default(),
+        )];
+        if h.origin.0 == link.site {
+            holders[0].1 = h.origin.2.clone();
         }
-        let id = ctx.client.attachment_media_id(jid).await?;
-        media.insert(me.site.clone(), id.unwrap_or_default());
-        let r = work
-            .records
-            .entry(record.id)
-            .or_insert_with(|| record.clone());
-        if let Some(x) = r.attachments.iter_mut().find(|x| x.id == h.id) {
-            x.media = media;
+        for l in self.hub.links_of(record.id)? {
+            if l.site != link.site
+                && let Some(j) = l.attachments.get(&h.id)
+            {
+                holders.push((l.site.clone(), j.clone()));
+            }
+        }
+        let mut media = known.clone();
+        for (site, jid) in holders {
+            if jid.is_empty() || media.contains_key(&site) {
+                continue;
+            }
+            let Ok(ctx) = self.site_ctx(&site) else {
+                continue;
+            };
+            let id = ctx.client.attachment_media_id(&jid).await?;
+            media.insert(site, id.unwrap_or_default());
+        }
+        if media != known {
+            let r = work
+                .records
+                .entry(record.id)
+                .or_insert_with(|| record.clone());
+            if let Some(x) = r.attachments.iter_mut().find(|x| x.id == h.id) {
+                x.media = media;
+            }
         }
         Ok(())
     }

@@ -50,6 +50,7 @@ impl Engine {
             if report.files > before {
                 written.push(link.issue_id.clone());
             }
+            self.in_step_rich_text(record, link, work)?;
         }
         let mut edit = serde_json::Map::new();
         let mut edited = Vec::new();
@@ -66,9 +67,10 @@ impl Engine {
                 continue;
             }
             if link.base.get(name) == Some(&h)
-                && !self
-                    .shown_anew(me, ctx, record, link, name, &h, work)
-                    .await?
+                && !(conn.attachments
+                    && self
+                        .shown_anew(me, ctx, record, link, name, &h, work)
+                        .await?)
             {
                 // In step (a person set it on Jira too): nothing waits any more.
                 link.parked.remove(name);

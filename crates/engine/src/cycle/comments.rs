@@ -214,7 +214,10 @@ impl Engine {
                 return Ok(());
             }
             if !allowed {
+                // Not written here by configuration: counted, not parked (a refusal parked
+                // under `comments = "all"` no longer applies).
                 report.comments_restricted += 1;
+                link.parked.remove(&parked_key(id));
                 return Ok(());
             }
             let slot = parked_key(id);
@@ -299,7 +302,7 @@ impl Engine {
             }
             return Ok(());
         }
-        let Some([_, synced]) = link.comment_seen.get(&cid).copied() else {
+        let Some([shown, synced]) = link.comment_seen.get(&cid).copied() else {
             // Deleted here by a person (or known before fingerprints): left alone.
             return Ok(());
         };
@@ -307,6 +310,12 @@ impl Engine {
             return Ok(());
         }
         let body = self.rich_for(me, ctx, record.id, work, &c.body).await?;
+        if print(&body, &c.visibility) == shown {
+            // This issue already shows it so (a rebuilt store, a copy written in the form
+            // the hub now reads): nothing to send.
+            link.comment_seen.insert(cid, [shown, hub_print(c)]);
+            return Ok(());
+        }
         match ctx
             .client
             .edit_comment(&key, &cid, body, c.visibility.clone())

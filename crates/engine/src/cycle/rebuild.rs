@@ -208,6 +208,19 @@ impl Engine {
                     link.comments.insert(hub_id, c.id);
                 }
             }
+            if s.conn.attachments {
+                // The original's files first; a mirror's file of the same name and size is
+                // its copy.
+                super::attachments::merge_attachments(
+                    &s.me,
+                    s.conn,
+                    &mut record,
+                    &mut link,
+                    s.issue["fields"].get("attachment"),
+                    (self.now)(),
+                    true,
+                );
+            }
             links.push(link);
         }
         self.rebuild_rich_text(&mut record, &mut links, &source_of);

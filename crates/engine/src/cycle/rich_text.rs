@@ -55,12 +55,14 @@ impl Engine {
             };
             for l in links.iter().filter(|l| l.site != *from) {
                 if let Some(b) = l.base.get(f).filter(|b| rich::is_doc(b)) {
-                    *v = rich::to_hub_with(v, from, &[b], &sources, &copies);
+                    // Placeholders of that issue's own files are those files again; nothing
+                    // is added (its copies of the original's files are not other files).
+                    *v = rich::restore(v, from, &[b], &sources, &copies);
                 }
             }
             for l in links.iter_mut() {
                 if let Some(b) = l.base.get(f)
-                    && rich::to_hub_with(b, &l.site, &[v], &sources, &copies) == *v
+                    && rich::reads_as(b, &l.site, v, &sources, &copies)
                 {
                     l.base.insert(f.clone(), v.clone());
                 }
@@ -135,9 +137,39 @@ impl Engine {
         record
     }
 
+    /// Takes each rich-text field `link`'s issue shows as in step when it reads as the hub's
+    /// value with the files known now (a rebuilt store learns the copies only when the push
+    /// reaches them): no write of a body that already shows the copies.
+    pub(super) fn in_step_rich_text(
+        &self,
+        record: &Record,
+        link: &mut Link,
+        work: &Work,
+    ) -> Result<(), EngineError> {
+        let Some(current) = self.record(work, record.id)? else {
+            return Ok(());
+        };
+        let copies = current.media_copies();
+        if copies.is_empty() {
+            return Ok(());
+        }
+        let sources = self.sources(record.id, work)?;
+        for (f, shown) in link.base.iter_mut() {
+            if let Some(h) = current.fields.get(f)
+                && shown != h
+                && rich::is_doc(h)
+                && rich::reads_as(shown, &link.site, h, &sources, &copies)
+            {
+                *shown = h.clone();
+            }
+        }
+        Ok(())
+    }
+
     /// Whether rich text `h`, in step on `link`, would now be written differently from how
-    /// jira-sync last wrote it there (a file copied since shows as its copy, not as a
-    /// placeholder): then it is written again. Only for connectors that copy files.
+    /// jira-sync last wrote it there (a file copied since shows as its copy, a copy removed
+    /// since as a placeholder again): then it is written again. Only called for connectors
+    /// that copy files.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn shown_anew(
         &self,
@@ -152,8 +184,7 @@ impl Engine {
         let Some(last) = link.written.get(field) else {
             return Ok(false);
         };
-        let copies = self.record(work, record.id)?.map(|r| r.media_copies());
-        if !rich::is_doc(h) || copies.is_none_or(|c| c.is_empty()) {
+        if !rich::is_doc(h) {
             return Ok(false);
         }
         let (_, print) = self.rich_write(me, ctx, record.id, work, h.clone()).await?;

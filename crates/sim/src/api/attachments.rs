@@ -66,13 +66,7 @@ fn files(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Jir
             .lines()
             .find(|l| l.to_ascii_lowercase().starts_with("content-disposition:"))
             .unwrap_or_default();
-        let field = |name: &str| {
-            disposition.split(';').find_map(|p| {
-                p.trim()
-                    .strip_prefix(&format!("{name}="))
-                    .map(|v| v.trim_matches('"').to_owned())
-            })
-        };
+        let field = |name: &str| disposition_param(disposition, name);
         if field("name").as_deref() == Some("file") {
             let filename = field("filename")
                 .filter(|f| !f.is_empty())
@@ -80,6 +74,47 @@ fn files(headers: &HeaderMap, body: &[u8]) -> Result<Vec<(String, Vec<u8>)>, Jir
             out.push((filename, content));
         }
     }
+}
+
+/// Parameter `name` of a `Content-Disposition` header: a token, or a quoted string (whose
+/// `;` and backslash-escaped characters belong to the value).
+fn disposition_param(header: &str, name: &str) -> Option<String> {
+    let mut rest = header.split_once(':').map_or(header, |(_, v)| v);
+    while let Some(i) = rest.find(';') {
+        rest = rest[i + 1..].trim_start();
+        let (key, after) = rest.split_once('=')?;
+        let (value, tail) = match after.strip_prefix('"') {
+            Some(q) => {
+                let mut out = String::new();
+                let mut chars = q.char_indices();
+                let mut end = q.len();
+                while let Some((i, c)) = chars.next() {
+                    match c {
+                        '\\' => {
+                            if let Some((_, n)) = chars.next() {
+                                out.push(n);
+                            }
+                        }
+                        '"' => {
+                            end = i + 1;
+                            break;
+                        }
+                        c => out.push(c),
+                    }
+                }
+                (out, &q[end..])
+            }
+            None => {
+                let end = after.find(';').unwrap_or(after.len());
+                (after[..end].trim().to_owned(), &after[end..])
+            }
+        };
+        if key.trim().eq_ignore_ascii_case(name) {
+            return Some(value);
+        }
+        rest = tail;
+    }
+    None
 }
 
 fn find_bytes(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -17,7 +17,9 @@ pub struct FieldSpec {
     pub name: String,
     /// `text`, `textarea`, `number`, `date`, `datetime`, `select`, `multiselect`,
     /// `cascading`, `labels`, `sprint`, `user`, `multiuser`, `group`, `multigroup`,
-    /// `version` or `multiversion` (the project's versions).
+    /// `version` or `multiversion` (the project's versions); `radio` and
+    /// `checkboxes` (stored as select and multi-select), `url` (as text) and `app` (a
+    /// third-party app's field of type `any`).
     #[serde(rename = "type")]
     pub kind: String,
     /// The options of a `select` or `multiselect` field; `parent>child` for `cascading`.
@@ -57,11 +59,14 @@ impl Control {
                 }
                 FieldKind::Cascading(tree)
             }
-            "select" if !spec.options.is_empty() => FieldKind::Select(spec.options),
-            "multiselect" if !spec.options.is_empty() => FieldKind::MultiSelect(spec.options),
+            "select" | "radio" if !spec.options.is_empty() => FieldKind::Select(spec.options),
+            "multiselect" | "checkboxes" if !spec.options.is_empty() => {
+                FieldKind::MultiSelect(spec.options)
+            }
+            "url" | "app" => FieldKind::Text,
             other => {
                 return Err(ControlError::Invalid(format!(
-                    "field type `{other}` is not one of text, textarea, number, date, datetime, labels, sprint, user, multiuser, group, multigroup, version, multiversion, select, multiselect or cascading (with options)"
+                    "field type `{other}` is not one of text, textarea, url, number, date, datetime, labels, sprint, user, multiuser, group, multigroup, version, multiversion, app (a third-party app's field), select, radio, multiselect, checkboxes or cascading (the last five with options)"
                 )));
             }
         };
@@ -81,11 +86,28 @@ impl Control {
             let mut h = DefaultHasher::new();
             (s.name.as_str(), id.as_str()).hash(&mut h);
             let option_base = 10000 + (h.finish() % 900) * 100;
+            let schema: Option<(&'static str, &'static str)> = match spec.kind.as_str() {
+                "radio" => Some((
+                    "option",
+                    "com.atlassian.jira.plugin.system.customfieldtypes:radiobuttons",
+                )),
+                "checkboxes" => Some((
+                    "array",
+                    "com.atlassian.jira.plugin.system.customfieldtypes:multicheckboxes",
+                )),
+                "url" => Some((
+                    "string",
+                    "com.atlassian.jira.plugin.system.customfieldtypes:url",
+                )),
+                "app" => Some(("any", "com.example.jira-app:risk-score")),
+                _ => None,
+            };
             s.fields.push(CustomField {
                 id: id.clone(),
                 name: spec.name,
                 kind,
                 option_base,
+                schema,
             });
             Ok(id)
         })
