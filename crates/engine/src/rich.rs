@@ -42,7 +42,12 @@ pub fn is_doc(v: &Value) -> bool {
 }
 
 fn is_media_block(node: &Value) -> bool {
+    // A well-formed block holds `media` nodes only; anything else is walked like any other
+    // container (Jira would refuse it, but a read never trusts that).
     matches!(node["type"].as_str(), Some("mediaSingle" | "mediaGroup"))
+        && node["content"]
+            .as_array()
+            .is_some_and(|c| !c.is_empty() && c.iter().all(|m| m["type"] == "media"))
 }
 
 /// The site a media block (its first `media` child) or an inline node was read on.

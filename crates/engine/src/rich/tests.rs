@@ -314,3 +314,23 @@ fn what_a_site_is_given_keeps_its_own_files_whichever_edit_won() {
         globex_shows["content"][1]
     );
 }
+
+#[test]
+fn a_malformed_media_block_is_walked_like_any_container() {
+    // Found by the `adf` fuzz target: a `mediaSingle` holding a paragraph with an inline
+    // file (Jira would refuse it). Its inner file is placeholdered and restored like any.
+    let inline = json!({ "type": "mediaInline", "attrs": { "id": "m4", "type": "file", "collection": "", "alt": "t.txt" } });
+    let hub = tag(
+        &doc(json!([
+            { "type": "paragraph", "content": [inline.clone()] },
+            { "type": "mediaSingle", "content": [{ "type": "paragraph", "content": [inline] }] },
+        ])),
+        "acme",
+    );
+    let out = for_site(&hub, "globex", &sources(), &Mentions::new());
+    assert!(!out.to_string().contains("m4") && !has_tag(&out), "{out}");
+    for read in [out, Value::Null] {
+        let back = to_hub(&tag(&read, "globex"), "globex", &[&hub], &sources());
+        assert_eq!(back.to_string().matches("\"m4\"").count(), 2, "{back}");
+    }
+}
