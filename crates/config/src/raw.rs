@@ -181,4 +181,35 @@ pub mod toml_size {
         Fraction(f64),
         Text(String),
     }
+
+    impl Size {
+        /// Bytes of a size: a number, or a number and a unit (`B`, `KB`/`MB`/`GB`/`TB` in powers
+        /// of 1000, `KiB`/`MiB`/`GiB`/`TiB` in powers of 1024; case-insensitive, spaces allowed).
+        pub fn bytes(&self) -> Option<u64> {
+            let text = match self {
+                Size::Bytes(n) => return u64::try_from(*n).ok(),
+                Size::Fraction(_) => return None,
+                Size::Text(t) => t.trim(),
+            };
+            let split = text
+                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+                .unwrap_or(text.len());
+            let (number, unit) = text.split_at(split);
+            let number: f64 = number.parse().ok()?;
+            let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+                "" | "b" => 1,
+                "kb" => 1_000,
+                "mb" => 1_000_000,
+                "gb" => 1_000_000_000,
+                "tb" => 1_000_000_000_000,
+                "kib" => 1 << 10,
+                "mib" => 1 << 20,
+                "gib" => 1 << 30,
+                "tib" => 1 << 40,
+                _ => return None,
+            };
+            let bytes = number * factor as f64;
+            (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
+        }
+    }
 }

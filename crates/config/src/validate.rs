@@ -9,11 +9,14 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 use url::{Host, Url};
 
-use crate::error::{Problem, Problems};
+use crate::error::Problems;
 use crate::load::InlineRule;
 use crate::model::*;
 use crate::raw::{RawAuth, RawConnector, RawDaemon, RawLimits, RawSite, defaults};
 use crate::secret::{Resolver, Secret, SecretRef};
+
+mod across; // Checks across files: site names, mirror references.
+pub(crate) use across::{Outline, across_sites};
 
 /// What validation of one file needs besides the raw struct.
 #[derive(Debug)]
@@ -508,7 +511,7 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
     );
     let max_attachment_size = match &raw.max_attachment_size {
         None => Some(defaults::MAX_ATTACHMENT_SIZE),
-        Some(s) => match size_bytes(s) {
+        Some(s) => match s.bytes() {
             Some(n) if n > 0 => Some(n),
             _ => {
                 p.push(
@@ -616,35 +619,6 @@ fn connector(raw: RawConnector, key: &str, p: &mut Problems<'_>) -> Option<Conne
     })
 }
 
-/// Bytes of a size: a number, or a number and a unit (`B`, `KB`/`MB`/`GB`/`TB` in powers
-/// of 1000, `KiB`/`MiB`/`GiB`/`TiB` in powers of 1024; case-insensitive, spaces allowed).
-pub(crate) fn size_bytes(s: &crate::raw::toml_size::Size) -> Option<u64> {
-    let text = match s {
-        crate::raw::toml_size::Size::Bytes(n) => return u64::try_from(*n).ok(),
-        crate::raw::toml_size::Size::Fraction(_) => return None,
-        crate::raw::toml_size::Size::Text(t) => t.trim(),
-    };
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let number: f64 = number.parse().ok()?;
-    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => 1,
-        "kb" => 1_000,
-        "mb" => 1_000_000,
-        "gb" => 1_000_000_000,
-        "tb" => 1_000_000_000_000,
-        "kib" => 1 << 10,
-        "mib" => 1 << 20,
-        "gib" => 1 << 30,
-        "tib" => 1 << 40,
-        _ => return None,
-    };
-    let bytes = number * factor as f64;
-    (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
-}
-
 fn is_project_key(k: &str) -> bool {
     let mut chars = k.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_uppercase())
@@ -659,98 +633,6 @@ fn is_field_id(f: &str) -> bool {
             let mut chars = f.chars();
             matches!(chars.next(), Some(c) if c.is_ascii_lowercase())
                 && chars.all(|c| c.is_ascii_alphanumeric())
-        }
-    }
-}
-
-/// What the checks across files need of one site file, taken from its raw form so that they
-/// run even when the file has other problems.
-#[derive(Debug)]
-pub(crate) struct Outline {
-    pub(crate) name: String,
-    /// True when the name comes from the `name` key rather than the file stem.
-    pub(crate) named_by_key: bool,
-    pub(crate) file: PathBuf,
-    /// Connector names with the mirror references that parse.
-    pub(crate) connectors: Vec<(String, Vec<ConnectorRef>)>,
-}
-
-impl Outline {
-    pub(crate) fn of(raw: &RawSite, name: &str, file: &Path) -> Self {
-        let connectors = raw
-            .connector
-            .iter()
-            .flatten()
-            .filter_map(|c| {
-                let name = c.name.clone().filter(|n| is_name(n))?;
-                let mirrors = c
-                    .mirror
-                    .iter()
-                    .flatten()
-                    .filter_map(|m| m.parse().ok())
-                    .collect();
-                Some((name, mirrors))
-            })
-            .collect();
-        Outline {
-            name: name.to_owned(),
-            named_by_key: raw.name.is_some(),
-            file: file.to_path_buf(),
-            connectors,
-        }
-    }
-}
-
-/// Checks across files: duplicate site names and mirror references.
-pub(crate) fn across_sites(sites: &[Outline], problems: &mut Vec<Problem>) {
-    let mut by_name: BTreeMap<&str, Vec<&Outline>> = BTreeMap::new();
-    for s in sites {
-        by_name.entry(&s.name).or_default().push(s);
-    }
-    for (name, same) in by_name.iter().filter(|(_, v)| v.len() > 1) {
-        for s in same {
-            let others: Vec<String> = same
-                .iter()
-                .filter(|o| o.file != s.file)
-                .map(|o| o.file.display().to_string())
-                .collect();
-            problems.push(Problem::new(
-                &s.file,
-                if s.named_by_key { "name" } else { "" },
-                format!(
-                    "site name `{name}` is also used by {}; site names must be unique",
-                    others.join(", ")
-                ),
-            ));
-        }
-    }
-    let exists: BTreeSet<ConnectorRef> = sites
-        .iter()
-        .flat_map(|s| {
-            s.connectors.iter().map(|(c, _)| ConnectorRef {
-                site: s.name.clone(),
-                connector: c.clone(),
-            })
-        })
-        .collect();
-    for s in sites {
-        for (c, mirrors) in &s.connectors {
-            let key = format!("connector.{c}.mirror");
-            for m in mirrors {
-                if m.site == s.name && m.connector == *c {
-                    problems.push(Problem::new(
-                        &s.file,
-                        &key,
-                        format!("`{m}` is this connector itself; mirror names other connectors"),
-                    ));
-                } else if !exists.contains(m) {
-                    problems.push(Problem::new(
-                        &s.file,
-                        &key,
-                        format!("`{m}` names no configured connector; expected `site/connector` of a connector in sites.d"),
-                    ));
-                }
-            }
         }
     }
 }

@@ -21,10 +21,12 @@ mod meta; // What is known of a target project: issue types, screens, workflow.
 mod people; // Assignee and reporter across sites.
 mod push; // Creates, edits, transitions and comments.
 mod rebuild; // `jira-sync store rebuild`.
+mod report; // What a run did.
 mod rich_text; // Rich text written on a site: media placeholders, mentions.
 mod status; // The status through the workflow.
 
 pub use rebuild::Rebuilt;
+pub use report::Report;
 
 use meta::{CreateScreenCache, EditScreenCache, IssueTypeCache, WorkflowCache};
 
@@ -94,50 +96,6 @@ impl SiteCtx {
             field_types,
         })
     }
-}
-
-/// What a run did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Report {
-    pub pulled: usize,
-    pub created: usize,
-    pub updated: usize,
-    pub transitioned: usize,
-    pub commented: usize,
-    pub conflicts: usize,
-    /// (record or issue, reason): writes that failed and wait for a change.
-    pub parked: Vec<(String, String)>,
-    /// Statuses no transition from the current one reaches.
-    pub unreachable: Vec<(String, String)>,
-    /// Creates of an interrupted run waiting for search to say whether they landed.
-    pub deferred: usize,
-    /// (issue, error): writes that failed for a transient reason; the next cycle retries.
-    pub failed: Vec<(String, String)>,
-    /// Records whose refused write waits for a change of the record or the configuration.
-    pub waiting: usize,
-    /// Assignees and reporters left unset: the person has no visible email, or no account
-    /// on this site shows it.
-    pub unmapped_people: usize,
-    /// (issue key, why): issues the census found deleted, moved or out of the JQL; their
-    /// records are marked gone and no longer written anywhere.
-    pub gone: Vec<(String, String)>,
-    /// Restricted comments (a role or group, or internal notes) not written to this
-    /// connector's issues because it says `comments = "public"`, or removed from them when
-    /// their source restricted them.
-    pub comments_restricted: usize,
-    /// Issues deleted because the issue they mirror was deleted (`propagate_deletes`).
-    pub deleted: Vec<String>,
-    /// Records whose create this connector refused as a whole, parked now (new or
-    /// waiting), by reason label.
-    pub parked_records: BTreeMap<String, usize>,
-    /// Everything parked on this connector after the run, by reason (the `reason` label
-    /// of `jira_sync_parked_writes`): parked fields of its issues and refused records.
-    pub parked_now: BTreeMap<String, usize>,
-    /// Attachments copied to this connector's issues or removed from them
-    /// (`attachments = true`).
-    pub files: usize,
-    /// Attachments not copied here because they are larger than `max_attachment_size`.
-    pub files_too_large: usize,
 }
 
 /// What a refused write depended on: the record's fields and the connector's configuration,
@@ -641,6 +599,8 @@ impl Engine {
         link.issue_key = key;
         link.updated = issue["fields"]["updated"].as_str().map(str::to_owned);
         let mut jira_edited = false;
+        // Where each site's media live, read once per issue when rich text needs it.
+        let mut sources: Option<rich::Sources> = None;
         for f in fields {
             // A field the answer leaves out is not known here: nothing changes, nothing is
             // cleared elsewhere.
@@ -659,8 +619,11 @@ impl Engine {
                 // Edited here: other sites' media come back from their placeholders and are
                 // never dropped by this site.
                 let previous: Vec<&Value> = h.iter().chain(base.iter()).collect();
-                let sources = self.sources(record.id, work)?;
-                j = rich::to_hub_with(&j, &me.site, &previous, &sources, &record.media_copies());
+                if sources.is_none() {
+                    sources = Some(self.sources(record.id, work)?);
+                }
+                let places = sources.as_ref().expect("just read");
+                j = rich::to_hub_with(&j, &me.site, &previous, places, &record.media_copies());
             }
             if base.as_ref() != Some(&j) {
                 link.written.remove(f);
@@ -711,10 +674,10 @@ impl Engine {
         let list = embedded["comments"].as_array().cloned().unwrap_or_default();
         let complete =
             embedded.is_object() && embedded["total"].as_u64().unwrap_or(0) as usize <= list.len();
-        let sources = if list.is_empty() {
-            rich::Sources::new()
-        } else {
-            self.sources(record.id, work)?
+        let sources = match sources {
+            Some(s) => s,
+            None if list.is_empty() => rich::Sources::new(),
+            None => self.sources(record.id, work)?,
         };
         comments::merge_comments(
             me,
@@ -815,32 +778,4 @@ impl Engine {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn jql_dates_are_in_the_accounts_zone_and_never_panic() {
-        let t = DateTime::parse_from_rfc3339("2026-11-23T10:07:30Z")
-            .unwrap()
-            .with_timezone(&Utc);
-        let five = Duration::minutes(5);
-        assert_eq!(jql_date(t, five, chrono_tz::UTC), "2026-11-23 10:02");
-        assert_eq!(
-            jql_date(t, five, chrono_tz::America::Los_Angeles),
-            "2026-11-23 02:02"
-        );
-        assert_eq!(
-            jql_date(t, five, chrono_tz::Asia::Kolkata),
-            "2026-11-23 15:32"
-        );
-        // A damaged watermark reads everything again rather than panicking.
-        assert_eq!(
-            jql_date(DateTime::<Utc>::MIN_UTC, five, chrono_tz::UTC),
-            "1970-01-01 00:00"
-        );
-        assert_eq!(
-            jql_date(DateTime::<Utc>::MAX_UTC, Duration::zero(), chrono_tz::UTC).len(),
-            16
-        );
-    }
-}
+mod tests;

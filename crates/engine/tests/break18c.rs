@@ -1,6 +1,7 @@
 //! Hostile tests of issue 18 point 6: rich text media and mentions across sites (pickers
 //! are break18d.rs).
 
+use jira_sync_harness::files::media_of;
 use jira_sync_harness::pair::*;
 use jira_sync_harness::rich::*;
 
@@ -12,24 +13,9 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
+/// The media ids of the files `site`'s issue `key` has, sorted.
 fn att_ids(p: &Pair, site: &str, key: &str) -> Vec<String> {
-    sorted(
-        p.sim
-            .control()
-            .attachments(site, key)
-            .unwrap()
-            .into_iter()
-            .map(|a| a.media_id)
-            .collect(),
-    )
-}
-
-fn tick(p: &Pair, secs: i64) {
-    p.sim
-        .control()
-        .world()
-        .clock()
-        .advance(chrono::Duration::seconds(secs));
+    sorted(media_of(p, site, key))
 }
 
 /// An acme issue whose description is `body(media id)` with one attached `crash.png`,
@@ -67,7 +53,7 @@ async fn f1_01_both_sides_edit_one_cycle_mirror_added_its_own_image() {
         .unwrap()
         .push(image(&gfile.media_id, "trace.log.png"));
     set_description(&p, "globex", &ops, BOB, g);
-    tick(&p, 2);
+    p.tick(2);
     // A moment later, before any cycle, Ann rewrites acme's first line.
     let mut a = description(&p, "acme", &sec);
     a["content"][0] = para("Steps (Ann)");
@@ -628,7 +614,7 @@ async fn f1_14_comment_both_edited_mirror_added_its_own_image() {
         None,
     )
     .unwrap();
-    tick(&p, 2);
+    p.tick(2);
     let (aid, _) = comment0(&p, "acme", &sec);
     c.edit_comment("acme", &sec, aid, ANN, &doc(vec![para("Look here")]), None)
         .unwrap();
@@ -653,7 +639,7 @@ async fn f1_15_restart_between_pull_and_push() {
     cut["content"].as_array_mut().unwrap().remove(1);
     cut["content"][0] = para("Steps (Bob)");
     set_description(&p, "globex", &ops, BOB, cut);
-    tick(&p, 4);
+    p.tick(4);
     p.run(jira_sync_harness::pair::ops()).await; // pulls Bob's edit into the hub
     p.reconfigure(&jira_sync_harness::pair::sec(), |_| {}); // a new engine (restart), same store
     p.converge().await;
@@ -705,7 +691,7 @@ async fn f1_17_source_deletes_image_while_mirror_edits() {
         doc(vec![para("Steps"), para("Tail")]),
     );
     assert!(att_ids(&p, "acme", &sec).is_empty(), "Jira deleted it");
-    tick(&p, 2);
+    p.tick(2);
     let mut e = description(&p, "globex", &ops);
     e["content"][2] = para("Tail (Bob)");
     set_description(&p, "globex", &ops, BOB, e);

@@ -13,14 +13,6 @@ fn sorted(mut v: Vec<String>) -> Vec<String> {
     v
 }
 
-fn tick(p: &Pair, secs: i64) {
-    p.sim
-        .control()
-        .world()
-        .clock()
-        .advance(chrono::Duration::seconds(secs));
-}
-
 // ---------------------------------------------------------------- Feature 2: pickers
 
 async fn pickers() -> Pair {
@@ -169,7 +161,7 @@ async fn f2_01_person_gains_an_account_on_the_target_later() {
     let soon = fields(&p, "globex", &ops)["customfield_20101"].clone();
     eprintln!("reviewers on globex right after Eve's account and a target edit: {soon}");
     // After a day at the latest it is written.
-    tick(&p, 25 * 3600);
+    p.tick(25 * 3600);
     p.converge().await;
     let g = fields(&p, "globex", &ops);
     assert_eq!(
@@ -479,7 +471,7 @@ async fn f2_01b_person_gains_an_account_then_target_edit_after_an_hour() {
     let eve_g = c
         .create_account("globex", person_utc("Eve", "eve@acme.example"))
         .unwrap();
-    tick(&p, 3700);
+    p.tick(3700);
     c.edit_issue(
         "globex",
         &ops,

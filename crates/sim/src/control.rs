@@ -556,8 +556,8 @@ impl Control {
                 priorities: spec.priorities.clone(),
                 hidden_fields: spec.hidden_fields.clone().unwrap_or_default(),
                 service_desk: spec.service_desk.unwrap_or(false),
-                components: named_ids(&s.name, &key, "component", &spec.components),
-                versions: named_ids(&s.name, &key, "version", &spec.versions),
+                components: fields::named_ids(&s.name, &key, "component", &spec.components),
+                versions: fields::named_ids(&s.name, &key, "version", &spec.versions),
             });
             Ok(id)
         })?;
@@ -793,16 +793,4 @@ pub fn account_ref(s: &Site, r: &str) -> Result<String, ControlError> {
 pub(crate) fn issue_ref(s: &Site, r: &str) -> Result<u64, ControlError> {
     s.issue_id(r)
         .ok_or_else(|| ControlError::NotFound(format!("no issue `{r}` on site {}", s.name)))
-}
-
-/// (id, name) for each name, with ids that differ between sites as Jira's do.
-fn named_ids(site: &str, project: &str, what: &str, names: &[String]) -> Vec<(String, String)> {
-    let mut h = DefaultHasher::new();
-    (site, project, what).hash(&mut h);
-    let base = 10000 + (h.finish() % 900) * 100;
-    names
-        .iter()
-        .enumerate()
-        .map(|(i, n)| ((base + i as u64).to_string(), n.clone()))
-        .collect()
 }

@@ -416,6 +416,15 @@ impl Pair {
             .sum()
     }
 
+    /// Moves the simulator's clock `secs` seconds forward.
+    pub fn tick(&self, secs: i64) {
+        self.sim
+            .control()
+            .world()
+            .clock()
+            .advance(chrono::Duration::seconds(secs));
+    }
+
     /// Converges once more and asserts it wrote nothing (`what` names the situation).
     pub async fn assert_quiet(&self, what: &str) {
         let before = self.write_requests();

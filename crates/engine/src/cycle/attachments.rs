@@ -298,6 +298,10 @@ impl Engine {
             .get(&record.id)
             .and_then(|r| r.attachments.iter().find(|x| x.id == h.id))
             .map_or_else(|| h.media.clone(), |x| x.media.clone());
+        if known.contains_key(&link.site) && known.contains_key(&h.origin.0) {
+            // Known here and at its source: a third site's run learns its own copy's id.
+            return Ok(());
+        }
         let mut holders: Vec<(String, String)> = vec![(
             link.site.clone(),
             link.attachments.get(&h.id).cloned().unwrap_or_default(),

@@ -153,6 +153,15 @@ impl Engine {
         if copies.is_empty() {
             return Ok(());
         }
+        let differ = |(f, shown): (&String, &Value)| {
+            current
+                .fields
+                .get(f)
+                .is_some_and(|h| shown != h && rich::is_doc(h))
+        };
+        if !link.base.iter().any(differ) {
+            return Ok(());
+        }
         let sources = self.sources(record.id, work)?;
         for (f, shown) in link.base.iter_mut() {
             if let Some(h) = current.fields.get(f)

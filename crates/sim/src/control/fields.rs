@@ -138,3 +138,20 @@ impl Control {
         })
     }
 }
+
+/// (id, name) for each name, with ids that differ between sites as Jira's do.
+pub(super) fn named_ids(
+    site: &str,
+    project: &str,
+    what: &str,
+    names: &[String],
+) -> Vec<(String, String)> {
+    let mut h = DefaultHasher::new();
+    (site, project, what).hash(&mut h);
+    let base = 10000 + (h.finish() % 900) * 100;
+    names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| ((base + i as u64).to_string(), n.clone()))
+        .collect()
+}
