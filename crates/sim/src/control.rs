@@ -286,6 +286,14 @@ impl Control {
         for p in spec.projects {
             self.create_project(&spec.name, p)?;
         }
+        // Limits and faults apply once seeding is done: they stand in front of the API, not
+        // of the seed.
+        if let Some(limits) = spec.limits {
+            self.set_limits(&spec.name, limits)?;
+        }
+        if let Some(faults) = spec.faults {
+            self.set_faults(&spec.name, faults)?;
+        }
         // The seeded issues are old and indexed; the lag applies to what is written next.
         if let Some(lag) = spec.search_lag_seconds {
             self.set_search_lag(&spec.name, lag)?;

@@ -415,3 +415,58 @@ async fn demo_seed_serves_the_demo_config() {
         }
     }
 }
+
+/// Every key of a seed site applies: its rate limits and its faults as well as its search
+/// lag (a seed's `limits` and `faults` were once read and dropped).
+#[tokio::test]
+async fn a_seed_files_limits_faults_and_search_lag_all_apply() {
+    let seed = SeedFile::parse(
+        r#"
+[[site]]
+name = "slow"
+search_lag_seconds = 2.5
+limits = { burst = { GET = 1 }, per_issue_writes = false }
+accounts = [{ display_name = "Ann", email = "ann@example.test" }]
+credentials = [{ kind = "classic_token", account = "ann@example.test", token = "fake-token-slow" }]
+
+[[site]]
+name = "broken"
+faults = { error_rate = 1.0, error_statuses = [503] }
+accounts = [{ display_name = "Ben", email = "ben@example.test" }]
+credentials = [{ kind = "classic_token", account = "ben@example.test", token = "fake-token-broken" }]
+"#,
+    )
+    .unwrap();
+    let sim = Simulator::start().await.unwrap();
+    for site in seed.site {
+        sim.control().create_site(site).unwrap();
+    }
+    let http = http_client();
+    let myself = |site: &'static str, email: &'static str, token: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/rest/api/3/myself", sim.site_url(site));
+        async move {
+            http.get(url)
+                .basic_auth(email, Some(token))
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    let mut statuses = Vec::new();
+    for _ in 0..3 {
+        statuses.push(myself("slow", "ann@example.test", "fake-token-slow").await);
+    }
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "one GET a second: {statuses:?}"
+    );
+    assert_eq!(
+        myself("broken", "ben@example.test", "fake-token-broken").await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the seeded faults answer"
+    );
+    let lag = sim.control().world().site("slow").unwrap().lock().unwrap().search_lag;
+    assert_eq!(lag, chrono::Duration::milliseconds(2500));
+}
