@@ -400,9 +400,22 @@ impl Schedule {
         &self.expr
     }
 
-    /// The first firing strictly after `t`.
+    /// The first firing strictly after `t` (firings fall on whole seconds).
     pub fn next_after(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        self.cron.find_next_occurrence(&t, false).ok()
+        self.cron.find_next_occurrence(&whole_second(t), false).ok()
+    }
+
+    /// The latest firing at or before `t` (croner keeps the fraction of a second it is
+    /// given; firings fall on whole seconds).
+    pub fn latest_at(&self, t: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .find_previous_occurrence(&whole_second(t), true)
+            .ok()
+    }
+
+    /// The firings strictly after `t`, in order.
+    pub fn iter_after(&self, t: DateTime<Utc>) -> impl Iterator<Item = DateTime<Utc>> + use<> {
+        self.cron.iter_after(whole_second(t))
     }
 }
 
@@ -410,4 +423,9 @@ impl fmt::Debug for Schedule {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_tuple("Schedule").field(&self.expr).finish()
     }
+}
+
+/// `t` without its fraction of a second.
+fn whole_second(t: DateTime<Utc>) -> DateTime<Utc> {
+    DateTime::from_timestamp(t.timestamp(), 0).unwrap_or(t)
 }

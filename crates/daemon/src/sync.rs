@@ -136,7 +136,8 @@ async fn cycle(
         store.hub().map_err(|e| e.to_string())?,
         sites,
     );
-    engine.run(target).await.map_err(|e| e.to_string())
+    // A manual sync looks at every record, so what it prints is the whole picture.
+    engine.reconcile(target).await.map_err(|e| e.to_string())
 }
 
 fn render(target: &ConnectorRef, r: &Report) -> String {

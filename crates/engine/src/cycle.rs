@@ -48,6 +48,9 @@ const DELETED: &str = "deleted, or no longer visible to the integration";
 const MASS_LOSS: usize = 5;
 /// How long a site's answer to "who has this email" is reused.
 const PEOPLE_TTL: Duration = Duration::hours(1);
+/// How often a push looks at every record in scope, changed or not (a full reconcile):
+/// what no change named (a person given an account since, a lost mark) is repaired then.
+const RECONCILE_EVERY: Duration = Duration::days(1);
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -182,6 +185,27 @@ fn locked<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// Every connector's mirror peers: those it names in `mirror` and those naming it.
+fn all_peers(config: &Config) -> HashMap<ConnectorRef, Vec<ConnectorRef>> {
+    let mut peers: HashMap<ConnectorRef, BTreeSet<ConnectorRef>> = HashMap::new();
+    for s in &config.sites {
+        for c in &s.connectors {
+            let me = ConnectorRef {
+                site: s.name.clone(),
+                connector: c.name.clone(),
+            };
+            for m in c.mirror.iter().filter(|m| **m != me) {
+                peers.entry(me.clone()).or_default().insert(m.clone());
+                peers.entry(m.clone()).or_default().insert(me.clone());
+            }
+        }
+    }
+    peers
+        .into_iter()
+        .map(|(k, v)| (k, v.into_iter().collect()))
+        .collect()
+}
+
 /// The engine's "now": wall-clock time in production, the simulator's in tests.
 pub type Clock = Arc<dyn Fn() -> DateTime<Utc> + Send + Sync>;
 
@@ -210,6 +234,8 @@ pub struct Engine {
     /// Whether runs take the hourly census themselves (off when a scheduler runs
     /// [`Engine::census_now`] as its own job).
     census_in_runs: bool,
+    /// Each connector's mirror peers (declared on either side), computed once.
+    peers: HashMap<ConnectorRef, Vec<ConnectorRef>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -236,6 +262,17 @@ struct Work {
     cancel: CancellationToken,
     /// The credential refusal that stopped the run's writes: the run's error, after commit.
     refused: Option<ClientError>,
+    /// Records that changed since this connector last looked (pulled now, marked, or in
+    /// its retry set): what an incremental push looks at.
+    changed: BTreeSet<RecordId>,
+    /// The marks this run took (record, mark number).
+    taken: Vec<(RecordId, u64)>,
+    /// Records the push looked at.
+    looked_at: BTreeSet<RecordId>,
+    /// Records to look at again next run (failed, deferred, parked, not reached).
+    retry: BTreeSet<RecordId>,
+    /// Whether the push is a full reconcile whatever the watermark says.
+    full: bool,
 }
 
 impl Engine {
@@ -245,6 +282,7 @@ impl Engine {
         sites: HashMap<String, SiteCtx>,
     ) -> Self {
         Engine {
+            peers: all_peers(&config),
             config,
             hub,
             sites: std::sync::RwLock::new(
@@ -282,22 +320,29 @@ impl Engine {
 
     /// Connectors sharing records with `me`: declared on either side, directly.
     fn peers(&self, me: &ConnectorRef) -> Vec<ConnectorRef> {
-        let mut out = BTreeSet::new();
-        for s in &self.config.sites {
-            for c in &s.connectors {
-                let r = ConnectorRef {
-                    site: s.name.clone(),
-                    connector: c.name.clone(),
-                };
-                if r == *me {
-                    out.extend(c.mirror.iter().cloned());
-                } else if c.mirror.contains(me) {
-                    out.insert(r);
-                }
-            }
-        }
-        out.remove(me);
-        out.into_iter().collect()
+        self.peers.get(me).cloned().unwrap_or_default()
+    }
+
+    /// A fingerprint of what decides a push for `me` (its mapping, scope, policies and
+    /// peers): when it changes, the next push is a full reconcile. Stored, so FNV-1a of
+    /// JSON.
+    fn shape(&self, me: &ConnectorRef, conn: &Connector) -> u64 {
+        let shape = serde_json::json!({
+            "project": conn.project,
+            "jql": conn.jql,
+            "direction": format!("{:?}", conn.direction),
+            "conflict": format!("{:?}", conn.conflict),
+            "propagate_deletes": conn.propagate_deletes,
+            "fields": conn.fields,
+            "statuses": conn.statuses,
+            "resolution": conn.resolution,
+            "issuetypes": conn.issuetypes,
+            "comments": conn.comments.as_str(),
+            "attachments": conn.attachments,
+            "max_attachment_size": conn.max_attachment_size,
+            "peers": self.peers(me).iter().map(ToString::to_string).collect::<Vec<_>>(),
+        });
+        crate::plan::fnv1a(shape.to_string().as_bytes())
     }
 
     fn site_ctx(&self, site: &str) -> Result<Arc<SiteCtx>, EngineError> {
@@ -337,6 +382,13 @@ impl Engine {
         self.run_until(me, &CancellationToken::new()).await
     }
 
+    /// One cycle whose push is a full reconcile: every record in scope is looked at,
+    /// changed or not (`jira-sync sync`; runs do it daily on their own). Its report counts
+    /// everything held back (restricted comments, people left unset), not only what changed.
+    pub async fn reconcile(&self, me: &ConnectorRef) -> Result<Report, EngineError> {
+        self.cycle(me, &CancellationToken::new(), true).await
+    }
+
     /// One cycle that stops early, but cleanly, once `cancel` fires: the page being merged
     /// and the write being sent finish, writes not yet sent are left for the next cycle,
     /// and what was done is committed.
@@ -345,6 +397,15 @@ impl Engine {
         me: &ConnectorRef,
         cancel: &CancellationToken,
     ) -> Result<Report, EngineError> {
+        self.cycle(me, cancel, false).await
+    }
+
+    async fn cycle(
+        &self,
+        me: &ConnectorRef,
+        cancel: &CancellationToken,
+        full: bool,
+    ) -> Result<Report, EngineError> {
         let (_, conn) = self.connector(me)?;
         let ctx = self.site_ctx(&me.site)?;
         let ctx = &*ctx;
@@ -352,9 +413,11 @@ impl Engine {
         // A child: a refused credential stops this run, not whoever cancels it.
         let mut work = Work {
             cancel: cancel.child_token(),
+            full,
             ..Work::default()
         };
         let mut w = self.hub.watermark(&me.site, &me.connector)?;
+        let before = w.clone();
         if conn.direction.pulls() {
             self.pull(me, conn, ctx, &mut w, &mut work, &mut report)
                 .await?;
@@ -370,25 +433,43 @@ impl Engine {
         }
         let mut written = Vec::new();
         if conn.direction.pushes() && !cancel.is_cancelled() {
-            self.push(me, conn, ctx, &mut work, &mut report, &mut written)
+            self.push(me, conn, ctx, &mut w, &mut work, &mut report, &mut written)
                 .await?;
+            w.retry = std::mem::take(&mut work.retry);
+        } else if !conn.direction.pushes() {
+            // Nothing for it to push: what was marked for it is done with.
+            work.taken = self.hub.marked(&me.site, &me.connector)?;
         }
         w.recent_writes.extend(written);
         let keep = w.recent_writes.len().saturating_sub(RECENT_WRITES);
         w.recent_writes.drain(..keep);
         let refused = work.refused.take();
-        self.hub
-            .commit(Commit {
-                records: work.records.into_values().collect(),
-                links: work.links.into_values().collect(),
-                watermark: Some((me.site.clone(), me.connector.clone(), w)),
-                done: work
-                    .done
-                    .into_iter()
-                    .map(|id| (me.site.clone(), me.connector.clone(), id))
-                    .collect(),
-            })
-            .await?;
+        let commit = Commit {
+            records: work.records.into_values().collect(),
+            links: work.links.into_values().collect(),
+            done: work
+                .done
+                .into_iter()
+                .map(|id| (me.site.clone(), me.connector.clone(), id))
+                .collect(),
+            notify: self
+                .peers(me)
+                .into_iter()
+                .map(|p| (p.site, p.connector))
+                .collect(),
+            looked_at: work.looked_at,
+            taken: work.taken,
+            watermark: None,
+        };
+        if !commit.is_empty() || w != before {
+            // An idle run (nothing pulled, nothing marked, nothing to retry) writes nothing.
+            self.hub
+                .commit(Commit {
+                    watermark: Some((me.site.clone(), me.connector.clone(), w)),
+                    ..commit
+                })
+                .await?;
+        }
         match refused {
             Some(e) => Err(EngineError::Client(e)),
             None => Ok(report),
@@ -414,7 +495,12 @@ impl Engine {
                 records: work.records.into_values().collect(),
                 links: work.links.into_values().collect(),
                 watermark: Some((me.site.clone(), me.connector.clone(), w)),
-                done: vec![],
+                notify: self
+                    .peers(me)
+                    .into_iter()
+                    .map(|p| (p.site, p.connector))
+                    .collect(),
+                ..Commit::default()
             })
             .await?;
         Ok(report)

@@ -168,7 +168,7 @@ async fn b02_public_mode_restricted_comment_widened_then_narrowed_again() {
         .unwrap();
     p.converge().await;
     assert!(texts(&p, "globex", &mirror).is_empty());
-    assert_eq!(p.run(ops()).await.comments_restricted, 1);
+    assert_eq!(p.reconcile(ops()).await.comments_restricted, 1);
     c.edit_comment(
         "acme",
         &acme_key,
@@ -442,7 +442,7 @@ async fn b08_internal_note_edited_stays_internal_in_both_modes() {
         "an edited internal note is still not public: {:?}",
         thread(&p, "acme", &acme_key)
     );
-    assert_eq!(p.run(sec()).await.comments_restricted, 1);
+    assert_eq!(p.reconcile(sec()).await.comments_restricted, 1);
     // acme now takes internal notes: written as an internal note.
     p.reconfigure(&sec(), |conn| conn.comments = CommentAudience::All);
     p.converge().await;

@@ -118,10 +118,10 @@ async fn restricted_comments_and_internal_notes_are_not_published_by_default() {
             "public reply"
         ]
     );
-    // Counted and shown on each run that holds them back.
-    let r = p.run(ops()).await;
+    // Counted and shown on each run that looks at them (a full reconcile looks at all).
+    let r = p.reconcile(ops()).await;
     assert_eq!(r.comments_restricted, 2, "{r:?}");
-    let r = p.run(sec()).await;
+    let r = p.reconcile(sec()).await;
     assert_eq!(r.comments_restricted, 1, "{r:?}");
     p.assert_quiet("comments in step").await;
 }

@@ -33,9 +33,11 @@ use crate::groups::{Shard, fnv1a, groups};
 
 mod health; // Credential probes, their backoff, and making a site ready.
 mod status; // What `/status` and `jira-sync status` show.
+mod wheel; // One scheduler job per distinct schedule, firing the jobs on it by offset.
 
 use crate::probe::{Verdict, probe_site};
 pub use status::{ConnectorView, SiteView, Status, stored_status};
+use wheel::Wheel;
 
 /// Tunables of the daemon's jobs.
 #[derive(Debug, Clone)]
@@ -113,8 +115,10 @@ struct Inner {
     sites: Mutex<BTreeMap<String, Arc<SiteRt>>>,
     conns: Mutex<BTreeMap<ConnectorRef, Arc<ConnRt>>>,
     sched: JobScheduler,
-    /// Job key -> (scheduler id, fingerprint of what it runs).
-    jobs: tokio::sync::Mutex<BTreeMap<String, (Uuid, u64)>>,
+    /// Schedule expression -> the scheduler's job for it.
+    jobs: tokio::sync::Mutex<BTreeMap<String, Uuid>>,
+    /// Schedule expression -> the jobs on it.
+    wheels: Mutex<BTreeMap<String, Arc<Wheel>>>,
     tracker: TaskTracker,
     shutdown: CancellationToken,
     /// Ticks seen: the watchdog's proof that the scheduler is alive.
@@ -220,6 +224,7 @@ impl Daemon {
             conns: Mutex::default(),
             sched,
             jobs: Default::default(),
+            wheels: Mutex::default(),
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             ticks: AtomicU64::new(0),
@@ -384,6 +389,14 @@ impl Daemon {
                         .metrics
                         .runs_skipped_total
                         .with_label_values(&[site.name.as_str(), c.name.as_str()]);
+                    inner
+                        .metrics
+                        .run_start_lateness_seconds
+                        .with_label_values(&[site.name.as_str(), c.name.as_str()]);
+                    inner
+                        .metrics
+                        .reconcile_repairs_total
+                        .with_label_values(&[site.name.as_str(), c.name.as_str()]);
                     let cfp = fnv1a(format!("{fp}{c:?}").as_bytes());
                     wanted.insert(
                         format!("sync/{r}"),
@@ -428,28 +441,40 @@ impl Daemon {
             config: config.clone(),
             engine,
         });
-        // Jobs: remove the stale, add the new; unchanged ones are left alone.
+        // One scheduler job per distinct schedule; the jobs on it are its wheel's spokes,
+        // replaced in place (a pass under way finishes with the list it started with).
+        let mut by_schedule: BTreeMap<String, Vec<JobKind>> = BTreeMap::new();
+        for (schedule, _, kind) in wanted.into_values() {
+            by_schedule.entry(schedule).or_default().push(kind);
+        }
         let stale: Vec<String> = jobs
-            .iter()
-            .filter(|(k, (_, fp))| wanted.get(*k).is_none_or(|(_, w, _)| w != fp))
-            .map(|(k, _)| k.clone())
+            .keys()
+            .filter(|k| !by_schedule.contains_key(*k))
+            .cloned()
             .collect();
         for k in stale {
-            if let Some((id, _)) = jobs.remove(&k) {
+            if let Some(id) = jobs.remove(&k) {
                 inner.sched.remove(&id).await?;
             }
+            lock(&inner.wheels).remove(&k);
         }
-        for (key, (schedule, fp, kind)) in wanted {
-            if jobs.contains_key(&key) {
+        for (expr, spokes) in by_schedule {
+            let existing = lock(&inner.wheels).get(&expr).cloned();
+            if let Some(w) = existing {
+                *w.spokes.write().unwrap_or_else(PoisonError::into_inner) = spokes;
                 continue;
             }
+            let schedule =
+                jira_sync_config::Schedule::parse(&expr).map_err(DaemonError::Scheduler)?;
+            let w = Arc::new(Wheel::new(schedule, spokes, inner.opts.max_offset));
+            lock(&inner.wheels).insert(expr.clone(), w.clone());
             let weak = Arc::downgrade(&self.inner);
-            let job = Job::new_async(schedule.as_str(), move |_, _| {
-                let (weak, kind) = (weak.clone(), kind.clone());
-                Box::pin(async move { on_tick(weak, kind) })
+            let job = Job::new_async(expr.as_str(), move |_, _| {
+                let (weak, w) = (weak.clone(), w.clone());
+                Box::pin(async move { on_tick(weak, w) })
             })?;
             let id = inner.sched.add(job).await?;
-            jobs.insert(key, (id, fp));
+            jobs.insert(expr, id);
         }
         drop(jobs);
         for site in fresh {
@@ -459,18 +484,60 @@ impl Daemon {
         Ok(())
     }
 
-    /// One scheduled tick of a connector's sync job, after its stable offset.
-    async fn scheduled_sync(&self, r: ConnectorRef) {
-        let offset = self.offset(&r);
-        tokio::select! {
-            _ = self.inner.shutdown.cancelled() => return,
-            _ = tokio::time::sleep(offset) => {}
+    /// The passes of a wheel from occurrence `t` on: each job fired at its offset, then
+    /// the next occurrence, until another pass claims an occurrence first (the scheduler
+    /// fired while this one slept, or a reload replaced the wheel) or the daemon stops.
+    async fn turn(&self, w: Arc<Wheel>, mut t: DateTime<Utc>) {
+        loop {
+            let Some(missed) = w.claim(t) else { return };
+            let (pass, next) = w.pass(t);
+            if missed > 0 {
+                tracing::warn!(schedule = %w.schedule.as_str(), missed, "Occurrences of a schedule passed without a run; counted as skipped ticks.");
+                for (_, kind) in &pass {
+                    if let JobKind::Sync(r) = kind {
+                        self.inner
+                            .metrics
+                            .runs_skipped_total
+                            .with_label_values(&[r.site.as_str(), r.connector.as_str()])
+                            .inc_by(missed);
+                    }
+                }
+            }
+            for (due, kind) in pass {
+                tokio::select! {
+                    _ = self.inner.shutdown.cancelled() => return,
+                    _ = wheel::sleep_until(due) => {}
+                }
+                let d = self.clone();
+                self.inner.tracker.spawn(async move {
+                    match kind {
+                        JobKind::Sync(r) => {
+                            d.tick_due(&r, Some(due)).await;
+                        }
+                        JobKind::Census(r) => d.census(&r).await,
+                        JobKind::Health(site) => d.scheduled_probe(&site).await,
+                    }
+                });
+            }
+            let Some(next) = next else { return };
+            tokio::select! {
+                _ = self.inner.shutdown.cancelled() => return,
+                _ = wheel::sleep_until(next) => {}
+            }
+            if !lock(&self.inner.wheels)
+                .get(w.schedule.as_str())
+                .is_some_and(|current| Arc::ptr_eq(current, &w))
+            {
+                // The schedule is gone from the configuration.
+                return;
+            }
+            t = next;
         }
-        self.tick(&r).await;
     }
 
-    /// A stable offset in `[0, min(max_offset, half the gap between ticks))` from the
-    /// connector's name: a thousand connectors on one schedule do not fire in one second.
+    /// A connector's stable offset within its schedule's period: `[0, min(max_offset, the
+    /// gap between two ticks))`, from its name, so a thousand connectors on one schedule
+    /// are spread over the whole period.
     pub fn offset(&self, r: &ConnectorRef) -> Duration {
         let config = self.config();
         let Some((_, c)) = config.connector(r) else {
@@ -483,16 +550,21 @@ impl Daemon {
             .and_then(|a| Some((a, c.schedule.next_after(a)?)))
             .and_then(|(a, b)| (b - a).to_std().ok())
             .unwrap_or(Duration::from_secs(60));
-        let span = self.inner.opts.max_offset.min(gap / 2).as_millis() as u64;
-        if span == 0 {
-            return Duration::ZERO;
-        }
-        Duration::from_millis(fnv1a(r.to_string().as_bytes()) % span)
+        wheel::offset(
+            &JobKind::Sync(r.clone()).key(),
+            wheel::span(self.inner.opts.max_offset, gap),
+        )
     }
 
     /// One run of a connector's cycle now, unless one is running (then the tick is skipped
     /// and counted). Returns the outcome, or `None` when skipped or not run here.
     pub async fn tick(&self, r: &ConnectorRef) -> Option<&'static str> {
+        self.tick_due(r, None).await
+    }
+
+    /// A tick that was `due` at an instant (a scheduled one): how late its run starts is
+    /// observed (`jira_sync_run_start_lateness_seconds`) and logged at debug level.
+    async fn tick_due(&self, r: &ConnectorRef, due: Option<DateTime<Utc>>) -> Option<&'static str> {
         self.inner.ticks.fetch_add(1, Ordering::Relaxed);
         let rt = lock(&self.inner.conns).get(r).cloned()?;
         let labels = [r.site.as_str(), r.connector.as_str()];
@@ -507,6 +579,15 @@ impl Daemon {
         };
         if self.inner.shutdown.is_cancelled() {
             return None;
+        }
+        if let Some(due) = due {
+            let late = (Utc::now() - due).to_std().unwrap_or_default();
+            self.inner
+                .metrics
+                .run_start_lateness_seconds
+                .with_label_values(&labels)
+                .observe(late.as_secs_f64());
+            tracing::debug!(connector = %r, lateness_seconds = late.as_secs_f64(), "Run starts.");
         }
         let started = tokio::time::Instant::now();
         let (outcome, report, message) = self.run_once(r).await;
@@ -545,6 +626,9 @@ impl Daemon {
             m.conflicts_total
                 .with_label_values(&labels)
                 .inc_by(rep.conflicts as u64);
+            m.reconcile_repairs_total
+                .with_label_values(&labels)
+                .inc_by(rep.repaired as u64);
             m.push_backlog
                 .with_label_values(&labels)
                 .set(status.backlog as i64);
@@ -712,22 +796,35 @@ enum JobKind {
     Health(String),
 }
 
-/// A scheduler tick: the work becomes a tracked task (shutdown waits for it).
-fn on_tick(weak: Weak<Inner>, kind: JobKind) {
+impl JobKind {
+    /// A stable name of the job (`sync/site/connector`), from which its offset is drawn.
+    fn key(&self) -> String {
+        match self {
+            JobKind::Sync(r) => format!("sync/{r}"),
+            JobKind::Census(r) => format!("census/{r}"),
+            JobKind::Health(site) => format!("health/{site}"),
+        }
+    }
+}
+
+/// The scheduler says an occurrence of a wheel's schedule came: its pass starts unless one
+/// has it already (the pass that went on by itself, or a repeated firing). A tracked task:
+/// shutdown waits for it.
+fn on_tick(weak: Weak<Inner>, w: Arc<Wheel>) {
     let Some(inner) = weak.upgrade() else { return };
     if inner.shutdown.is_cancelled() {
+        return;
+    }
+    let Some(t) = w.current(Utc::now()) else {
+        return;
+    };
+    if w.claimed(t) {
         return;
     }
     let d = Daemon {
         inner: inner.clone(),
     };
-    inner.tracker.spawn(async move {
-        match kind {
-            JobKind::Sync(r) => d.scheduled_sync(r).await,
-            JobKind::Census(r) => d.census(&r).await,
-            JobKind::Health(site) => d.scheduled_probe(&site).await,
-        }
-    });
+    inner.tracker.spawn(async move { d.turn(w, t).await });
 }
 
 /// A connector's stored status after a run that ended `now` with `outcome` (`success`,

@@ -11,6 +11,14 @@ use prometheus::{
 #[derive(Debug, Clone)]
 pub struct Metrics {
     registry: Registry,
+    /// The process's own families under their standard names, without the `jira_sync_`
+    /// prefix (`process_cpu_seconds_total`, `process_resident_memory_bytes`,
+    /// `process_open_fds`, `process_start_time_seconds`, ...; Linux only).
+    process: Registry,
+    /// Records a full reconcile wrote although no change had named them.
+    pub reconcile_repairs_total: IntCounterVec,
+    /// How late each run started after its tick was due, in seconds.
+    pub run_start_lateness_seconds: HistogramVec,
     pub build_info: IntGaugeVec,
     pub sync_runs_total: IntCounterVec,
     pub sync_run_duration_seconds: HistogramVec,
@@ -42,6 +50,9 @@ pub struct Metrics {
 
 const SYNC_BUCKETS: &[f64] = &[
     0.1, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 900.0,
+];
+const LATENESS_BUCKETS: &[f64] = &[
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
 ];
 const HTTP_BUCKETS: &[f64] = &[0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
 
@@ -109,7 +120,26 @@ impl Metrics {
         registry
             .register(Box::new(store_size_bytes.clone()))
             .expect("registered once");
+        let process = Registry::new();
+        #[cfg(target_os = "linux")]
+        process
+            .register(Box::new(
+                prometheus::process_collector::ProcessCollector::for_self(),
+            ))
+            .expect("registered once");
         Metrics {
+            process,
+            reconcile_repairs_total: counter(
+                "reconcile_repairs_total",
+                "Records a daily full reconcile wrote although no change had named them.",
+                &["site", "connector"],
+            ),
+            run_start_lateness_seconds: histogram(
+                "run_start_lateness_seconds",
+                "How late runs started after their tick was due.",
+                &["site", "connector"],
+                LATENESS_BUCKETS,
+            ),
             store_size_bytes,
             build_info: int_gauge(
                 "build_info",
@@ -219,6 +249,9 @@ impl Metrics {
         TextEncoder::new()
             .encode(&self.registry.gather(), &mut out)
             .expect("text encoding cannot fail");
+        TextEncoder::new()
+            .encode(&self.process.gather(), &mut out)
+            .expect("text encoding cannot fail");
         String::from_utf8(out).expect("the text format is UTF-8")
     }
 }
@@ -253,6 +286,12 @@ mod tests {
             .with_label_values(&["acme", "sec", "create"])
             .inc();
         m.conflicts_total.with_label_values(&["acme", "sec"]).inc();
+        m.reconcile_repairs_total
+            .with_label_values(&["acme", "sec"])
+            .inc();
+        m.run_start_lateness_seconds
+            .with_label_values(&["acme", "sec"])
+            .observe(0.02);
         m.push_backlog.with_label_values(&["acme", "sec"]).set(0);
         m.runs_skipped_total
             .with_label_values(&["acme", "sec"])
@@ -306,6 +345,11 @@ mod tests {
             ("jira_sync_credential_up", "site"),
             ("jira_sync_credential_state", "site,state"),
             ("jira_sync_credential_last_check_timestamp_seconds", "site"),
+            ("jira_sync_reconcile_repairs_total", "site,connector"),
+            (
+                "jira_sync_run_start_lateness_seconds_bucket",
+                "site,connector",
+            ),
         ] {
             let line = text
                 .lines()
@@ -322,5 +366,25 @@ mod tests {
             text.lines()
                 .any(|l| l == "jira_sync_config_last_reload_success 1")
         );
+    }
+
+    /// The process's families carry their standard names, without jira-sync's prefix, so
+    /// the usual dashboards and alerts for any process work.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn process_metrics_have_their_standard_names() {
+        let text = Metrics::new().encode();
+        for name in [
+            "process_cpu_seconds_total",
+            "process_resident_memory_bytes",
+            "process_open_fds",
+            "process_start_time_seconds",
+        ] {
+            assert!(
+                text.lines().any(|l| l.starts_with(&format!("{name} "))),
+                "{name} missing:\n{text}"
+            );
+        }
+        assert!(!text.contains("jira_sync_process_"));
     }
 }

@@ -467,6 +467,13 @@ credentials = [{ kind = "classic_token", account = "ben@example.test", token = "
         StatusCode::SERVICE_UNAVAILABLE,
         "the seeded faults answer"
     );
-    let lag = sim.control().world().site("slow").unwrap().lock().unwrap().search_lag;
+    let lag = sim
+        .control()
+        .world()
+        .site("slow")
+        .unwrap()
+        .lock()
+        .unwrap()
+        .search_lag;
     assert_eq!(lag, chrono::Duration::milliseconds(2500));
 }

@@ -242,6 +242,22 @@ pub struct Watermark {
     /// When the last census (ids of every issue in scope) ran.
     #[serde(default)]
     pub census: Option<DateTime<Utc>>,
+    /// Records whose writes failed, wait on a refusal, or were deferred: the next push looks
+    /// at them again whether or not they changed.
+    #[serde(default)]
+    pub retry: BTreeSet<RecordId>,
+    /// When the last full reconcile (a push over every record in the connector's scope,
+    /// changed or not) ran.
+    #[serde(default)]
+    pub reconciled: Option<DateTime<Utc>>,
+    /// A fingerprint of the configuration the last full reconcile ran with: another one
+    /// (fields mapped, a mirror added) makes the next push a full reconcile.
+    #[serde(default)]
+    pub shape: Option<u64>,
+    /// Everything parked on this connector after its last run, by reason (kept up to date
+    /// from the links each run changes; counted afresh by a full reconcile).
+    #[serde(default)]
+    pub parked: BTreeMap<String, usize>,
 }
 
 /// A write about to be sent to Jira: stored (and flushed) first, removed by the commit that
@@ -270,15 +286,40 @@ pub enum IntentKind {
     Delete,
 }
 
-/// What one run commits, atomically.
+/// What one run commits, atomically. Only what differs from what is stored is written: a
+/// record or link equal to its stored form is left alone (no new change sequence number,
+/// nothing in the change feed, no marks).
 #[derive(Debug, Clone, Default)]
 pub struct Commit {
-    /// Records to store; each gets the next change sequence number.
+    /// Records to store; each that changed gets the next change sequence number.
     pub records: Vec<Record>,
     pub links: Vec<Link>,
+    /// The committer's (site, connector, watermark); `None` for writers outside a run (the
+    /// hub API).
     pub watermark: Option<(String, String, Watermark)>,
     /// Intents whose effect this commit records: (site, connector, id).
     pub done: Vec<(String, String, u64)>,
+    /// Connectors (site, connector) to mark for every record this commit changes (the
+    /// record, or one of its links), besides those linked to it or targeted by it: the
+    /// committer's mirror peers, which have no issue of a new record yet.
+    pub notify: Vec<(String, String)>,
+    /// Records the committer's push has looked at in this run: its own changes of them do
+    /// not mark them for it.
+    pub looked_at: BTreeSet<RecordId>,
+    /// The committer's marks its run took ([`Hub::marked`]): removed, unless marked again
+    /// meanwhile.
+    pub taken: Vec<(RecordId, u64)>,
+}
+
+impl Commit {
+    /// Whether committing it would change nothing but marks already equal (an idle run).
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+            && self.links.is_empty()
+            && self.watermark.is_none()
+            && self.done.is_empty()
+            && self.taken.is_empty()
+    }
 }
 
 /// `mine`, a record as a writer changed it from an older version, on top of `theirs`, the
@@ -344,9 +385,14 @@ pub struct Hub {
     targets: sled::Tree,
     /// external id -> record id.
     external: sled::Tree,
+    /// `site\0connector\0record` -> mark number: records a connector has to look at
+    /// because they (or their links) changed since it last did.
+    marks: sled::Tree,
 }
 
 const SEQ_KEY: &[u8] = b"seq";
+/// The last mark number given.
+const MARK_KEY: &[u8] = b"mark";
 const FLOOR_KEY: &[u8] = b"record_floor";
 
 impl Hub {
@@ -363,6 +409,7 @@ impl Hub {
             meta: db.open_tree("meta")?,
             targets: db.open_tree("targets")?,
             external: db.open_tree("external_ids")?,
+            marks: db.open_tree("marks")?,
         })
     }
 
@@ -479,8 +526,64 @@ impl Hub {
     }
 
     /// Applies a run's results in one transaction, then waits until they are on disk.
-    /// Returns the records as stored (with their new change sequence numbers).
+    /// Returns the records as stored (with their change sequence numbers: new for those
+    /// that changed). The transaction runs on a blocking thread, never on an async worker.
+    ///
+    /// Every record that changed (or whose links did) is marked for the connectors that must
+    /// look at it: those linked to it, those it was made for through the hub API, and
+    /// [`Commit::notify`]; not the committer for what it looked at ([`Commit::looked_at`]).
+    ///
+    /// # Errors
+    /// [`StoreError::ExternalIdTaken`] when a new record's external id belongs to another;
+    /// sled's errors.
     pub async fn commit(&self, c: Commit) -> Result<Vec<Record>, StoreError> {
+        if c.is_empty() {
+            return Ok(vec![]);
+        }
+        let hub = self.clone();
+        let stored = tokio::task::spawn_blocking(move || hub.commit_now(&c))
+            .await
+            .map_err(|e| StoreError::Db(sled::Error::Io(std::io::Error::other(e))))??;
+        self.durable.flush().await?;
+        Ok(stored)
+    }
+
+    /// The connectors linked to each record (read from the link keys, not the links).
+    fn linked(
+        &self,
+        ids: impl IntoIterator<Item = RecordId>,
+    ) -> Result<BTreeMap<RecordId, BTreeSet<(String, String)>>, StoreError> {
+        let mut out = BTreeMap::new();
+        for id in ids {
+            let mut set = BTreeSet::new();
+            for kv in self.by_record.scan_prefix(id.to_be_bytes()) {
+                let (_, key) = kv?;
+                let mut parts = key.split(|b| *b == 0);
+                if let (Some(site), Some(conn)) = (parts.next(), parts.next()) {
+                    set.insert((
+                        String::from_utf8_lossy(site).into_owned(),
+                        String::from_utf8_lossy(conn).into_owned(),
+                    ));
+                }
+            }
+            out.insert(id, set);
+        }
+        Ok(out)
+    }
+
+    fn commit_now(&self, c: &Commit) -> Result<Vec<Record>, StoreError> {
+        // Read outside the transaction (it cannot scan): links another writer adds meanwhile
+        // are its to mark.
+        let linked = self.linked(
+            c.records
+                .iter()
+                .map(|r| r.id)
+                .chain(c.links.iter().map(|l| l.record)),
+        )?;
+        let committer = c
+            .watermark
+            .as_ref()
+            .map(|(site, connector, _)| (site.clone(), connector.clone()));
         let result = (
             &self.records,
             &self.links,
@@ -491,6 +594,7 @@ impl Hub {
             &self.meta,
             &self.targets,
             &self.external,
+            &self.marks,
         )
             .transaction(
                 |(
@@ -503,28 +607,38 @@ impl Hub {
                     meta,
                     targets,
                     external,
+                    marks,
                 )| {
-                    let committer = c
-                        .watermark
-                        .as_ref()
-                        .map(|(site, connector, _)| format!("{site}/{connector}"));
-                    let mut seq = meta.get(SEQ_KEY)?.map_or(0, |b| {
-                        u64::from_be_bytes(b.as_ref().try_into().unwrap_or([0; 8]))
-                    });
+                    let who = committer.as_ref().map(|(s, n)| format!("{s}/{n}"));
+                    let read_u64 = |v: Option<sled::IVec>| {
+                        v.map_or(0, |b| {
+                            u64::from_be_bytes(b.as_ref().try_into().unwrap_or([0; 8]))
+                        })
+                    };
+                    let mut seq = read_u64(meta.get(SEQ_KEY)?);
+                    let first_seq = seq;
+                    // Records changed, with who else must look at them (their targets).
+                    let mut changed: BTreeMap<RecordId, BTreeSet<String>> = BTreeMap::new();
                     let mut stored = Vec::with_capacity(c.records.len());
                     for r in &c.records {
-                        seq += 1;
                         let mut r = r.clone();
-                        // The previous change entry of this record is superseded.
-                        if let Some(old) = records.get(r.id.to_be_bytes())? {
-                            let old: Record = decode("records", &old)
+                        let old = records.get(r.id.to_be_bytes())?;
+                        if let Some(old_bytes) = &old {
+                            let old: Record = decode("records", old_bytes)
                                 .map_err(ConflictableTransactionError::Abort)?;
-                            changes.remove(&old.seq.to_be_bytes())?;
                             if old.seq != r.seq {
                                 // Committed by another writer since this one read it (another
                                 // connector's run, the hub API): keep what is newer there.
-                                r = rebase(r, &old, committer.as_deref());
+                                r = rebase(r, &old, who.as_deref());
                             }
+                            r.seq = old.seq;
+                            if encode(&r) == old_bytes.as_ref() {
+                                // Nothing changed: no new sequence number, nothing in the feed.
+                                stored.push(r);
+                                continue;
+                            }
+                            // The previous change entry of this record is superseded.
+                            changes.remove(&old.seq.to_be_bytes())?;
                         }
                         if let Some(ext) = &r.external_id {
                             match external.get(ext.as_bytes())? {
@@ -548,21 +662,76 @@ impl Hub {
                             k.extend_from_slice(&r.id.to_be_bytes());
                             targets.insert(k, &[])?;
                         }
+                        seq += 1;
                         r.seq = seq;
                         records.insert(&r.id.to_be_bytes(), encode(&r))?;
                         changes.insert(&seq.to_be_bytes(), &r.id.to_be_bytes())?;
+                        changed.insert(r.id, r.targets.clone());
                         stored.push(r);
                     }
-                    meta.insert(SEQ_KEY, &seq.to_be_bytes())?;
+                    if seq != first_seq {
+                        meta.insert(SEQ_KEY, &seq.to_be_bytes())?;
+                    }
+                    let mut link_owners: BTreeMap<RecordId, BTreeSet<(String, String)>> =
+                        BTreeMap::new();
                     for l in &c.links {
                         let key = scoped(&[&l.site, &l.connector, &l.issue_id]);
-                        links.insert(key.as_slice(), encode(l))?;
+                        link_owners
+                            .entry(l.record)
+                            .or_default()
+                            .insert((l.site.clone(), l.connector.clone()));
+                        let bytes = encode(l);
+                        if links.get(key.as_slice())?.as_deref() == Some(bytes.as_slice()) {
+                            continue;
+                        }
+                        links.insert(key.as_slice(), bytes)?;
                         let mut rk = l.record.to_be_bytes().to_vec();
                         rk.extend_from_slice(&key);
                         by_record.insert(rk, key)?;
+                        changed.entry(l.record).or_default();
+                    }
+                    let mut mark = read_u64(meta.get(MARK_KEY)?);
+                    let first_mark = mark;
+                    for (id, targeted) in &changed {
+                        let mut who_looks: BTreeSet<(String, String)> = c
+                            .notify
+                            .iter()
+                            .cloned()
+                            .chain(linked.get(id).into_iter().flatten().cloned())
+                            .chain(link_owners.get(id).into_iter().flatten().cloned())
+                            .chain(targeted.iter().filter_map(|t| {
+                                let (s, n) = t.split_once('/')?;
+                                Some((s.to_owned(), n.to_owned()))
+                            }))
+                            .collect();
+                        if let Some(me) = &committer
+                            && c.looked_at.contains(id)
+                        {
+                            who_looks.remove(me);
+                        }
+                        for (site, connector) in who_looks {
+                            mark += 1;
+                            marks
+                                .insert(with_id(&[&site, &connector], *id), &mark.to_be_bytes())?;
+                        }
+                    }
+                    if mark != first_mark {
+                        meta.insert(MARK_KEY, &mark.to_be_bytes())?;
+                    }
+                    if let Some((site, connector)) = &committer {
+                        for (id, taken) in &c.taken {
+                            let key = with_id(&[site, connector], *id);
+                            if read_u64(marks.get(&key)?) == *taken {
+                                marks.remove(key)?;
+                            }
+                        }
                     }
                     if let Some((site, connector, w)) = &c.watermark {
-                        watermarks.insert(scoped(&[site, connector]), encode(w))?;
+                        let key = scoped(&[site, connector]);
+                        let bytes = encode(w);
+                        if watermarks.get(&key)?.as_deref() != Some(bytes.as_slice()) {
+                            watermarks.insert(key, bytes)?;
+                        }
                     }
                     for (site, connector, id) in &c.done {
                         intents.remove(with_id(&[site, connector], *id))?;
@@ -570,12 +739,30 @@ impl Hub {
                     Ok(stored)
                 },
             );
-        let stored = result.map_err(|e| match e {
+        result.map_err(|e| match e {
             TransactionError::Abort(e) => e,
             TransactionError::Storage(e) => StoreError::Db(e),
-        })?;
-        self.durable.flush().await?;
-        Ok(stored)
+        })
+    }
+
+    /// The records marked for `site/connector` (record, mark number): they or their links
+    /// changed since it last looked. Pass them back in [`Commit::taken`] once looked at.
+    pub fn marked(&self, site: &str, connector: &str) -> Result<Vec<(RecordId, u64)>, StoreError> {
+        let mut prefix = scoped(&[site, connector]);
+        prefix.push(0);
+        let bad = || StoreError::Corrupt {
+            key: "marks".into(),
+            reason: "bad key or value".into(),
+        };
+        self.marks
+            .scan_prefix(&prefix)
+            .map(|kv| {
+                let (k, v) = kv?;
+                let id = k[prefix.len()..].try_into().map_err(|_| bad())?;
+                let mark = v.as_ref().try_into().map_err(|_| bad())?;
+                Ok((u64::from_be_bytes(id), u64::from_be_bytes(mark)))
+            })
+            .collect()
     }
 
     /// Records made for `site/connector` through the hub API (linked there or not).

@@ -57,15 +57,39 @@ impl StatusBook {
         StatusBook { tree, durable }
     }
 
+    /// Stores a connector's run status. It is flushed to disk when more than its times
+    /// changed (the outcome, the backlog, what is parked, the message); a run that only
+    /// moved its times (an idle run) is left to sled's own flush, within
+    /// [`crate::FLUSH_EVERY_MS`]: thousands of idle connectors do not each wait for a disk
+    /// flush.
     pub async fn set_run(
         &self,
         site: &str,
         connector: &str,
         status: &RunStatus,
     ) -> Result<(), StoreError> {
-        self.tree
-            .insert(key("run", &[site, connector]), encode(status))?;
-        self.durable.flush().await?;
+        let k = key("run", &[site, connector]);
+        let old: Option<RunStatus> = self
+            .tree
+            .get(&k)?
+            .and_then(|b| decode::<RunStatus>("status", &b).ok());
+        self.tree.insert(k, encode(status))?;
+        let times_only = old.is_some_and(|o| {
+            RunStatus {
+                last_run: None,
+                last_success: None,
+                duration_seconds: 0.0,
+                ..o
+            } == RunStatus {
+                last_run: None,
+                last_success: None,
+                duration_seconds: 0.0,
+                ..status.clone()
+            }
+        });
+        if !times_only {
+            self.durable.flush().await?;
+        }
         Ok(())
     }
 

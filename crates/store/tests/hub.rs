@@ -62,7 +62,7 @@ async fn a_commit_stores_everything_and_the_feed_lists_latest_changes() {
             updated: Some(Utc::now()),
             seen: vec![("10001".into(), "2026-11-23T10:00:00.000+0000".into())],
             recent_writes: vec!["10001".into()],
-            census: None,
+            ..Watermark::default()
         };
         let stored = hub
             .commit(Commit {
@@ -74,6 +74,7 @@ async fn a_commit_stores_everything_and_the_feed_lists_latest_changes() {
                 ],
                 watermark: Some(("acme".into(), "sec".into(), w.clone())),
                 done: vec![("acme".into(), "sec".into(), intent.id)],
+                ..Commit::default()
             })
             .await
             .unwrap();
@@ -155,10 +156,11 @@ async fn a_commit_that_fails_writes_nothing() {
                     updated: Some(Utc::now()),
                     seen: vec![],
                     recent_writes: vec![],
-                    census: None,
+                    ..Watermark::default()
                 },
             )),
             done: vec![("acme".into(), "sec".into(), intent.id)],
+            ..Commit::default()
         })
         .await;
     assert!(

@@ -348,6 +348,11 @@ impl Pair {
         self.engine.run(&c).await.unwrap()
     }
 
+    /// One cycle of `c` whose push looks at every record in scope (a full reconcile).
+    pub async fn reconcile(&self, c: ConnectorRef) -> Report {
+        self.engine.reconcile(&c).await.unwrap()
+    }
+
     /// Runs both sides until a full round neither pulls a change nor writes (at most 6 rounds):
     /// a round that only merged can still leave the other side something to push.
     pub async fn converge(&self) {
@@ -414,6 +419,16 @@ impl Pair {
             })
             .map(|c| c.count)
             .sum()
+    }
+
+    /// The marks telling connector `c` which records changed are lost (as a crash between
+    /// two writes could lose them): only its retry set and full reconciles remain.
+    pub fn lose_marks(&self, c: &ConnectorRef) {
+        let marks = self._store.raw_tree_for_tests("marks").unwrap();
+        let prefix = format!("{}\0{}\0", c.site, c.connector);
+        for k in marks.scan_prefix(prefix.as_bytes()).keys() {
+            marks.remove(k.unwrap()).unwrap();
+        }
     }
 
     /// Moves the simulator's clock `secs` seconds forward.

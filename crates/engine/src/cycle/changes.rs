@@ -150,8 +150,8 @@ impl Engine {
                             Err(e) => return Err(e.into()),
                         }
                     }
-                    // Its parent's issue comes first.
-                    ParentOn::Pending => {}
+                    // Its parent's issue comes first: looked at again next run.
+                    ParentOn::Pending => report.deferred += 1,
                 }
             } else if name == "assignee" {
                 // Assigned through `assignIssue`: an edit's assignee may be off the edit

@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use chrono::Duration;
 use jira_sync_client::SearchQuery;
 use jira_sync_config::{Connector, ConnectorRef};
-use jira_sync_store::hub::{IntentKind, Link, Record, RecordId};
+use jira_sync_store::hub::{IntentKind, Link, Record, RecordId, Watermark};
 use serde_json::{Value, json};
 
 use super::changes::{PARKED_RETRY, ParentOn, keep_link};
@@ -121,11 +121,44 @@ impl Engine {
         Ok(found)
     }
 
+    /// The records this push looks at: those pulled in this run, those marked for this
+    /// connector (changed since it last looked), and its retry set; in a full reconcile
+    /// (daily, after a change of configuration, or the first time) every record in scope.
+    /// Returns them with whether this is a full reconcile.
+    fn push_set(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        w: &Watermark,
+        landed: &HashMap<RecordId, Option<(String, String)>>,
+        work: &mut Work,
+    ) -> Result<(BTreeSet<RecordId>, bool), EngineError> {
+        let marked = self.hub.marked(&me.site, &me.connector)?;
+        let mut ids: BTreeSet<RecordId> = work.records.keys().copied().collect();
+        // Writes an interrupted run left pending.
+        ids.extend(landed.keys());
+        ids.extend(work.check_comments.iter());
+        ids.extend(marked.iter().map(|(id, _)| *id));
+        ids.extend(w.retry.iter().copied());
+        work.taken = marked;
+        work.changed = ids.clone();
+        let full = work.full
+            || w.shape != Some(self.shape(me, conn))
+            || w.reconciled
+                .is_none_or(|t| (self.now)() - t >= super::RECONCILE_EVERY);
+        if full {
+            ids.extend(self.scope(me, work)?);
+        }
+        Ok((ids, full))
+    }
+
+    #[allow(clippy::too_many_arguments)]
     pub(super) async fn push(
         &self,
         me: &ConnectorRef,
         conn: &Connector,
         ctx: &SiteCtx,
+        w: &mut Watermark,
         work: &mut Work,
         report: &mut Report,
         written: &mut Vec<String>,
@@ -137,7 +170,10 @@ impl Engine {
         // Fields a create was refused for (or could not carry) and sent without: parked on
         // the new link.
         let mut refused_on_create: HashMap<RecordId, Vec<FieldRefusal>> = HashMap::new();
-        'records: for rid in self.scope(me, work)? {
+        let (set, full) = self.push_set(me, conn, w, &landed, work)?;
+        let mut outcome = Outcomes::default();
+        'records: for rid in set.iter().copied() {
+            outcome.next(rid, report, creates.len(), work);
             if work.cancel.is_cancelled() {
                 break;
             }
@@ -372,6 +408,7 @@ impl Engine {
                 note_failure(me, report, work, key, e)?;
             }
         }
+        outcome.next(0, report, creates.len(), work);
         let mut batches: Vec<Vec<(Record, Value, u64)>> = creates
             .chunks(jira_sync_client::BULK_CREATE_MAX)
             .map(<[_]>::to_vec)
@@ -381,6 +418,7 @@ impl Engine {
             if work.cancel.is_cancelled() {
                 // Stopping: these creates were never sent, so their intents are settled.
                 work.done.extend(batch.iter().map(|(_, _, intent)| *intent));
+                work.retry.extend(batch.iter().map(|(r, _, _)| r.id));
                 continue;
             }
             let mut again = Vec::new();
@@ -389,6 +427,7 @@ impl Engine {
                 Ok(out) => out,
                 Err(e) => {
                     // Their intents stay pending: the next runs find out whether they landed.
+                    work.retry.extend(batch.iter().map(|(r, _, _)| r.id));
                     note_failure(
                         me,
                         report,
@@ -490,9 +529,11 @@ impl Engine {
                 // Status and comments follow on the new issue (in a later run if the
                 // credential was refused meanwhile: the link's base says what is missing).
                 if work.refused.is_some() {
+                    work.retry.insert(record.id);
                     continue;
                 }
                 let key = link.issue_key.clone();
+                outcome.next(record.id, report, 0, work);
                 if let Err(e) = self
                     .push_changes(
                         me, conn, ctx, record, &mut link, &fields, work, report, written,
@@ -502,6 +543,7 @@ impl Engine {
                     keep_link(work, record, &link);
                     note_failure(me, report, work, key, e)?;
                 }
+                outcome.next(0, report, 0, work);
             }
             for e in out.failed {
                 let (record, details, intent) = &batch[e.index];
@@ -569,42 +611,127 @@ impl Engine {
                     .join("; ");
                 // Refused per element: it did not land, so its intent is settled.
                 work.done.push(*intent);
+                work.retry.insert(record.id);
                 self.park(me, conn, record, reason, work, report);
             }
             if !again.is_empty() {
                 batches.push(again);
             }
         }
-        report.parked_now = self.parked_now(me, work, &report.parked_records)?;
+        // What was not reached (the run stopped early) is looked at next time; a full
+        // reconcile that stopped early is taken again.
+        let reached = outcome.reached;
+        work.retry
+            .extend(work.changed.iter().filter(|id| !reached.contains(id)));
+        report.looked_at = reached.len();
+        work.looked_at = reached;
+        if full && !work.cancel.is_cancelled() {
+            report.reconciled = true;
+            report.repaired = outcome
+                .wrote
+                .iter()
+                .filter(|id| !work.changed.contains(id))
+                .count();
+            if report.repaired > 0 {
+                tracing::info!(site = %me.site, connector = %me.connector, repaired = report.repaired, "The full reconcile wrote records no change had named.");
+            }
+            w.reconciled = Some((self.now)());
+            w.shape = Some(self.shape(me, conn));
+        }
+        w.parked = self.parked_links(me, w, work, full)?;
+        report.parked_now = w.parked.clone();
+        for (reason, n) in &report.parked_records {
+            *report.parked_now.entry(reason.clone()).or_default() += n;
+        }
         Ok(())
     }
 
-    /// What waits on this connector now, by reason: parked fields of its links (as this run
-    /// leaves them) and records whose create was refused as a whole (`refused`).
-    fn parked_now(
+    /// Parked fields of this connector's links after the run, by reason: counted afresh
+    /// in a full reconcile, else the watermark's count moved by the links this run changed.
+    fn parked_links(
         &self,
         me: &ConnectorRef,
+        w: &Watermark,
         work: &Work,
-        parked_records: &BTreeMap<String, usize>,
+        full: bool,
     ) -> Result<BTreeMap<String, usize>, EngineError> {
+        let mine = |l: &&Link| l.site == me.site && l.connector == me.connector;
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        let mut links: BTreeMap<RecordId, Link> = self
-            .hub
-            .links_of_connector(&me.site, &me.connector)?
-            .into_iter()
-            .map(|l| (l.record, l))
-            .collect();
-        for l in work.links.values() {
-            if l.site == me.site && l.connector == me.connector {
+        if full {
+            let mut links: BTreeMap<RecordId, Link> = self
+                .hub
+                .links_of_connector(&me.site, &me.connector)?
+                .into_iter()
+                .map(|l| (l.record, l))
+                .collect();
+            for l in work.links.values().filter(mine) {
                 links.insert(l.record, l.clone());
             }
+            for p in links.values().flat_map(|l| l.parked.values()) {
+                *counts.entry(p.reason.clone()).or_default() += 1;
+            }
+            return Ok(counts);
         }
-        for p in links.values().flat_map(|l| l.parked.values()) {
-            *counts.entry(p.reason.clone()).or_default() += 1;
+        counts = w.parked.clone();
+        for l in work.links.values().filter(mine) {
+            if let Some(old) = self.hub.link(&l.site, &l.connector, &l.issue_id)? {
+                for p in old.parked.values() {
+                    if let Some(n) = counts.get_mut(&p.reason) {
+                        *n = n.saturating_sub(1);
+                    }
+                }
+            }
+            for p in l.parked.values() {
+                *counts.entry(p.reason.clone()).or_default() += 1;
+            }
         }
-        for (reason, n) in parked_records {
-            *counts.entry(reason.clone()).or_default() += n;
-        }
+        counts.retain(|_, n| *n > 0);
         Ok(counts)
+    }
+}
+
+/// What became of each record a push looked at, told from how the run's counts moved
+/// while it was at that record.
+#[derive(Default)]
+struct Outcomes {
+    current: Option<(RecordId, [usize; 2])>,
+    /// Records the push got to.
+    reached: BTreeSet<RecordId>,
+    /// Records it wrote something for.
+    wrote: BTreeSet<RecordId>,
+}
+
+impl Outcomes {
+    /// Writes made and things left waiting (failed, deferred, parked) so far.
+    fn counts(report: &Report, creates: usize) -> [usize; 2] {
+        [
+            report.created
+                + creates
+                + report.updated
+                + report.transitioned
+                + report.commented
+                + report.files
+                + report.deleted.len(),
+            report.failed.len() + report.deferred + report.waiting + report.parked.len(),
+        ]
+    }
+
+    /// Settles the record looked at before (into the retry set when something waits on
+    /// it) and starts on `next`.
+    fn next(&mut self, next: RecordId, report: &Report, creates: usize, work: &mut Work) {
+        let now = Self::counts(report, creates);
+        if let Some((id, before)) = self.current.take() {
+            if now[0] > before[0] {
+                self.wrote.insert(id);
+            }
+            // Something waits on it, or the run was stopped while at it.
+            if now[1] > before[1] || work.cancel.is_cancelled() {
+                work.retry.insert(id);
+            }
+        }
+        if next != 0 && !work.cancel.is_cancelled() {
+            self.reached.insert(next);
+            self.current = Some((next, now));
+        }
     }
 }

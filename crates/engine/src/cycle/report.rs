@@ -44,4 +44,13 @@ pub struct Report {
     pub files: usize,
     /// Attachments not copied here because they are larger than `max_attachment_size`.
     pub files_too_large: usize,
+    /// Records the push looked at: those changed since the connector last looked, its
+    /// retry set, and in a full reconcile every record in scope. An idle run looks at none.
+    pub looked_at: usize,
+    /// Whether this run's push was a full reconcile (every record in scope, changed or
+    /// not: daily, after a change of configuration, and the first time).
+    pub reconciled: bool,
+    /// Records a full reconcile wrote although no change had named them (a person who has
+    /// an account now, a lost mark): what incremental pushes had missed.
+    pub repaired: usize,
 }
