@@ -70,6 +70,11 @@ pub struct Pages<'c> {
 }
 
 impl Pages<'_> {
+    /// Whether the last page has been read.
+    pub fn is_done(&self) -> bool {
+        self.done
+    }
+
     /// The next page, or `None` after the last.
     pub async fn next(&mut self) -> Result<Option<SearchPage>, ClientError> {
         if self.done {

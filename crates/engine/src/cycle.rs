@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use chrono_tz::Tz;
-use jira_sync_client::{Client, ClientError, SearchQuery};
+use jira_sync_client::{Client, ClientError};
 use jira_sync_config::{Config, ConflictPolicy, Connector, ConnectorRef, Site};
 use jira_sync_store::StoreError;
-use jira_sync_store::hub::{Commit, IntentKind, Link, Parked, Record, RecordId, Watermark};
+use jira_sync_store::hub::{Commit, IntentKind, Link, Parked, Record, RecordId};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
@@ -19,6 +19,7 @@ mod comments; // Comments in step: audience, edits, deletions, whole threads.
 mod conflicts; // Per-field change times for the `newest` policy.
 mod meta; // What is known of a target project: issue types, screens, workflow.
 mod people; // Assignee and reporter across sites.
+mod pull; // What changed in Jira: a light search, then the new issues in full.
 mod push; // Creates, edits, transitions and comments.
 mod rebuild; // `jira-sync store rebuild`.
 mod report; // What a run did.
@@ -30,7 +31,7 @@ pub use report::Report;
 
 use meta::{CreateScreenCache, EditScreenCache, IssueTypeCache, WorkflowCache};
 
-use crate::mapping::{hub_fields, jira_fields, to_hub};
+use crate::mapping::to_hub;
 use crate::rich;
 
 /// The issue property that carries the link to the hub record.
@@ -515,120 +516,6 @@ impl Engine {
         jql
     }
 
-    async fn pull(
-        &self,
-        me: &ConnectorRef,
-        conn: &Connector,
-        ctx: &SiteCtx,
-        w: &mut Watermark,
-        work: &mut Work,
-        report: &mut Report,
-    ) -> Result<(), EngineError> {
-        let overlap = overlap(conn);
-        let mut jql = Self::scope_jql(conn);
-        if let Some(since) = w.updated {
-            // JQL reads dates in the account's zone, at minute granularity: format there, and
-            // reach back by the overlap so nothing in the last minutes (or the lag) is missed.
-            let local = jql_date(since, overlap, ctx.time_zone);
-            jql.push_str(&format!(" AND updated >= \"{local}\""));
-        }
-        jql.push_str(" ORDER BY updated ASC");
-        let reconcile: Vec<u64> = w
-            .recent_writes
-            .iter()
-            .filter_map(|i| i.parse().ok())
-            .collect();
-        let mut pages = ctx.client.search(SearchQuery {
-            jql,
-            fields: jira_fields(conn),
-            properties: vec![PROPERTY.into()],
-            reconcile,
-            page_size: 100,
-        })?;
-        let seen: BTreeSet<(String, String)> = w.seen.iter().cloned().collect();
-        // Records a write of comments was interrupted on (the run died, or the answer was
-        // lost): the comment may be on the issue already.
-        let interrupted: BTreeSet<RecordId> = self
-            .hub
-            .pending_intents(&me.site, &me.connector)?
-            .into_iter()
-            .filter(|i| matches!(i.kind, IntentKind::Comment { .. }))
-            .map(|i| i.record)
-            .collect();
-        let mut now_seen = Vec::new();
-        let fields = hub_fields(conn);
-        while let Some(page) = pages.next().await? {
-            for issue in page.issues {
-                let id = issue["id"].as_str().unwrap_or_default().to_owned();
-                let updated_s = issue["fields"]["updated"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                now_seen.push((id.clone(), updated_s.clone()));
-                if seen.contains(&(id.clone(), updated_s.clone())) {
-                    continue;
-                }
-                report.pulled += 1;
-                let updated = jira_time(&updated_s).unwrap_or_else(Utc::now);
-                w.updated = Some(w.updated.map_or(updated, |u| u.max(updated)));
-                let mut issue = issue;
-                self.all_comments(ctx, &mut issue).await?;
-                let adopted = self
-                    .landed_comments(me, ctx, &issue, &interrupted, work)
-                    .await?;
-                let times = self
-                    .conflict_times(me, conn, ctx, &issue, &fields, work)
-                    .await?;
-                self.merge_issue(
-                    me, conn, &issue, updated, &fields, &adopted, &times, work, report,
-                )?;
-            }
-            if work.cancel.is_cancelled() {
-                // Stopping: this page is merged and is committed; the next run reads on.
-                break;
-            }
-        }
-        // Remember what was merged; the next overlap re-reads these unchanged.
-        w.seen = now_seen;
-        Ok(())
-    }
-
-    /// (hub comment id, Jira comment id) of the comments jira-sync itself put on `issue`
-    /// in an interrupted write, by their marker: a pull must not take them for new ones.
-    /// Only read for records with such a write pending (search shows no comment properties).
-    async fn landed_comments(
-        &self,
-        me: &ConnectorRef,
-        ctx: &SiteCtx,
-        issue: &Value,
-        interrupted: &BTreeSet<RecordId>,
-        work: &Work,
-    ) -> Result<Vec<(String, String)>, EngineError> {
-        let id = issue["id"].as_str().unwrap_or_default();
-        let record = match work.links.values().find(|l| l.issue_id == id) {
-            Some(l) => Some(l.record),
-            None => self
-                .hub
-                .link(&me.site, &me.connector, id)?
-                .map(|l| l.record),
-        };
-        if !record.is_some_and(|r| interrupted.contains(&r)) {
-            return Ok(vec![]);
-        }
-        let key = issue["key"].as_str().unwrap_or_default();
-        let mut out = Vec::new();
-        for c in ctx.client.comments(key).await? {
-            for prop in &c.properties {
-                if prop["key"] == PROPERTY
-                    && let Some(hub_id) = prop["value"]["comment"].as_str()
-                {
-                    out.push((hub_id.to_owned(), c.id.clone()));
-                }
-            }
-        }
-        Ok(out)
-    }
-
     #[allow(clippy::too_many_arguments)]
     fn merge_issue(
         &self,
@@ -726,6 +613,13 @@ impl Engine {
                 (true, false, _) => true,
                 (true, true, Some(hv)) if *hv != j => {
                     report.conflicts += 1;
+                    if std::env::var_os("ENGINE_DEBUG").is_some() {
+                        eprintln!(
+                            "CONFLICT {f}: updated {updated} field_time {:?} times {:?}",
+                            record.field_times.get(f),
+                            times.get(f)
+                        );
+                    }
                     match conn.conflict {
                         ConflictPolicy::Jira => true,
                         ConflictPolicy::Hub => false,

@@ -497,6 +497,9 @@ async fn attachments_on_only_one_connector() {
     let (sec, ops) = mirrored(&p, "One side").await;
     let a = c.attach("acme", &sec, "a.png", 1_000).unwrap();
     let g = c.attach("globex", &ops, "g.png", 1_100).unwrap();
+    // The description comes after both files (in the same millisecond, `newest` would let
+    // globex's attach win the tie).
+    p.tick(1);
     set_description(
         &p,
         "acme",

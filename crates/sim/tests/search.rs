@@ -405,3 +405,40 @@ async fn a_write_between_searches_is_seen_by_the_next_search() {
     let (_, v) = f.search(q).await;
     assert_eq!(keys(&v), ["SEC-3", "SEC-1"]);
 }
+
+/// Search pages are not a snapshot (reference `jira-cloud-api.md`, "Search"): an issue of
+/// an earlier page edited between two pages moves to the end of `ORDER BY updated ASC`, the
+/// issues behind it move up, and the one at the page boundary is on neither page.
+#[tokio::test]
+async fn an_edit_between_pages_moves_an_issue_past_the_page_boundary() {
+    let f = fixture_with(6, 0).await;
+    let clock = f.sim.control().world().clock();
+    let q = |token: Option<&str>| {
+        let mut q = json!({ "jql": "project = SEC ORDER BY updated ASC", "maxResults": 3, "fields": ["updated"] });
+        if let Some(t) = token {
+            q["nextPageToken"] = json!(t);
+        }
+        q
+    };
+    let (_, all) = f
+        .search(json!({ "jql": "project = SEC ORDER BY updated ASC", "fields": ["updated"] }))
+        .await;
+    let order = keys(&all);
+    let (_, first) = f.search(q(None)).await;
+    assert_eq!(keys(&first), order[..3]);
+    clock.advance(chrono::Duration::seconds(60));
+    f.put(
+        &format!("/issue/{}", order[0]),
+        json!({ "fields": { "summary": "edited between pages" } }),
+    )
+    .await;
+    let (_, second) = f
+        .search(q(Some(first["nextPageToken"].as_str().unwrap())))
+        .await;
+    assert_eq!(
+        keys(&second),
+        [order[4].clone(), order[5].clone(), order[0].clone()],
+        "{} slipped past the boundary",
+        order[3]
+    );
+}
