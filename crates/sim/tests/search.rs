@@ -442,3 +442,23 @@ async fn an_edit_between_pages_moves_an_issue_past_the_page_boundary() {
         order[3]
     );
 }
+
+/// Issue keys are ordered as Jira orders them (project, then number: SEC-10 after SEC-9),
+/// so a client can page by key; other fields still refuse `>`.
+#[tokio::test]
+async fn keys_compare_by_number_and_page_in_key_order() {
+    let f = fixture_with(12, 0).await;
+    let (s, v) = f
+        .search(json!({ "jql": "project = SEC AND key > \"SEC-9\" ORDER BY key ASC", "fields": ["updated"] }))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(keys(&v), ["SEC-10", "SEC-11", "SEC-12"]);
+    let (_, v) = f
+        .search(json!({ "jql": "project = SEC AND key <= \"SEC-2\" ORDER BY key ASC", "fields": ["updated"] }))
+        .await;
+    assert_eq!(keys(&v), ["SEC-1", "SEC-2"]);
+    let (s, v) = f
+        .search(json!({ "jql": "project = SEC AND labels > \"x\"" }))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}

@@ -619,6 +619,9 @@ impl Hub {
                     let first_seq = seq;
                     // Records changed, with who else must look at them (their targets).
                     let mut changed: BTreeMap<RecordId, BTreeSet<String>> = BTreeMap::new();
+                    // Records another writer committed after this one read them: what this
+                    // run pushed was an older version, so it must look at them again.
+                    let mut stale: BTreeSet<RecordId> = BTreeSet::new();
                     let mut stored = Vec::with_capacity(c.records.len());
                     for r in &c.records {
                         let mut r = r.clone();
@@ -630,6 +633,7 @@ impl Hub {
                                 // Committed by another writer since this one read it (another
                                 // connector's run, the hub API): keep what is newer there.
                                 r = rebase(r, &old, who.as_deref());
+                                stale.insert(r.id);
                             }
                             r.seq = old.seq;
                             if encode(&r) == old_bytes.as_ref() {
@@ -713,6 +717,12 @@ impl Hub {
                             mark += 1;
                             marks
                                 .insert(with_id(&[&site, &connector], *id), &mark.to_be_bytes())?;
+                        }
+                    }
+                    if let Some((site, connector)) = &committer {
+                        for id in &stale {
+                            mark += 1;
+                            marks.insert(with_id(&[site, connector], *id), &mark.to_be_bytes())?;
                         }
                     }
                     if mark != first_mark {

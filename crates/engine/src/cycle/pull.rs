@@ -9,10 +9,11 @@
 //! Jira's search pages are not a snapshot (reference `jira-cloud-api.md`, "Search"): when an
 //! issue on an earlier page is edited (or leaves the scope) while a pull pages through
 //! `ORDER BY updated ASC`, the issues behind it move up and one can slip past a page
-//! boundary. So after each page the pull asks again from the last `updated` it saw (JQL's
-//! minute) rather than trusting the page token: whatever moved is in the new answer, and
-//! what was seen already is skipped. Only while more than a page of issues share one minute
-//! does it follow the token (the overlap reads that minute again next time).
+//! boundary. So the pull never follows a page token: after each page it asks again from the
+//! last `updated` it saw (JQL's minute), and whatever moved is in the new answer (what was
+//! seen already is skipped). A minute holding more than a page of issues is read by key
+//! (`key > "SEC-100" ORDER BY key ASC`, keys do not move), then the pull goes on from the
+//! next minute.
 
 use std::collections::BTreeSet;
 
@@ -28,6 +29,29 @@ use crate::mapping::{hub_fields, jira_fields};
 /// Issues per page of the light search. Jira gives fewer than asked when fields are
 /// requested (at most 100 with fields, reference "Search"); the pull reads what comes.
 const LIGHT_PAGE: u32 = 1000;
+
+/// What one pull has seen so far.
+struct Pulled {
+    /// Merged at this `updated` by an earlier pull (the overlap reads them again): skipped.
+    merged: BTreeSet<(String, String)>,
+    /// (id, updated) seen by this pull, in order: the next watermark's `seen`.
+    now_seen: Vec<(String, String)>,
+    seen_here: BTreeSet<(String, String)>,
+    /// Records a write of comments was interrupted on.
+    interrupted: BTreeSet<RecordId>,
+    /// Hub fields, and the Jira fields an issue is read in full with.
+    fields: Vec<String>,
+    full: Vec<String>,
+}
+
+/// What one page of the light search held.
+struct Taken {
+    /// Whether it held anything this pull had not seen.
+    progressed: bool,
+    /// The latest `updated` on it, and the greatest key.
+    last: Option<DateTime<Utc>>,
+    last_key: Option<String>,
+}
 
 impl Engine {
     pub(super) async fn pull(
@@ -45,109 +69,168 @@ impl Engine {
             .iter()
             .filter_map(|i| i.parse().ok())
             .collect();
-        let query = |from: Option<DateTime<Utc>>| {
+        // JQL reads dates in the account's zone, at minute granularity.
+        let minute = |t: DateTime<Utc>| jql_date(t, chrono::Duration::zero(), ctx.time_zone);
+        let query = |jql: String| SearchQuery {
+            jql,
+            fields: vec!["updated".into()],
+            properties: vec![],
+            reconcile: reconcile.clone(),
+            page_size: LIGHT_PAGE,
+        };
+        let mut st = Pulled {
+            merged: w.seen.iter().cloned().collect(),
+            now_seen: Vec::new(),
+            seen_here: BTreeSet::new(),
+            interrupted: self
+                .hub
+                .pending_intents(&me.site, &me.connector)?
+                .into_iter()
+                .filter(|i| matches!(i.kind, IntentKind::Comment { .. }))
+                .map(|i| i.record)
+                .collect(),
+            fields: hub_fields(conn),
+            full: jira_fields(conn),
+        };
+        let mut from = w.updated.map(|u| u - overlap(conn));
+        loop {
             let mut jql = scope.clone();
             if let Some(t) = from {
-                // JQL reads dates in the account's zone, at minute granularity.
-                let local = jql_date(t, chrono::Duration::zero(), ctx.time_zone);
-                jql.push_str(&format!(" AND updated >= \"{local}\""));
+                jql.push_str(&format!(" AND updated >= \"{}\"", minute(t)));
             }
             jql.push_str(" ORDER BY updated ASC");
-            SearchQuery {
-                jql,
-                fields: vec!["updated".into()],
-                properties: vec![],
-                reconcile: reconcile.clone(),
-                page_size: LIGHT_PAGE,
-            }
-        };
-        // Merged at this `updated` before (the overlap reads them again): skipped.
-        let merged: BTreeSet<(String, String)> = w.seen.iter().cloned().collect();
-        // Records a write of comments was interrupted on (the run died, or the answer was
-        // lost): the comment may be on the issue already.
-        let interrupted: BTreeSet<RecordId> = self
-            .hub
-            .pending_intents(&me.site, &me.connector)?
-            .into_iter()
-            .filter(|i| matches!(i.kind, IntentKind::Comment { .. }))
-            .map(|i| i.record)
-            .collect();
-        let fields = hub_fields(conn);
-        let full = jira_fields(conn);
-        // (id, updated) this pull saw, in order: the next watermark's `seen`.
-        let mut now_seen: Vec<(String, String)> = Vec::new();
-        let mut seen_here: BTreeSet<(String, String)> = BTreeSet::new();
-        let mut from = w.updated.map(|u| u - overlap(conn));
-        let mut pages = ctx.client.search(query(from))?;
-        loop {
+            let mut pages = ctx.client.search(query(jql))?;
             let Some(page) = pages.next().await? else {
                 break;
             };
-            let mut fresh = Vec::new();
-            // Whether the page held anything this pull had not seen yet.
-            let mut progressed = page.issues.is_empty();
-            let mut last: Option<DateTime<Utc>> = None;
-            for issue in &page.issues {
-                let id = issue["id"].as_str().unwrap_or_default().to_owned();
-                let updated_s = issue["fields"]["updated"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let updated = jira_time(&updated_s).unwrap_or_else(Utc::now);
-                last = Some(last.map_or(updated, |l| l.max(updated)));
-                let key = (id.clone(), updated_s);
-                if !seen_here.insert(key.clone()) {
-                    continue;
-                }
-                progressed = true;
-                now_seen.push(key.clone());
-                w.updated = Some(w.updated.map_or(updated, |u| u.max(updated)));
-                if !merged.contains(&key) {
-                    fresh.push(id);
-                }
-            }
-            for chunk in fresh.chunks(jira_sync_client::BULK_FETCH_MAX) {
-                let issues = ctx
-                    .client
-                    .bulkfetch(chunk, &full, &[PROPERTY.to_owned()])
-                    .await?;
-                for issue in issues {
-                    self.pull_one(
-                        me,
-                        conn,
-                        ctx,
-                        issue,
-                        &fields,
-                        &interrupted,
-                        work,
-                        report,
-                        &mut now_seen,
-                    )
-                    .await?;
-                }
-            }
+            let taken = self
+                .take_page(me, conn, ctx, &page.issues, w, work, report, &mut st)
+                .await?;
             if work.cancel.is_cancelled() || pages.is_done() {
-                // Stopping: this page is merged and is committed; the next run reads on.
+                // Stopping (this page is merged and is committed; the next run reads on), or
+                // everything since `from` was on this page.
                 break;
             }
-            let minute = |t: Option<DateTime<Utc>>| {
-                t.map(|t| jql_date(t, chrono::Duration::zero(), ctx.time_zone))
-            };
-            if !progressed || minute(from) == minute(last) {
-                // More than a page in one minute: asking again from it would answer the same
-                // page; the token goes on.
-                continue;
+            match (from, taken.last) {
+                (Some(t), Some(last)) if !taken.progressed || minute(t) == minute(last) => {
+                    // More than a page in minute `t`: it is read by key (keys do not move
+                    // when issues are edited), then the pull goes on from the next minute.
+                    self.crowded_minute(me, conn, ctx, &scope, t, w, work, report, &mut st, &query)
+                        .await?;
+                    if work.cancel.is_cancelled() {
+                        break;
+                    }
+                    from = Some(t + chrono::Duration::minutes(1));
+                }
+                // Asked again from the last `updated` seen: what moved meanwhile is in the
+                // answer.
+                (_, last) => from = last,
             }
-            // Asked again from the last `updated` seen: what moved meanwhile is in the answer.
-            from = last;
-            pages = ctx.client.search(query(from))?;
         }
         // Remember what was seen; the next overlap reads these again without merging.
-        w.seen = now_seen;
+        w.seen = st.now_seen;
         Ok(())
     }
 
-    /// Merges one issue read in full, unless the pull has merged it at this `updated`.
+    /// Every issue in scope updated in the minute of `t`, page by page in key order, each
+    /// page asked from the greatest key seen (`key > "SEC-100"`): an issue edited meanwhile
+    /// leaves the minute (and is read where its new `updated` puts it), and none moves
+    /// past a page boundary.
+    #[allow(clippy::too_many_arguments)]
+    async fn crowded_minute(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        scope: &str,
+        t: DateTime<Utc>,
+        w: &mut Watermark,
+        work: &mut Work,
+        report: &mut Report,
+        st: &mut Pulled,
+        query: &impl Fn(String) -> SearchQuery,
+    ) -> Result<(), EngineError> {
+        let zero = chrono::Duration::zero();
+        let (start, end) = (
+            jql_date(t, zero, ctx.time_zone),
+            jql_date(t + chrono::Duration::minutes(1), zero, ctx.time_zone),
+        );
+        let mut after: Option<String> = None;
+        loop {
+            let mut jql = format!("{scope} AND updated >= \"{start}\" AND updated < \"{end}\"");
+            if let Some(k) = &after {
+                jql.push_str(&format!(" AND key > \"{k}\""));
+            }
+            jql.push_str(" ORDER BY key ASC");
+            let mut pages = ctx.client.search(query(jql))?;
+            let Some(page) = pages.next().await? else {
+                return Ok(());
+            };
+            let taken = self
+                .take_page(me, conn, ctx, &page.issues, w, work, report, st)
+                .await?;
+            if work.cancel.is_cancelled() || pages.is_done() || taken.last_key.is_none() {
+                return Ok(());
+            }
+            after = taken.last_key;
+        }
+    }
+
+    /// Notes one page of the light search and merges what is new on it (read in full).
+    #[allow(clippy::too_many_arguments)]
+    async fn take_page(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        issues: &[Value],
+        w: &mut Watermark,
+        work: &mut Work,
+        report: &mut Report,
+        st: &mut Pulled,
+    ) -> Result<Taken, EngineError> {
+        let mut taken = Taken {
+            progressed: issues.is_empty(),
+            last: None,
+            last_key: None,
+        };
+        let mut fresh = Vec::new();
+        for issue in issues {
+            let id = issue["id"].as_str().unwrap_or_default().to_owned();
+            let updated_s = issue["fields"]["updated"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
+            let updated = jira_time(&updated_s).unwrap_or_else(Utc::now);
+            taken.last = Some(taken.last.map_or(updated, |l| l.max(updated)));
+            if let Some(k) = issue["key"].as_str() {
+                taken.last_key = Some(k.to_owned());
+            }
+            let key = (id.clone(), updated_s);
+            if !st.seen_here.insert(key.clone()) {
+                continue;
+            }
+            taken.progressed = true;
+            st.now_seen.push(key.clone());
+            w.updated = Some(w.updated.map_or(updated, |u| u.max(updated)));
+            if !st.merged.contains(&key) {
+                fresh.push(id);
+            }
+        }
+        for chunk in fresh.chunks(jira_sync_client::BULK_FETCH_MAX) {
+            let full = ctx
+                .client
+                .bulkfetch(chunk, &st.full, &[PROPERTY.to_owned()])
+                .await?;
+            for issue in full {
+                self.pull_one(me, conn, ctx, issue, work, report, st)
+                    .await?;
+            }
+        }
+        Ok(taken)
+    }
+
+    /// Merges one issue read in full.
     #[allow(clippy::too_many_arguments)]
     async fn pull_one(
         &self,
@@ -155,11 +238,9 @@ impl Engine {
         conn: &Connector,
         ctx: &SiteCtx,
         mut issue: Value,
-        fields: &[String],
-        interrupted: &BTreeSet<RecordId>,
         work: &mut Work,
         report: &mut Report,
-        now_seen: &mut Vec<(String, String)>,
+        st: &mut Pulled,
     ) -> Result<(), EngineError> {
         let id = issue["id"].as_str().unwrap_or_default().to_owned();
         let updated_s = issue["fields"]["updated"]
@@ -168,20 +249,20 @@ impl Engine {
             .to_owned();
         // Read after the search: it may be newer than search said; both are known now.
         let key = (id, updated_s.clone());
-        if !now_seen.contains(&key) {
-            now_seen.push(key);
+        if st.seen_here.insert(key.clone()) {
+            st.now_seen.push(key);
         }
         report.pulled += 1;
         let updated = jira_time(&updated_s).unwrap_or_else(Utc::now);
         self.all_comments(ctx, &mut issue).await?;
         let adopted = self
-            .landed_comments(me, ctx, &issue, interrupted, work)
+            .landed_comments(me, ctx, &issue, &st.interrupted, work)
             .await?;
         let times = self
-            .conflict_times(me, conn, ctx, &issue, fields, work)
+            .conflict_times(me, conn, ctx, &issue, &st.fields, work)
             .await?;
         self.merge_issue(
-            me, conn, &issue, updated, fields, &adopted, &times, work, report,
+            me, conn, &issue, updated, &st.fields, &adopted, &times, work, report,
         )
     }
 

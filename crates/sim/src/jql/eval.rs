@@ -23,6 +23,9 @@ enum Pred {
     Not(Box<Pred>),
     Project(BTreeSet<u64>, bool),
     Issue(BTreeSet<u64>, bool),
+    /// `key > "SEC-100"` (and `>=`, `<`, `<=`): keys compare by project, then number, as
+    /// Jira orders them.
+    IssueRange(Op, (String, u64)),
     Status(BTreeSet<String>, bool),
     Labels(BTreeSet<String>, bool),
     Creator(BTreeSet<String>, bool),
@@ -77,12 +80,14 @@ impl Compiled {
     }
 }
 
+/// A key as Jira orders keys: (project key, number).
+fn split_key(k: &str) -> (String, u64) {
+    let (p, n) = k.rsplit_once('-').unwrap_or((k, "0"));
+    (p.to_ascii_uppercase(), n.parse().unwrap_or(0))
+}
+
 fn key_order(a: &Issue, b: &Issue) -> Ordering {
-    let split = |k: &str| -> (String, u64) {
-        let (p, n) = k.rsplit_once('-').unwrap_or((k, "0"));
-        (p.to_owned(), n.parse().unwrap_or(0))
-    };
-    split(&a.key).cmp(&split(&b.key))
+    split_key(&a.key).cmp(&split_key(&b.key))
 }
 
 fn pred(e: &Expr, site: &Site, caller: &str, tz: Tz) -> Result<Pred, String> {
@@ -119,6 +124,22 @@ fn clause(c: &Clause, site: &Site, caller: &str, tz: Tz) -> Result<Pred, String>
                 })
                 .collect::<Result<_, _>>()?;
             Pred::Project(ids, negate)
+        }
+        Field::Issue if matches!(c.op, Op::Gt | Op::Ge | Op::Lt | Op::Le) => {
+            let [v] = values.as_slice() else {
+                return Err(format!("Operator '{:?}' takes one issue key.", c.op));
+            };
+            let key = match v.parse::<u64>() {
+                Ok(id) => site
+                    .issues()
+                    .get(&id)
+                    .map(|i| i.key.clone())
+                    .ok_or_else(|| {
+                        format!("An issue with key '{v}' does not exist for field 'key'.")
+                    })?,
+                Err(_) => v.clone(),
+            };
+            Pred::IssueRange(c.op, split_key(&key))
         }
         Field::Issue => {
             let mut ids = BTreeSet::new();
@@ -206,6 +227,15 @@ fn eval(p: &Pred, issue: &Issue) -> bool {
         Pred::Not(a) => !eval(a, issue),
         Pred::Project(ids, n) => set(ids.contains(&issue.project_id), *n),
         Pred::Issue(ids, n) => set(ids.contains(&issue.id), *n),
+        Pred::IssueRange(op, k) => {
+            let c = split_key(&issue.key).cmp(k);
+            match op {
+                Op::Gt => c == Ordering::Greater,
+                Op::Ge => c != Ordering::Less,
+                Op::Lt => c == Ordering::Less,
+                _ => c != Ordering::Greater,
+            }
+        }
         Pred::Status(ids, n) => set(ids.contains(&issue.status), *n),
         // As in Jira, `labels != x` and `labels not in (..)` skip issues without labels.
         Pred::Labels(ls, n) => {

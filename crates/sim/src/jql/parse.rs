@@ -285,8 +285,9 @@ impl Parser {
             ));
         };
         let date_op = matches!(op, Op::Gt | Op::Ge | Op::Lt | Op::Le);
-        let allowed = if field.is_date() {
-            !matches!(op, Op::In | Op::NotIn)
+        // Dates and issue keys are ordered (Jira's "Issue key" field takes `>` and the like).
+        let allowed = if field.is_date() || field == Field::Issue {
+            !(field.is_date() && matches!(op, Op::In | Op::NotIn))
         } else {
             !date_op
         };
