@@ -242,6 +242,12 @@ pub struct Watermark {
     /// When the last census (ids of every issue in scope) ran.
     #[serde(default)]
     pub census: Option<DateTime<Utc>>,
+    /// When a completed pull last started (the engine's clock), moved at most once per
+    /// overlap: every change made an overlap before it was searchable then, so the next pull
+    /// reaches back from here rather than from `updated` (an old burst of changes is not
+    /// read again by every idle pull).
+    #[serde(default)]
+    pub pulled: Option<DateTime<Utc>>,
     /// Records whose writes failed, wait on a refusal, or were deferred: the next push looks
     /// at them again whether or not they changed.
     #[serde(default)]

@@ -53,6 +53,18 @@ struct Taken {
     last_key: Option<String>,
 }
 
+/// Where a pull starts: an overlap before the newest `updated` seen, or, when later, an
+/// overlap (and a minute for clocks that disagree) before the last completed pull started:
+/// whatever changed earlier was searchable then and was read.
+fn reach_back(w: &Watermark, overlap: chrono::Duration) -> Option<DateTime<Utc>> {
+    let by_updated = w.updated.map(|u| u - overlap);
+    let by_pull = w.pulled.map(|p| p - overlap - chrono::Duration::minutes(1));
+    match (by_updated, by_pull) {
+        (Some(u), Some(p)) => Some(u.max(p)),
+        (u, _) => u,
+    }
+}
+
 impl Engine {
     pub(super) async fn pull(
         &self,
@@ -92,7 +104,8 @@ impl Engine {
             fields: hub_fields(conn),
             full: jira_fields(conn),
         };
-        let mut from = w.updated.map(|u| u - overlap(conn));
+        let started = (self.now)();
+        let mut from = reach_back(w, overlap(conn));
         loop {
             let mut jql = scope.clone();
             if let Some(t) = from {
@@ -129,6 +142,9 @@ impl Engine {
         }
         // Remember what was seen; the next overlap reads these again without merging.
         w.seen = st.now_seen;
+        if !work.cancel.is_cancelled() && w.pulled.is_none_or(|p| started - p >= overlap(conn)) {
+            w.pulled = Some(started);
+        }
         Ok(())
     }
 
@@ -300,5 +316,33 @@ impl Engine {
             }
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(s: &str) -> DateTime<Utc> {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn an_idle_pull_reaches_back_from_the_last_pull_not_from_an_old_burst() {
+        let five = chrono::Duration::minutes(5);
+        let mut w = Watermark {
+            updated: Some(at("2026-11-30T10:00:00Z")),
+            ..Watermark::default()
+        };
+        // Never pulled to the end: an overlap before the newest change seen.
+        assert_eq!(reach_back(&w, five), Some(at("2026-11-30T09:55:00Z")));
+        // Pulled at 12:00, nothing changed since 10:00: the 10:00 burst is not read again.
+        w.pulled = Some(at("2026-11-30T12:00:00Z"));
+        assert_eq!(reach_back(&w, five), Some(at("2026-11-30T11:54:00Z")));
+        // A change newer than the last pull's reach: from the change.
+        w.updated = Some(at("2026-11-30T12:30:00Z"));
+        assert_eq!(reach_back(&w, five), Some(at("2026-11-30T12:25:00Z")));
+        // Nothing seen yet: everything.
+        assert_eq!(reach_back(&Watermark::default(), five), None);
     }
 }
