@@ -5,8 +5,8 @@
 //! When the faults stop and a few cycles run, every pair must be converged field by field,
 //! with no issue twice, every person's last edit kept, and no request retried before the
 //! simulator's `Retry-After`. CI runs 3 pairs for 12 s and at least 4 rounds (every kind
-//! of storm); `scripts/reliability soak` runs 20
-//! pairs for 10 minutes (`SOAK_PAIRS`, `SOAK_SECONDS`).
+//! of storm); `scripts/reliability soak` runs 20 pairs for 10 minutes (`SOAK_PAIRS`,
+//! `SOAK_SECONDS`).
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
