@@ -10,17 +10,122 @@
 //! so a firing the scheduler loses costs nothing; and occurrences nobody fired at all are
 //! counted as skipped ticks, one per job.
 
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jira_sync_config::Schedule;
+use jira_sync_config::{ConnectorRef, Schedule};
 
-use super::{JobKind, lock};
+use super::{Daemon, Inner, JobKind, lock};
 use crate::groups::fnv1a;
 
 /// Occurrences counted as missed at most, after the host slept for days.
 const MISSED_MAX: u64 = 10_000;
+
+impl Daemon {
+    /// The passes of a wheel from occurrence `t` on: each job fired at its offset, then
+    /// the next occurrence, until another pass claims an occurrence first (the scheduler
+    /// fired while this one slept, or a reload replaced the wheel) or the daemon stops.
+    async fn turn(&self, w: Arc<Wheel>, mut t: DateTime<Utc>) {
+        loop {
+            let Some(missed) = w.claim(t) else { return };
+            let (pass, next) = w.pass(t);
+            if missed > 0 {
+                tracing::warn!(schedule = %w.schedule.as_str(), missed, "Occurrences of a schedule passed without a run; counted as skipped ticks.");
+                for (_, kind) in &pass {
+                    if let JobKind::Sync(r) = kind {
+                        self.inner
+                            .metrics
+                            .runs_skipped_total
+                            .with_label_values(&[r.site.as_str(), r.connector.as_str()])
+                            .inc_by(missed);
+                    }
+                }
+            }
+            for (due, kind) in pass {
+                tokio::select! {
+                    _ = self.inner.shutdown.cancelled() => return,
+                    _ = sleep_until(due) => {}
+                }
+                let d = self.clone();
+                self.inner.tracker.spawn(async move {
+                    match kind {
+                        JobKind::Sync(r) => {
+                            d.tick_due(&r, Some(due)).await;
+                        }
+                        JobKind::Census(r) => d.census(&r).await,
+                        JobKind::Health(site) => d.scheduled_probe(&site).await,
+                    }
+                });
+            }
+            let Some(next) = next else { return };
+            tokio::select! {
+                _ = self.inner.shutdown.cancelled() => return,
+                _ = sleep_until(next) => {}
+            }
+            if !lock(&self.inner.wheels)
+                .get(w.schedule.as_str())
+                .is_some_and(|current| Arc::ptr_eq(current, &w))
+            {
+                // The schedule is gone from the configuration.
+                return;
+            }
+            t = next;
+        }
+    }
+
+    /// A connector's stable offset within its schedule's period: `[0, min(max_offset, the
+    /// gap between two ticks))`, from its name, so a thousand connectors on one schedule
+    /// are spread over the whole period.
+    pub fn offset(&self, r: &ConnectorRef) -> Duration {
+        let config = self.config();
+        let Some((_, c)) = config.connector(r) else {
+            return Duration::ZERO;
+        };
+        let now = Utc::now();
+        let gap = c
+            .schedule
+            .next_after(now)
+            .and_then(|a| Some((a, c.schedule.next_after(a)?)))
+            .and_then(|(a, b)| (b - a).to_std().ok())
+            .unwrap_or(Duration::from_secs(60));
+        offset(
+            &JobKind::Sync(r.clone()).key(),
+            span(self.inner.opts.max_offset, gap),
+        )
+    }
+}
+
+impl JobKind {
+    /// A stable name of the job (`sync/site/connector`), from which its offset is drawn.
+    fn key(&self) -> String {
+        match self {
+            JobKind::Sync(r) => format!("sync/{r}"),
+            JobKind::Census(r) => format!("census/{r}"),
+            JobKind::Health(site) => format!("health/{site}"),
+        }
+    }
+}
+
+/// The scheduler says an occurrence of a wheel's schedule came: its pass starts unless one
+/// has it already (the pass that went on by itself, or a repeated firing). A tracked task:
+/// shutdown waits for it.
+pub(super) fn on_tick(weak: Weak<Inner>, w: Arc<Wheel>) {
+    let Some(inner) = weak.upgrade() else { return };
+    if inner.shutdown.is_cancelled() {
+        return;
+    }
+    let Some(t) = w.current(Utc::now()) else {
+        return;
+    };
+    if w.claimed(t) {
+        return;
+    }
+    let d = Daemon {
+        inner: inner.clone(),
+    };
+    inner.tracker.spawn(async move { d.turn(w, t).await });
+}
 
 /// One pass: each job with the instant it is due, soonest first.
 pub(super) type Pass = Vec<(DateTime<Utc>, JobKind)>;
