@@ -143,6 +143,42 @@ def limits_and_backlog():
     }
 
 
+def watch():
+    """The credential probe that cannot reach Jira, the token without a declared expiry and
+    the refused reload: each fires on its own series only, and only after its `for`."""
+    state = "jira_sync_credential_state"
+    declared = "jira_sync_credential_expiry_declared"
+    away = {**BASE, "site": "away", "state": "unreachable"}
+    blind = {**BASE, "site": "blind", "method": "api_token"}
+    return {
+        "interval": "1m",
+        "input_series": [
+            series(state, {"site": "away", "state": "unreachable"}, "1x120"),
+            # Unreachable for 50 minutes, then valid again: never an hour.
+            series(state, {"site": "blip", "state": "unreachable"}, "1x50 0x70"),
+            series(state, {"site": "blip", "state": "valid"}, "0x50 1x70"),
+            series(declared, {"site": "blind", "method": "api_token"}, "0x60"),
+            series(declared, {"site": "known", "method": "service_account"}, "1x60"),
+            # One daemon refused a reload at 20 m and took a good one at 40 m; another never.
+            series("jira_sync_config_last_reload_success", {"instance": "a:9464"}, "1x20 0x20 1x20"),
+            series("jira_sync_config_last_reload_success", {"instance": "b:9464"}, "1x60"),
+        ],
+        "alert_rule_test": [
+            case("50m", "JiraSyncCredentialUnreachable"),
+            case("70m", "JiraSyncCredentialUnreachable", fires("JiraSyncCredentialUnreachable", away)),
+            case("5m", "JiraSyncCredentialExpiryUndeclared"),
+            case("15m", "JiraSyncCredentialExpiryUndeclared", fires("JiraSyncCredentialExpiryUndeclared", blind)),
+            case("20m", "JiraSyncConfigReloadFailed"),
+            case(
+                "25m",
+                "JiraSyncConfigReloadFailed",
+                fires("JiraSyncConfigReloadFailed", {**BASE, "instance": "a:9464"}),
+            ),
+            case("45m", "JiraSyncConfigReloadFailed"),
+        ],
+    }
+
+
 def down():
     return [
         {
@@ -168,7 +204,7 @@ def main():
     doc = {
         "rule_files": ["alerts.yml"],
         "evaluation_interval": "1m",
-        "tests": [creds(), runs(), limits_and_backlog(), *down()],
+        "tests": [creds(), runs(), limits_and_backlog(), watch(), *down()],
     }
     header = (
         "# promtool unit tests of alerts.yml: `promtool test rules dashboards/alerts.test.yml`.\n"

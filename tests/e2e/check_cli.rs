@@ -1,6 +1,6 @@
 //! `jira-sync check --offline`: exit status, summary and errors as an operator sees them.
 
-use crate::harness::{binary, repo_root};
+use crate::harness::{SECRETS, binary, private_repo_config, set_mode};
 use std::process::{Command, Output};
 
 fn jira_sync(args: &[&str], env: &[(&str, &str)]) -> Output {
@@ -18,13 +18,184 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-fn repo_config() -> String {
-    repo_root().join("config").display().to_string()
+fn repo_config() -> tempfile::TempDir {
+    private_repo_config()
+}
+
+/// `dir` with one api_token site `acme` whose token is the file `secrets/acme.token` of
+/// `mode`, and whose expiry is not declared.
+fn token_file_site(dir: &std::path::Path, mode: u32) {
+    std::fs::create_dir_all(dir.join("sites.d")).unwrap();
+    std::fs::create_dir_all(dir.join("secrets")).unwrap();
+    std::fs::write(dir.join("jira-sync.toml"), "").unwrap();
+    std::fs::write(dir.join("secrets/acme.token"), "FAKE-file-token-789\n").unwrap();
+    set_mode(&dir.join("secrets/acme.token"), mode);
+    std::fs::write(
+        dir.join("sites.d/acme.toml"),
+        "url = \"https://acme.atlassian.net\"\n[auth]\nmethod = \"api_token\"\nemail = \"a@b.example\"\ntoken = { file = \"secrets/acme.token\" }\n[[connector]]\nname = \"sec\"\nproject = \"SEC\"\nmirror = []\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_token_file_others_can_read_is_refused_like_an_inline_secret() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    for mode in [0o644, 0o604] {
+        token_file_site(dir.path(), mode);
+        let out = jira_sync(&["check", "--offline", "--config", &d], &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{mode:o}: {stderr}");
+        assert!(
+            stderr.contains("acme.toml: auth.token:")
+                && stderr.contains("that others can read")
+                && stderr.contains("chmod 0640")
+                && stderr.contains("readable by the service only"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("FAKE-file-token-789"), "{stderr}");
+    }
+    // The packaged way: root:jira-sync 0640 (here the owner's group), or owner only.
+    for mode in [0o640, 0o600, 0o440] {
+        token_file_site(dir.path(), mode);
+        let out = jira_sync(&["check", "--offline", "--config", &d], &[]);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{mode:o}: {}",
+            text(&out.stderr)
+        );
+    }
+    // The same words as an inline secret in a readable file.
+    std::fs::write(
+        dir.path().join("sites.d/acme.toml"),
+        "url = \"https://acme.atlassian.net\"\n[auth]\nmethod = \"api_token\"\nemail = \"a@b.example\"\ntoken = \"FAKE-inline-token-789\"\n[[connector]]\nname = \"sec\"\nproject = \"SEC\"\n",
+    )
+    .unwrap();
+    set_mode(&dir.path().join("sites.d/acme.toml"), 0o644);
+    let out = jira_sync(&["check", "--offline", "--config", &d], &[]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("readable by the service only"), "{stderr}");
+    assert!(!stderr.contains("FAKE-inline-token-789"), "{stderr}");
+}
+
+#[test]
+fn check_json_describes_a_valid_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    token_file_site(dir.path(), 0o600);
+    let d = dir.path().display().to_string();
+    let out = jira_sync(&["check", "--offline", "--json", "--config", &d], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], true);
+    assert_eq!(v["daemon"]["hub_api"], false);
+    let site = &v["sites"][0];
+    assert_eq!(site["name"], "acme");
+    assert_eq!(site["auth_method"], "api_token");
+    assert_eq!(site["expires_at"], serde_json::Value::Null);
+    assert_eq!(site["expiry_declared"], false, "{site}");
+    assert_eq!(site["connectors"][0]["project"], "SEC");
+    assert!(site.get("probe").is_none(), "offline: no probe");
+    assert!(!text(&out.stdout).contains("FAKE-file-token-789"));
+
+    let demo = repo_config();
+    let demo = demo.path().display().to_string();
+    let out = jira_sync(
+        &[
+            "check",
+            "--offline",
+            "--json",
+            "--shards",
+            "3",
+            "--config",
+            &demo,
+        ],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sites = v["sites"].as_array().unwrap();
+    assert_eq!(sites.len(), 2);
+    assert_eq!(sites[0]["shard"], sites[1]["shard"], "one mirror group");
+    assert_eq!(sites[0]["shards"], 3);
+    assert_eq!(v["daemon"]["hub_api"], true);
+    for s in SECRETS {
+        assert!(!text(&out.stdout).contains(s));
+    }
+}
+
+#[test]
+fn check_json_lists_problems_and_online_probes() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("jira-sync.toml"), "listen = \"nowhere\"\n").unwrap();
+    std::fs::create_dir(dir.path().join("sites.d")).unwrap();
+    let d = dir.path().display().to_string();
+    let out = jira_sync(&["check", "--offline", "--json", "--config", &d], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["valid"], false);
+    let p = &v["problems"][0];
+    assert!(
+        p["file"].as_str().unwrap().ends_with("jira-sync.toml"),
+        "{p}"
+    );
+    assert_eq!(p["key"], "listen");
+
+    // Online, against nothing: each site's probe says unreachable, exit 1.
+    std::fs::write(
+        dir.path().join("jira-sync.toml"),
+        "state_dir = \"state\"\ngateway_url = \"http://127.0.0.1:9\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("sites.d/acme.toml"),
+        "url = \"http://127.0.0.1:9/site\"\n[auth]\nmethod = \"api_token\"\nemail = \"a@b.example\"\ntoken = { env = \"T\" }\nexpires_at = \"2099-01-01\"\n[[connector]]\nname = \"c\"\nproject = \"SEC\"\n",
+    )
+    .unwrap();
+    let out = jira_sync(
+        &["check", "--json", "--config", &d],
+        &[("T", "FAKE-cli-token-456")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let site = &v["sites"][0];
+    assert_eq!(site["expiry_declared"], true);
+    assert_eq!(site["probe"]["state"], "unreachable", "{site}");
+    assert_eq!(site["probe"]["usable"], false);
+    assert!(!text(&out.stdout).contains("FAKE-cli-token-456"));
+}
+
+#[test]
+fn completions_and_the_manual_page_cover_every_command() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = jira_sync(&["completions", shell], &[]);
+        assert_eq!(out.status.code(), Some(0), "{shell}");
+        let script = text(&out.stdout);
+        for command in ["check", "run", "status", "scopes", "completions"] {
+            assert!(script.contains(command), "{shell} lacks {command}");
+        }
+    }
+    let out = jira_sync(&["manpage"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    let page = text(&out.stdout);
+    assert!(
+        page.starts_with(".ie") || page.contains(".TH jira-sync 1"),
+        "{page}"
+    );
+    assert!(page.contains("Exit status"), "{page}");
+    let out = jira_sync(&["completions", "tcsh"], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "an unknown shell is a usage error"
+    );
 }
 
 #[test]
 fn valid_demo_config_prints_a_summary_and_exits_0() {
-    let out = jira_sync(&["check", "--offline", "--config", &repo_config()], &[]);
+    let demo = repo_config();
+    let demo = demo.path().display().to_string();
+    let out = jira_sync(&["check", "--offline", "--config", &demo], &[]);
     let stdout = text(&out.stdout);
     assert_eq!(
         out.status.code(),
@@ -52,14 +223,7 @@ fn valid_demo_config_prints_a_summary_and_exits_0() {
         "{stdout}"
     );
     let out = jira_sync(
-        &[
-            "check",
-            "--offline",
-            "--config",
-            &repo_config(),
-            "--shards",
-            "3",
-        ],
+        &["check", "--offline", "--config", &demo, "--shards", "3"],
         &[],
     );
     let shards: Vec<String> = text(&out.stdout)

@@ -69,7 +69,7 @@ async fn world(pairs: u64, issues: usize) -> World {
                     },
                 )
                 .unwrap();
-            std::fs::write(dir.path().join(format!("secrets/{name}.token")), token).unwrap();
+            write_secret(dir.path().join(format!("secrets/{name}.token")), token);
             std::fs::write(
                 dir.path().join(format!("sites.d/{name}.toml")),
                 format!(

@@ -13,6 +13,8 @@ use jira_sync_jobs::{Daemon, Options, Shard};
 use jira_sync_metrics::Metrics;
 use jira_sync_store::Store;
 
+use crate::harness::Daemon as DaemonProcess;
+
 fn conn(s: &str) -> ConnectorRef {
     s.parse().unwrap()
 }
@@ -194,7 +196,7 @@ fn add_initech(sim: &Simulator, dir: &std::path::Path) {
             },
         )
         .unwrap();
-    std::fs::write(dir.join("secrets/initech.token"), "FAKE-initech-token").unwrap();
+    write_secret(dir.join("secrets/initech.token"), "FAKE-initech-token");
     std::fs::write(
         dir.join("sites.d/initech.toml"),
         format!(
@@ -370,26 +372,24 @@ async fn a_run_past_its_timeout_stops_after_its_page_and_commits() {
     assert_eq!(r.daemon.tick(&sec).await, Some("success"));
 }
 
-#[tokio::test]
-async fn n_shards_together_run_every_connector_exactly_once_and_keep_groups_together() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let sim = Simulator::start().await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path().join("sites.d")).unwrap();
+/// Twelve sites for the shard tests: pairs s0-s1, s2-s3, ..., s6-s7 mirror each other; the
+/// rest stand alone. `listen` is the daemon's address.
+fn twelve_sites(dir: &std::path::Path, sim: &Simulator, listen: &str) {
+    std::fs::create_dir_all(dir.join("sites.d")).unwrap();
     std::fs::write(
-        dir.path().join("jira-sync.toml"),
-        "state_dir = \"state\"\nlisten = \"127.0.0.1:0\"\n",
+        dir.join("jira-sync.toml"),
+        format!("state_dir = \"state\"\nlisten = \"{listen}\"\n"),
     )
     .unwrap();
-    std::fs::write(dir.path().join("t.token"), "FAKE-token").unwrap();
-    // 12 sites: pairs s0-s1, s2-s3, ... mirror each other; the rest stand alone.
+    std::fs::write(dir.join("t.token"), "FAKE-token").unwrap();
+    set_mode(&dir.join("t.token"), 0o600);
     for i in 0..12 {
         let mirror = match i {
             i if i < 8 && i % 2 == 0 => format!("mirror = [\"s{}/c\"]\n", i + 1),
             _ => String::new(),
         };
         std::fs::write(
-            dir.path().join(format!("sites.d/s{i}.toml")),
+            dir.join(format!("sites.d/s{i}.toml")),
             format!(
                 "url = \"http://{}/site/s{i}\"\n[auth]\nmethod = \"api_token\"\nemail = \"bot@example.com\"\ntoken = {{ file = \"t.token\" }}\n[[connector]]\nname = \"c\"\nproject = \"P\"\nschedule = \"{NEVER}\"\n{mirror}",
                 sim.addr()
@@ -397,6 +397,35 @@ async fn n_shards_together_run_every_connector_exactly_once_and_keep_groups_toge
         )
         .unwrap();
     }
+}
+
+/// Each mirror group has one owner among `owner` (site -> shard), every site has one, and
+/// the work is spread.
+fn assert_sharded(owner: &std::collections::BTreeMap<String, u32>) {
+    assert_eq!(owner.len(), 12, "every connector runs: {owner:?}");
+    for i in (0..8).step_by(2) {
+        assert_eq!(
+            owner[&format!("s{i}")],
+            owner[&format!("s{}", i + 1)],
+            "a mirror group stays on one shard"
+        );
+    }
+    assert!(
+        owner
+            .values()
+            .collect::<std::collections::BTreeSet<_>>()
+            .len()
+            > 1,
+        "the work is spread: {owner:?}"
+    );
+}
+
+#[tokio::test]
+async fn n_shards_together_run_every_connector_exactly_once_and_keep_groups_together() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let sim = Simulator::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    twelve_sites(dir.path(), &sim, "127.0.0.1:0");
     let config = jira_sync_config::load(dir.path()).unwrap();
     let store = Store::open(&config.daemon.state_dir).unwrap();
     let n = 3;
@@ -418,22 +447,67 @@ async fn n_shards_together_run_every_connector_exactly_once_and_keep_groups_toge
         }
         d.shutdown().await;
     }
-    assert_eq!(owner.len(), 12, "every connector runs: {owner:?}");
-    for i in (0..8).step_by(2) {
-        assert_eq!(
-            owner[&format!("s{i}")],
-            owner[&format!("s{}", i + 1)],
-            "a mirror group stays on one shard"
+    assert_sharded(&owner);
+}
+
+/// As a Kubernetes StatefulSet runs them: one `jira-sync run` process per shard, named by
+/// `JIRA_SYNC_SHARD` (the pod's name, ending in its ordinal) and `JIRA_SYNC_SHARDS`; each
+/// keeps its own database and listens on `listen`'s port itself.
+#[tokio::test]
+async fn shards_named_by_the_environment_run_every_connector_exactly_once() {
+    let sim = Simulator::start().await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let n = 3u32;
+    let mut owner = std::collections::BTreeMap::new();
+    for index in 0..n {
+        // The same port for every pod: run them one after another on this one host.
+        let port = free_port();
+        twelve_sites(dir.path(), &sim, &format!("127.0.0.1:{port}"));
+        let pod = format!("jira-sync-{index}");
+        let d = DaemonProcess::start_with(
+            dir.path(),
+            &[
+                ("JIRA_SYNC_SHARD", &pod),
+                ("JIRA_SYNC_SHARDS", &n.to_string()),
+            ],
         );
+        assert_eq!(
+            d.addr,
+            format!("127.0.0.1:{port}"),
+            "no port offset in a pod"
+        );
+        let (code, body) = d.get("/status").await;
+        assert_eq!(code, 200, "{body}");
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        for c in status["connectors"].as_array().unwrap() {
+            let site = c["site"].as_str().unwrap().to_owned();
+            assert!(owner.insert(site, index).is_none(), "{c} twice");
+        }
+        d.signal("-TERM");
+        assert!(d.wait().success());
+        assert!(dir.path().join(format!("state/shard-{index}")).is_dir());
     }
-    assert!(
-        owner
-            .values()
-            .collect::<std::collections::BTreeSet<_>>()
-            .len()
-            > 1,
-        "the work is spread: {owner:?}"
-    );
+    assert_sharded(&owner);
+    // On one host (`--shard I/N`, the systemd template) shard I listens on the port + I.
+    let port = free_port();
+    twelve_sites(dir.path(), &sim, &format!("127.0.0.1:{port}"));
+    let mut cmd = command(&[
+        "run",
+        "--config",
+        dir.path().to_str().unwrap(),
+        "--shard",
+        "1/3",
+    ]);
+    let d = DaemonProcess::spawn(&mut cmd);
+    assert_eq!(d.addr, format!("127.0.0.1:{}", port + 1));
+    // Half a placement is refused before anything runs: that pod would run every group.
+    let out = command(&["run", "--config", dir.path().to_str().unwrap()])
+        .env("JIRA_SYNC_SHARDS", "3")
+        .env_remove("JIRA_SYNC_SHARD")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("JIRA_SYNC_SHARD"), "{}", text(&out));
 }
 
 #[tokio::test]
@@ -494,7 +568,7 @@ async fn a_rotated_client_secret_stops_its_site_until_the_new_one_is_installed_a
             ..Default::default()
         })
         .unwrap();
-    std::fs::write(dir.path().join("secrets/cco.secret"), &secret).unwrap();
+    write_secret(dir.path().join("secrets/cco.secret"), &secret);
     std::fs::write(
         dir.path().join("sites.d/cco.toml"),
         format!(
@@ -543,7 +617,7 @@ async fn a_rotated_client_secret_stops_its_site_until_the_new_one_is_installed_a
     );
 
     // The operator installs the new secret and reloads: the site resumes.
-    std::fs::write(dir.path().join("secrets/cco.secret"), &new_secret).unwrap();
+    write_secret(dir.path().join("secrets/cco.secret"), &new_secret);
     r.daemon
         .reload(jira_sync_config::load(dir.path()).unwrap())
         .await
@@ -560,8 +634,8 @@ async fn a_killed_refresh_token_family_stops_its_oauth_site_and_a_new_consent_re
     let (sim, dir) = quiet_demo().await;
     bot_site(&sim, "oco", "OCO", 3);
     let (id, secret, refresh) = consented_app(&sim, "oco", Default::default()).await;
-    std::fs::write(dir.path().join("secrets/oco.secret"), &secret).unwrap();
-    std::fs::write(dir.path().join("secrets/oco.refresh"), &refresh).unwrap();
+    write_secret(dir.path().join("secrets/oco.secret"), &secret);
+    write_secret(dir.path().join("secrets/oco.refresh"), &refresh);
     std::fs::write(
         dir.path().join("sites.d/oco.toml"),
         format!(
@@ -613,7 +687,7 @@ async fn a_killed_refresh_token_family_stops_its_oauth_site_and_a_new_consent_re
     // The user consents again; the operator puts the new refresh token in the site's file
     // and reloads: the site resumes, without a restart.
     let fresh = consent(&sim, &id, &secret, "oco").await;
-    std::fs::write(dir.path().join("secrets/oco.refresh"), &fresh).unwrap();
+    write_secret(dir.path().join("secrets/oco.refresh"), &fresh);
     r.daemon
         .reload(jira_sync_config::load(dir.path()).unwrap())
         .await

@@ -22,7 +22,8 @@ mod tls;
 mod harness {
     pub use jira_sync_harness::config_dir::{
         NEVER, copy_config, demo, demo_shaped, demo_sized, demo_with, edit, free_port,
-        listen_on_free_port, repo_config, schedule_all,
+        listen_on_free_port, private_repo_config, repo_config, schedule_all, set_mode,
+        write_secret,
     };
     pub use jira_sync_harness::daemon::*;
     pub use jira_sync_harness::repo_root;

@@ -165,7 +165,8 @@ async fn check_waits_out_a_throttled_probe_and_names_a_captcha_lock() {
 
 #[test]
 fn scopes_are_minimal_per_direction() {
-    let out = jira_sync(&["scopes", "--config", repo_config().to_str().unwrap()]);
+    let config = private_repo_config();
+    let out = jira_sync(&["scopes", "--config", config.path().to_str().unwrap()]);
     let t = text(&out);
     assert_eq!(out.status.code(), Some(0), "{t}");
     assert!(
@@ -183,7 +184,7 @@ fn scopes_are_minimal_per_direction() {
     let out = jira_sync(&[
         "scopes",
         "--config",
-        repo_config().to_str().unwrap(),
+        config.path().to_str().unwrap(),
         "nope",
     ]);
     assert_eq!(out.status.code(), Some(2));
@@ -206,7 +207,7 @@ async fn oauth_acme() -> (jira_sim::Simulator, tempfile::TempDir, String, u16) {
             ..Default::default()
         })
         .unwrap();
-    std::fs::write(dir.path().join("secrets/acme-oauth.secret"), &secret).unwrap();
+    write_secret(dir.path().join("secrets/acme-oauth.secret"), &secret);
     let site = std::fs::read_to_string(dir.path().join("sites.d/acme.toml")).unwrap();
     let start = site.find("[auth]").unwrap();
     let end = site.find("[limits]").unwrap();

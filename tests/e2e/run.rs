@@ -271,3 +271,70 @@ async fn sigterm_during_a_cycle_exits_0_with_the_cycle_committed() {
         "{out}"
     );
 }
+
+/// Under systemd (stderr is the journal, as `JOURNAL_STREAM` says) each line starts with its
+/// journald priority, and `JIRA_SYNC_LOG` takes per-crate filter directives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_carry_their_journald_priority_and_take_filter_directives() {
+    use std::os::unix::fs::MetadataExt;
+    let (_sim, dir) = demo_with("*/1 * * * * *").await;
+    let log = dir.path().join("journal.log");
+    std::fs::write(&log, "").unwrap();
+    let meta = std::fs::metadata(&log).unwrap();
+    let stream = format!("{}:{}", meta.dev(), meta.ino());
+    let d = Daemon::start_logged(
+        dir.path(),
+        &[
+            ("JOURNAL_STREAM", &stream),
+            ("JIRA_SYNC_LOG", "warn,jira_sync_jobs=debug"),
+        ],
+        &log,
+    );
+    d.until("a run", |m| successes(m, "acme") >= 1.0).await;
+    d.signal("-TERM");
+    assert!(d.wait().success());
+    let journal = std::fs::read_to_string(&log).unwrap();
+    let mut debug_lines = 0;
+    for line in journal.lines() {
+        let (prio, json) = line
+            .strip_prefix('<')
+            .and_then(|l| l.split_once('>'))
+            .unwrap_or_else(|| panic!("no priority prefix: {line}"));
+        let v: serde_json::Value = serde_json::from_str(json).unwrap();
+        let (level, target) = (v["level"].as_str().unwrap(), v["target"].as_str().unwrap());
+        let want = match level {
+            "ERROR" => "3",
+            "WARN" => "4",
+            "INFO" => "6",
+            _ => "7",
+        };
+        assert_eq!(prio, want, "{line}");
+        if !matches!(level, "ERROR" | "WARN") {
+            assert!(target.starts_with("jira_sync_jobs"), "filtered out: {line}");
+        }
+        debug_lines += usize::from(level == "DEBUG");
+    }
+    assert!(
+        debug_lines > 0,
+        "jira_sync_jobs=debug shows its debug lines:\n{journal}"
+    );
+
+    // Not the journal (a plain file): no prefix.
+    let plain = dir.path().join("plain.log");
+    let d = Daemon::start_logged(dir.path(), &[("JOURNAL_STREAM", &stream)], &plain);
+    d.signal("-TERM");
+    assert!(d.wait().success());
+    let lines = std::fs::read_to_string(&plain).unwrap();
+    assert!(
+        lines.lines().count() > 0 && lines.lines().all(|l| l.starts_with('{')),
+        "{lines}"
+    );
+
+    // A filter that does not parse stops the daemon before it starts, exit 2.
+    let out = command(&["run", "--config", dir.path().to_str().unwrap()])
+        .env("JIRA_SYNC_LOG", "info,jira_sync_engine=loud")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("JIRA_SYNC_LOG"), "{}", text(&out));
+}

@@ -76,7 +76,7 @@ async fn no_secret_of_any_auth_method_reaches_logs_metrics_status_or_the_store()
         ("cco-secret", &cc_secret),
     ] {
         assert!(value.starts_with("FAKE-"), "{file}: {value}");
-        std::fs::write(dir.path().join("secrets").join(file), value).unwrap();
+        write_secret(dir.path().join("secrets").join(file), value);
     }
     site_file(
         dir.path(),

@@ -141,7 +141,7 @@ impl Loader {
             problems.push(Problem::new(
                 &dir.join("sites.d"),
                 "",
-                "holds no site file; add one sites.d/NAME.toml per Jira site (see config/examples/)",
+                "holds no site file; add one sites.d/NAME.toml per Jira site (examples: /usr/share/doc/jira-sync/examples/, or config/examples/ in the source)",
             ));
         }
         validate::across_sites(&outlines, &mut problems);

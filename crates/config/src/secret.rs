@@ -176,6 +176,15 @@ impl Resolver<'_> {
             }
             SecretRef::File(p) => {
                 let path = self.config_dir.join(p);
+                if let Some(mode) = others_can_read(&path) {
+                    return Err(exposed(
+                        &format!(
+                            "is a secret file ({}) that others can read (mode {mode:04o})",
+                            path.display()
+                        ),
+                        "chmod 0640 it with group jira-sync (the service's group), or 0600",
+                    ));
+                }
                 let v = std::fs::read_to_string(&path)
                     .map_err(|e| format!("secret file {} cannot be read: {e}", path.display()))?;
                 (v, SecretSource::File(path))
@@ -197,4 +206,28 @@ impl Resolver<'_> {
             source,
         })
     }
+}
+
+/// The message for a secret that more people can read than the service: an inline secret in
+/// a file that group or others can read, or a secret file that others can read. `what` says
+/// which (it follows the key), `fix` what to run.
+pub(crate) fn exposed(what: &str, fix: &str) -> String {
+    format!(
+        "{what}; a secret must be readable by the service only: {fix}, or use {{ credential = \"NAME\" }} (systemd LoadCredential=)"
+    )
+}
+
+/// The file's permission bits when others than its owner and group may read it (`o+r`);
+/// `None` when they may not, or when the file cannot be inspected (reading it then reports
+/// why).
+#[cfg(unix)]
+fn others_can_read(path: &Path) -> Option<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o7777;
+    (mode & 0o004 != 0).then_some(mode)
+}
+
+#[cfg(not(unix))]
+fn others_can_read(_path: &Path) -> Option<u32> {
+    None
 }

@@ -714,7 +714,10 @@ fn secret(
     if matches!(r, SecretRef::Inline(_)) && !cx.inline.allows(key) {
         p.push(
             key,
-            "is a secret written inline in a file that group or others can read; use { credential = \"NAME\" }, { file = \"PATH\" } or { env = \"VAR\" }, or chmod the file to 600",
+            crate::secret::exposed(
+                "is a secret written inline in a file that group or others can read",
+                "chmod 0600 the file, or move the value to { file = \"PATH\" } or { env = \"VAR\" }",
+            ),
         );
         return None;
     }

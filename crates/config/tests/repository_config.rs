@@ -11,8 +11,10 @@ fn repo_config() -> PathBuf {
 
 #[test]
 fn demo_config_is_valid_as_documented() {
+    // As installed: the secret files readable by their owner only.
+    let installed = private_repo_config();
     let c = jira_sync_config::Loader::with_env(Default::default())
-        .load(&repo_config())
+        .load(installed.path())
         .unwrap_or_else(|e| panic!("config/ must validate:\n{e}"));
     let names: Vec<_> = c.sites.iter().map(|s| s.name.as_str()).collect();
     assert_eq!(names, ["acme", "globex"]);
@@ -37,16 +39,16 @@ fn demo_config_is_valid_as_documented() {
 /// URL's host), as the comments tell an operator to do, and all validate together.
 #[test]
 fn every_example_site_file_is_valid() {
-    let creds = tempfile::tempdir().unwrap();
+    // Where the examples point, as the package installs them: readable by the service only.
+    let f = Fixture::new();
     for name in [
-        "acme-token",
-        "globex-token",
-        "initech-oauth-secret",
-        "umbrella-sa-secret",
+        "acme.token",
+        "globex.token",
+        "initech-oauth.secret",
+        "umbrella-sa.secret",
     ] {
-        std::fs::write(creds.path().join(name), "FAKE-example-credential").unwrap();
+        f.write(&format!("secrets/{name}"), "FAKE-example-credential");
     }
-    let f = Fixture::new().env("CREDENTIALS_DIRECTORY", &creds.path().display().to_string());
     let mut methods = Vec::new();
     let mut examples: Vec<_> = std::fs::read_dir(repo_config().join("examples"))
         .unwrap()
@@ -91,4 +93,44 @@ fn every_example_site_file_is_valid() {
             "service_account"
         ]
     );
+}
+
+/// The daemon file the Debian package installs as /etc/jira-sync/jira-sync.toml is valid
+/// as shipped (every key commented: the defaults) and documents every key it may set.
+#[test]
+fn the_packaged_daemon_file_is_valid_and_names_every_key() {
+    let text = std::fs::read_to_string(repo_config().join("../packaging/jira-sync.toml")).unwrap();
+    let f = Fixture::new();
+    f.daemon(&text);
+    f.site("acme", SITE);
+    let c = f.ok();
+    assert_eq!(c.daemon.listen.to_string(), "127.0.0.1:9464");
+    for key in [
+        "state_dir",
+        "listen",
+        "log_format",
+        "api_token",
+        "shutdown_grace",
+        "run_timeout",
+        "health_schedule",
+        "census_schedule",
+    ] {
+        assert!(
+            text.contains(&format!("# {key} = ")),
+            "{key} is not documented"
+        );
+    }
+    // Uncommented, each documented value is accepted.
+    let uncommented: String = text
+        .lines()
+        .map(|l| {
+            l.strip_prefix("# ")
+                .filter(|r| r.contains(" = "))
+                .unwrap_or(l)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    f.write("secrets/hub-api.token", "FAKE-hub-token");
+    f.daemon(&uncommented);
+    f.ok();
 }

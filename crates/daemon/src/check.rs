@@ -5,29 +5,130 @@ use std::process::ExitCode;
 
 use chrono::{DateTime, Utc};
 use jira_sync_config::{Auth, Config};
+use serde_json::{Value, json};
 
 use crate::cli::CheckArgs;
+use crate::online::Row;
 
 pub fn run(args: &CheckArgs) -> ExitCode {
-    let config = match crate::load(&args.config.config) {
+    let shards = args.shards.unwrap_or(1).max(1);
+    let config = match jira_sync_config::load(&args.config.config) {
         Ok(c) => c,
-        Err(code) => return code,
+        Err(e) if args.json => {
+            println!("{}", pretty(&invalid(&e)));
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
+        Err(e) => {
+            eprint!("{e}");
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
     };
-    print!(
-        "{}",
-        summary(&config, Utc::now(), args.shards.unwrap_or(1).max(1))
-    );
-    if args.offline {
-        return ExitCode::SUCCESS;
+    let now = Utc::now();
+    if !args.json {
+        print!("{}", summary(&config, now, shards));
     }
-    let rows = crate::runtime().block_on(crate::online::check(&config));
-    println!();
-    print!("{}", crate::online::table(&rows));
-    if rows.iter().all(|r| r.usable) {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(crate::EXIT_FAILURE)
+    let rows = (!args.offline).then(|| crate::runtime().block_on(crate::online::check(&config)));
+    if args.json {
+        println!(
+            "{}",
+            pretty(&document(&config, now, shards, rows.as_deref()))
+        );
+    } else if let Some(rows) = &rows {
+        println!();
+        print!("{}", crate::online::table(rows));
     }
+    match rows {
+        Some(rows) if !rows.iter().all(|r| r.usable) => ExitCode::from(crate::EXIT_FAILURE),
+        _ => ExitCode::SUCCESS,
+    }
+}
+
+fn pretty(v: &Value) -> String {
+    serde_json::to_string_pretty(v).expect("a JSON value serializes")
+}
+
+/// `check --json` of a configuration with problems: `{"valid": false, "problems": [{"file",
+/// "key", "message"}]}` (`key` empty for a problem with a file as a whole).
+pub fn invalid(errors: &jira_sync_config::ConfigErrors) -> Value {
+    let problems: Vec<Value> = errors
+        .problems()
+        .iter()
+        .map(|p| json!({"file": p.file, "key": p.key, "message": p.message}))
+        .collect();
+    json!({"valid": false, "problems": problems})
+}
+
+/// `check --json` of a valid configuration: what `summary` says, as data, and with `rows`
+/// (online) each site's `probe`: `state` (CredentialState), `usable`, `api_base`,
+/// `cloud_id`, `expires_at` (RFC 3339 or null), `missing_scopes` and `message`. A site's
+/// `expires_at` is the declared expiry of an API token (null: not declared, so no expiry
+/// alert can fire); `expiry_declared` is false only for API tokens without one.
+pub fn document(config: &Config, now: DateTime<Utc>, shards: u32, rows: Option<&[Row]>) -> Value {
+    let groups = jira_sync_jobs::groups(config);
+    let d = &config.daemon;
+    let sites: Vec<Value> = config
+        .sites
+        .iter()
+        .map(|site| {
+            let group = groups.get(&site.name).map_or("", String::as_str);
+            let declared = site.auth.declared_expiry();
+            let api_token = matches!(site.auth, Auth::ApiToken(_) | Auth::ServiceAccount(_));
+            let connectors: Vec<Value> = site
+                .connectors
+                .iter()
+                .map(|c| {
+                    json!({
+                        "name": c.name,
+                        "project": c.project,
+                        "jql": c.jql,
+                        "direction": c.direction.as_str(),
+                        "schedule": c.schedule.as_str(),
+                        "conflict": c.conflict.as_str(),
+                        "mirror": c.mirror.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    })
+                })
+                .collect();
+            let mut v = json!({
+                "name": site.name,
+                "url": site.url.as_str(),
+                "auth_method": site.auth.method().as_str(),
+                "expires_at": declared,
+                "expiry_declared": !api_token || declared.is_some(),
+                "expired": declared.is_some_and(|at| at <= now),
+                "limits": {
+                    "requests_per_second": site.limits.requests_per_second,
+                    "burst": site.limits.burst,
+                    "max_concurrency": site.limits.max_concurrency,
+                },
+                "mirror_group": group,
+                "shard": jira_sync_jobs::shard_of(group, shards),
+                "shards": shards,
+                "connectors": connectors,
+            });
+            if let Some(r) = rows.and_then(|rows| rows.iter().find(|r| r.site == site.name)) {
+                v["probe"] = json!({
+                    "state": r.state,
+                    "usable": r.usable,
+                    "api_base": (r.api_base != "-").then_some(&r.api_base),
+                    "cloud_id": (r.cloud_id != "-").then_some(&r.cloud_id),
+                    "expires_at": r.expires_at,
+                    "missing_scopes": r.missing_scopes,
+                    "message": r.message,
+                });
+            }
+            v
+        })
+        .collect();
+    json!({
+        "valid": true,
+        "config_dir": config.dir,
+        "daemon": {
+            "listen": d.listen.to_string(),
+            "state_dir": d.state_dir,
+            "hub_api": d.api_token.is_some(),
+        },
+        "sites": sites,
+    })
 }
 
 /// A short, secret-free description of a valid configuration; each site's mirror group

@@ -65,6 +65,22 @@ pub enum Command {
     /// Maintenance of the state database.
     #[command(subcommand)]
     Store(StoreCommand),
+    /// Print a shell completion script for SHELL on stdout.
+    ///
+    /// bash: `jira-sync completions bash > /usr/share/bash-completion/completions/jira-sync`;
+    /// zsh: into a directory of $fpath as `_jira-sync`; fish: into
+    /// ~/.config/fish/completions/jira-sync.fish. The Debian package installs all three.
+    Completions(CompletionsArgs),
+    /// Print the jira-sync(1) manual page (roff) on stdout; the Debian package installs it.
+    #[command(hide = true)]
+    Manpage,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Subcommand)]
@@ -98,13 +114,20 @@ pub struct CheckArgs {
     /// Show each site's shard out of N (as `run --shard I/N` places mirror groups).
     #[arg(long, value_name = "N")]
     pub shards: Option<u32>,
+    /// Print one JSON document on stdout instead of text: `valid`, the configuration
+    /// problems or the daemon and its sites, and, online, each site's probe.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
     #[command(flatten)]
     pub config: ConfigArgs,
-    /// Run only the mirror groups of shard I of N (0-based), e.g. 0/3.
+    /// Run only the mirror groups of shard I of N (0-based), e.g. 0/3, on `listen`'s port +
+    /// I (several shards on one host). Without it, JIRA_SYNC_SHARD (I, or a pod name ending
+    /// in -I) and JIRA_SYNC_SHARDS (N) name the shard, on `listen`'s port itself (one shard
+    /// per pod, as a Kubernetes StatefulSet runs them).
     #[arg(long, value_name = "I/N")]
     pub shard: Option<jira_sync_jobs::Shard>,
 }
@@ -127,6 +150,7 @@ pub struct StatusArgs {
     #[arg(long)]
     pub json: bool,
     /// The status of shard I of N (`run --shard I/N`): its endpoint and its database.
+    /// Without it, JIRA_SYNC_SHARD and JIRA_SYNC_SHARDS name the shard as for `run`.
     #[arg(long, value_name = "I/N")]
     pub shard: Option<jira_sync_jobs::Shard>,
 }

@@ -45,7 +45,10 @@ const FILES: &[(&str, &str)] = &[
 const SEED: &str = include_str!("../../../config/sim-seed.toml");
 
 pub fn run(args: &DemoArgs) -> ExitCode {
-    crate::run::init_logs(jira_sync_config::LogFormat::Pretty, tracing::Level::WARN);
+    if let Err(e) = crate::logs::init(jira_sync_config::LogFormat::Pretty, tracing::Level::WARN) {
+        eprintln!("jira-sync demo: {e}");
+        return ExitCode::from(crate::EXIT_CONFIG);
+    }
     match crate::runtime().block_on(demo(args)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -35,7 +35,7 @@ pub fn run(args: &LoginArgs) -> ExitCode {
     };
     // Where the token will go, known before the consent: the vault, or (the daemon holds
     // the database, or shards keep their own) a file the daemon takes in at its reload.
-    let logins = crate::logins_dir(&config, None);
+    let logins = crate::shard::logins_dir(&config, None);
     let sharded = std::fs::read_dir(&config.daemon.state_dir).is_ok_and(|entries| {
         entries
             .flatten()

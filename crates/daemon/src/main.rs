@@ -9,9 +9,11 @@ mod check;
 mod cli;
 mod demo;
 mod login;
+mod logs;
 mod online;
 mod run;
 mod scopes;
+mod shard;
 mod sites;
 mod status;
 mod store;
@@ -35,6 +37,21 @@ fn main() -> ExitCode {
         cli::Command::Sync(args) => sync::run(&args),
         cli::Command::Auth(cli::AuthCommand::Login(args)) => login::run(&args),
         cli::Command::Store(cli::StoreCommand::Rebuild(args)) => store::rebuild(&args),
+        cli::Command::Completions(args) => {
+            let mut cmd = <cli::Cli as clap::CommandFactory>::command();
+            clap_complete::generate(args.shell, &mut cmd, "jira-sync", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        cli::Command::Manpage => {
+            let cmd = <cli::Cli as clap::CommandFactory>::command();
+            match clap_mangen::Man::new(cmd).render(&mut std::io::stdout()) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("jira-sync manpage: {e}");
+                    ExitCode::from(EXIT_FAILURE)
+                }
+            }
+        }
     }
 }
 
@@ -44,34 +61,6 @@ pub fn load(dir: &std::path::Path) -> Result<jira_sync_config::Config, ExitCode>
         eprint!("{e}");
         ExitCode::from(EXIT_CONFIG)
     })
-}
-
-/// Shard I of N keeps its database in `state_dir/shard-I` and listens on `listen`'s port + I,
-/// so shards of one host never share either.
-pub fn for_shard(config: &mut jira_sync_config::Config, shard: Option<jira_sync_jobs::Shard>) {
-    if let Some(s) = shard {
-        let d = &mut config.daemon;
-        d.state_dir = d.state_dir.join(format!("shard-{}", s.index));
-        if d.listen.port() != 0 {
-            let port = d.listen.port().saturating_add(s.index as u16);
-            d.listen.set_port(port);
-        }
-    }
-}
-
-/// Where `auth login` leaves refresh tokens when it cannot write the vault itself (the
-/// daemon holds the database, or the host runs shards): `state_dir/logins`, one for all the
-/// shards of a host (each takes in the sites it runs). `config` is as `for_shard` left it.
-pub fn logins_dir(
-    config: &jira_sync_config::Config,
-    shard: Option<jira_sync_jobs::Shard>,
-) -> std::path::PathBuf {
-    let state_dir = &config.daemon.state_dir;
-    match shard {
-        // `for_shard` put the shard's database one level down.
-        Some(_) => state_dir.parent().unwrap_or(state_dir).join("logins"),
-        None => state_dir.join("logins"),
-    }
 }
 
 /// A runtime for the commands that talk to Jira.

@@ -23,6 +23,10 @@ pub struct Row {
     pub missing: String,
     pub message: String,
     pub usable: bool,
+    /// The credential's expiry, declared or reported (`expires` is its date, or `-`).
+    pub expires_at: Option<chrono::DateTime<Utc>>,
+    /// Scopes the connectors need that the credential lacks (`missing` joins them, or `-`).
+    pub missing_scopes: Vec<String>,
 }
 
 /// Checks every site concurrently; one site's failure never hides another's row.
@@ -77,6 +81,8 @@ async fn check_site(
         missing: "-".into(),
         message: String::new(),
         usable: false,
+        expires_at: None,
+        missing_scopes: Vec::new(),
     };
     if method == AuthMethod::OAuth2 && vault.is_none() {
         row.message = format!(
@@ -99,9 +105,11 @@ async fn check_site(
     row.expires = v
         .expires_at
         .map_or("-".into(), |e| e.format("%Y-%m-%d").to_string());
+    row.expires_at = v.expires_at;
     if !v.missing_scopes.is_empty() {
         row.missing = v.missing_scopes.join(" ");
     }
+    row.missing_scopes = v.missing_scopes.clone();
     if let (true, Some(base)) = (row.usable, v.api_base) {
         let client = jira_sync_client::Client::new(
             &site.name,

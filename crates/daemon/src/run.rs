@@ -11,7 +11,7 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use jira_sync_config::{Config, LogFormat};
+use jira_sync_config::Config;
 use jira_sync_jobs::{Daemon, Options, Shard};
 use jira_sync_metrics::Metrics;
 use jira_sync_store::Store;
@@ -34,9 +34,19 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    crate::for_shard(&mut config, args.shard);
-    init_logs(config.daemon.log_format, tracing::Level::INFO);
-    let serving = serve(config, args.shard, Metrics::new(), |_, _| {});
+    let shard = match crate::shard::placement(args.shard) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("jira-sync run: {e}");
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
+    };
+    crate::shard::apply(&mut config, shard);
+    if let Err(e) = crate::logs::init(config.daemon.log_format, tracing::Level::INFO) {
+        eprintln!("jira-sync run: {e}");
+        return ExitCode::from(crate::EXIT_CONFIG);
+    }
+    let serving = serve(config, shard.map(|p| p.shard), Metrics::new(), |_, _| {});
     match crate::runtime().block_on(serving) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -45,22 +55,6 @@ pub fn run(args: &RunArgs) -> ExitCode {
             ExitCode::from(crate::EXIT_FAILURE)
         }
     }
-}
-
-/// Logs on stderr: JSON (journald, log shippers) or pretty. `JIRA_SYNC_LOG` sets the level
-/// (`error`, `warn`, `info` (the daemon's default), `debug`, `trace`).
-pub fn init_logs(format: LogFormat, default: tracing::Level) {
-    let level = std::env::var("JIRA_SYNC_LOG")
-        .ok()
-        .and_then(|l| l.parse::<tracing::Level>().ok())
-        .unwrap_or(default);
-    let builder = tracing_subscriber::fmt()
-        .with_max_level(level)
-        .with_writer(std::io::stderr);
-    let _ = match format {
-        LogFormat::Json => builder.json().try_init(),
-        LogFormat::Pretty => builder.try_init(),
-    };
 }
 
 /// Runs the daemon on `config` until `SIGTERM` or `SIGINT`; `on_ready` learns the
@@ -83,7 +77,7 @@ pub async fn serve(
         grace: config.daemon.shutdown_grace,
         health_schedule: config.daemon.health_schedule.as_str().to_owned(),
         census_schedule: config.daemon.census_schedule.as_str().to_owned(),
-        logins: Some(crate::logins_dir(&config, shard)),
+        logins: Some(crate::shard::logins_dir(&config, shard)),
         ..Options::default()
     };
     let config_dir = config.dir.clone();

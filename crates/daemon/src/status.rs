@@ -16,8 +16,15 @@ pub fn run(args: &StatusArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    let shard = args.shard;
-    crate::for_shard(&mut config, shard);
+    let placement = match crate::shard::placement(args.shard) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("jira-sync status: {e}");
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
+    };
+    crate::shard::apply(&mut config, placement);
+    let shard = placement.map(|p| p.shard);
     let (status, source) = match crate::runtime().block_on(from_daemon(&config)) {
         Some(s) => (s, "the running daemon"),
         None => match Store::open(&config.daemon.state_dir)

@@ -40,6 +40,10 @@ pub struct Metrics {
     pub credential_up: IntGaugeVec,
     pub credential_state: IntGaugeVec,
     pub credential_last_check_timestamp_seconds: GaugeVec,
+    /// 1 when an API token's expiry is declared (`auth.expires_at`), 0 when it is not, so
+    /// no expiry alert can fire for it (beyond DESIGN.md's table: issue 20). Only for the
+    /// `api_token` and `service_account` methods: OAuth grants report their own.
+    pub credential_expiry_declared: IntGaugeVec,
     pub config_last_reload_success: Gauge,
     /// Bytes the state database takes on disk (`state_dir/db`), read at each scrape.
     pub store_size_bytes: IntGauge,
@@ -223,6 +227,11 @@ impl Metrics {
                 "credential_state",
                 "1 for the credential's current state, 0 for the others.",
                 &["site", "state"],
+            ),
+            credential_expiry_declared: int_gauge(
+                "credential_expiry_declared",
+                "1 if the API token's expiry is declared (auth.expires_at), 0 if not: no expiry alert can fire for it.",
+                &["site", "method"],
             ),
             credential_last_check_timestamp_seconds: gauge(
                 "credential_last_check_timestamp_seconds",

@@ -218,7 +218,7 @@ impl SiteLimiter {
                 c.endpoint.insert(key, slot.expect("set above"));
             }
         }
-        tracing::warn!(site = %self.site, reason = ?t.reason, wait_ms = t.wait.unwrap_or(DEFAULT_COOLDOWN).as_millis() as u64, endpoint, "Rate limited by Jira.");
+        tracing::info!(site = %self.site, reason = ?t.reason, wait_ms = t.wait.unwrap_or(DEFAULT_COOLDOWN).as_millis() as u64, endpoint, "Rate limited by Jira.");
     }
 }
 

@@ -343,8 +343,10 @@ async fn demo_seed_serves_the_demo_config() {
         let name = site.name.clone();
         cloud_ids.insert(name, sim.control().create_site(site).unwrap().cloud_id);
     }
+    // As installed: the secret files readable by their owner only.
+    let installed = jira_sync_harness::config_dir::private_repo_config();
     let config = jira_sync_config::Loader::with_env(Default::default())
-        .load(&root)
+        .load(installed.path())
         .unwrap();
     let http = http_client();
     for site in &config.sites {

@@ -96,6 +96,13 @@ impl Fixture {
     }
 }
 
+/// Writes a secret file as an operator must: readable by its owner only (the daemon refuses
+/// a secret file others can read, and the test's umask may leave it 0644).
+pub fn write_secret(path: impl AsRef<Path>, value: impl AsRef<[u8]>) {
+    std::fs::write(path.as_ref(), value).unwrap();
+    set_mode(path.as_ref(), 0o600);
+}
+
 pub fn set_mode(path: &Path, mode: u32) {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
@@ -125,6 +132,15 @@ pub fn assert_problem(
 /// The repository's `config/` directory (the demo configuration).
 pub fn repo_config() -> PathBuf {
     crate::repo_root().join("config")
+}
+
+/// A copy of the repository's `config/` as an operator installs it: secret files readable by
+/// their owner only (a clone leaves them 0644, which the daemon refuses), still pointing at
+/// the demo simulator's address.
+pub fn private_repo_config() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    copy_config(&repo_config(), dir.path(), "127.0.0.1:9080");
+    dir
 }
 
 /// The simulator seeded as the demo expects, and a copy of `config/` pointing at it.
@@ -173,7 +189,12 @@ pub fn copy_config(from: &Path, to: &Path, addr: &str) {
                     .unwrap()
                     .replace("127.0.0.1:9080", addr)
                     .replace("../target/jira-sync-demo/state", "state");
-                std::fs::write(to.join(sub).join(p.file_name().unwrap()), text).unwrap();
+                let dest = to.join(sub).join(p.file_name().unwrap());
+                std::fs::write(&dest, text).unwrap();
+                // A clone leaves files 0644; the daemon refuses secret files others can read.
+                if sub == "secrets" {
+                    set_mode(&dest, 0o600);
+                }
             }
         }
     }

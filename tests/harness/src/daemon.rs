@@ -114,11 +114,16 @@ impl Daemon {
     }
 
     fn launch(dir: &Path, env: &[(&str, &str)], stderr: Stdio) -> Daemon {
-        let mut child = command(&["run", "--config", dir.to_str().unwrap()])
-            .envs(env.iter().copied())
+        let mut cmd = command(&["run", "--config", dir.to_str().unwrap()]);
+        cmd.envs(env.iter().copied()).stderr(stderr);
+        Self::spawn(&mut cmd)
+    }
+
+    /// Starts `cmd` (a `jira-sync run` command) and waits for its address.
+    pub fn spawn(cmd: &mut Command) -> Daemon {
+        let mut child = cmd
             .env("JIRA_SYNC__LOG_FORMAT", "json")
             .stdout(Stdio::piped())
-            .stderr(stderr)
             .spawn()
             .unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();

@@ -2,6 +2,7 @@
 //! that does not work, and the site's client once it does.
 
 use super::*;
+use jira_sync_config::AuthMethod;
 
 impl Daemon {
     /// Drops the metric series of a site no longer run here.
@@ -14,6 +15,14 @@ impl Daemon {
         let _ = m
             .credential_last_check_timestamp_seconds
             .remove_label_values(&[site]);
+        for method in AuthMethod::ALL.map(AuthMethod::as_str) {
+            let _ = m
+                .credential_expiry_declared
+                .remove_label_values(&[site, method]);
+            let _ = m
+                .credential_expiry_timestamp_seconds
+                .remove_label_values(&[site, method]);
+        }
     }
 
     /// Probes `site`'s credential now, exports the verdict, and makes the site ready when it
@@ -44,6 +53,12 @@ impl Daemon {
         m.credential_last_check_timestamp_seconds
             .with_label_values(&[name])
             .set(now.timestamp() as f64);
+        let method = rt.site.auth.method();
+        if matches!(method, AuthMethod::ApiToken | AuthMethod::ServiceAccount) {
+            m.credential_expiry_declared
+                .with_label_values(&[name, method.as_str()])
+                .set(i64::from(rt.site.auth.declared_expiry().is_some()));
+        }
         if let Some(e) = verdict.expires_at {
             m.credential_expiry_timestamp_seconds
                 .with_label_values(&[name, rt.site.auth.method().as_str()])
