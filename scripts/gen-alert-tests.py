@@ -157,6 +157,13 @@ def watch():
             # Unreachable for 50 minutes, then valid again: never an hour.
             series(state, {"site": "blip", "state": "unreachable"}, "1x50 0x70"),
             series(state, {"site": "blip", "state": "valid"}, "0x50 1x70"),
+            # Unreachable by its last probe, but its runs succeed: the probe met a blip.
+            series(state, {"site": "syncing", "state": "unreachable"}, "1x120"),
+            series(
+                "jira_sync_sync_runs_total",
+                {"site": "syncing", "connector": "c", "outcome": "success"},
+                "0+1x120",
+            ),
             series(declared, {"site": "blind", "method": "api_token"}, "0x60"),
             series(declared, {"site": "known", "method": "service_account"}, "1x60"),
             # One daemon refused a reload at 20 m and took a good one at 40 m; another never.

@@ -162,6 +162,11 @@ fn check_json_lists_problems_and_online_probes() {
     assert_eq!(site["expiry_declared"], true);
     assert_eq!(site["probe"]["state"], "unreachable", "{site}");
     assert_eq!(site["probe"]["usable"], false);
+    assert_eq!(v["usable"], false, "online: not every site works");
+    assert_eq!(
+        site["probe"]["expires_at"], "2099-01-01T00:00:00Z",
+        "the declared expiry, although Jira did not answer"
+    );
     assert!(!text(&out.stdout).contains("FAKE-cli-token-456"));
 }
 
@@ -175,14 +180,55 @@ fn completions_and_the_manual_page_cover_every_command() {
             assert!(script.contains(command), "{shell} lacks {command}");
         }
     }
-    let out = jira_sync(&["manpage"], &[]);
-    assert_eq!(out.status.code(), Some(0));
-    let page = text(&out.stdout);
+    // bash completes a subcommand's options (what a user types: `jira-sync check --<TAB>`).
+    let dir = tempfile::tempdir().unwrap();
+    let script = dir.path().join("jira-sync.bash");
+    std::fs::write(&script, jira_sync(&["completions", "bash"], &[]).stdout).unwrap();
+    let out = Command::new("bash")
+        .arg("-c")
+        .arg(format!(
+            "source {}; COMP_WORDS=(jira-sync check --); COMP_CWORD=2; _jira__sync jira-sync -- check; echo \"${{COMPREPLY[@]}}\"",
+            script.display()
+        ))
+        .output()
+        .unwrap();
+    let offered = text(&out.stdout);
     assert!(
-        page.starts_with(".ie") || page.contains(".TH jira-sync 1"),
+        offered.contains("--offline") && offered.contains("--json"),
+        "jira-sync check --<TAB> offers: {offered:?} {}",
+        text(&out.stderr)
+    );
+
+    let out = jira_sync(&["manpage", "--dir", dir.path().to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let page = std::fs::read_to_string(dir.path().join("jira-sync.1")).unwrap();
+    assert!(page.contains(".TH jira-sync 1"), "{page}");
+    assert!(
+        page.contains("Exit status") && page.contains("JIRA_SYNC_LOG"),
         "{page}"
     );
-    assert!(page.contains("Exit status"), "{page}");
+    // Every page jira-sync(1) refers to exists, options included.
+    for command in [
+        "check",
+        "run",
+        "status",
+        "sync",
+        "scopes",
+        "auth-login",
+        "store-rebuild",
+    ] {
+        let sub = std::fs::read_to_string(dir.path().join(format!("jira-sync-{command}.1")))
+            .unwrap_or_else(|e| panic!("jira-sync-{command}.1: {e}"));
+        assert!(sub.contains(&format!(".TH jira-sync-{command} 1")), "{sub}");
+        assert!(
+            sub.contains("config"),
+            "jira-sync-{command}.1 lacks its options"
+        );
+    }
+    assert!(
+        !dir.path().join("jira-sync-manpage.1").exists(),
+        "hidden: no page"
+    );
     let out = jira_sync(&["completions", "tcsh"], &[]);
     assert_eq!(
         out.status.code(),
@@ -352,4 +398,49 @@ fn online_check_reports_unreachable_sites_with_exit_1() {
     }
     assert!(stdout.contains("tenant_info cannot be read"), "{stdout}");
     assert!(!stdout.contains("FAKE-cli-token-456"));
+}
+
+/// Root opening the service's state directory would leave root-owned files in it that the
+/// service (user jira-sync) cannot open: the commands that open it refuse, naming the fix.
+#[test]
+fn root_is_refused_the_state_directory_of_another_user() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("not root: nothing to refuse");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    token_file_site(dir.path(), 0o600);
+    let state = dir.path().join("state");
+    std::fs::create_dir(&state).unwrap();
+    rustix::fs::chown(&state, Some(rustix::process::Uid::from_raw(65534)), None).unwrap();
+    std::fs::write(
+        dir.path().join("jira-sync.toml"),
+        // Nothing listens on port 1: `status` falls back to the database.
+        format!(
+            "state_dir = \"{}\"\nlisten = \"127.0.0.1:1\"\n",
+            state.display()
+        ),
+    )
+    .unwrap();
+    let d = dir.path().display().to_string();
+    for args in [
+        vec!["check", "--config", &d],
+        vec!["status", "--config", &d],
+        vec!["sync", "--config", &d, "acme/sec"],
+        vec!["store", "rebuild", "--config", &d],
+        vec!["run", "--config", &d],
+    ] {
+        let out = jira_sync(&args, &[]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains("sudo -u jira-sync"), "{args:?}: {stderr}");
+        assert_eq!(
+            std::fs::read_dir(&state).unwrap().count(),
+            0,
+            "{args:?} wrote"
+        );
+    }
+    // Offline, `check` does not open it.
+    let out = jira_sync(&["check", "--offline", "--config", &d], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }

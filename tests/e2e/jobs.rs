@@ -483,6 +483,17 @@ async fn shards_named_by_the_environment_run_every_connector_exactly_once() {
             let site = c["site"].as_str().unwrap().to_owned();
             assert!(owner.insert(site, index).is_none(), "{c} twice");
         }
+        // A command run in the pod (`kubectl exec`) opens that shard's database, which the
+        // running shard holds: refused, rather than a run on an empty second database.
+        let shards = n.to_string();
+        let out = command(&["sync", "--config", dir.path().to_str().unwrap(), "s0/c"])
+            .env("JIRA_SYNC_SHARD", &pod)
+            .env("JIRA_SYNC_SHARDS", &shards)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+        assert!(text(&out).contains("in use"), "{}", text(&out));
+        assert!(!dir.path().join("state/db").exists(), "no second database");
         d.signal("-TERM");
         assert!(d.wait().success());
         assert!(dir.path().join(format!("state/shard-{index}")).is_dir());
@@ -700,4 +711,49 @@ async fn a_killed_refresh_token_family_stops_its_oauth_site_and_a_new_consent_re
         .clock()
         .advance(chrono::Duration::hours(2));
     assert_eq!(r.daemon.tick(&oco).await, Some("success"));
+}
+
+/// The expiry series follow a reload: a token whose `expires_at` is removed has no expiry
+/// timestamp left (its expiry alerts would go on reading the old date) and reads as not
+/// declared; declared again, both come back.
+#[tokio::test]
+async fn a_reload_that_drops_a_declared_expiry_drops_its_series() {
+    let (_sim, dir) = quiet_demo().await;
+    let r = start(dir.path(), Options::default()).await;
+    let globex = [("site", "globex"), ("method", "api_token")];
+    let expiry = |r: &Running| {
+        metric(
+            &r.metrics,
+            "jira_sync_credential_expiry_timestamp_seconds",
+            &globex,
+        )
+    };
+    let declared =
+        |r: &Running| metric(&r.metrics, "jira_sync_credential_expiry_declared", &globex);
+    r.daemon.probe("globex").await.unwrap();
+    assert!(expiry(&r).is_some());
+    assert_eq!(declared(&r), Some(1.0));
+
+    edit(
+        dir.path(),
+        "sites.d/globex.toml",
+        "expires_at = \"2027-03-01\"\n",
+        "",
+    );
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    r.daemon.probe("globex").await.unwrap();
+    assert_eq!(expiry(&r), None, "no stale expiry date");
+    assert_eq!(declared(&r), Some(0.0));
+    // The other site is untouched.
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "jira_sync_credential_expiry_declared",
+            &[("site", "acme"), ("method", "service_account")]
+        ),
+        Some(1.0)
+    );
 }

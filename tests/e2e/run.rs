@@ -330,6 +330,28 @@ async fn logs_carry_their_journald_priority_and_take_filter_directives() {
         "{lines}"
     );
 
+    // `jira-sync check` (ExecStartPre=) refusing a configuration: each problem at error.
+    let bad = tempfile::tempdir().unwrap();
+    std::fs::write(bad.path().join("jira-sync.toml"), "listen = \"nowhere\"\n").unwrap();
+    std::fs::create_dir(bad.path().join("sites.d")).unwrap();
+    let refused = dir.path().join("refused.log");
+    let file = std::fs::File::create(&refused).unwrap();
+    let meta = file.metadata().unwrap();
+    let status = command(&[
+        "check",
+        "--offline",
+        "--config",
+        bad.path().to_str().unwrap(),
+    ])
+    .env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()))
+    .stderr(file)
+    .status()
+    .unwrap();
+    assert_eq!(status.code(), Some(2));
+    let lines = std::fs::read_to_string(&refused).unwrap();
+    assert!(lines.contains("listen"), "{lines}");
+    assert!(lines.lines().all(|l| l.starts_with("<3>")), "{lines}");
+
     // A filter that does not parse stops the daemon before it starts, exit 2.
     let out = command(&["run", "--config", dir.path().to_str().unwrap()])
         .env("JIRA_SYNC_LOG", "info,jira_sync_engine=loud")

@@ -245,7 +245,7 @@ fn build(
         Err(e) => {
             let msg = match e {
                 config::ConfigError::FileParse { cause, .. } => {
-                    format!("is not valid TOML: {cause}")
+                    format!("is not valid TOML: {}", without_source(&cause.to_string()))
                 }
                 other => other.to_string(),
             };
@@ -253,6 +253,24 @@ fn build(
             None
         }
     }
+}
+
+/// A TOML parse error without the lines of the file it quotes (`5 | token = "..."`, and
+/// the `|` and `^` lines around them): the line may hold a secret. What is left names the
+/// line and column, and what was expected.
+fn without_source(message: &str) -> String {
+    let kept: Vec<&str> = message
+        .lines()
+        .filter(|l| {
+            let t = l.trim_start();
+            let numbered = t.split_once('|').is_some_and(|(n, _)| {
+                n.trim().is_empty() || n.trim().chars().all(|c| c.is_ascii_digit())
+            });
+            !numbered && !t.is_empty()
+        })
+        .map(str::trim)
+        .collect();
+    kept.join("; ")
 }
 
 /// Deserializes `tree`; each unknown key or wrongly typed value is recorded, removed, and

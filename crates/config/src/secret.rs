@@ -176,6 +176,9 @@ impl Resolver<'_> {
             }
             SecretRef::File(p) => {
                 let path = self.config_dir.join(p);
+                if path.is_dir() {
+                    return Err(format!("secret file {} is a directory", path.display()));
+                }
                 if let Some(mode) = others_can_read(&path) {
                     return Err(exposed(
                         &format!(
@@ -200,6 +203,11 @@ impl Resolver<'_> {
         let value = value.trim();
         if value.is_empty() {
             return Err(format!("the secret from {source} is empty"));
+        }
+        if value.contains(['\n', '\r']) {
+            return Err(format!(
+                "the secret from {source} holds more than one line; a token is one line"
+            ));
         }
         Ok(Secret {
             value: SecretString::from(value.to_owned()),

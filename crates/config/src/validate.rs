@@ -716,7 +716,7 @@ fn secret(
             key,
             crate::secret::exposed(
                 "is a secret written inline in a file that group or others can read",
-                "chmod 0600 the file, or move the value to { file = \"PATH\" } or { env = \"VAR\" }",
+                "move the value to a token file, { file = \"secrets/NAME.token\" } owned root:jira-sync 0640, or { env = \"VAR\" }; or chown this file to the user the service runs as and chmod it 0600",
             ),
         );
         return None;

@@ -253,3 +253,43 @@ schedule = "bad"
 fn assert_no_secret(text: &str, secret: &str) {
     assert!(!text.contains(secret), "secret leaked into: {text}");
 }
+
+/// A file that is not valid TOML is reported by line and column, without quoting the line:
+/// it may hold a secret (an inline token, a duplicated key).
+#[test]
+fn a_toml_error_names_the_line_but_never_quotes_it() {
+    for body in [
+        "url = \"https://acme.atlassian.net\"\n[auth]\nmethod = \"api_token\"\nemail = \"a@b.example\"\ntoken = \"FAKE-SECRET-INLINE-999\" x\n",
+        "url = \"https://acme.atlassian.net\"\n[auth]\nmethod = \"api_token\"\nemail = \"a@b.example\"\ntoken = \"FAKE-SECRET-INLINE-999\"\ntoken = \"FAKE-SECRET-INLINE-999\"\n",
+    ] {
+        let f = Fixture::new();
+        f.site("acme", body);
+        let errs = f.errors();
+        let text = errs.to_string();
+        assert!(!text.contains("FAKE-SECRET-INLINE-999"), "{text}");
+        assert!(
+            text.contains("is not valid TOML") && text.contains("line"),
+            "{text}"
+        );
+    }
+}
+
+/// A secret file that is a directory, or holds two lines, is refused by name, never sent.
+#[test]
+fn a_secret_file_must_be_one_line_in_a_file() {
+    let f = Fixture::new();
+    f.site(
+        "acme",
+        &SITE.replace(
+            "{ env = \"FAKE_TOKEN\" }",
+            "{ file = \"secrets/acme.token\" }",
+        ),
+    );
+    std::fs::create_dir_all(f.path().join("secrets/acme.token")).unwrap();
+    assert_problem(&f.errors(), "acme.toml", "auth.token", &["is a directory"]);
+    std::fs::remove_dir(f.path().join("secrets/acme.token")).unwrap();
+    f.write("secrets/acme.token", "FAKE-line-one\nFAKE-line-two\n");
+    let errs = f.errors();
+    assert_problem(&errs, "acme.toml", "auth.token", &["more than one line"]);
+    assert!(!errs.to_string().contains("FAKE-line"), "{errs}");
+}

@@ -11,18 +11,38 @@ use crate::cli::CheckArgs;
 use crate::online::Row;
 
 pub fn run(args: &CheckArgs) -> ExitCode {
-    let shards = args.shards.unwrap_or(1).max(1);
-    let config = match jira_sync_config::load(&args.config.config) {
+    let mut config = match jira_sync_config::load(&args.config.config) {
         Ok(c) => c,
         Err(e) if args.json => {
             println!("{}", pretty(&invalid(&e)));
             return ExitCode::from(crate::EXIT_CONFIG);
         }
         Err(e) => {
-            eprint!("{e}");
+            crate::logs::eprint_error(&e.to_string());
             return ExitCode::from(crate::EXIT_CONFIG);
         }
     };
+    // In a shard's pod the online check opens that shard's database, and sites are placed
+    // on the shards the environment names. The template unit's ExecStartPre= has only
+    // JIRA_SYNC_SHARDS (the shard is on `run`'s command line): the count alone is enough.
+    let placement = crate::shard::placement(None).ok().flatten();
+    let shards = args
+        .shards
+        .or(placement.map(|p| p.shard.count))
+        .or_else(|| {
+            std::env::var(crate::shard::SHARDS_ENV)
+                .ok()?
+                .trim()
+                .parse()
+                .ok()
+        })
+        .unwrap_or(1)
+        .max(1);
+    // Named by the environment: no port offset, so no error.
+    let _ = crate::shard::apply(&mut config, placement);
+    if !args.offline && crate::state_owner_ok(&config.daemon.state_dir, "check").is_err() {
+        return ExitCode::from(crate::EXIT_CONFIG);
+    }
     let now = Utc::now();
     if !args.json {
         print!("{}", summary(&config, now, shards));
@@ -53,13 +73,13 @@ pub fn invalid(errors: &jira_sync_config::ConfigErrors) -> Value {
     let problems: Vec<Value> = errors
         .problems()
         .iter()
-        .map(|p| json!({"file": p.file, "key": p.key, "message": p.message}))
+        .map(|p| json!({"file": p.file.display().to_string(), "key": p.key, "message": p.message}))
         .collect();
     json!({"valid": false, "problems": problems})
 }
 
 /// `check --json` of a valid configuration: what `summary` says, as data, and with `rows`
-/// (online) each site's `probe`: `state` (CredentialState), `usable`, `api_base`,
+/// (online) `usable` (every site works) and each site's `probe`: `state` (CredentialState), `usable`, `api_base`,
 /// `cloud_id`, `expires_at` (RFC 3339 or null), `missing_scopes` and `message`. A site's
 /// `expires_at` is the declared expiry of an API token (null: not declared, so no expiry
 /// alert can fire); `expiry_declared` is false only for API tokens without one.
@@ -119,16 +139,21 @@ pub fn document(config: &Config, now: DateTime<Utc>, shards: u32, rows: Option<&
             v
         })
         .collect();
-    json!({
+    let mut doc = json!({
         "valid": true,
-        "config_dir": config.dir,
+        "config_dir": config.dir.display().to_string(),
         "daemon": {
             "listen": d.listen.to_string(),
-            "state_dir": d.state_dir,
+            "state_dir": d.state_dir.display().to_string(),
             "hub_api": d.api_token.is_some(),
         },
         "sites": sites,
-    })
+    });
+    if let Some(rows) = rows {
+        // Online: whether every site works (the exit status: 0 when true, 1 when not).
+        doc["usable"] = json!(rows.iter().all(|r| r.usable));
+    }
+    doc
 }
 
 /// A short, secret-free description of a valid configuration; each site's mirror group

@@ -11,6 +11,14 @@ use clap::{Args, Parser, Subcommand};
 /// site. Any key can be overridden from the environment as JIRA_SYNC__KEY or
 /// JIRA_SYNC__SITES__NAME__KEY (nested keys joined by `__`).
 ///
+/// Environment: JIRA_SYNC_LOG holds log filter directives (`info`,
+/// `info,jira_sync_engine=debug`); JIRA_SYNC_SHARD and JIRA_SYNC_SHARDS name a shard (see
+/// `run --shard`); CREDENTIALS_DIRECTORY and STATE_DIRECTORY are systemd's.
+///
+/// Files: /etc/jira-sync/jira-sync.toml, /etc/jira-sync/sites.d/NAME.toml,
+/// /etc/jira-sync/secrets/ (root:jira-sync 0640), /var/lib/jira-sync (state);
+/// /usr/share/doc/jira-sync/ (README, RUNBOOK.md, examples/).
+///
 /// Exit status: 0 success, 1 runtime failure, 2 usage or configuration error.
 #[derive(Debug, Parser)]
 #[command(name = "jira-sync", version, propagate_version = true)]
@@ -28,7 +36,7 @@ pub enum Command {
     /// checks every rule; all problems of all files are printed together on stderr (exit 2).
     /// Without --offline it then resolves each site's cloud ID, probes each credential and
     /// prints one row per site; exit 0 when every site is usable, 1 otherwise. The systemd
-    /// unit runs `jira-sync check --offline` before starting and before reloading.
+    /// unit runs `jira-sync check --offline` before starting.
     Check(CheckArgs),
     /// Run the daemon: every connector on its schedule, credential health, metrics.
     ///
@@ -71,9 +79,18 @@ pub enum Command {
     /// zsh: into a directory of $fpath as `_jira-sync`; fish: into
     /// ~/.config/fish/completions/jira-sync.fish. The Debian package installs all three.
     Completions(CompletionsArgs),
-    /// Print the jira-sync(1) manual page (roff) on stdout; the Debian package installs it.
+    /// Write the manual pages (roff): jira-sync(1) and one jira-sync-COMMAND(1) per
+    /// command (jira-sync-auth-login(1) for nested ones) into DIR. The Debian package
+    /// installs them.
     #[command(hide = true)]
-    Manpage,
+    Manpage(ManpageArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ManpageArgs {
+    /// The directory to write NAME.1 files into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -111,8 +128,9 @@ pub struct CheckArgs {
     /// Check the files only: no network requests (no cloud ID lookup, no token probe).
     #[arg(long)]
     pub offline: bool,
-    /// Show each site's shard out of N (as `run --shard I/N` places mirror groups).
-    #[arg(long, value_name = "N")]
+    /// Show each site's shard out of N (as `run --shard I/N` places mirror groups; at most
+    /// 1024). Default: JIRA_SYNC_SHARDS, else 1.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub shards: Option<u32>,
     /// Print one JSON document on stdout instead of text: `valid`, the configuration
     /// problems or the daemon and its sites, and, online, each site's probe.

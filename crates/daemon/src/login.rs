@@ -13,10 +13,13 @@ use jira_sync_store::{RefreshToken, Store, StoreError, leave_login};
 use crate::cli::LoginArgs;
 
 pub fn run(args: &LoginArgs) -> ExitCode {
-    let config = match crate::load(&args.config.config) {
-        Ok(c) => c,
+    let (config, placement) = match crate::load_placed(&args.config.config, None, "auth login") {
+        Ok(placed) => placed,
         Err(code) => return code,
     };
+    if let Err(code) = crate::state_owner_ok(&config.daemon.state_dir, "auth login") {
+        return code;
+    }
     let Some(site) = config.site(&args.site) else {
         eprintln!(
             "jira-sync auth login: no site named `{}` in {}",
@@ -35,7 +38,7 @@ pub fn run(args: &LoginArgs) -> ExitCode {
     };
     // Where the token will go, known before the consent: the vault, or (the daemon holds
     // the database, or shards keep their own) a file the daemon takes in at its reload.
-    let logins = crate::shard::logins_dir(&config, None);
+    let logins = crate::shard::logins_dir(&config, placement.map(|p| p.shard));
     let sharded = std::fs::read_dir(&config.daemon.state_dir).is_ok_and(|entries| {
         entries
             .flatten()

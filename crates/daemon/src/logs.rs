@@ -23,9 +23,13 @@ pub const ENV: &str = "JIRA_SYNC_LOG";
 /// Errors: directives `EnvFilter` cannot parse, with the reason (the caller exits 2).
 pub fn init(format: LogFormat, default: Level) -> Result<(), String> {
     let filter = match std::env::var(ENV) {
-        Ok(directives) if !directives.trim().is_empty() => EnvFilter::builder()
-            .parse(directives.trim())
-            .map_err(|e| format!("{ENV}={directives:?} is not a log filter: {e}"))?,
+        Ok(directives) if !directives.trim().is_empty() => {
+            check_directives(&directives)
+                .map_err(|e| format!("{ENV}={directives:?} is not a log filter: {e}"))?;
+            EnvFilter::builder()
+                .parse(directives.trim())
+                .map_err(|e| format!("{ENV}={directives:?} is not a log filter: {e}"))?
+        }
         _ => EnvFilter::new(default.as_str().to_ascii_lowercase()),
     };
     let journal = stderr_is_journal();
@@ -51,6 +55,38 @@ pub fn init(format: LogFormat, default: Level) -> Result<(), String> {
     Ok(())
 }
 
+/// Refuses directives `EnvFilter` would read as something else than meant: a bare word is
+/// taken as a target at level trace, so `warning` (a journald level, not a `tracing` one)
+/// or `err` silently shows nothing. Each comma-separated directive must be a level (`off`,
+/// `error`, `warn`, `info`, `debug`, `trace`) or `TARGET[SPAN]=LEVEL`.
+fn check_directives(directives: &str) -> Result<(), String> {
+    const LEVELS: [&str; 6] = ["off", "error", "warn", "info", "debug", "trace"];
+    let is_level = |l: &str| LEVELS.contains(&l.trim().to_ascii_lowercase().as_str());
+    for d in directives
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+    {
+        match d.rsplit_once('=') {
+            None if is_level(d) => {}
+            None => {
+                return Err(format!(
+                    "`{d}` is not a level ({}); for one crate write TARGET=LEVEL, e.g. jira_sync_engine=debug",
+                    LEVELS.join(", ")
+                ));
+            }
+            Some((target, level)) if !target.trim().is_empty() && is_level(level) => {}
+            Some(_) => {
+                return Err(format!(
+                    "`{d}` is not TARGET=LEVEL with a level of {}",
+                    LEVELS.join(", ")
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The syslog priority journald files a line of `level` under (sd-daemon(3) prefixes).
 pub fn priority(level: &Level) -> u8 {
     match *level {
@@ -58,6 +94,18 @@ pub fn priority(level: &Level) -> u8 {
         Level::WARN => 4,
         Level::INFO => 6,
         _ => 7,
+    }
+}
+
+/// Prints `text` (problems, one or more lines) on stderr; under systemd each line is filed
+/// at priority error (`<3>`), so `ExecStartPre=jira-sync check` refusing a configuration
+/// shows in `journalctl -p warning` (sd-daemon(3)).
+pub fn eprint_error(text: &str) {
+    if stderr_is_journal() {
+        let prefixed: String = text.lines().map(|l| format!("<3>{l}\n")).collect();
+        eprint!("{prefixed}");
+    } else {
+        eprint!("{text}");
     }
 }
 
@@ -96,9 +144,50 @@ where
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        if self.journal {
-            write!(writer, "<{}>", priority(event.metadata().level()))?;
+        if !self.journal {
+            return self.inner.format_event(ctx, writer, event);
         }
-        self.inner.format_event(ctx, writer, event)
+        // Every line of the event (a pretty event may span several) carries the priority,
+        // or journald files the lines after the first at info.
+        let mut text = String::new();
+        self.inner
+            .format_event(ctx, Writer::new(&mut text), event)?;
+        let prefix = format!("<{}>", priority(event.metadata().level()));
+        for line in text.lines() {
+            writeln!(writer, "{prefix}{line}")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directives_that_would_silence_everything_are_refused() {
+        for ok in [
+            "info",
+            "WARN",
+            "off",
+            "info,jira_sync_engine=debug",
+            "debug,hyper=info,h2=off",
+            "warn,,",
+            "jira_sync_jobs[run{connector=acme/sec}]=trace",
+        ] {
+            assert!(check_directives(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "warning",
+            "err",
+            "verbose",
+            "debug=",
+            "=debug",
+            "[x]",
+            "info,jira_sync",
+        ] {
+            let e = check_directives(bad).unwrap_err();
+            assert!(e.contains("level"), "{bad}: {e}");
+        }
     }
 }

@@ -102,10 +102,10 @@ async fn check_site(
     row.state = v.state.as_str().into();
     row.usable = v.state.usable();
     row.message = v.message;
-    row.expires = v
-        .expires_at
-        .map_or("-".into(), |e| e.format("%Y-%m-%d").to_string());
-    row.expires_at = v.expires_at;
+    // An unreachable API token still has the expiry the operator declared.
+    let expires_at = v.expires_at.or(site.auth.declared_expiry());
+    row.expires = expires_at.map_or("-".into(), |e| e.format("%Y-%m-%d").to_string());
+    row.expires_at = expires_at;
     if !v.missing_scopes.is_empty() {
         row.missing = v.missing_scopes.join(" ");
     }

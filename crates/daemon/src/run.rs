@@ -30,20 +30,15 @@ struct App {
 }
 
 pub fn run(args: &RunArgs) -> ExitCode {
-    let mut config = match crate::load(&args.config.config) {
-        Ok(c) => c,
+    let (config, shard) = match crate::load_placed(&args.config.config, args.shard, "run") {
+        Ok(placed) => placed,
         Err(code) => return code,
     };
-    let shard = match crate::shard::placement(args.shard) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("jira-sync run: {e}");
-            return ExitCode::from(crate::EXIT_CONFIG);
-        }
-    };
-    crate::shard::apply(&mut config, shard);
+    if let Err(code) = crate::state_owner_ok(&config.daemon.state_dir, "run") {
+        return code;
+    }
     if let Err(e) = crate::logs::init(config.daemon.log_format, tracing::Level::INFO) {
-        eprintln!("jira-sync run: {e}");
+        crate::logs::eprint_error(&format!("jira-sync run: {e}\n"));
         return ExitCode::from(crate::EXIT_CONFIG);
     }
     let serving = serve(config, shard.map(|p| p.shard), Metrics::new(), |_, _| {});
@@ -51,7 +46,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!(error = %e, "jira-sync stopped.");
-            eprintln!("jira-sync run: {e}");
+            crate::logs::eprint_error(&format!("jira-sync run: {e}\n"));
             ExitCode::from(crate::EXIT_FAILURE)
         }
     }

@@ -56,8 +56,13 @@ fn placement_from(
             "{SHARDS_ENV}={n} is set but neither {SHARD_ENV} (this shard's index) nor --shard I/N is; without one this process would run every shard's connectors"
         )),
         (Some(i), Some(n)) => {
-            // A StatefulSet pod's name (`jira-sync-2`) ends in its ordinal.
-            let ordinal = i.trim().rsplit('-').next().unwrap_or_default();
+            // An index, or a StatefulSet pod's name (`jira-sync-2`), which ends in its ordinal.
+            let i_trim = i.trim();
+            let ordinal = match i_trim.rsplit_once('-') {
+                Some((name, ordinal)) if !name.is_empty() => ordinal,
+                Some(_) => "-",
+                None => i_trim,
+            };
             let shard: Shard = format!("{ordinal}/{}", n.trim())
                 .parse()
                 .map_err(|e| format!("{SHARD_ENV}={i}, {SHARDS_ENV}={n}: {e}"))?;
@@ -71,15 +76,25 @@ fn placement_from(
 
 /// Shard I keeps its database in `state_dir/shard-I`; a shard sharing its host also listens
 /// on `listen`'s port + I (port 0, any free port, stays 0).
-pub fn apply(config: &mut Config, placement: Option<Placement>) {
+///
+/// Errors: port + I beyond 65535 (two shards would share a port).
+pub fn apply(config: &mut Config, placement: Option<Placement>) -> Result<(), String> {
     if let Some(p) = placement {
         let d = &mut config.daemon;
         d.state_dir = d.state_dir.join(format!("shard-{}", p.shard.index));
         if p.shares_host && d.listen.port() != 0 {
-            let port = d.listen.port().saturating_add(p.shard.index as u16);
+            let port = u16::try_from(u32::from(d.listen.port()) + p.shard.index).map_err(|_| {
+                format!(
+                    "shard {} would listen on port {} + {}, beyond 65535; lower `listen`'s port",
+                    p.shard,
+                    d.listen.port(),
+                    p.shard.index
+                )
+            })?;
             d.listen.set_port(port);
         }
     }
+    Ok(())
 }
 
 /// Where `auth login` leaves refresh tokens when it cannot write the vault itself (the
@@ -136,7 +151,14 @@ mod tests {
         assert!(only_count.contains("JIRA_SYNC_SHARD"), "{only_count}");
         let only_index = placement_from(None, env(&[(SHARD_ENV, "1")])).unwrap_err();
         assert!(only_index.contains("JIRA_SYNC_SHARDS"), "{only_index}");
-        for (i, n) in [("3", "3"), ("x", "3"), ("1", "0"), ("jira-sync", "2")] {
+        for (i, n) in [
+            ("3", "3"),
+            ("x", "3"),
+            ("1", "0"),
+            ("jira-sync", "2"),
+            ("-1", "3"),
+            ("1", "100000"),
+        ] {
             let e = placement_from(None, env(&[(SHARD_ENV, i), (SHARDS_ENV, n)])).unwrap_err();
             assert!(e.contains("not a shard"), "{i}/{n}: {e}");
         }

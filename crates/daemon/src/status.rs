@@ -12,21 +12,16 @@ use jira_sync_store::Store;
 use crate::cli::StatusArgs;
 
 pub fn run(args: &StatusArgs) -> ExitCode {
-    let mut config = match crate::load(&args.config.config) {
-        Ok(c) => c,
+    let (config, placement) = match crate::load_placed(&args.config.config, args.shard, "status") {
+        Ok(placed) => placed,
         Err(code) => return code,
     };
-    let placement = match crate::shard::placement(args.shard) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("jira-sync status: {e}");
-            return ExitCode::from(crate::EXIT_CONFIG);
-        }
-    };
-    crate::shard::apply(&mut config, placement);
     let shard = placement.map(|p| p.shard);
     let (status, source) = match crate::runtime().block_on(from_daemon(&config)) {
         Some(s) => (s, "the running daemon"),
+        None if crate::state_owner_ok(&config.daemon.state_dir, "status").is_err() => {
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
         None => match Store::open(&config.daemon.state_dir)
             .and_then(|s| s.status())
             .and_then(|book| stored_status(&config, &book, shard))

@@ -10,10 +10,13 @@ use jira_sync_store::Store;
 use crate::cli::ConfigArgs;
 
 pub fn rebuild(args: &ConfigArgs) -> ExitCode {
-    let config = match crate::load(&args.config) {
-        Ok(c) => Arc::new(c),
+    let config = match crate::load_placed(&args.config, None, "store rebuild") {
+        Ok((c, _)) => Arc::new(c),
         Err(code) => return code,
     };
+    if let Err(code) = crate::state_owner_ok(&config.daemon.state_dir, "store rebuild") {
+        return code;
+    }
     let store = match Store::open(&config.daemon.state_dir) {
         Ok(s) => s,
         Err(e) => {

@@ -11,10 +11,13 @@ use jira_sync_store::Store;
 use crate::cli::SyncArgs;
 
 pub fn run(args: &SyncArgs) -> ExitCode {
-    let config = match crate::load(&args.config.config) {
-        Ok(c) => c,
+    let config = match crate::load_placed(&args.config.config, None, "sync") {
+        Ok((c, _)) => c,
         Err(code) => return code,
     };
+    if let Err(code) = crate::state_owner_ok(&config.daemon.state_dir, "sync") {
+        return code;
+    }
     let target: ConnectorRef = match args.connector.parse() {
         Ok(r) => r,
         Err(e) => {

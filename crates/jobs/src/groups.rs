@@ -16,6 +16,10 @@ pub struct Shard {
     pub count: u32,
 }
 
+/// The most shards a configuration may be split into: placing a group costs a hash per
+/// shard (rendezvous hashing).
+pub const MAX_SHARDS: u32 = 1024;
+
 impl FromStr for Shard {
     type Err = String;
 
@@ -28,6 +32,11 @@ impl FromStr for Shard {
         );
         if count == 0 || index >= count {
             return Err(bad());
+        }
+        if count > MAX_SHARDS {
+            return Err(format!(
+                "`{s}` is not a shard: at most {MAX_SHARDS} shards (each carries thousands of connectors)"
+            ));
         }
         Ok(Shard { index, count })
     }

@@ -600,7 +600,7 @@ impl Engine {
         report: &mut Report,
     ) {
         let value = record.fields.get(&r.field).cloned().unwrap_or(Value::Null);
-        tracing::warn!(site = %me.site, connector = %me.connector, issue = %link.issue_key, field = %r.field, reason = r.reason.as_str(), message = %r.message, "Field refused; parked alone while the rest of the record syncs.");
+        tracing::warn!(site = %me.site, connector = %me.connector, issue = %link.issue_key, field = %r.field, reason = r.reason.as_str(), detail = %r.message, "Field refused; parked alone while the rest of the record syncs.");
         report.parked.push((
             format!("{} {}", link.issue_key, r.field),
             format!("{}: {}", r.reason.as_str(), r.message),

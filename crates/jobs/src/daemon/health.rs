@@ -53,16 +53,31 @@ impl Daemon {
         m.credential_last_check_timestamp_seconds
             .with_label_values(&[name])
             .set(now.timestamp() as f64);
+        // Series of this site under another method (a reload changed it) or an expiry no
+        // longer known (a reload removed `expires_at`) would keep their alerts going.
         let method = rt.site.auth.method();
+        for other in AuthMethod::ALL.into_iter().filter(|o| *o != method) {
+            let labels = [name, other.as_str()];
+            let _ = m.credential_expiry_declared.remove_label_values(&labels);
+            let _ = m
+                .credential_expiry_timestamp_seconds
+                .remove_label_values(&labels);
+        }
         if matches!(method, AuthMethod::ApiToken | AuthMethod::ServiceAccount) {
             m.credential_expiry_declared
                 .with_label_values(&[name, method.as_str()])
                 .set(i64::from(rt.site.auth.declared_expiry().is_some()));
         }
-        if let Some(e) = verdict.expires_at {
-            m.credential_expiry_timestamp_seconds
-                .with_label_values(&[name, rt.site.auth.method().as_str()])
-                .set(e.timestamp() as f64);
+        match verdict.expires_at {
+            Some(e) => m
+                .credential_expiry_timestamp_seconds
+                .with_label_values(&[name, method.as_str()])
+                .set(e.timestamp() as f64),
+            None => {
+                let _ = m
+                    .credential_expiry_timestamp_seconds
+                    .remove_label_values(&[name, method.as_str()]);
+            }
         }
         let _ = self.inner.book.set_site(
             name,
@@ -83,7 +98,7 @@ impl Daemon {
                     (h.backoff * 2).min(longest)
                 };
                 h.next_probe = Some(tokio::time::Instant::now() + h.backoff);
-                tracing::warn!(site = name, state = %verdict.state, message = %verdict.message, retry_in_s = h.backoff.as_secs(), "Credential does not work; this site's sync stops until it does.");
+                tracing::warn!(site = name, state = %verdict.state, detail = %verdict.message, retry_in_s = h.backoff.as_secs(), "Credential does not work; this site's sync stops until it does.");
             } else {
                 h.backoff = Duration::ZERO;
                 h.next_probe = None;
