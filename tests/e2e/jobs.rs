@@ -499,6 +499,24 @@ async fn shards_named_by_the_environment_run_every_connector_exactly_once() {
         assert!(dir.path().join(format!("state/shard-{index}")).is_dir());
     }
     assert_sharded(&owner);
+    // Beside shard databases, a command that names no shard is refused: it would open a
+    // second, empty database and mirror everything again (as on a jira-sync@I host).
+    for args in [
+        vec!["sync", "s0/c"],
+        vec!["store", "rebuild"],
+        vec!["check"],
+    ] {
+        let mut cmd = command(&args);
+        let out = cmd
+            .args(["--config", dir.path().to_str().unwrap()])
+            .env_remove("JIRA_SYNC_SHARD")
+            .env_remove("JIRA_SYNC_SHARDS")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("JIRA_SYNC_SHARD=I"), "{}", text(&out));
+    }
+    assert!(!dir.path().join("state/db").exists(), "no second database");
     // On one host (`--shard I/N`, the systemd template) shard I listens on the port + I.
     let port = free_port();
     twelve_sites(dir.path(), &sim, &format!("127.0.0.1:{port}"));

@@ -25,23 +25,30 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     // In a shard's pod the online check opens that shard's database, and sites are placed
     // on the shards the environment names. The template unit's ExecStartPre= has only
     // JIRA_SYNC_SHARDS (the shard is on `run`'s command line): the count alone is enough.
-    let placement = crate::shard::placement(None).ok().flatten();
-    let shards = args
-        .shards
-        .or(placement.map(|p| p.shard.count))
-        .or_else(|| {
-            std::env::var(crate::shard::SHARDS_ENV)
-                .ok()?
-                .trim()
-                .parse()
-                .ok()
-        })
-        .unwrap_or(1)
-        .max(1);
+    let placement = match crate::shard::check_placement() {
+        Ok(p) => p,
+        Err(e) => {
+            crate::logs::eprint_error(&format!("jira-sync check: {e}\n"));
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
+    };
+    let shards = args.shards.or(placement.count).unwrap_or(1).max(1);
+    let placement = placement.shard;
     // Named by the environment: no port offset, so no error.
     let _ = crate::shard::apply(&mut config, placement);
-    if !args.offline && crate::state_owner_ok(&config.daemon.state_dir, "check").is_err() {
-        return ExitCode::from(crate::EXIT_CONFIG);
+    if !args.offline {
+        if crate::state_owner_ok(&config.daemon.state_dir, "check").is_err() {
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
+        if placement.is_none()
+            && let Some(held) = crate::shard::shard_databases(&config.daemon.state_dir)
+        {
+            crate::logs::eprint_error(&format!(
+                "jira-sync check: {} holds the databases of shards ({held}); name the shard with JIRA_SYNC_SHARD=I and JIRA_SYNC_SHARDS=N for the online check, or use --offline\n",
+                config.daemon.state_dir.display()
+            ));
+            return ExitCode::from(crate::EXIT_CONFIG);
+        }
     }
     let now = Utc::now();
     if !args.json {

@@ -35,6 +35,43 @@ pub fn placement(cli: Option<Shard>) -> Result<Option<Placement>, String> {
     placement_from(cli, |k| std::env::var(k).ok())
 }
 
+/// What `check` takes from the environment: the shard when both variables name one, and
+/// the number of shards (the template unit's `ExecStartPre=` has only JIRA_SYNC_SHARDS, its
+/// shard being on `run`'s command line).
+#[derive(Debug, Default)]
+pub struct CheckPlacement {
+    pub shard: Option<Placement>,
+    pub count: Option<u32>,
+}
+
+/// [`CheckPlacement`] from the environment. Errors: as [`placement`], except that
+/// JIRA_SYNC_SHARDS alone is a valid count (at most 1024).
+pub fn check_placement() -> Result<CheckPlacement, String> {
+    check_placement_from(|k| std::env::var(k).ok())
+}
+
+fn check_placement_from(env: impl Fn(&str) -> Option<String>) -> Result<CheckPlacement, String> {
+    let index = env(SHARD_ENV).filter(|v| !v.trim().is_empty());
+    match (index, env(SHARDS_ENV).filter(|v| !v.trim().is_empty())) {
+        (None, Some(n)) => {
+            let any: Shard = format!("0/{}", n.trim())
+                .parse()
+                .map_err(|e| format!("{SHARDS_ENV}={n}: {e}"))?;
+            Ok(CheckPlacement {
+                shard: None,
+                count: Some(any.count),
+            })
+        }
+        _ => {
+            let shard = placement_from(None, env)?;
+            Ok(CheckPlacement {
+                shard,
+                count: shard.map(|p| p.shard.count),
+            })
+        }
+    }
+}
+
 fn placement_from(
     cli: Option<Shard>,
     env: impl Fn(&str) -> Option<String>,
@@ -63,6 +100,11 @@ fn placement_from(
                 Some(_) => "-",
                 None => i_trim,
             };
+            if !ordinal.chars().all(|c| c.is_ascii_digit()) {
+                return Err(format!(
+                    "{SHARD_ENV}={i}: not a shard index (digits, or a pod name ending in -I)"
+                ));
+            }
             let shard: Shard = format!("{ordinal}/{}", n.trim())
                 .parse()
                 .map_err(|e| format!("{SHARD_ENV}={i}, {SHARDS_ENV}={n}: {e}"))?;
@@ -95,6 +137,23 @@ pub fn apply(config: &mut Config, placement: Option<Placement>) -> Result<(), St
         }
     }
     Ok(())
+}
+
+/// The shard databases in `state_dir` (`shard-0, shard-2`), if any: an unplaced command
+/// there would open a second, empty database beside them.
+pub fn shard_databases(state_dir: &std::path::Path) -> Option<String> {
+    let mut held: Vec<String> = std::fs::read_dir(state_dir)
+        .ok()?
+        .filter_map(Result::ok)
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| {
+            n.strip_prefix("shard-")
+                .is_some_and(|i| i.parse::<u32>().is_ok())
+        })
+        .collect();
+    held.sort();
+    (!held.is_empty()).then(|| held.join(", "))
 }
 
 /// Where `auth login` leaves refresh tokens when it cannot write the vault itself (the
@@ -143,6 +202,24 @@ mod tests {
             assert!(!p.shares_host);
         }
         assert_eq!(placement_from(None, env(&[])).unwrap(), None);
+    }
+
+    #[test]
+    fn check_takes_the_count_alone_but_refuses_a_bad_one() {
+        let p = check_placement_from(env(&[(SHARDS_ENV, "3")])).unwrap();
+        assert_eq!((p.shard, p.count), (None, Some(3)));
+        for n in ["0", "1025", "100000000", "x", "-2"] {
+            assert!(
+                check_placement_from(env(&[(SHARDS_ENV, n)])).is_err(),
+                "{n}"
+            );
+        }
+        assert!(check_placement_from(env(&[(SHARD_ENV, "-1"), (SHARDS_ENV, "2")])).is_err());
+        assert!(check_placement_from(env(&[(SHARD_ENV, "1")])).is_err());
+        let p =
+            check_placement_from(env(&[(SHARD_ENV, "jira-sync-1"), (SHARDS_ENV, "2")])).unwrap();
+        assert_eq!(p.count, Some(2));
+        assert!(p.shard.is_some());
     }
 
     #[test]
