@@ -40,13 +40,12 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         if crate::state_owner_ok(&config.daemon.state_dir, "check").is_err() {
             return ExitCode::from(crate::EXIT_CONFIG);
         }
+        let how = "JIRA_SYNC_SHARD=I and JIRA_SYNC_SHARDS=N (or use --offline)";
         if placement.is_none()
-            && let Some(held) = crate::shard::shard_databases(&config.daemon.state_dir)
+            && let Some(refusal) =
+                crate::shard::beside_shards(&config.daemon.state_dir, "check", how)
         {
-            crate::logs::eprint_error(&format!(
-                "jira-sync check: {} holds the databases of shards ({held}); name the shard with JIRA_SYNC_SHARD=I and JIRA_SYNC_SHARDS=N for the online check, or use --offline\n",
-                config.daemon.state_dir.display()
-            ));
+            crate::logs::eprint_error(&refusal);
             return ExitCode::from(crate::EXIT_CONFIG);
         }
     }
@@ -86,8 +85,9 @@ pub fn invalid(errors: &jira_sync_config::ConfigErrors) -> Value {
 }
 
 /// `check --json` of a valid configuration: what `summary` says, as data, and with `rows`
-/// (online) `usable` (every site works) and each site's `probe`: `state` (CredentialState), `usable`, `api_base`,
-/// `cloud_id`, `expires_at` (RFC 3339 or null), `missing_scopes` and `message`. A site's
+/// (online) `usable` (every site works) and each site's `probe`: `state`
+/// (CredentialState), `usable`, `api_base`, `cloud_id`, `expires_at` (RFC 3339 or null),
+/// `missing_scopes` and `message`. A site's
 /// `expires_at` is the declared expiry of an API token (null: not declared, so no expiry
 /// alert can fire); `expiry_declared` is false only for API tokens without one.
 pub fn document(config: &Config, now: DateTime<Utc>, shards: u32, rows: Option<&[Row]>) -> Value {

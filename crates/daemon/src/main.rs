@@ -117,26 +117,18 @@ pub fn load_placed(
         logs::eprint_error(&format!("jira-sync {command}: {e}\n"));
         ExitCode::from(EXIT_CONFIG)
     })?;
+    let how = if matches!(command, "run" | "status") {
+        "JIRA_SYNC_SHARD=I and JIRA_SYNC_SHARDS=N (or --shard I/N)"
+    } else {
+        "JIRA_SYNC_SHARD=I and JIRA_SYNC_SHARDS=N"
+    };
     if placement.is_none()
-        && let Some(held) = shard::shard_databases(&config.daemon.state_dir)
+        && let Some(refusal) = shard::beside_shards(&config.daemon.state_dir, command, how)
     {
-        logs::eprint_error(&format!(
-            "jira-sync {command}: {} holds the databases of shards ({held}); name the shard this is for with JIRA_SYNC_SHARD=I and JIRA_SYNC_SHARDS=N{}, or this would open a second, empty database and write every mirror again\n",
-            config.daemon.state_dir.display(),
-            if cli_offers_shard(command) {
-                " (or --shard I/N)"
-            } else {
-                ""
-            }
-        ));
+        logs::eprint_error(&refusal);
         return Err(ExitCode::from(EXIT_CONFIG));
     }
     Ok((config, placement))
-}
-
-/// Whether `command` takes `--shard I/N` itself.
-fn cli_offers_shard(command: &str) -> bool {
-    matches!(command, "run" | "status")
 }
 
 /// Refuses (exit 2) to let root open a state directory that another user owns: the

@@ -141,7 +141,7 @@ pub fn apply(config: &mut Config, placement: Option<Placement>) -> Result<(), St
 
 /// The shard databases in `state_dir` (`shard-0, shard-2`), if any: an unplaced command
 /// there would open a second, empty database beside them.
-pub fn shard_databases(state_dir: &std::path::Path) -> Option<String> {
+fn shard_databases(state_dir: &std::path::Path) -> Option<String> {
     let mut held: Vec<String> = std::fs::read_dir(state_dir)
         .ok()?
         .filter_map(Result::ok)
@@ -154,6 +154,17 @@ pub fn shard_databases(state_dir: &std::path::Path) -> Option<String> {
         .collect();
     held.sort();
     (!held.is_empty()).then(|| held.join(", "))
+}
+
+/// The refusal of a command that names no shard in a `state_dir` holding shard databases:
+/// it would open a second, empty database and mirror everything again. `how` says how to
+/// name the shard for `command`. `None` when `state_dir` holds none.
+pub fn beside_shards(state_dir: &std::path::Path, command: &str, how: &str) -> Option<String> {
+    let held = shard_databases(state_dir)?;
+    Some(format!(
+        "jira-sync {command}: {} holds the databases of shards ({held}); name the shard this is for with {how}, or this would open a second, empty database and write every mirror again\n",
+        state_dir.display()
+    ))
 }
 
 /// Where `auth login` leaves refresh tokens when it cannot write the vault itself (the
