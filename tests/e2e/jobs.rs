@@ -241,6 +241,19 @@ async fn a_reload_adds_and_removes_a_site_and_leaves_the_others_running_untouche
         "unchanged sites are not restarted (no new probe, no new facts)"
     );
 
+    // A connector renamed in a kept site: the old name's series go, the site's stay.
+    let file = dir.path().join("sites.d/initech.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, text.replace("name = \"tps\"", "name = \"reports\"")).unwrap();
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    let text = r.metrics.encode();
+    assert!(!text.contains("connector=\"tps\""), "{text}");
+    assert!(text.contains("jira_sync_runs_skipped_total{connector=\"reports\",site=\"initech\"}"));
+    assert!(text.contains("jira_sync_credential_up{site=\"initech\"}"));
+
     std::fs::remove_file(dir.path().join("sites.d/initech.toml")).unwrap();
     r.daemon
         .reload(jira_sync_config::load(dir.path()).unwrap())
@@ -257,6 +270,17 @@ async fn a_reload_adds_and_removes_a_site_and_leaves_the_others_running_untouche
         .is_none(),
         "a removed site's series go"
     );
+    let text = r.metrics.encode();
+    let left: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("site=\"initech\""))
+        .collect();
+    assert!(
+        left.is_empty(),
+        "every series of the removed site and its connector goes (a stale last success \
+         would fire JiraSyncStalled): {left:#?}"
+    );
+    assert!(text.contains("jira_sync_last_success_timestamp_seconds{connector=\"sec\""));
     assert_eq!(r.daemon.tick(&sec).await, Some("success"));
     assert_eq!(
         runs(&r),
@@ -334,6 +358,59 @@ async fn a_tick_while_the_previous_run_goes_on_is_skipped_and_counted() {
             &[("site", "acme"), ("connector", "sec")]
         ),
         Some(0.0)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_beyond_max_runs_in_flight_wait_for_a_slot() {
+    let (sim, dir) = quiet_demo().await;
+    let r = start(
+        dir.path(),
+        Options {
+            max_runs_in_flight: 1,
+            ..Options::default()
+        },
+    )
+    .await;
+    let (ops, sec) = (conn("globex/ops"), conn("acme/sec"));
+    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
+    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
+    sim.control()
+        .set_faults(
+            "globex",
+            FaultSpec {
+                latency_ms: Some([200, 200]),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let finish = |c: ConnectorRef| {
+        let d = r.daemon.clone();
+        tokio::spawn(async move {
+            let outcome = d.tick(&c).await;
+            (outcome, tokio::time::Instant::now())
+        })
+    };
+    let slow = finish(ops);
+    while !r.daemon.status().connectors.iter().any(|c| c.running) {
+        tokio::task::yield_now().await;
+    }
+    // acme answers at once, but its run must wait until globex's slow run lets go.
+    let quick = finish(sec);
+    let (slow, quick) = (slow.await.unwrap(), quick.await.unwrap());
+    assert_eq!((slow.0, quick.0), (Some("success"), Some("success")));
+    assert!(
+        quick.1 >= slow.1,
+        "acme's run finished while globex's held the only slot"
+    );
+    assert_eq!(
+        metric(
+            &r.metrics,
+            "jira_sync_runs_skipped_total",
+            &[("site", "acme"), ("connector", "sec")]
+        ),
+        Some(0.0),
+        "a run waiting for a slot is late, not skipped"
     );
 }
 

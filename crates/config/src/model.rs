@@ -63,6 +63,8 @@ pub struct Daemon {
     pub health_schedule: Schedule,
     /// When each pulling connector takes its census.
     pub census_schedule: Schedule,
+    /// How many sync runs may be in flight at once, all sites together.
+    pub max_runs_in_flight: NonZeroUsize,
 }
 
 /// Log output format.

@@ -46,6 +46,8 @@ pub mod defaults {
     pub const HEALTH_SCHEDULE: &str = "0 0 * * * *";
     /// When every pulling connector takes its census of deleted and moved issues.
     pub const CENSUS_SCHEDULE: &str = "0 30 3 * * *";
+    /// How many sync runs may be in flight at once, all sites together.
+    pub const MAX_RUNS_IN_FLIGHT: i64 = 32;
 }
 
 /// `jira-sync.toml`: daemon-wide settings.
@@ -73,6 +75,10 @@ pub struct RawDaemon {
     pub health_schedule: Option<String>,
     /// When each pulling connector takes its census (cron with seconds, UTC). Default daily.
     pub census_schedule: Option<String>,
+    /// How many sync runs may be in flight at once, all sites together; a due run waits
+    /// for a free slot (its lateness counts the wait). Bounds the daemon's memory during
+    /// initial syncs, when every run holds its project's issues. Default 32.
+    pub max_runs_in_flight: Option<i64>,
 }
 
 /// `sites.d/NAME.toml`: one Jira Cloud site.

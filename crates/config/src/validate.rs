@@ -137,7 +137,14 @@ pub(crate) fn daemon(
         defaults::CENSUS_SCHEDULE,
         "census_schedule",
     );
+    let max_runs_in_flight = positive(
+        raw.max_runs_in_flight,
+        defaults::MAX_RUNS_IN_FLIGHT,
+        "max_runs_in_flight",
+        p,
+    );
     Some(Daemon {
+        max_runs_in_flight: NonZeroUsize::new(max_runs_in_flight? as usize)?,
         shutdown_grace: shutdown_grace?,
         run_timeout: run_timeout?,
         health_schedule: health_schedule?,

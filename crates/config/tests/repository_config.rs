@@ -114,6 +114,7 @@ fn the_packaged_daemon_file_is_valid_and_names_every_key() {
         "run_timeout",
         "health_schedule",
         "census_schedule",
+        "max_runs_in_flight",
     ] {
         assert!(
             text.contains(&format!("# {key} = ")),

@@ -73,6 +73,7 @@ pub async fn serve(
         health_schedule: config.daemon.health_schedule.as_str().to_owned(),
         census_schedule: config.daemon.census_schedule.as_str().to_owned(),
         logins: Some(crate::shard::logins_dir(&config, shard)),
+        max_runs_in_flight: config.daemon.max_runs_in_flight.get(),
         ..Options::default()
     };
     let config_dir = config.dir.clone();

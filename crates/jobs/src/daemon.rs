@@ -59,6 +59,9 @@ pub struct Options {
     /// Where `auth login`, run while this daemon holds the store, leaves refresh tokens;
     /// they are taken into the vault at start and at every reload.
     pub logins: Option<PathBuf>,
+    /// How many sync runs may be in flight at once, all connectors together; a due run
+    /// waits for a slot (its lateness counts the wait). Bounds memory during initial syncs.
+    pub max_runs_in_flight: usize,
 }
 
 impl Default for Options {
@@ -72,6 +75,7 @@ impl Default for Options {
             probe_backoff: (Duration::from_secs(60), Duration::from_secs(3600)),
             max_offset: Duration::from_secs(60),
             logins: None,
+            max_runs_in_flight: 32,
         }
     }
 }
@@ -123,6 +127,8 @@ struct Inner {
     shutdown: CancellationToken,
     /// Ticks seen: the watchdog's proof that the scheduler is alive.
     ticks: AtomicU64,
+    /// Slots of sync runs in flight (`Options::max_runs_in_flight`).
+    slots: tokio::sync::Semaphore,
 }
 
 /// One configuration in force: the engine built for it.
@@ -203,6 +209,7 @@ impl Daemon {
             HashMap::new(),
         ));
         let sched = JobScheduler::new_with_channel_size(16_384).await?;
+        let opts_slots = opts.max_runs_in_flight.max(1);
         let inner = Arc::new(Inner {
             resolver: Resolver::new(
                 http.clone(),
@@ -228,6 +235,7 @@ impl Daemon {
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             ticks: AtomicU64::new(0),
+            slots: tokio::sync::Semaphore::new(opts_slots),
         });
         inner
             .metrics
@@ -335,6 +343,8 @@ impl Daemon {
                 }
             }
         }
+        let gone_sites: BTreeSet<String>;
+        let mut gone_conns: BTreeSet<(String, String)> = BTreeSet::new();
         {
             let mut sites = lock(&inner.sites);
             let mut kept = BTreeMap::new();
@@ -420,19 +430,32 @@ impl Daemon {
                 kept.insert(site.name.clone(), rt);
             }
             // What is left was removed (or moved to another shard): its series go too.
-            for gone in sites.keys() {
-                self.forget_site(gone);
-            }
-            *sites = kept;
+            gone_sites = std::mem::replace(&mut *sites, kept).into_keys().collect();
         }
         {
             let mut conns = lock(&inner.conns);
-            conns.retain(|r, _| wanted.contains_key(&format!("sync/{r}")));
+            conns.retain(|r, _| {
+                let keep = wanted.contains_key(&format!("sync/{r}"));
+                if !keep {
+                    gone_conns.insert((r.site.clone(), r.connector.clone()));
+                }
+                keep
+            });
             for (_, _, kind) in wanted.values() {
                 if let JobKind::Sync(r) = kind {
                     conns.entry(r.clone()).or_default();
                 }
             }
+        }
+        if !gone_sites.is_empty() || !gone_conns.is_empty() {
+            // The series of removed sites and connectors go, in one pass over each family.
+            inner.metrics.forget(|labels| {
+                let site = labels.get("site").copied().unwrap_or_default();
+                gone_sites.contains(site)
+                    || labels
+                        .get("connector")
+                        .is_some_and(|c| gone_conns.contains(&(site.to_owned(), (*c).to_owned())))
+            });
         }
         *inner
             .current
@@ -504,6 +527,12 @@ impl Daemon {
                 .with_label_values(&labels)
                 .inc();
             return None;
+        };
+        // A run holds its project's pulled issues and its writes until it commits: the slots
+        // bound what all runs together hold, whatever the number of connectors.
+        let _slot = tokio::select! {
+            slot = self.inner.slots.acquire() => slot.ok()?,
+            _ = self.inner.shutdown.cancelled() => return None,
         };
         if self.inner.shutdown.is_cancelled() {
             return None;

@@ -5,26 +5,6 @@ use super::*;
 use jira_sync_config::AuthMethod;
 
 impl Daemon {
-    /// Drops the metric series of a site no longer run here.
-    pub(super) fn forget_site(&self, site: &str) {
-        let m = &self.inner.metrics;
-        for s in CredentialState::ALL {
-            let _ = m.credential_state.remove_label_values(&[site, s.as_str()]);
-        }
-        let _ = m.credential_up.remove_label_values(&[site]);
-        let _ = m
-            .credential_last_check_timestamp_seconds
-            .remove_label_values(&[site]);
-        for method in AuthMethod::ALL.map(AuthMethod::as_str) {
-            let _ = m
-                .credential_expiry_declared
-                .remove_label_values(&[site, method]);
-            let _ = m
-                .credential_expiry_timestamp_seconds
-                .remove_label_values(&[site, method]);
-        }
-    }
-
     /// Probes `site`'s credential now, exports the verdict, and makes the site ready when it
     /// works. Concurrent calls wait for one probe.
     pub async fn probe(&self, site: &str) -> Option<Verdict> {
