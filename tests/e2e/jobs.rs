@@ -414,6 +414,105 @@ async fn runs_beyond_max_runs_in_flight_wait_for_a_slot() {
     );
 }
 
+/// Series of `site` in the registry's text.
+fn series_of(r: &Running, site: &str) -> Vec<String> {
+    let needle = format!("site=\"{site}\"");
+    r.metrics
+        .encode()
+        .lines()
+        .filter(|l| l.contains(&needle))
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_site_removed_while_its_run_goes_on_or_waits_for_a_slot_leaves_no_series() {
+    let (sim, dir) = quiet_demo().await;
+    let r = start(
+        dir.path(),
+        Options {
+            max_runs_in_flight: 1,
+            ..Options::default()
+        },
+    )
+    .await;
+    add_initech(&sim, dir.path());
+    let reload = || async {
+        r.daemon
+            .reload(jira_sync_config::load(dir.path()).unwrap())
+            .await
+            .unwrap()
+    };
+    reload().await;
+    let tps = conn("initech/tps");
+    assert_eq!(r.daemon.tick(&tps).await, Some("success"));
+    let file = dir.path().join("sites.d/initech.toml");
+    let site_file = std::fs::read_to_string(&file).unwrap();
+    let slow = |site: &str| {
+        sim.control()
+            .set_faults(
+                site,
+                FaultSpec {
+                    latency_ms: Some([300, 300]),
+                    ..Default::default()
+                },
+            )
+            .unwrap()
+    };
+    let running = |c: &str| {
+        r.daemon
+            .status()
+            .connectors
+            .iter()
+            .any(|s| s.running && format!("{}/{}", s.site, s.connector) == c)
+    };
+
+    // Removed while its run goes on: the run ends, and writes no series afterwards.
+    slow("initech");
+    let run = {
+        let (d, tps) = (r.daemon.clone(), tps.clone());
+        tokio::spawn(async move { d.tick(&tps).await })
+    };
+    while !running("initech/tps") {
+        tokio::task::yield_now().await;
+    }
+    std::fs::remove_file(&file).unwrap();
+    reload().await;
+    assert!(run.await.unwrap().is_some());
+    assert_eq!(series_of(&r, "initech"), Vec::<String>::new());
+
+    // Removed while it waits for globex's run to free the only slot: it never runs.
+    sim.control()
+        .set_faults("initech", FaultSpec::default())
+        .unwrap();
+    std::fs::write(&file, &site_file).unwrap();
+    reload().await;
+    slow("globex");
+    let holder = {
+        let d = r.daemon.clone();
+        tokio::spawn(async move { d.tick(&conn("globex/ops")).await })
+    };
+    while !running("globex/ops") {
+        tokio::task::yield_now().await;
+    }
+    let waiting = {
+        let (d, tps) = (r.daemon.clone(), tps.clone());
+        tokio::spawn(async move { d.tick(&tps).await })
+    };
+    while !running("initech/tps") {
+        tokio::task::yield_now().await;
+    }
+    std::fs::remove_file(&file).unwrap();
+    reload().await;
+    assert_eq!(holder.await.unwrap(), Some("success"));
+    assert_eq!(
+        waiting.await.unwrap(),
+        None,
+        "a removed connector does not run"
+    );
+    assert_eq!(series_of(&r, "initech"), Vec::<String>::new());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_run_past_its_timeout_stops_after_its_page_and_commits() {
     let (sim, dir) = quiet_demo().await;

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use serde::Deserialize;
+use serde::de::{self, Deserializer, Unexpected, Visitor};
 
 use crate::secret::SecretRef;
 
@@ -78,7 +79,7 @@ pub struct RawDaemon {
     /// How many sync runs may be in flight at once, all sites together; a due run waits
     /// for a free slot (its lateness counts the wait). Bounds the daemon's memory during
     /// initial syncs, when every run holds its project's issues. Default 32.
-    pub max_runs_in_flight: Option<i64>,
+    pub max_runs_in_flight: Option<Whole>,
 }
 
 /// `sites.d/NAME.toml`: one Jira Cloud site.
@@ -125,11 +126,11 @@ pub struct RawAuth {
 #[serde(deny_unknown_fields)]
 pub struct RawLimits {
     /// Sustained requests per second to this site. Default 10.
-    pub requests_per_second: Option<i64>,
+    pub requests_per_second: Option<Whole>,
     /// Requests that may go at once after a quiet period. Default 20.
-    pub burst: Option<i64>,
+    pub burst: Option<Whole>,
     /// Requests in flight to this site at once. Default 4.
-    pub max_concurrency: Option<i64>,
+    pub max_concurrency: Option<Whole>,
 }
 
 /// `[[connector]]`: one project (or JQL scope) of the site kept in sync with the hub.
@@ -217,5 +218,37 @@ pub mod toml_size {
             let bytes = number * factor as f64;
             (bytes.is_finite() && bytes >= 0.0 && bytes < u64::MAX as f64).then_some(bytes as u64)
         }
+    }
+}
+
+/// A whole number as written: `1.5`, `true` or `"1.5"` are refused where the `config` crate
+/// would round or convert them (`burst = 1.5` became 2). Digits in a string are read, as an
+/// environment override (`JIRA_SYNC__LIMITS__BURST=20`) arrives as one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Whole(pub i64);
+
+impl<'de> Deserialize<'de> for Whole {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Whole, D::Error> {
+        struct WholeVisitor;
+        impl Visitor<'_> for WholeVisitor {
+            type Value = Whole;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a whole number")
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Whole, E> {
+                Ok(Whole(v))
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Whole, E> {
+                i64::try_from(v)
+                    .map(Whole)
+                    .map_err(|_| E::invalid_value(Unexpected::Unsigned(v), &self))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Whole, E> {
+                v.parse()
+                    .map(Whole)
+                    .map_err(|_| E::invalid_value(Unexpected::Str(v), &self))
+            }
+        }
+        d.deserialize_any(WholeVisitor)
     }
 }

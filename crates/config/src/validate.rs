@@ -12,7 +12,7 @@ use url::{Host, Url};
 use crate::error::Problems;
 use crate::load::InlineRule;
 use crate::model::*;
-use crate::raw::{RawAuth, RawConnector, RawDaemon, RawLimits, RawSite, defaults};
+use crate::raw::{RawAuth, RawConnector, RawDaemon, RawLimits, RawSite, Whole, defaults};
 use crate::secret::{Resolver, Secret, SecretRef};
 
 mod across; // Checks across files: site names, mirror references.
@@ -421,8 +421,8 @@ fn limits(raw: RawLimits, p: &mut Problems<'_>) -> Option<Limits> {
     })
 }
 
-fn positive(v: Option<i64>, default: i64, key: &str, p: &mut Problems<'_>) -> Option<u32> {
-    let v = v.unwrap_or(default);
+fn positive(v: Option<Whole>, default: i64, key: &str, p: &mut Problems<'_>) -> Option<u32> {
+    let v = v.map_or(default, |w| w.0);
     match u32::try_from(v) {
         Ok(n) if n > 0 && n <= 100_000 => Some(n),
         _ => {

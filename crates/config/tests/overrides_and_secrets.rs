@@ -42,7 +42,7 @@ fn environment_override_errors_name_the_variable() {
         &e,
         "acme.toml",
         "limits.burst",
-        &["JIRA_SYNC__SITES__ACME__LIMITS__BURST", "integer"],
+        &["JIRA_SYNC__SITES__ACME__LIMITS__BURST", "whole number"],
     );
     assert_problem(
         &e,

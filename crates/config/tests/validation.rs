@@ -52,6 +52,39 @@ fn unknown_keys_are_refused_everywhere_and_all_reported() {
 }
 
 #[test]
+fn numbers_that_are_not_whole_are_refused_not_rounded() {
+    // The `config` crate would read `burst = 1.5` as 2 and `true` as 1.
+    let f = Fixture::new();
+    f.daemon("max_runs_in_flight = 2.0\n");
+    f.site(
+        "acme",
+        &format!(
+            "{SITE}[limits]\nburst = 1.5\nmax_concurrency = true\nrequests_per_second = \"7\"\n"
+        ),
+    );
+    let e = f.errors();
+    assert_problem(
+        &e,
+        "jira-sync.toml",
+        "max_runs_in_flight",
+        &["2", "expected a whole number"],
+    );
+    assert_problem(
+        &e,
+        "acme.toml",
+        "limits.burst",
+        &["1.5", "expected a whole number"],
+    );
+    assert_problem(
+        &e,
+        "acme.toml",
+        "limits.max_concurrency",
+        &["expected a whole number"],
+    );
+    assert_eq!(e.problems().len(), 3, "digits in a string are read: {e}");
+}
+
+#[test]
 fn all_problems_of_a_file_come_together() {
     let f = Fixture::new();
     f.site(
@@ -78,7 +111,7 @@ schedule = "*/5 * * * *"
         &e,
         "acme.toml",
         "limits.requests_per_second",
-        &["invalid type", "integer"],
+        &["\"ten\"", "expected a whole number"],
     );
     assert_problem(&e, "acme.toml", "url", &["https://"]);
     assert_problem(

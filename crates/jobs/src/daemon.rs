@@ -163,6 +163,17 @@ struct ConnRt {
     running: tokio::sync::Mutex<()>,
 }
 
+/// Whether `r` is still run by this daemon with the runtime `rt`: a reload removes
+/// connectors from `conns` first, then their metric series, so whoever holds `conns` and
+/// sees its connector there may write its series.
+fn runs_here(
+    conns: &BTreeMap<ConnectorRef, Arc<ConnRt>>,
+    r: &ConnectorRef,
+    rt: &Arc<ConnRt>,
+) -> bool {
+    conns.get(r).is_some_and(|now| Arc::ptr_eq(now, rt))
+}
+
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -534,73 +545,95 @@ impl Daemon {
             slot = self.inner.slots.acquire() => slot.ok()?,
             _ = self.inner.shutdown.cancelled() => return None,
         };
-        if self.inner.shutdown.is_cancelled() {
-            return None;
-        }
-        if let Some(due) = due {
-            let late = (Utc::now() - due).to_std().unwrap_or_default();
-            self.inner
-                .metrics
-                .run_start_lateness_seconds
-                .with_label_values(&labels)
-                .observe(late.as_secs_f64());
-            tracing::debug!(connector = %r, lateness_seconds = late.as_secs_f64(), "Run starts.");
+        {
+            let conns = lock(&self.inner.conns);
+            if self.inner.shutdown.is_cancelled() || !runs_here(&conns, r, &rt) {
+                // Removed by a reload while it waited for a slot: nothing to run or count.
+                return None;
+            }
+            if let Some(due) = due {
+                let late = (Utc::now() - due).to_std().unwrap_or_default();
+                self.inner
+                    .metrics
+                    .run_start_lateness_seconds
+                    .with_label_values(&labels)
+                    .observe(late.as_secs_f64());
+                tracing::debug!(connector = %r, lateness_seconds = late.as_secs_f64(), "Run starts.");
+            }
         }
         let started = tokio::time::Instant::now();
         let (outcome, report, message) = self.run_once(r).await;
         let elapsed = started.elapsed();
-        let m = &self.inner.metrics;
-        m.sync_runs_total
-            .with_label_values(&[r.site.as_str(), r.connector.as_str(), outcome])
-            .inc();
-        m.sync_run_duration_seconds
-            .with_label_values(&labels)
-            .observe(elapsed.as_secs_f64());
-        let now = Utc::now();
-        let before = self
-            .inner
-            .book
-            .run(&r.site, &r.connector)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let status = run_status(before, outcome, elapsed, report.as_ref(), message, now);
-        if let Some(rep) = &report {
-            m.issues_pulled_total
-                .with_label_values(&labels)
-                .inc_by(rep.pulled as u64);
-            for (op, n) in [
-                ("create", rep.created),
-                ("update", rep.updated),
-                ("transition", rep.transitioned),
-                ("comment", rep.commented),
-                ("delete", rep.deleted.len()),
-            ] {
-                m.issues_pushed_total
-                    .with_label_values(&[r.site.as_str(), r.connector.as_str(), op])
-                    .inc_by(n as u64);
+        let status = {
+            // Held until the series are written: a reload removes a connector from `conns`
+            // before it drops the connector's series, so they cannot come back after it.
+            let conns = lock(&self.inner.conns);
+            if !runs_here(&conns, r, &rt) {
+                // Removed by a reload while it ran: its series and status went with it, and must
+                // not come back (a frozen last success would fire `JiraSyncStalled`). Its
+                // requests wrote their site's series after the reload dropped them: those go
+                // too if the site went.
+                self.forget_if_site_gone(&r.site);
+                return Some(outcome);
             }
-            m.conflicts_total
+            let m = &self.inner.metrics;
+            m.sync_runs_total
+                .with_label_values(&[r.site.as_str(), r.connector.as_str(), outcome])
+                .inc();
+            m.sync_run_duration_seconds
                 .with_label_values(&labels)
-                .inc_by(rep.conflicts as u64);
-            m.reconcile_repairs_total
-                .with_label_values(&labels)
-                .inc_by(rep.repaired as u64);
-            m.push_backlog
-                .with_label_values(&labels)
-                .set(status.backlog as i64);
-            for reason in jira_sync_engine::plan::Refusal::ALL {
-                let n = rep.parked_now.get(reason.as_str()).copied().unwrap_or(0);
-                m.parked_writes
-                    .with_label_values(&[r.site.as_str(), r.connector.as_str(), reason.as_str()])
-                    .set(n as i64);
+                .observe(elapsed.as_secs_f64());
+            let now = Utc::now();
+            let before = self
+                .inner
+                .book
+                .run(&r.site, &r.connector)
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let status = run_status(before, outcome, elapsed, report.as_ref(), message, now);
+            if let Some(rep) = &report {
+                m.issues_pulled_total
+                    .with_label_values(&labels)
+                    .inc_by(rep.pulled as u64);
+                for (op, n) in [
+                    ("create", rep.created),
+                    ("update", rep.updated),
+                    ("transition", rep.transitioned),
+                    ("comment", rep.commented),
+                    ("delete", rep.deleted.len()),
+                ] {
+                    m.issues_pushed_total
+                        .with_label_values(&[r.site.as_str(), r.connector.as_str(), op])
+                        .inc_by(n as u64);
+                }
+                m.conflicts_total
+                    .with_label_values(&labels)
+                    .inc_by(rep.conflicts as u64);
+                m.reconcile_repairs_total
+                    .with_label_values(&labels)
+                    .inc_by(rep.repaired as u64);
+                m.push_backlog
+                    .with_label_values(&labels)
+                    .set(status.backlog as i64);
+                for reason in jira_sync_engine::plan::Refusal::ALL {
+                    let n = rep.parked_now.get(reason.as_str()).copied().unwrap_or(0);
+                    m.parked_writes
+                        .with_label_values(&[
+                            r.site.as_str(),
+                            r.connector.as_str(),
+                            reason.as_str(),
+                        ])
+                        .set(n as i64);
+                }
             }
-        }
-        if outcome == "success" {
-            m.last_success_timestamp_seconds
-                .with_label_values(&labels)
-                .set(now.timestamp() as f64);
-        }
+            if outcome == "success" {
+                m.last_success_timestamp_seconds
+                    .with_label_values(&labels)
+                    .set(now.timestamp() as f64);
+            }
+            status
+        };
         if let Err(e) = self
             .inner
             .book

@@ -98,7 +98,17 @@ impl Daemon {
                 }
             }
         }
+        self.forget_if_site_gone(name);
         Some(verdict)
+    }
+
+    /// Drops every series of `site` if a reload removed it meanwhile: work that was under
+    /// way (a probe, a run and their requests) writes its site's series after the reload
+    /// dropped them. Called once that work has written everything.
+    pub(super) fn forget_if_site_gone(&self, site: &str) {
+        if !lock(&self.inner.sites).contains_key(site) {
+            self.inner.metrics.forget(|l| l.get("site") == Some(&site));
+        }
     }
 
     /// The client and facts of a site whose credential works.
