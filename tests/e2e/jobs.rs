@@ -15,16 +15,16 @@ use jira_sync_store::Store;
 
 use crate::harness::Daemon as DaemonProcess;
 
-fn conn(s: &str) -> ConnectorRef {
+pub(crate) fn conn(s: &str) -> ConnectorRef {
     s.parse().unwrap()
 }
 
 /// The value of one series of the registry, if present.
-fn metric(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+pub(crate) fn metric(m: &Metrics, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     value(&m.encode(), name, labels)
 }
 
-async fn quiet_demo() -> (Simulator, tempfile::TempDir) {
+pub(crate) async fn quiet_demo() -> (Simulator, tempfile::TempDir) {
     let (sim, dir) = demo_with(NEVER).await;
     for s in ["acme", "globex"] {
         sim.control().set_search_lag(s, 0.0).unwrap();
@@ -182,7 +182,7 @@ async fn a_captcha_lock_gates_the_site_as_revoked_and_it_resumes_once_cleared() 
 }
 
 /// A third site, with nothing to do with the demo's two.
-fn add_initech(sim: &Simulator, dir: &std::path::Path) {
+pub(crate) fn add_initech(sim: &Simulator, dir: &std::path::Path) {
     bot_site(sim, "initech", "TPS", 3);
     sim.control()
         .create_credential(
@@ -359,158 +359,6 @@ async fn a_tick_while_the_previous_run_goes_on_is_skipped_and_counted() {
         ),
         Some(0.0)
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn runs_beyond_max_runs_in_flight_wait_for_a_slot() {
-    let (sim, dir) = quiet_demo().await;
-    let r = start(
-        dir.path(),
-        Options {
-            max_runs_in_flight: 1,
-            ..Options::default()
-        },
-    )
-    .await;
-    let (ops, sec) = (conn("globex/ops"), conn("acme/sec"));
-    assert_eq!(r.daemon.tick(&ops).await, Some("success"));
-    assert_eq!(r.daemon.tick(&sec).await, Some("success"));
-    sim.control()
-        .set_faults(
-            "globex",
-            FaultSpec {
-                latency_ms: Some([200, 200]),
-                ..Default::default()
-            },
-        )
-        .unwrap();
-    let finish = |c: ConnectorRef| {
-        let d = r.daemon.clone();
-        tokio::spawn(async move {
-            let outcome = d.tick(&c).await;
-            (outcome, tokio::time::Instant::now())
-        })
-    };
-    let slow = finish(ops);
-    while !r.daemon.status().connectors.iter().any(|c| c.running) {
-        tokio::task::yield_now().await;
-    }
-    // acme answers at once, but its run must wait until globex's slow run lets go.
-    let quick = finish(sec);
-    let (slow, quick) = (slow.await.unwrap(), quick.await.unwrap());
-    assert_eq!((slow.0, quick.0), (Some("success"), Some("success")));
-    assert!(
-        quick.1 >= slow.1,
-        "acme's run finished while globex's held the only slot"
-    );
-    assert_eq!(
-        metric(
-            &r.metrics,
-            "jira_sync_runs_skipped_total",
-            &[("site", "acme"), ("connector", "sec")]
-        ),
-        Some(0.0),
-        "a run waiting for a slot is late, not skipped"
-    );
-}
-
-/// Series of `site` in the registry's text.
-fn series_of(r: &Running, site: &str) -> Vec<String> {
-    let needle = format!("site=\"{site}\"");
-    r.metrics
-        .encode()
-        .lines()
-        .filter(|l| l.contains(&needle))
-        .map(str::to_owned)
-        .collect()
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_site_removed_while_its_run_goes_on_or_waits_for_a_slot_leaves_no_series() {
-    let (sim, dir) = quiet_demo().await;
-    let r = start(
-        dir.path(),
-        Options {
-            max_runs_in_flight: 1,
-            ..Options::default()
-        },
-    )
-    .await;
-    add_initech(&sim, dir.path());
-    let reload = || async {
-        r.daemon
-            .reload(jira_sync_config::load(dir.path()).unwrap())
-            .await
-            .unwrap()
-    };
-    reload().await;
-    let tps = conn("initech/tps");
-    assert_eq!(r.daemon.tick(&tps).await, Some("success"));
-    let file = dir.path().join("sites.d/initech.toml");
-    let site_file = std::fs::read_to_string(&file).unwrap();
-    let slow = |site: &str| {
-        sim.control()
-            .set_faults(
-                site,
-                FaultSpec {
-                    latency_ms: Some([300, 300]),
-                    ..Default::default()
-                },
-            )
-            .unwrap()
-    };
-    let running = |c: &str| {
-        r.daemon
-            .status()
-            .connectors
-            .iter()
-            .any(|s| s.running && format!("{}/{}", s.site, s.connector) == c)
-    };
-
-    // Removed while its run goes on: the run ends, and writes no series afterwards.
-    slow("initech");
-    let run = {
-        let (d, tps) = (r.daemon.clone(), tps.clone());
-        tokio::spawn(async move { d.tick(&tps).await })
-    };
-    while !running("initech/tps") {
-        tokio::task::yield_now().await;
-    }
-    std::fs::remove_file(&file).unwrap();
-    reload().await;
-    assert!(run.await.unwrap().is_some());
-    assert_eq!(series_of(&r, "initech"), Vec::<String>::new());
-
-    // Removed while it waits for globex's run to free the only slot: it never runs.
-    sim.control()
-        .set_faults("initech", FaultSpec::default())
-        .unwrap();
-    std::fs::write(&file, &site_file).unwrap();
-    reload().await;
-    slow("globex");
-    let holder = {
-        let d = r.daemon.clone();
-        tokio::spawn(async move { d.tick(&conn("globex/ops")).await })
-    };
-    while !running("globex/ops") {
-        tokio::task::yield_now().await;
-    }
-    let waiting = {
-        let (d, tps) = (r.daemon.clone(), tps.clone());
-        tokio::spawn(async move { d.tick(&tps).await })
-    };
-    while !running("initech/tps") {
-        tokio::task::yield_now().await;
-    }
-    std::fs::remove_file(&file).unwrap();
-    reload().await;
-    assert_eq!(holder.await.unwrap(), Some("success"));
-    assert_eq!(
-        waiting.await.unwrap(),
-        None,
-        "a removed connector does not run"
-    );
-    assert_eq!(series_of(&r, "initech"), Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

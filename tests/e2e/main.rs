@@ -16,6 +16,7 @@ mod ops;
 mod refusals;
 mod run;
 mod secrets;
+mod slots;
 mod tls;
 
 /// What every module takes from the harness.

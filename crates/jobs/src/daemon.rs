@@ -32,10 +32,12 @@ use uuid::Uuid;
 use crate::groups::{Shard, fnv1a, groups};
 
 mod health; // Credential probes, their backoff, and making a site ready.
+mod record; // What a finished run leaves: its series and its stored status.
 mod status; // What `/status` and `jira-sync status` show.
 mod wheel; // One scheduler job per distinct schedule, firing the jobs on it by offset.
 
 use crate::probe::{Verdict, probe_site};
+use record::export_parked;
 pub use status::{ConnectorView, SiteView, Status, stored_status};
 use wheel::{Wheel, on_tick};
 
@@ -280,16 +282,9 @@ impl Daemon {
                     m.push_backlog
                         .with_label_values(&labels)
                         .set(status.backlog as i64);
-                    for reason in jira_sync_engine::plan::Refusal::ALL {
-                        let n = status.parked.get(reason.as_str()).copied().unwrap_or(0);
-                        m.parked_writes
-                            .with_label_values(&[
-                                site.name.as_str(),
-                                c.name.as_str(),
-                                reason.as_str(),
-                            ])
-                            .set(n as i64);
-                    }
+                    export_parked(m, labels, |reason| {
+                        status.parked.get(reason).copied().unwrap_or(0) as i64
+                    });
                 }
             }
         }
@@ -564,75 +559,8 @@ impl Daemon {
         let started = tokio::time::Instant::now();
         let (outcome, report, message) = self.run_once(r).await;
         let elapsed = started.elapsed();
-        let status = {
-            // Held until the series are written: a reload removes a connector from `conns`
-            // before it drops the connector's series, so they cannot come back after it.
-            let conns = lock(&self.inner.conns);
-            if !runs_here(&conns, r, &rt) {
-                // Removed by a reload while it ran: its series and status went with it, and must
-                // not come back (a frozen last success would fire `JiraSyncStalled`). Its
-                // requests wrote their site's series after the reload dropped them: those go
-                // too if the site went.
-                self.forget_if_site_gone(&r.site);
-                return Some(outcome);
-            }
-            let m = &self.inner.metrics;
-            m.sync_runs_total
-                .with_label_values(&[r.site.as_str(), r.connector.as_str(), outcome])
-                .inc();
-            m.sync_run_duration_seconds
-                .with_label_values(&labels)
-                .observe(elapsed.as_secs_f64());
-            let now = Utc::now();
-            let before = self
-                .inner
-                .book
-                .run(&r.site, &r.connector)
-                .ok()
-                .flatten()
-                .unwrap_or_default();
-            let status = run_status(before, outcome, elapsed, report.as_ref(), message, now);
-            if let Some(rep) = &report {
-                m.issues_pulled_total
-                    .with_label_values(&labels)
-                    .inc_by(rep.pulled as u64);
-                for (op, n) in [
-                    ("create", rep.created),
-                    ("update", rep.updated),
-                    ("transition", rep.transitioned),
-                    ("comment", rep.commented),
-                    ("delete", rep.deleted.len()),
-                ] {
-                    m.issues_pushed_total
-                        .with_label_values(&[r.site.as_str(), r.connector.as_str(), op])
-                        .inc_by(n as u64);
-                }
-                m.conflicts_total
-                    .with_label_values(&labels)
-                    .inc_by(rep.conflicts as u64);
-                m.reconcile_repairs_total
-                    .with_label_values(&labels)
-                    .inc_by(rep.repaired as u64);
-                m.push_backlog
-                    .with_label_values(&labels)
-                    .set(status.backlog as i64);
-                for reason in jira_sync_engine::plan::Refusal::ALL {
-                    let n = rep.parked_now.get(reason.as_str()).copied().unwrap_or(0);
-                    m.parked_writes
-                        .with_label_values(&[
-                            r.site.as_str(),
-                            r.connector.as_str(),
-                            reason.as_str(),
-                        ])
-                        .set(n as i64);
-                }
-            }
-            if outcome == "success" {
-                m.last_success_timestamp_seconds
-                    .with_label_values(&labels)
-                    .set(now.timestamp() as f64);
-            }
-            status
+        let Some(status) = self.record(r, &rt, outcome, elapsed, report.as_ref(), message) else {
+            return Some(outcome);
         };
         if let Err(e) = self
             .inner
