@@ -21,6 +21,8 @@ mod comments; // Comments as people write them, roles and groups.
 mod fields; // Custom fields and their options.
 mod media; // Attachments.
 mod oauth; // The OAuth part of the control API.
+mod webhooks; // Webhooks: registered, delivered, faults.
+pub use webhooks::{AdminWebhookSpec, WebhookView};
 
 pub use comments::{AudienceSpec, CommentOptions};
 pub use fields::FieldSpec;
@@ -69,6 +71,8 @@ pub struct SiteSpec {
     pub faults: Option<FaultSpec>,
     /// How long writes take to reach search; default 0.
     pub search_lag_seconds: Option<f64>,
+    /// Faults of webhook deliveries (delay, drops, duplicates); default none.
+    pub webhook_faults: Option<crate::webhooks::WebhookFaults>,
     /// The site's default user time zone (IANA), in which date-time fields read; default
     /// `UTC`.
     pub time_zone: Option<String>,
@@ -99,6 +103,9 @@ pub struct AccountSpec {
     /// *Administer projects* / *View (read-only) workflow*). Default false, as for most
     /// integration accounts.
     pub view_workflows: Option<bool>,
+    /// Whether it has the *Administer Jira* global permission (admin webhooks, section
+    /// 9.2). Default false.
+    pub administer_jira: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -295,6 +302,9 @@ impl Control {
             self.set_faults(&spec.name, faults)?;
         }
         // The seeded issues are old and indexed; the lag applies to what is written next.
+        if let Some(f) = spec.webhook_faults {
+            self.set_webhook_faults(&spec.name, f)?;
+        }
         if let Some(lag) = spec.search_lag_seconds {
             self.set_search_lag(&spec.name, lag)?;
         }
@@ -349,6 +359,7 @@ impl Control {
                     account_type: spec.account_type.unwrap_or_else(|| "atlassian".into()),
                     assignable: spec.assignable.unwrap_or(true),
                     view_workflows: spec.view_workflows.unwrap_or(false),
+                    administer_jira: spec.administer_jira.unwrap_or(false),
                     captcha_after: None,
                 },
             );

@@ -71,6 +71,14 @@ pub fn router() -> Router<App> {
         .route("/_sim/sites/{site}/limits", put(set_limits))
         .route("/_sim/sites/{site}/faults", put(set_faults))
         .route("/_sim/sites/{site}/search-lag", put(set_search_lag))
+        .route(
+            "/_sim/sites/{site}/webhooks",
+            get(webhooks).post(register_admin_webhook),
+        )
+        .route(
+            "/_sim/sites/{site}/webhooks/faults",
+            put(set_webhook_faults),
+        )
         .route("/_sim/sites/{site}/rate-limits", get(rate_limits))
         .route("/_sim/oauth/clients", post(create_client))
         .route(
@@ -374,6 +382,32 @@ async fn set_limits(
     Json(spec): Json<LimitsSpec>,
 ) -> Result<StatusCode> {
     app.control.set_limits(&site, spec)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The site's webhooks and the deliveries so far.
+async fn webhooks(State(app): State<App>, Path(site): Path<String>) -> Result<Json<Value>> {
+    Ok(Json(json!({
+        "webhooks": app.control.webhooks(&site)?,
+        "deliveries": app.control.deliveries(&site)?,
+    })))
+}
+
+async fn register_admin_webhook(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(spec): Json<crate::control::AdminWebhookSpec>,
+) -> Result<Json<Value>> {
+    let id = app.control.register_admin_webhook(&site, spec)?;
+    Ok(Json(json!({ "id": id })))
+}
+
+async fn set_webhook_faults(
+    State(app): State<App>,
+    Path(site): Path<String>,
+    Json(f): Json<crate::webhooks::WebhookFaults>,
+) -> Result<StatusCode> {
+    app.control.set_webhook_faults(&site, f)?;
     Ok(StatusCode::NO_CONTENT)
 }
 

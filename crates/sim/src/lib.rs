@@ -18,7 +18,8 @@ mod oauth_http; // `/authorize`, `/oauth/token`, accessible-resources.
 mod render; // JSON as Jira prints it.
 mod scopes; // Scopes per operation, from the OpenAPI document.
 pub mod seed; // Seed files and the issue generator.
-mod write; // Create, edit, transition, comment, properties.
+pub mod webhooks;
+mod write; // Create, edit, transition, comment, properties. // Registered webhooks, their events and signed deliveries.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -47,6 +48,10 @@ pub fn router(world: Arc<World>) -> Router {
     Router::new()
         .route("/site/{site}/_edge/tenant_info", get(api::tenant_info))
         .route("/_media/file/{id}/binary", get(api::media_file))
+        .route(
+            "/site/{site}/rest/webhooks/1.0/webhook",
+            get(api::list_admin_webhooks).post(api::register_admin_webhook),
+        )
         .merge(api::router(app.clone()))
         .merge(oauth_http::router())
         .merge(control_http::router())
@@ -72,6 +77,7 @@ impl Simulator {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
         let world = Arc::new(World::default());
+        world.dispatcher.set_origin(format!("http://{addr}"));
         let router = router(world.clone());
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(async move {

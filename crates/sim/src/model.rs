@@ -19,6 +19,8 @@ pub struct World {
     clock: Clock,
     /// The authorization server's clients, grants and tokens.
     pub oauth: Mutex<crate::oauth::OAuthState>,
+    /// Sends webhook deliveries of every site.
+    pub dispatcher: crate::webhooks::Dispatcher,
 }
 
 impl World {
@@ -170,6 +172,8 @@ pub struct Site {
     /// The largest file an upload may carry, in bytes (`GET /attachment/meta`
     /// `uploadLimit`); larger uploads are refused with 413.
     pub upload_limit: u64,
+    /// Registered webhooks and the changes they have yet to deliver.
+    pub webhooks: crate::webhooks::SiteWebhooks,
 }
 
 impl Site {
@@ -209,6 +213,7 @@ impl Site {
             limits: Default::default(),
             faults: Default::default(),
             upload_limit: 100 << 20,
+            webhooks: Default::default(),
         };
         let default = WorkflowSpec::default_spec();
         site.add_workflow(&default)
@@ -221,9 +226,11 @@ impl Site {
         &self.issues
     }
 
-    /// Records the issue's state before a write at `now`, while a search lag is set.
+    /// Records the issue's state before a write at `now`, while a search lag is set, and
+    /// notes the change for webhooks.
     fn record(&mut self, id: u64, now: DateTime<Utc>) {
         self.version += 1;
+        self.webhooks.touch(id, self.issues.get(&id), now);
         if self.search_lag > Duration::zero() {
             let before = self.issues.get(&id).cloned();
             self.pending.entry(id).or_default().push((now, before));
@@ -472,6 +479,8 @@ pub struct Account {
     /// Whether it may read workflow definitions (`readWorkflows`; reference
     /// jira-cloud-api.md section 11.1).
     pub view_workflows: bool,
+    /// The *Administer Jira* global permission: admin webhooks (section 9.2).
+    pub administer_jira: bool,
     /// Basic-auth requests this account still passes before Jira demands a CAPTCHA (after
     /// failed logins; reference jira-cloud-api.md section 11.6); `Some(0)`: locked now,
     /// every basic-auth request of the account is answered 403 `CAPTCHA_CHALLENGE` until a

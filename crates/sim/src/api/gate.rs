@@ -88,6 +88,7 @@ pub async fn gate(State(app): State<App>, mut req: Request, next: Next) -> Respo
                 world: app.world.clone(),
                 account: id.account,
                 base: format!("http://{host}{prefix}"),
+                oauth_client: oauth_client.clone(),
             });
             let mut r = next.run(req).await;
             if let Some(client) = oauth_client {

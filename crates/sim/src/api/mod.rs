@@ -8,6 +8,8 @@ mod gate;
 mod issues;
 mod meta;
 mod search;
+mod webhooks;
+pub use webhooks::{list_admin as list_admin_webhooks, register_admin as register_admin_webhook};
 
 use std::sync::{Arc, Mutex};
 
@@ -30,6 +32,8 @@ pub struct Caller {
     pub account: Option<String>,
     /// Base URL of the form the request used, for `self` links.
     pub base: String,
+    /// The OAuth 2.0 app calling (3LO or service account), if any.
+    pub oauth_client: Option<String>,
 }
 
 impl std::fmt::Debug for Caller {
@@ -117,6 +121,13 @@ pub fn router(app: App) -> Router<App> {
             "/issue/{issueIdOrKey}/properties/{propertyKey}",
             get(issues::get_property).put(issues::set_property),
         )
+        .route(
+            "/webhook",
+            post(webhooks::register)
+                .get(webhooks::list)
+                .delete(webhooks::delete),
+        )
+        .route("/webhook/refresh", put(webhooks::refresh))
         .route_layer(middleware::from_fn_with_state(app.clone(), gate::gate))
         // The removed legacy search answers 410 whoever asks.
         .route("/search", get(search::removed).post(search::removed))
