@@ -18,6 +18,7 @@ mod run;
 mod secrets;
 mod slots;
 mod tls;
+mod webhooks;
 
 /// What every module takes from the harness.
 mod harness {

@@ -102,6 +102,8 @@ async fn main() {
         }),
         limits,
         connectors: vec![],
+        webhooks: false,
+        webhook_secret: None,
     };
     let provider = Arc::new(Provider::new(&site, &base, http.clone(), None));
     let client = Client::new(

@@ -145,6 +145,27 @@ impl Loader {
             ));
         }
         validate::across_sites(&outlines, &mut problems);
+        if let Some(d) = &daemon {
+            for site in outlines.iter().filter(|s| s.webhooks) {
+                let missing: Vec<&str> = [
+                    ("webhook_listen", d.webhook_listen.is_none()),
+                    ("webhook_url", d.webhook_url.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(k, m)| m.then_some(k))
+                .collect();
+                if !missing.is_empty() {
+                    problems.push(Problem::new(
+                        &site.file,
+                        "webhooks",
+                        format!(
+                            "is true, but jira-sync.toml has no {}; set them (the listener's address and the public URL Jira calls) or turn webhooks off",
+                            missing.join(" and ")
+                        ),
+                    ));
+                }
+            }
+        }
         match (daemon, problems.is_empty()) {
             (Some(daemon), true) => Ok(Config {
                 dir: dir.to_path_buf(),

@@ -65,6 +65,20 @@ pub struct Daemon {
     pub census_schedule: Schedule,
     /// How many sync runs may be in flight at once, all sites together.
     pub max_runs_in_flight: NonZeroUsize,
+    /// Address of the webhook listener; `None`: no listener.
+    pub webhook_listen: Option<SocketAddr>,
+    /// The public URL Jira calls; a site's deliveries go to `webhook_url/SITE` (no trailing
+    /// slash).
+    pub webhook_url: Option<Url>,
+}
+
+impl Daemon {
+    /// Where Jira delivers `site`'s webhooks: `webhook_url/SITE`.
+    pub fn webhook_url_of(&self, site: &str) -> Option<String> {
+        self.webhook_url
+            .as_ref()
+            .map(|u| format!("{}/{site}", u.as_str().trim_end_matches('/')))
+    }
 }
 
 /// Log output format.
@@ -93,6 +107,10 @@ pub struct Site {
     pub limits: Limits,
     /// Connectors, in file order.
     pub connectors: Vec<Connector>,
+    /// Whether webhook deliveries trigger this site's runs.
+    pub webhooks: bool,
+    /// The admin webhook's secret (`X-Hub-Signature`), for sites that are not `oauth2`.
+    pub webhook_secret: Option<Secret>,
 }
 
 /// The credential of a site.

@@ -80,6 +80,12 @@ pub struct RawDaemon {
     /// for a free slot (its lateness counts the wait). Bounds the daemon's memory during
     /// initial syncs, when every run holds its project's issues. Default 32.
     pub max_runs_in_flight: Option<Whole>,
+    /// Address of the listener for Jira's webhook deliveries, e.g. `127.0.0.1:9465` behind a
+    /// reverse proxy; absent means no listener (polling only).
+    pub webhook_listen: Option<String>,
+    /// The public URL Jira calls (the reverse proxy's); a site's deliveries go to
+    /// `webhook_url/SITE`. Needed when a site has `webhooks = true`.
+    pub webhook_url: Option<String>,
 }
 
 /// `sites.d/NAME.toml`: one Jira Cloud site.
@@ -98,6 +104,13 @@ pub struct RawSite {
     pub limits: Option<RawLimits>,
     /// The connectors of this site (`[[connector]]`).
     pub connector: Option<Vec<RawConnector>>,
+    /// Whether Jira's webhook deliveries trigger this site's runs (default false). `oauth2`
+    /// sites register a dynamic webhook themselves; other sites need an admin webhook and
+    /// `webhook_secret`.
+    pub webhooks: Option<bool>,
+    /// The secret of the site's admin webhook (`X-Hub-Signature`); sites that are not
+    /// `oauth2` need it with `webhooks = true`.
+    pub webhook_secret: Option<SecretRef>,
 }
 
 /// `[auth]` of a site; which keys are needed depends on `method`.

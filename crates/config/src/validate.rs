@@ -143,7 +143,34 @@ pub(crate) fn daemon(
         "max_runs_in_flight",
         p,
     );
+    let webhook_listen = match raw.webhook_listen.as_deref() {
+        None => Some(None),
+        Some(s) => s
+            .parse::<SocketAddr>()
+            .map(Some)
+            .map_err(|_| {
+                p.push(
+                    "webhook_listen",
+                    format!("`{s}` is not an address; expected IP:PORT, e.g. \"127.0.0.1:9465\""),
+                )
+            })
+            .ok(),
+    };
+    let webhook_url = match raw.webhook_url.as_deref() {
+        None => Some(None),
+        Some(u) => check_url(u, "webhook_url", p).map(Some),
+    };
+    if let (Some(Some(a)), Some(l)) = (webhook_listen, listen)
+        && a == l
+    {
+        p.push(
+            "webhook_listen",
+            format!("is the same address as `listen` ({a}); deliveries need their own port"),
+        );
+    }
     Some(Daemon {
+        webhook_listen: webhook_listen?,
+        webhook_url: webhook_url?,
         max_runs_in_flight: NonZeroUsize::new(max_runs_in_flight? as usize)?,
         shutdown_grace: shutdown_grace?,
         run_timeout: run_timeout?,
@@ -209,6 +236,34 @@ pub(crate) fn site(
         Some(a) => auth(a, state_dir, cx, p),
     };
     let limits = limits(raw.limits.unwrap_or_default(), p);
+    let webhooks = raw.webhooks.unwrap_or(false);
+    let webhook_secret = secret(raw.webhook_secret.as_ref(), "webhook_secret", cx, p);
+    let oauth2 = auth.as_ref().is_some_and(|a| matches!(a, Auth::OAuth2(_)));
+    let webhook_secret = match (webhooks, oauth2, raw.webhook_secret.is_some()) {
+        (false, _, true) => {
+            p.push(
+                "webhook_secret",
+                "has no effect without `webhooks = true`; remove it or turn webhooks on",
+            );
+            None
+        }
+        (true, true, true) => {
+            p.push(
+                "webhook_secret",
+                "is not used by oauth2 sites: Jira signs their dynamic webhooks' deliveries with the OAuth app's client secret; remove it",
+            );
+            None
+        }
+        (true, false, false) if auth.is_some() => {
+            p.push(
+                "webhook_secret",
+                "is missing; a site that is not oauth2 receives deliveries of an admin webhook, which must have a secret (give the same one here, e.g. { file = \"secrets/NAME.webhook\" })",
+            );
+            None
+        }
+        (_, _, true) => webhook_secret.map(Some),
+        _ => Some(None),
+    };
     let mut seen = BTreeSet::new();
     let mut connectors = Some(Vec::new());
     for (i, c) in raw.connector.unwrap_or_default().into_iter().enumerate() {
@@ -241,6 +296,8 @@ pub(crate) fn site(
         auth: auth?,
         limits: limits?,
         connectors: connectors?,
+        webhooks,
+        webhook_secret: webhook_secret?,
     })
 }
 

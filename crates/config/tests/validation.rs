@@ -604,3 +604,81 @@ fn attachments_are_off_by_default_and_the_size_cap_takes_units() {
     f.site("acme", &format!("{SITE}max_attachment_size = true\n"));
     assert!(f.errors().to_string().contains("max_attachment_size"));
 }
+
+#[test]
+fn webhook_keys_need_their_listener_url_and_the_right_secret() {
+    let hooked = |extra: &str| format!("webhooks = true\n{extra}{SITE}");
+    // A token site with webhooks: a secret, and the daemon's listener and URL.
+    let f = Fixture::new();
+    f.site("acme", &hooked(""));
+    let e = f.errors();
+    assert_problem(
+        &e,
+        "acme.toml",
+        "webhook_secret",
+        &["is missing", "admin webhook"],
+    );
+    assert_problem(
+        &e,
+        "acme.toml",
+        "webhooks",
+        &["webhook_listen and webhook_url"],
+    );
+
+    let f = Fixture::new();
+    f.daemon("webhook_listen = \"127.0.0.1:9464\"\nwebhook_url = \"http://hooks.example/jira\"\n");
+    f.site(
+        "acme",
+        &hooked("webhook_secret = { env = \"FAKE_TOKEN\" }\n"),
+    );
+    let e = f.errors();
+    assert_problem(
+        &e,
+        "jira-sync.toml",
+        "webhook_listen",
+        &["same address as `listen`"],
+    );
+    assert_problem(&e, "jira-sync.toml", "webhook_url", &["https://"]);
+
+    // A secret without webhooks, or on an oauth2 site, is refused.
+    let f = Fixture::new();
+    f.site(
+        "acme",
+        &format!("webhook_secret = {{ env = \"FAKE_TOKEN\" }}\n{SITE}"),
+    );
+    assert_problem(
+        &f.errors(),
+        "acme.toml",
+        "webhook_secret",
+        &["without `webhooks = true`"],
+    );
+    let f = Fixture::new();
+    f.daemon("state_dir = \"state\"\nwebhook_listen = \"127.0.0.1:9465\"\nwebhook_url = \"https://hooks.example/jira/\"\n");
+    f.site(
+        "acme",
+        "webhooks = true\nwebhook_secret = { env = \"FAKE_TOKEN\" }\nurl = \"https://acme.atlassian.net\"\n[auth]\nmethod = \"oauth2\"\nclient_id = \"AbCdEf123\"\nclient_secret = { env = \"FAKE_TOKEN\" }\n",
+    );
+    assert_problem(
+        &f.errors(),
+        "acme.toml",
+        "webhook_secret",
+        &["not used by oauth2 sites"],
+    );
+
+    // Complete: the site's delivery URL is the public URL and its name.
+    let f = Fixture::new();
+    f.daemon(
+        "webhook_listen = \"127.0.0.1:9465\"\nwebhook_url = \"https://hooks.example/jira/\"\n",
+    );
+    f.site(
+        "acme",
+        &hooked("webhook_secret = { env = \"FAKE_TOKEN\" }\n"),
+    );
+    let c = f.ok();
+    assert!(c.site("acme").unwrap().webhooks);
+    assert_eq!(
+        c.daemon.webhook_url_of("acme").as_deref(),
+        Some("https://hooks.example/jira/acme")
+    );
+    assert_eq!(c.daemon.webhook_listen.unwrap().port(), 9465);
+}

@@ -18,6 +18,7 @@ mod sites;
 mod status;
 mod store;
 mod sync;
+mod webhook; // The listener for Jira's webhook deliveries.
 
 /// The allocator. At 10,000 connectors glibc's malloc held 1,015 MB after the initial sync
 /// against mimalloc's 834 MB for the same work (README "Measured", `scripts/bench-scale

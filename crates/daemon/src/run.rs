@@ -66,6 +66,17 @@ pub async fn serve(
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", config.daemon.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let webhook_listener = match config.daemon.webhook_listen {
+        None => None,
+        Some(a) => {
+            let l = tokio::net::TcpListener::bind(a)
+                .await
+                .map_err(|e| format!("cannot listen for webhooks on {a}: {e}"))?;
+            let bound = l.local_addr().map_err(|e| e.to_string())?;
+            println!("jira-sync: webhooks on {bound}");
+            Some(l)
+        }
+    };
     let opts = Options {
         shard,
         run_timeout: config.daemon.run_timeout,
@@ -106,6 +117,23 @@ pub async fn serve(
                 .await
         })
     };
+    // Deliveries on their own listener (read at start only), so the rest can stay on
+    // loopback behind no proxy.
+    let hooks = match webhook_listener {
+        None => None,
+        Some(l) => {
+            let router = crate::webhook::router(crate::webhook::Receiver::new(
+                daemon.clone(),
+                metrics.clone(),
+            ));
+            let stop = http_stop.clone();
+            Some(tokio::spawn(async move {
+                axum::serve(l, router)
+                    .with_graceful_shutdown(async move { stop.notified().await })
+                    .await
+            }))
+        }
+    };
     app.ready.store(true, Ordering::SeqCst);
     // Tests and operators find the address here (`listen` may use port 0).
     println!("jira-sync: listening on {addr}");
@@ -142,6 +170,9 @@ pub async fn serve(
     }
     http_stop.notify_waiters();
     let _ = tokio::time::timeout(Duration::from_secs(5), server).await;
+    if let Some(h) = hooks {
+        let _ = tokio::time::timeout(Duration::from_secs(5), h).await;
+    }
     store.flush().await.map_err(|e| e.to_string())?;
     tracing::info!("Stopped.");
     Ok(())

@@ -237,6 +237,10 @@ pub struct Engine {
     census_in_runs: bool,
     /// Each connector's mirror peers (declared on either side), computed once.
     peers: HashMap<ConnectorRef, Vec<ConnectorRef>>,
+    /// Issue ids a webhook delivery named, per connector: its next pull reads them through
+    /// `reconcileIssues`, so search lag does not hide them (reference jira-cloud-api.md
+    /// section 9.1, [S49]).
+    hints: std::sync::Mutex<HashMap<ConnectorRef, BTreeSet<u64>>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -298,7 +302,28 @@ impl Engine {
             edit_screens: Default::default(),
             refused_people: Default::default(),
             census_in_runs: true,
+            hints: Default::default(),
         }
+    }
+
+    /// Names issues (ids) the next pull of `me` reads whatever search says: a webhook
+    /// delivery's issue. At most `RECONCILE_MAX` of them (with the run's own recent writes)
+    /// go as `reconcileIssues`; the rest are found by search as usual.
+    pub fn hint(&self, me: &ConnectorRef, ids: impl IntoIterator<Item = u64>) {
+        let mut hints = self
+            .hints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        hints.entry(me.clone()).or_default().extend(ids);
+    }
+
+    /// The hinted ids of `me`, taken.
+    fn take_hints(&self, me: &ConnectorRef) -> BTreeSet<u64> {
+        let mut hints = self
+            .hints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        hints.remove(me).unwrap_or_default()
     }
 
     /// Leaves the census to [`Engine::census_now`]: runs no longer take it.
@@ -320,7 +345,7 @@ impl Engine {
     }
 
     /// Connectors sharing records with `me`: declared on either side, directly.
-    fn peers(&self, me: &ConnectorRef) -> Vec<ConnectorRef> {
+    pub fn peers(&self, me: &ConnectorRef) -> Vec<ConnectorRef> {
         self.peers.get(me).cloned().unwrap_or_default()
     }
 

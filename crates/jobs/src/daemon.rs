@@ -32,6 +32,7 @@ use uuid::Uuid;
 use crate::groups::{Shard, fnv1a, groups};
 
 mod health; // Credential probes, their backoff, and making a site ready.
+mod nudge; // Runs started by webhook deliveries, debounced.
 mod record; // What a finished run leaves: its series and its stored status.
 mod status; // What `/status` and `jira-sync status` show.
 mod wheel; // One scheduler job per distinct schedule, firing the jobs on it by offset.
@@ -163,6 +164,8 @@ struct Health {
 #[derive(Default)]
 struct ConnRt {
     running: tokio::sync::Mutex<()>,
+    /// A run started by webhook deliveries is pending (debounced, `nudge`).
+    nudged: std::sync::atomic::AtomicBool,
 }
 
 /// Whether `r` is still run by this daemon with the runtime `rt`: a reload removes
@@ -524,16 +527,30 @@ impl Daemon {
     async fn tick_due(&self, r: &ConnectorRef, due: Option<DateTime<Utc>>) -> Option<&'static str> {
         self.inner.ticks.fetch_add(1, Ordering::Relaxed);
         let rt = lock(&self.inner.conns).get(r).cloned()?;
-        let labels = [r.site.as_str(), r.connector.as_str()];
         let Ok(_running) = rt.running.try_lock() else {
             tracing::info!(connector = %r, "Previous run still going; tick skipped.");
             self.inner
                 .metrics
                 .runs_skipped_total
-                .with_label_values(&labels)
+                .with_label_values(&[r.site.as_str(), r.connector.as_str()])
                 .inc();
             return None;
         };
+        self.run_locked(r, &rt, due)
+            .await
+            .map(|(outcome, _)| outcome)
+    }
+
+    /// One run of `r`, whose `running` lock the caller holds: waits for a slot, runs,
+    /// records. Returns the outcome and how many issues the run pulled, or `None` when the
+    /// connector was removed meanwhile or the daemon stops.
+    async fn run_locked(
+        &self,
+        r: &ConnectorRef,
+        rt: &Arc<ConnRt>,
+        due: Option<DateTime<Utc>>,
+    ) -> Option<(&'static str, usize)> {
+        let labels = [r.site.as_str(), r.connector.as_str()];
         // A run holds its project's pulled issues and its writes until it commits: the slots
         // bound what all runs together hold, whatever the number of connectors.
         let _slot = tokio::select! {
@@ -542,7 +559,7 @@ impl Daemon {
         };
         {
             let conns = lock(&self.inner.conns);
-            if self.inner.shutdown.is_cancelled() || !runs_here(&conns, r, &rt) {
+            if self.inner.shutdown.is_cancelled() || !runs_here(&conns, r, rt) {
                 // Removed by a reload while it waited for a slot: nothing to run or count.
                 return None;
             }
@@ -559,8 +576,9 @@ impl Daemon {
         let started = tokio::time::Instant::now();
         let (outcome, report, message) = self.run_once(r).await;
         let elapsed = started.elapsed();
-        let Some(status) = self.record(r, &rt, outcome, elapsed, report.as_ref(), message) else {
-            return Some(outcome);
+        let pulled = report.as_ref().map_or(0, |rep| rep.pulled);
+        let Some(status) = self.record(r, rt, outcome, elapsed, report.as_ref(), message) else {
+            return Some((outcome, pulled));
         };
         if let Err(e) = self
             .inner
@@ -570,7 +588,7 @@ impl Daemon {
         {
             tracing::warn!(connector = %r, error = %e, "Could not store the run's status.");
         }
-        Some(outcome)
+        Some((outcome, pulled))
     }
 
     /// The cycle itself: credential gate, timeout, outcome.

@@ -57,6 +57,13 @@ pub struct Metrics {
     /// Requests to the hub API (`/v1`) by route template and status (beyond DESIGN.md's
     /// table: the hub API's own family).
     pub api_requests_total: IntCounterVec,
+    /// Webhook deliveries by site, event (Jira's `webhookEvent`, or `other`) and outcome
+    /// (`accepted`, `duplicate`, `unauthorized`, `ignored`).
+    pub webhook_deliveries_total: IntCounterVec,
+    /// Unix time of the last authenticated delivery per site.
+    pub webhook_last_delivery_timestamp_seconds: GaugeVec,
+    /// Unix time the site's dynamic webhook expires (oauth2 sites with `webhooks = true`).
+    pub webhook_expiry_timestamp_seconds: GaugeVec,
 }
 
 const SYNC_BUCKETS: &[f64] = &[
@@ -249,6 +256,21 @@ impl Metrics {
                 "Hub API (/v1) requests by route template and status.",
                 &["route", "status"],
             ),
+            webhook_deliveries_total: counter(
+                "webhook_deliveries_total",
+                "Webhook deliveries by site, event and outcome (accepted, duplicate, unauthorized, ignored).",
+                &["site", "event", "outcome"],
+            ),
+            webhook_last_delivery_timestamp_seconds: gauge(
+                "webhook_last_delivery_timestamp_seconds",
+                "Unix time of the site's last authenticated webhook delivery.",
+                &["site"],
+            ),
+            webhook_expiry_timestamp_seconds: gauge(
+                "webhook_expiry_timestamp_seconds",
+                "Unix time the site's dynamic webhook expires.",
+                &["site"],
+            ),
         };
         let mut families = families.into_inner();
         families.sort_by(|a, b| a.0.cmp(&b.0));
@@ -298,6 +320,9 @@ impl Metrics {
         pass(&self.credential_up, gone);
         pass(&self.credential_state, gone);
         pass(&self.credential_last_check_timestamp_seconds, gone);
+        pass(&self.webhook_deliveries_total, gone);
+        pass(&self.webhook_last_delivery_timestamp_seconds, gone);
+        pass(&self.webhook_expiry_timestamp_seconds, gone);
         pass(&self.credential_expiry_declared, gone);
     }
 

@@ -27,6 +27,8 @@ fn site(url: &str, cloud_id: Option<&str>) -> Site {
             max_concurrency: NonZeroUsize::MIN,
         },
         connectors: vec![],
+        webhooks: false,
+        webhook_secret: None,
     }
 }
 

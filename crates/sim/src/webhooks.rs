@@ -478,6 +478,9 @@ fn filter_matches(site: &Site, hook: &Webhook, issue: &Issue) -> bool {
 /// The dispatcher: waits for changes, turns them into deliveries and sends each on its own
 /// task. Ends when the world is gone.
 async fn dispatch(world: Weak<World>, wake: Arc<Notify>) {
+    // reqwest is built with rustls elsewhere in the workspace; it needs a provider even for
+    // plain http://.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .timeout(ANSWER_WITHIN)
         .build()

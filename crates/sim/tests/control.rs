@@ -427,6 +427,7 @@ async fn a_seed_files_limits_faults_and_search_lag_all_apply() {
 [[site]]
 name = "slow"
 search_lag_seconds = 2.5
+webhook_faults = { delay_ms = 1500, duplicate = true }
 limits = { burst = { GET = 1 }, per_issue_writes = false }
 accounts = [{ display_name = "Ann", email = "ann@example.test" }]
 credentials = [{ kind = "classic_token", account = "ann@example.test", token = "fake-token-slow" }]
@@ -478,4 +479,22 @@ credentials = [{ kind = "classic_token", account = "ben@example.test", token = "
         .unwrap()
         .search_lag;
     assert_eq!(lag, chrono::Duration::milliseconds(2500));
+    let faults = sim
+        .control()
+        .world()
+        .site("slow")
+        .unwrap()
+        .lock()
+        .unwrap()
+        .webhooks
+        .faults
+        .clone();
+    assert_eq!(
+        faults,
+        jira_sim::webhooks::WebhookFaults {
+            delay_ms: 1500,
+            drop_next: 0,
+            duplicate: true
+        }
+    );
 }

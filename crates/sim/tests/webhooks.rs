@@ -311,7 +311,10 @@ async fn dynamic_webhooks_expire_after_30_days_unless_refreshed() {
     let until = v["expirationDate"].as_i64().unwrap();
     let now = f.sim.control().world().clock().now().timestamp_millis();
     let month = 30 * 24 * 3600 * 1000;
-    assert!((month - 5000..=month).contains(&(until - now)), "{until} {now}");
+    assert!(
+        (month - 5000..=month).contains(&(until - now)),
+        "{until} {now}"
+    );
     f.sim
         .control()
         .world()

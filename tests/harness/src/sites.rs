@@ -40,6 +40,8 @@ pub fn site(url: &str, auth: Auth) -> Site {
         auth,
         limits: limits(10, 20),
         connectors: Vec::new(),
+        webhooks: false,
+        webhook_secret: None,
     }
 }
 

@@ -19,6 +19,8 @@ pub(crate) struct Outline {
     pub(crate) file: PathBuf,
     /// Connector names with the mirror references that parse.
     pub(crate) connectors: Vec<(String, Vec<ConnectorRef>)>,
+    /// `webhooks = true`.
+    pub(crate) webhooks: bool,
 }
 
 impl Outline {
@@ -43,6 +45,7 @@ impl Outline {
             named_by_key: raw.name.is_some(),
             file: file.to_path_buf(),
             connectors,
+            webhooks: raw.webhooks == Some(true),
         }
     }
 }

@@ -76,11 +76,16 @@ impl Engine {
         report: &mut Report,
     ) -> Result<(), EngineError> {
         let scope = Self::scope_jql(conn);
-        let reconcile: Vec<u64> = w
-            .recent_writes
-            .iter()
-            .filter_map(|i| i.parse().ok())
-            .collect();
+        // Hinted issues first (a webhook named them: they changed), then the run's own recent
+        // writes, newest first; at most what `reconcileIssues` takes.
+        let hinted = self.take_hints(me);
+        let mut reconcile: Vec<u64> = hinted.iter().copied().collect();
+        for id in w.recent_writes.iter().rev().filter_map(|i| i.parse().ok()) {
+            if !hinted.contains(&id) {
+                reconcile.push(id);
+            }
+        }
+        reconcile.truncate(jira_sync_client::RECONCILE_MAX);
         // JQL reads dates in the account's zone, at minute granularity.
         let minute = |t: DateTime<Utc>| jql_date(t, chrono::Duration::zero(), ctx.time_zone);
         let query = |jql: String| SearchQuery {

@@ -1,0 +1,238 @@
+//! Webhooks trigger runs (issue 21): the `jira-sync run` binary with `webhook_listen`, the
+//! demo's two token sites with admin webhooks registered in the simulator. A delivery makes
+//! the mirror appear long before any scheduled run; forged and replayed deliveries change
+//! nothing; a dropped delivery is caught by the poll.
+
+use std::time::{Duration, Instant};
+
+use crate::harness::*;
+use jira_sim::Simulator;
+use jira_sim::control::AdminWebhookSpec;
+use jira_sim::webhooks::{WebhookFaults, hub_signature};
+use serde_json::{Value, json};
+
+const SECRET: &str = "FAKE-webhook-secret-acme";
+
+/// The demo on `schedule` with a search lag of 2 s, webhooks on for acme (an admin webhook
+/// with a secret, registered in the simulator as an administrator would), the listener on
+/// a free port. Returns the simulator, the configuration and the site's delivery URL.
+async fn demo_with_webhooks(schedule: &str) -> (Simulator, tempfile::TempDir, String) {
+    let (sim, dir) = demo_with(schedule).await;
+    for s in ["acme", "globex"] {
+        sim.control().set_search_lag(s, 2.0).unwrap();
+    }
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}/jira/hooks");
+    let daemon_file = dir.path().join("jira-sync.toml");
+    let mut text = std::fs::read_to_string(&daemon_file).unwrap();
+    text.push_str(&format!(
+        "webhook_listen = \"127.0.0.1:{port}\"\nwebhook_url = \"{base}\"\n"
+    ));
+    std::fs::write(&daemon_file, text).unwrap();
+    write_secret(dir.path().join("secrets/acme.webhook"), SECRET);
+    edit(
+        dir.path(),
+        "sites.d/acme.toml",
+        "[auth]",
+        "webhooks = true\nwebhook_secret = { file = \"secrets/acme.webhook\" }\n\n[auth]",
+    );
+    let url = format!("{base}/acme");
+    sim.control()
+        .register_admin_webhook(
+            "acme",
+            AdminWebhookSpec {
+                name: "jira-sync".into(),
+                url: url.clone(),
+                jql: Some("project = SEC".into()),
+                secret: Some(SECRET.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    (sim, dir, url)
+}
+
+/// Globex's issue whose summary is `summary`, once it exists (up to `within`); the time it
+/// took.
+async fn mirror_of(sim: &Simulator, summary: &str, within: Duration) -> Option<Duration> {
+    let start = Instant::now();
+    while start.elapsed() < within {
+        let found = sim
+            .control()
+            .world()
+            .site("globex")
+            .unwrap()
+            .lock()
+            .unwrap()
+            .issues()
+            .values()
+            .any(|i| i.summary == summary);
+        if found {
+            return Some(start.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    None
+}
+
+/// Every delivery of acme is dropped from now on.
+fn drop_all(sim: &Simulator) {
+    let faults = WebhookFaults {
+        drop_next: 1_000,
+        ..Default::default()
+    };
+    sim.control().set_webhook_faults("acme", faults).unwrap();
+}
+
+fn person_creates(sim: &Simulator, summary: &str) -> String {
+    sim.control()
+        .create_issue(
+            "acme",
+            "alice@acme.example",
+            &json!({ "fields": { "project": { "key": "SEC" }, "issuetype": { "name": "Task" }, "summary": summary } }),
+        )
+        .unwrap()
+}
+
+fn series(text: &str, outcome: &str) -> f64 {
+    text.lines()
+        .filter(|l| {
+            l.starts_with("jira_sync_webhook_deliveries_total{")
+                && l.contains(&format!("outcome=\"{outcome}\""))
+                && l.contains("site=\"acme\"")
+        })
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delivery_makes_the_mirror_appear_before_any_scheduled_run() {
+    let (sim, dir, _) = demo_with_webhooks(NEVER).await;
+    let d = Daemon::start(dir.path());
+    let summary = "Pushed by a webhook";
+    person_creates(&sim, summary);
+    // No schedule fires: only the delivery can start acme's run (and then globex's push),
+    // and the 2 s search lag hides the new issue from search, but not from reconcileIssues.
+    let took = mirror_of(&sim, summary, Duration::from_secs(30)).await;
+    assert!(took.is_some(), "the mirror did not appear");
+    let text = d
+        .until("the delivery counted", |t| series(t, "accepted") >= 1.0)
+        .await;
+    assert!(text.contains("jira_sync_webhook_last_delivery_timestamp_seconds{site=\"acme\"}"));
+    assert!(
+        text.lines()
+            .filter(|l| l.starts_with("jira_sync_webhook_deliveries_total{"))
+            .all(|l| l.contains("site=\"acme\"")
+                && l.contains("event=\"")
+                && l.contains("outcome=\"")),
+        "labels site, event, outcome as DESIGN.md's table says"
+    );
+    let deliveries = sim.control().deliveries("acme").unwrap();
+    assert!(
+        deliveries.iter().all(|x| x.attempts == [200]),
+        "{deliveries:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_and_replayed_deliveries_change_nothing() {
+    let (sim, dir, url) = demo_with_webhooks(NEVER).await;
+    // Jira's own deliveries are lost: only the test's reach the listener.
+    drop_all(&sim);
+    let d = Daemon::start(dir.path());
+    let key = person_creates(&sim, "Never announced");
+    let id = sim
+        .control()
+        .world()
+        .site("acme")
+        .unwrap()
+        .lock()
+        .unwrap()
+        .keys[&key];
+    let body = json!({
+        "webhookEvent": "jira:issue_created",
+        "issue": { "id": id.to_string(), "key": key, "fields": { "project": { "key": "SEC" } } },
+    })
+    .to_string();
+    let post = |sig: Option<String>, ident: &'static str| {
+        let (http, url, body) = (d.http.clone(), url.clone(), body.clone());
+        async move {
+            let mut req = http
+                .post(&url)
+                .header("content-type", "application/json")
+                .header("x-atlassian-webhook-identifier", ident)
+                .body(body);
+            if let Some(s) = sig {
+                req = req.header("x-hub-signature", s);
+            }
+            req.send().await.unwrap().status().as_u16()
+        }
+    };
+    // Forged: no signature, a signature with another secret, a signature of another body.
+    assert_eq!(post(None, "f-1").await, 401);
+    let wrong = hub_signature(body.as_bytes(), b"FAKE-guessed-secret");
+    assert_eq!(post(Some(wrong), "f-2").await, 401);
+    let other = hub_signature(b"{}", SECRET.as_bytes());
+    assert_eq!(post(Some(other), "f-3").await, 401);
+    let text = d
+        .until("refusals counted", |t| series(t, "unauthorized") >= 3.0)
+        .await;
+    assert_eq!(series(&text, "accepted"), 0.0);
+    assert!(
+        mirror_of(&sim, "Never announced", Duration::from_secs(4))
+            .await
+            .is_none(),
+        "a refused delivery started a run"
+    );
+    // An unknown site, or one without webhooks, is not there.
+    let globex = url.replace("/acme", "/globex");
+    let r = d.http.post(globex).body("{}").send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    // A body over the cap is refused before anything is read.
+    let big = d
+        .http
+        .post(&url)
+        .body(vec![b' '; 2 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(big.status().as_u16(), 413);
+
+    // Signed: accepted once; the same identifier again is a duplicate.
+    let good = hub_signature(body.as_bytes(), SECRET.as_bytes());
+    assert_eq!(post(Some(good.clone()), "g-1").await, 200);
+    assert_eq!(post(Some(good), "g-1").await, 200);
+    let text = d
+        .until("the replay counted", |t| series(t, "duplicate") >= 1.0)
+        .await;
+    assert_eq!(series(&text, "accepted"), 1.0);
+    assert!(
+        mirror_of(&sim, "Never announced", Duration::from_secs(30))
+            .await
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_delivery_is_caught_by_the_poll() {
+    let (sim, dir, _) = demo_with_webhooks("*/5 * * * * *").await;
+    drop_all(&sim);
+    let d = Daemon::start(dir.path());
+    person_creates(&sim, "Lost delivery");
+    assert!(
+        mirror_of(&sim, "Lost delivery", Duration::from_secs(60))
+            .await
+            .is_some(),
+        "the poll did not catch what the webhook missed"
+    );
+    let (_, text) = d.get("/metrics").await;
+    assert_eq!(series(&text, "accepted"), 0.0, "every delivery was dropped");
+    let log: Vec<Value> = sim
+        .control()
+        .deliveries("acme")
+        .unwrap()
+        .iter()
+        .map(|x| json!(x.dropped))
+        .collect();
+    assert!(!log.is_empty() && log.iter().all(|x| x == true));
+}
