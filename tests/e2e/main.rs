@@ -29,5 +29,7 @@ mod harness {
     };
     pub use jira_sync_harness::daemon::*;
     pub use jira_sync_harness::repo_root;
-    pub use jira_sync_harness::world::{all_issues, bot_site, consent, consented_app, requests};
+    pub use jira_sync_harness::world::{
+        CONSENTED, all_issues, bot_site, consent, consent_to, consented_app, requests,
+    };
 }

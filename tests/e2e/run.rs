@@ -54,7 +54,7 @@ const PENDING: &[(&str, &str)] = &[
     ),
     (
         "jira_sync_webhook_expiry_timestamp_seconds",
-        "issue 21 (webhooks: registering dynamic webhooks)",
+        "oauth2 sites with webhooks only: tests/e2e/webhooks.rs",
     ),
 ];
 

@@ -236,3 +236,122 @@ async fn a_dropped_delivery_is_caught_by_the_poll() {
         .collect();
     assert!(!log.is_empty() && log.iter().all(|x| x == true));
 }
+
+/// An oauth2 site `oco` (project OCO) with `webhooks = true`, its app consented with
+/// `manage:jira-webhook`, in the quiet demo's configuration with a webhook URL.
+async fn oauth_site_with_webhooks() -> (Simulator, tempfile::TempDir) {
+    let (sim, dir) = crate::jobs::quiet_demo().await;
+    bot_site(&sim, "oco", "OCO", 2);
+    let (id, secret) = sim
+        .control()
+        .create_oauth_client(jira_sim::oauth::OAuthClientSpec {
+            redirect_uris: vec!["http://127.0.0.1:1/callback".into()],
+            ..Default::default()
+        })
+        .unwrap();
+    let scope = format!("{CONSENTED} manage:jira-webhook");
+    let refresh = consent_to(&sim, &id, &secret, "oco", &scope).await;
+    write_secret(dir.path().join("secrets/oco.secret"), &secret);
+    write_secret(dir.path().join("secrets/oco.refresh"), &refresh);
+    let daemon_file = dir.path().join("jira-sync.toml");
+    let mut text = std::fs::read_to_string(&daemon_file).unwrap();
+    text.push_str(
+        "webhook_listen = \"127.0.0.1:1\"\nwebhook_url = \"https://hooks.example/jira\"\n",
+    );
+    std::fs::write(&daemon_file, text).unwrap();
+    std::fs::write(
+        dir.path().join("sites.d/oco.toml"),
+        format!(
+            "url = \"http://{}/site/oco\"\nwebhooks = true\n[auth]\nmethod = \"oauth2\"\nclient_id = \"{id}\"\nclient_secret = {{ file = \"secrets/oco.secret\" }}\nrefresh_token = {{ file = \"secrets/oco.refresh\" }}\n[[connector]]\nname = \"c\"\nproject = \"OCO\"\nschedule = \"{NEVER}\"\ndirection = \"pull\"\n",
+            sim.addr()
+        ),
+    )
+    .unwrap();
+    (sim, dir)
+}
+
+/// The simulator's webhooks of `oco` once `f` holds for them (up to a minute of the test's
+/// clock).
+async fn webhooks_when(
+    sim: &Simulator,
+    f: impl Fn(&[jira_sim::control::WebhookView]) -> bool,
+) -> Vec<jira_sim::control::WebhookView> {
+    for _ in 0..600 {
+        let hooks = sim.control().webhooks("oco").unwrap();
+        if f(&hooks) {
+            return hooks;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!(
+        "the webhooks never got there: {:?}",
+        sim.control().webhooks("oco")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_oauth_sites_webhook_is_registered_refreshed_before_it_expires_and_removed() {
+    let (sim, dir) = oauth_site_with_webhooks().await;
+    let r = start(dir.path(), jira_sync_jobs::Options::default()).await;
+    let hooks = webhooks_when(&sim, |h| h.iter().any(|w| w.expires.is_some())).await;
+    assert_eq!(hooks.len(), 1, "one webhook per site: {hooks:?}");
+    let first = &hooks[0];
+    assert_eq!(first.kind, "dynamic");
+    assert_eq!(first.url, "https://hooks.example/jira/oco");
+    assert_eq!(first.jql.as_deref(), Some("project IN (\"OCO\")"));
+    let registered = first.expires.unwrap();
+
+    // 29 days on (Jira drops it at 30): the daily refresh has moved its expiry.
+    tokio::time::advance(Duration::from_secs(29 * 24 * 3600)).await;
+    let hooks = webhooks_when(&sim, |h| {
+        h.iter().any(|w| w.expires.is_some_and(|e| e > registered))
+    })
+    .await;
+    assert_eq!(hooks.len(), 1, "refreshed, not registered again: {hooks:?}");
+    let now = sim.control().world().clock().now().timestamp_millis();
+    assert!(hooks[0].expires.unwrap() - now > 29 * 24 * 3600 * 1000);
+    let gauge = crate::jobs::metric(
+        &r.metrics,
+        "jira_sync_webhook_expiry_timestamp_seconds",
+        &[("site", "oco")],
+    )
+    .unwrap();
+    assert!(
+        gauge * 1000.0 > registered as f64,
+        "the gauge follows the refresh"
+    );
+
+    // The projects change: the new filter replaces the old webhook.
+    edit(
+        dir.path(),
+        "sites.d/oco.toml",
+        "project = \"OCO\"",
+        "project = \"OCO2\"",
+    );
+    sim.control()
+        .create_project(
+            "oco",
+            jira_sim::control::ProjectSpec {
+                key: "OCO2".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    let hooks = webhooks_when(&sim, |h| {
+        h.len() == 1 && h[0].jql.as_deref() == Some("project IN (\"OCO2\")")
+    })
+    .await;
+    assert_eq!(hooks.len(), 1);
+
+    // Webhooks off: the daemon removes its webhook.
+    edit(dir.path(), "sites.d/oco.toml", "webhooks = true\n", "");
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    webhooks_when(&sim, |h| h.is_empty()).await;
+}

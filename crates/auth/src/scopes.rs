@@ -7,7 +7,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::LazyLock;
 
-use jira_sync_config::Connector;
+use jira_sync_config::{Auth, Connector, Site};
 
 /// What an operation is needed for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,10 +22,17 @@ pub enum Need {
     Delete,
     /// Copying files: only with `attachments = true` on a pushing connector.
     Attachments,
+    /// Registering and refreshing the site's dynamic webhook: `oauth2` sites with
+    /// `webhooks = true`.
+    Webhooks,
 }
 
 /// Every Jira operation jira-sync calls.
 pub const OPERATIONS: &[(&str, &str, Need)] = &[
+    ("POST", "/rest/api/3/webhook", Need::Webhooks),
+    ("GET", "/rest/api/3/webhook", Need::Webhooks),
+    ("DELETE", "/rest/api/3/webhook", Need::Webhooks),
+    ("PUT", "/rest/api/3/webhook/refresh", Need::Webhooks),
     ("GET", "/rest/api/3/myself", Need::Always),
     ("GET", "/rest/api/3/field", Need::Always),
     // People are mapped across sites by visible email when issues are written.
@@ -140,6 +147,17 @@ impl Scopes {
 
 /// The minimal scopes for a site's connectors.
 pub fn required(connectors: &[Connector]) -> Scopes {
+    scopes_for(connectors, false)
+}
+
+/// The scopes `site` needs: its connectors', and for an `oauth2` site with
+/// `webhooks = true` those of its dynamic webhook (`manage:jira-webhook`).
+pub fn required_for_site(site: &Site) -> Scopes {
+    let webhooks = site.webhooks && matches!(site.auth, Auth::OAuth2(_));
+    scopes_for(&site.connectors, webhooks)
+}
+
+fn scopes_for(connectors: &[Connector], webhooks: bool) -> Scopes {
     let writes = connectors.iter().any(|c| c.direction.pushes());
     let deletes = connectors
         .iter()
@@ -152,6 +170,7 @@ pub fn required(connectors: &[Connector]) -> Scopes {
         Need::Write => writes,
         Need::Delete => deletes,
         Need::Attachments => attachments,
+        Need::Webhooks => webhooks,
     };
     let mut out = Scopes::default();
     for (method, path, need) in OPERATIONS {

@@ -9,6 +9,7 @@ pub mod decode; // Error collections and bulk-create answers.
 mod error; // ClientError: what a caller can act on.
 mod ops; // The typed operations.
 mod request; // The request loop.
+mod webhooks; // Dynamic webhooks of an OAuth 2.0 app.
 mod workflow; // A workflow's definition (statuses and transitions).
 
 pub use attachments::{Attachment, upload_name};
@@ -16,4 +17,5 @@ pub use comments::Comment;
 pub use error::ClientError;
 pub use ops::*;
 pub use request::{Client, NoObserver, Observer, PrometheusObserver};
+pub use webhooks::DynamicWebhook;
 pub use workflow::{WorkflowEdge, WorkflowGraph};

@@ -6,7 +6,7 @@ use std::time::Duration;
 use chrono::Utc;
 use jira_sync_auth::http_client;
 use jira_sync_auth::login::{accessible_resources, exchange, start};
-use jira_sync_auth::scopes::required;
+use jira_sync_auth::scopes::required_for_site;
 use jira_sync_config::{Auth, Secret};
 use jira_sync_store::{RefreshToken, Store, StoreError, leave_login};
 
@@ -56,7 +56,7 @@ pub fn run(args: &LoginArgs) -> ExitCode {
             }
         }
     };
-    let mut scopes: Vec<String> = required(&site.connectors).classic.into_iter().collect();
+    let mut scopes: Vec<String> = required_for_site(site).classic.into_iter().collect();
     scopes.push("offline_access".into());
     crate::runtime().block_on(async {
         let login = match start(&config.daemon.auth_url, &oauth.client_id, &scopes, args.listen).await {

@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 use std::process::ExitCode;
 
-use jira_sync_auth::scopes::required;
+use jira_sync_auth::scopes::required_for_site;
 use jira_sync_config::{AuthMethod, Config};
 
 use crate::cli::ScopesArgs;
@@ -33,7 +33,7 @@ pub fn render(config: &Config, only: Option<&str>) -> String {
         .iter()
         .filter(|s| only.is_none_or(|o| o == s.name))
     {
-        let mut scopes = required(&site.connectors);
+        let mut scopes = required_for_site(site);
         if site.auth.method() == AuthMethod::OAuth2 {
             // A refresh token comes only with offline_access.
             scopes.classic.insert("offline_access".into());

@@ -138,6 +138,7 @@ async fn deliver(
         .webhook_last_delivery_timestamp_seconds
         .with_label_values(&[site.name.as_str()])
         .set(chrono::Utc::now().timestamp() as f64);
+    r.daemon.delivered(&site.name);
     let identifier = headers
         .get("x-atlassian-webhook-identifier")
         .and_then(|v| v.to_str().ok());

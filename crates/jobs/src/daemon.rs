@@ -35,11 +35,16 @@ mod health; // Credential probes, their backoff, and making a site ready.
 mod nudge; // Runs started by webhook deliveries, debounced.
 mod record; // What a finished run leaves: its series and its stored status.
 mod status; // What `/status` and `jira-sync status` show.
+mod webhooks; // The dynamic webhook of each oauth2 site: registered, refreshed, removed.
 mod wheel; // One scheduler job per distinct schedule, firing the jobs on it by offset.
 
 use crate::probe::{Verdict, probe_site};
 use record::export_parked;
 pub use status::{ConnectorView, SiteView, Status, stored_status};
+pub use webhooks::{
+    EVENTS as WEBHOOK_EVENTS, WebhookState, filter_of as webhook_filter,
+    registers as registers_webhook,
+};
 use wheel::{Wheel, on_tick};
 
 /// Tunables of the daemon's jobs.
@@ -149,6 +154,10 @@ struct SiteRt {
     /// The client and facts, once the credential worked.
     ctx: Mutex<Option<SiteCtx>>,
     probing: tokio::sync::Mutex<()>,
+    /// Cancelled when this runtime is replaced or removed (its webhook keeper stops).
+    stop: CancellationToken,
+    /// The site's webhook as last seen.
+    webhook: Mutex<WebhookState>,
 }
 
 #[derive(Debug, Default)]
@@ -353,6 +362,9 @@ impl Daemon {
             }
         }
         let gone_sites: BTreeSet<String>;
+        let mut replaced = Vec::new();
+        let mut keepers = Vec::new();
+        let mut old_rts: Vec<Arc<SiteRt>> = Vec::new();
         let mut gone_conns: BTreeSet<(String, String)> = BTreeSet::new();
         {
             let mut sites = lock(&inner.sites);
@@ -361,7 +373,8 @@ impl Daemon {
                 let fp = site_fingerprint(site);
                 let rt = match sites.remove(&site.name) {
                     Some(rt) if rt.fingerprint == fp && !logged_in.contains(&site.name) => rt,
-                    _ => {
+                    other => {
+                        old_rts.extend(other);
                         fresh.push(site.name.clone());
                         Arc::new(SiteRt {
                             site: site.clone(),
@@ -375,6 +388,8 @@ impl Daemon {
                             health: Mutex::default(),
                             ctx: Mutex::default(),
                             probing: Default::default(),
+                            stop: CancellationToken::new(),
+                            webhook: Mutex::default(),
                         })
                     }
                 };
@@ -439,7 +454,26 @@ impl Daemon {
                 kept.insert(site.name.clone(), rt);
             }
             // What is left was removed (or moved to another shard): its series go too.
-            gone_sites = std::mem::replace(&mut *sites, kept).into_keys().collect();
+            let removed = std::mem::replace(&mut *sites, kept);
+            gone_sites = removed.keys().cloned().collect();
+            old_rts.extend(removed.into_values());
+            // Replaced runtimes stop their webhook keepers; a site removed, or whose
+            // webhook the daemon no longer registers, has it removed from Jira.
+            let old_config = self.generation().config.clone();
+            for old in old_rts {
+                old.stop.cancel();
+                let still = sites
+                    .get(&old.site.name)
+                    .is_some_and(|now| webhooks::registers(&now.site));
+                if webhooks::registers(&old.site) && !still {
+                    replaced.push((old, old_config.clone()));
+                }
+            }
+            for name in &fresh {
+                if let Some(rt) = sites.get(name).filter(|rt| webhooks::registers(&rt.site)) {
+                    keepers.push(rt.clone());
+                }
+            }
         }
         {
             let mut conns = lock(&inner.conns);
@@ -512,6 +546,12 @@ impl Daemon {
         for site in fresh {
             let d = self.clone();
             inner.tracker.spawn(async move { d.probe(&site).await });
+        }
+        for (old, config) in replaced {
+            self.drop_webhook(old, config);
+        }
+        for rt in keepers {
+            self.keep_webhook(rt);
         }
         Ok(())
     }

@@ -7,7 +7,8 @@ pub mod groups; // Mirror groups and rendezvous sharding.
 pub mod probe; // One site's credential verdict.
 
 pub use daemon::{
-    ConnectorView, Daemon, DaemonError, Options, SiteView, Status, run_status, stored_status,
+    ConnectorView, Daemon, DaemonError, Options, SiteView, Status, WEBHOOK_EVENTS, WebhookState,
+    registers_webhook, run_status, stored_status, webhook_filter,
 };
 pub use groups::{Shard, groups, shard_of};
 pub use probe::{Verdict, probe_site};

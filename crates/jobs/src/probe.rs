@@ -3,7 +3,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 use jira_sync_auth::health::EXPIRING_WINDOW_DAYS;
-use jira_sync_auth::scopes::required;
+use jira_sync_auth::scopes::required_for_site;
 use jira_sync_auth::{CredentialState, Provider, Target, probe};
 use jira_sync_config::{AuthMethod, Site};
 use jira_sync_resolver::{ResolveError, Resolver};
@@ -76,7 +76,7 @@ pub async fn probe_site(
     {
         grant_problem = Some(e.to_string());
     }
-    let req = required(&site.connectors);
+    let req = required_for_site(site);
     let target = Target {
         site_url: &site.url,
         gateway_base: Some(&gateway),

@@ -180,8 +180,22 @@ pub async fn consented_app(
 
 const REDIRECT: &str = "http://127.0.0.1:1/callback";
 
+/// The scopes [`consent`] grants: a read-write integration.
+pub const CONSENTED: &str = "read:jira-work write:jira-work read:jira-user offline_access";
+
 /// The account `bot@SITE.example` consents (again) to app `id`: a new refresh token.
 pub async fn consent(sim: &Simulator, id: &str, secret: &str, site: &str) -> String {
+    consent_to(sim, id, secret, site, CONSENTED).await
+}
+
+/// The account `bot@SITE.example` consents to app `id` with `scope`: a new refresh token.
+pub async fn consent_to(
+    sim: &Simulator,
+    id: &str,
+    secret: &str,
+    site: &str,
+    scope: &str,
+) -> String {
     let code = sim
         .control()
         .oauth_consent(
@@ -191,7 +205,7 @@ pub async fn consent(sim: &Simulator, id: &str, secret: &str, site: &str) -> Str
                 account: format!("bot@{site}.example"),
                 sites: vec![site.into()],
             },
-            "read:jira-work write:jira-work read:jira-user offline_access",
+            scope,
         )
         .unwrap();
     crate::install_crypto();

@@ -1,0 +1,127 @@
+//! Dynamic webhooks of an OAuth 2.0 app (reference jira-cloud-api.md section 9.1):
+//! `registerDynamicWebhooks`, `getDynamicWebhooksForApp`, `deleteWebhookById`,
+//! `refreshWebhooks`. All need the scope `manage:jira-webhook` (with `read:jira-work`);
+//! Jira answers 403 to callers that are not apps.
+
+use chrono::{DateTime, Utc};
+use reqwest::Method;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ClientError;
+use crate::request::{Client, Req};
+use jira_sync_ratelimit::retry::Idempotency;
+
+/// One of the app's webhooks (`Webhook` in the OpenAPI document).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct DynamicWebhook {
+    pub id: u64,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+    #[serde(default)]
+    pub jql_filter: Option<String>,
+    /// Epoch milliseconds (the reference notes a string form in one example: both read).
+    #[serde(default, deserialize_with = "epoch_ms")]
+    pub expiration_date: Option<DateTime<Utc>>,
+}
+
+fn epoch_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+    Ok(match Option::<Value>::deserialize(d)? {
+        Some(Value::Number(n)) => n.as_i64().and_then(DateTime::from_timestamp_millis),
+        Some(Value::String(s)) => DateTime::parse_from_str(&s, "%Y-%m-%dT%H:%M:%S%.3f%z")
+            .ok()
+            .map(|t| t.with_timezone(&Utc)),
+        _ => None,
+    })
+}
+
+impl Client {
+    /// Registers one webhook for `events` and `jql` at `url`; returns its id, or Jira's
+    /// reasons when it refused this webhook (`webhookRegistrationResult[0].errors`). Not
+    /// retried: a repeat could register it twice (the caller lists and removes extras).
+    pub async fn register_webhook(
+        &self,
+        url: &str,
+        events: &[&str],
+        jql: &str,
+    ) -> Result<Result<u64, Vec<String>>, ClientError> {
+        let mut req = Req::send(
+            Method::POST,
+            "/webhook",
+            "/webhook",
+            json!({ "url": url, "webhooks": [{ "events": events, "jqlFilter": jql }] }),
+        );
+        req.idempotency = Idempotency::Create;
+        let v: Value = self.execute(req).await?;
+        let first = &v["webhookRegistrationResult"][0];
+        if let Some(id) = first["createdWebhookId"].as_u64() {
+            return Ok(Ok(id));
+        }
+        let errors = first["errors"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_else(|| vec![format!("unexpected answer: {v}")]);
+        Ok(Err(errors))
+    }
+
+    /// Every webhook of this app and user on the site (all pages).
+    pub async fn dynamic_webhooks(&self) -> Result<Vec<DynamicWebhook>, ClientError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Page {
+            #[serde(default)]
+            values: Vec<DynamicWebhook>,
+            #[serde(default)]
+            is_last: Option<bool>,
+        }
+        let mut out = Vec::new();
+        loop {
+            let mut req = Req::get("/webhook", "/webhook");
+            req.query.push(("startAt", out.len().to_string()));
+            req.query.push(("maxResults", "100".into()));
+            let page: Page = self.execute(req).await?;
+            let n = page.values.len();
+            out.extend(page.values);
+            if n == 0 || page.is_last != Some(false) {
+                return Ok(out);
+            }
+        }
+    }
+
+    /// Removes webhooks of this app by id (202).
+    pub async fn delete_webhooks(&self, ids: &[u64]) -> Result<(), ClientError> {
+        let req = Req::send(
+            Method::DELETE,
+            "/webhook",
+            "/webhook",
+            json!({ "webhookIds": ids }),
+        );
+        self.execute_empty(req).await
+    }
+
+    /// Extends the webhooks' life to 30 days from now; returns their new expiry.
+    pub async fn refresh_webhooks(&self, ids: &[u64]) -> Result<DateTime<Utc>, ClientError> {
+        let req = Req::send(
+            Method::PUT,
+            "/webhook/refresh",
+            "/webhook/refresh",
+            json!({ "webhookIds": ids }),
+        );
+        let v: Value = self.execute(req).await?;
+        v["expirationDate"]
+            .as_i64()
+            .and_then(DateTime::from_timestamp_millis)
+            .ok_or_else(|| ClientError::Decode {
+                endpoint: "/rest/api/3/webhook/refresh".into(),
+                status: 200,
+                detail: "no expirationDate".into(),
+            })
+    }
+}
