@@ -186,6 +186,45 @@ def watch():
     }
 
 
+def webhooks():
+    hooked = lambda site: {"site": site, "event": "jira:issue_updated", "outcome": "accepted"}
+    return {
+        "interval": "1m",
+        "input_series": [
+            # Polls find changes on both sites; only "fine" gets deliveries.
+            series("jira_sync_issues_pulled_total", {"site": "quiet", "connector": "c"}, "0+1x120"),
+            series("jira_sync_webhook_deliveries_total", hooked("quiet"), "0x120"),
+            series("jira_sync_issues_pulled_total", {"site": "fine", "connector": "c"}, "0+1x120"),
+            series("jira_sync_webhook_deliveries_total", hooked("fine"), "0+1x120"),
+            # Refused deliveries start after an hour.
+            series(
+                "jira_sync_webhook_deliveries_total",
+                {"site": "fine", "event": "other", "outcome": "unauthorized"},
+                "0x60 1+1x60",
+            ),
+            series("jira_sync_webhook_expiry_timestamp_seconds", {"site": "fine"}, f"{30 * DAY}x120"),
+            series("jira_sync_webhook_expiry_timestamp_seconds", {"site": "lapsing"}, f"{DAY}x120"),
+            series("jira_sync_webhook_expiry_timestamp_seconds", {"site": "none"}, "0x120"),
+        ],
+        "alert_rule_test": [
+            case("10m", "JiraSyncWebhookSilent"),
+            case("90m", "JiraSyncWebhookSilent", fires("JiraSyncWebhookSilent", {**BASE, "site": "quiet"})),
+            case("30m", "JiraSyncWebhookUnauthorized"),
+            case(
+                "80m",
+                "JiraSyncWebhookUnauthorized",
+                fires("JiraSyncWebhookUnauthorized", {**BASE, "site": "fine"}),
+            ),
+            case("30m", "JiraSyncWebhookExpiring"),
+            case(
+                "90m",
+                "JiraSyncWebhookExpiring",
+                fires("JiraSyncWebhookExpiring", {**BASE, "site": "lapsing"}),
+            ),
+        ],
+    }
+
+
 def down():
     return [
         {
@@ -211,7 +250,7 @@ def main():
     doc = {
         "rule_files": ["alerts.yml"],
         "evaluation_interval": "1m",
-        "tests": [creds(), runs(), limits_and_backlog(), watch(), *down()],
+        "tests": [creds(), runs(), limits_and_backlog(), watch(), webhooks(), *down()],
     }
     header = (
         "# promtool unit tests of alerts.yml: `promtool test rules dashboards/alerts.test.yml`.\n"

@@ -355,3 +355,30 @@ async fn an_oauth_sites_webhook_is_registered_refreshed_before_it_expires_and_re
         .unwrap();
     webhooks_when(&sim, |h| h.is_empty()).await;
 }
+
+#[tokio::test]
+async fn the_webhooks_command_prints_what_an_administrator_registers() {
+    let (_sim, dir, url) = demo_with_webhooks(NEVER).await;
+    let out = command(&["webhooks", "--config", dir.path().to_str().unwrap(), "acme"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(text.contains(&format!("URL:     {url}")), "{text}");
+    assert!(text.contains("JQL:     project IN (\"SEC\")"), "{text}");
+    assert!(text.contains("comment_deleted"), "{text}");
+    assert!(
+        text.contains("webhook_secret") && !text.contains(SECRET),
+        "{text}"
+    );
+    let off = command(&[
+        "webhooks",
+        "--config",
+        dir.path().to_str().unwrap(),
+        "globex",
+    ])
+    .output()
+    .unwrap();
+    assert_eq!(off.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&off.stderr).contains("webhooks off"));
+}

@@ -62,6 +62,7 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     } else if let Some(rows) = &rows {
         println!();
         print!("{}", crate::online::table(rows));
+        print!("{}", webhook_states(&config));
     }
     match rows {
         Some(rows) if !rows.iter().all(|r| r.usable) => ExitCode::from(crate::EXIT_FAILURE),
@@ -192,6 +193,18 @@ pub fn summary(config: &Config, now: DateTime<Utc>, shards: u32) -> String {
             l.burst,
             l.max_concurrency
         );
+        if site.webhooks {
+            let kind = if jira_sync_jobs::registers_webhook(site) {
+                "dynamic webhook, registered by the daemon"
+            } else {
+                "admin webhook, registered by an administrator (jira-sync webhooks SITE)"
+            };
+            let _ = writeln!(
+                out,
+                "    webhooks on: {kind}, deliveries to {}",
+                d.webhook_url_of(&site.name).unwrap_or_default()
+            );
+        }
         let group = groups.get(&site.name).map_or("", String::as_str);
         let _ = writeln!(
             out,
@@ -219,6 +232,44 @@ pub fn summary(config: &Config, now: DateTime<Utc>, shards: u32) -> String {
                 c.conflict.as_str(),
                 mirrors
             );
+        }
+    }
+    out
+}
+
+/// Each webhook site's state as the running daemon sees it (registered, expiry, last
+/// delivery), or why it is unknown.
+fn webhook_states(config: &Config) -> String {
+    let hooked: Vec<&str> = config
+        .sites
+        .iter()
+        .filter(|s| s.webhooks)
+        .map(|s| s.name.as_str())
+        .collect();
+    if hooked.is_empty() {
+        return String::new();
+    }
+    let mut out = String::from("\nwebhooks:\n");
+    match crate::runtime().block_on(crate::status::from_daemon(config)) {
+        None => {
+            let _ = writeln!(
+                out,
+                "  the daemon does not answer on {}: the webhooks' state (registered, expires, last delivery) is unknown",
+                config.daemon.listen
+            );
+        }
+        Some(status) => {
+            for site in status
+                .sites
+                .iter()
+                .filter(|s| hooked.contains(&s.site.as_str()))
+            {
+                let line = site
+                    .webhook
+                    .as_ref()
+                    .map_or("webhook: unknown".into(), crate::status::webhook_line);
+                let _ = writeln!(out, "  {}: {line}", site.site);
+            }
         }
     }
     out

@@ -67,6 +67,14 @@ pub enum Command {
     /// Classic and granular forms, space-separated, ready to paste into Atlassian's token or
     /// app dialog. Pull-only connectors need no write scopes.
     Scopes(ScopesArgs),
+    /// Print the webhook a site's Jira administrator registers (URL, events, JQL filter,
+    /// secret), for sites with `webhooks = true`.
+    ///
+    /// Sites that are not `oauth2` receive an admin webhook: register it in Jira (Settings >
+    /// System > WebHooks, or POST /rest/webhooks/1.0/webhook) with exactly these values and
+    /// the secret `webhook_secret` names. `oauth2` sites need nothing: the daemon registers
+    /// and refreshes their dynamic webhook itself. Exit 2 when the site has webhooks off.
+    Webhooks(WebhooksArgs),
     /// OAuth 2.0 (3LO) consent for `oauth2` sites.
     #[command(subcommand)]
     Auth(AuthCommand),
@@ -187,6 +195,14 @@ pub struct ScopesArgs {
     pub config: ConfigArgs,
     /// Only this site.
     pub site: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WebhooksArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// The site (its name in sites.d).
+    pub site: String,
 }
 
 #[derive(Debug, Subcommand)]

@@ -19,6 +19,7 @@ mod status;
 mod store;
 mod sync;
 mod webhook; // The listener for Jira's webhook deliveries.
+mod webhooks; // `jira-sync webhooks SITE`: what an administrator registers.
 
 /// The allocator. At 10,000 connectors glibc's malloc held 1,015 MB after the initial sync
 /// against mimalloc's 834 MB for the same work (README "Measured", `scripts/bench-scale
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
     match cli.command {
         cli::Command::Check(args) => check::run(&args),
         cli::Command::Scopes(args) => scopes::run(&args),
+        cli::Command::Webhooks(args) => webhooks::run(&args),
         cli::Command::Run(args) => run::run(&args),
         cli::Command::Demo(args) => demo::run(&args),
         cli::Command::Status(args) => status::run(&args),

@@ -48,7 +48,7 @@ pub fn run(args: &StatusArgs) -> ExitCode {
 }
 
 /// The daemon's `/status`, if it answers on `listen`.
-async fn from_daemon(config: &Config) -> Option<Status> {
+pub(crate) async fn from_daemon(config: &Config) -> Option<Status> {
     let mut addr = config.daemon.listen;
     if addr.port() == 0 {
         return None;
@@ -79,6 +79,19 @@ fn because(message: &Option<String>) -> String {
         .map_or(String::new(), |m| format!(": {m}"))
 }
 
+/// A site's webhook in one line: registered (oauth2) or not, expiry, last delivery, error.
+pub(crate) fn webhook_line(w: &jira_sync_jobs::WebhookState) -> String {
+    let registered = match w.id {
+        Some(id) => format!("dynamic webhook {id}, expires {}", time(w.expires)),
+        None => "admin webhook (or not registered yet)".into(),
+    };
+    format!(
+        "webhook: {registered}, last delivery {}{}",
+        time(w.last_delivery),
+        because(&w.error)
+    )
+}
+
 fn render(s: &Status, source: &str) -> String {
     let mut out = format!("from {source}\n");
     for site in &s.sites {
@@ -96,6 +109,9 @@ fn render(s: &Status, source: &str) -> String {
             site.shard,
             because(&site.health.message),
         );
+        if let Some(w) = &site.webhook {
+            let _ = writeln!(out, "  {}", webhook_line(w));
+        }
     }
     for c in &s.connectors {
         let _ = writeln!(

@@ -414,6 +414,15 @@ impl Daemon {
                     .metrics
                     .rate_limit_wait_seconds_total
                     .with_label_values(&[site.name.as_str()]);
+                if site.webhooks {
+                    // `JiraSyncWebhookSilent` compares deliveries with pulls: a site that never
+                    // got one has the series at 0.
+                    inner.metrics.webhook_deliveries_total.with_label_values(&[
+                        site.name.as_str(),
+                        "jira:issue_updated",
+                        "accepted",
+                    ]);
+                }
                 for c in &site.connectors {
                     let r = ConnectorRef {
                         site: site.name.clone(),

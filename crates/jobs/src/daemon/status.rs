@@ -24,6 +24,10 @@ pub struct SiteView {
     pub shard: String,
     #[serde(flatten)]
     pub health: SiteStatus,
+    /// The site's webhook as the running daemon sees it (sites with `webhooks = true`;
+    /// absent when read from the store).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webhook: Option<WebhookState>,
 }
 
 /// `/status`: the same as `jira-sync status --json`.
@@ -58,6 +62,7 @@ pub fn stored_status(
             shard: format!("{}/{count}", shard_of(&group, count)),
             group,
             health: book.site(&site.name)?.unwrap_or_default(),
+            webhook: None,
         });
         for c in &site.connectors {
             status.connectors.push(ConnectorView {
@@ -83,7 +88,13 @@ impl Daemon {
                 connectors: vec![],
             });
         let sites = lock(&self.inner.sites);
-        status.sites.retain(|s| sites.contains_key(&s.site));
+        status.sites.retain_mut(|s| match sites.get(&s.site) {
+            Some(rt) => {
+                s.webhook = rt.site.webhooks.then(|| lock(&rt.webhook).clone());
+                true
+            }
+            None => false,
+        });
         let conns = lock(&self.inner.conns);
         status.connectors.retain_mut(|c| {
             let r = ConnectorRef {

@@ -37,7 +37,7 @@ pub const EVENTS: &[&str] = &[
 ];
 
 /// A site's webhook as the daemon last saw it (`/status`, `jira-sync status`).
-#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Serialize, serde::Deserialize, PartialEq, Eq)]
 pub struct WebhookState {
     /// The dynamic webhook's id (`oauth2` sites), once registered.
     pub id: Option<u64>,
