@@ -31,5 +31,6 @@ mod harness {
     pub use jira_sync_harness::repo_root;
     pub use jira_sync_harness::world::{
         CONSENTED, all_issues, bot_site, consent, consent_to, consented_app, requests,
+        write_requests,
     };
 }

@@ -115,6 +115,22 @@ async fn a_delivery_makes_the_mirror_appear_before_any_scheduled_run() {
     // and the 2 s search lag hides the new issue from search, but not from reconcileIssues.
     let took = mirror_of(&sim, summary, Duration::from_secs(30)).await;
     assert!(took.is_some(), "the mirror did not appear");
+    // Both sites' initial sync follows from the first runs (nudged peers), and the daemon's
+    // own writes come back as deliveries: the sites still go quiet, no echo loop.
+    let mut quiet = false;
+    for _ in 0..15 {
+        sim.control().reset_counters();
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        if write_requests(&sim) == 0 {
+            quiet = true;
+            break;
+        }
+    }
+    assert!(
+        quiet,
+        "writes never stopped: {:?}",
+        sim.control().counters(None).unwrap()
+    );
     let text = d
         .until("the delivery counted", |t| series(t, "accepted") >= 1.0)
         .await;
@@ -381,4 +397,79 @@ async fn the_webhooks_command_prints_what_an_administrator_registers() {
     .unwrap();
     assert_eq!(off.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&off.stderr).contains("webhooks off"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_site_registers_its_admin_webhook_when_its_account_may() {
+    // globex's integration account administers Jira; acme's service account goes through
+    // the gateway, which does not serve the admin webhook API.
+    let (sim, dir) = demo_shaped(None, |site| {
+        for a in &mut site.accounts {
+            if a.email.as_deref() == Some("integration@globex.example") {
+                a.administer_jira = Some(true);
+            }
+        }
+    })
+    .await;
+    schedule_all(dir.path(), NEVER);
+    let daemon_file = dir.path().join("jira-sync.toml");
+    let mut text = std::fs::read_to_string(&daemon_file).unwrap();
+    text.push_str(
+        "webhook_listen = \"127.0.0.1:1\"\nwebhook_url = \"https://hooks.example/jira\"\n",
+    );
+    std::fs::write(&daemon_file, text).unwrap();
+    for site in ["acme", "globex"] {
+        write_secret(dir.path().join(format!("secrets/{site}.webhook")), SECRET);
+        edit(
+            dir.path(),
+            &format!("sites.d/{site}.toml"),
+            "[auth]",
+            &format!(
+                "webhooks = true\nwebhook_secret = {{ file = \"secrets/{site}.webhook\" }}\n\n[auth]"
+            ),
+        );
+    }
+    let r = start(dir.path(), jira_sync_jobs::Options::default()).await;
+    let mut hooks = vec![];
+    for _ in 0..300 {
+        hooks = sim.control().webhooks("globex").unwrap();
+        if !hooks.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0].kind, "admin");
+    assert_eq!(hooks[0].url, "https://hooks.example/jira/globex");
+    assert_eq!(hooks[0].jql.as_deref(), Some("project IN (\"OPS\")"));
+    // acme's account cannot: its state says who must.
+    let mut why = None;
+    for _ in 0..300 {
+        why = r
+            .daemon
+            .webhook_states()
+            .into_iter()
+            .find(|(s, _)| s == "acme")
+            .and_then(|(_, w)| w.error);
+        if why.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let why = why.expect("acme's webhook state has an error");
+    assert!(why.contains("jira-sync webhooks acme"), "{why}");
+    assert!(sim.control().webhooks("acme").unwrap().is_empty());
+    // A reload that changes the site (a new runtime and keeper) registers nothing twice.
+    edit(
+        dir.path(),
+        "sites.d/globex.toml",
+        "2027-03-01",
+        "2027-03-02",
+    );
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(sim.control().webhooks("globex").unwrap().len(), 1);
 }

@@ -65,9 +65,9 @@ pub struct Client {
 #[derive(Debug)]
 pub(crate) struct Req<'a> {
     pub method: Method,
-    /// The route template under `/rest/api/3`, e.g. `/issue/{issueIdOrKey}`.
+    /// The route template under `api`, e.g. `/issue/{issueIdOrKey}`.
     pub endpoint: &'static str,
-    /// The concrete path under `/rest/api/3`.
+    /// The concrete path under `api`.
     pub path: String,
     pub query: Vec<(&'static str, String)>,
     pub body: Option<Value>,
@@ -83,7 +83,13 @@ pub(crate) struct Req<'a> {
     /// Answer the URL the request ended at (after redirects) instead of the body, which is
     /// not read (a file's location, not the file).
     pub located: bool,
+    /// The REST API the path is under: `/rest/api/3`, or `/rest/webhooks/1.0` (admin
+    /// webhooks).
+    pub api: &'static str,
 }
+
+/// Jira's platform REST API v3: where every operation but admin webhooks lives.
+pub(crate) const API3: &str = "/rest/api/3";
 
 impl<'a> Req<'a> {
     pub fn get(endpoint: &'static str, path: impl Into<String>) -> Self {
@@ -99,6 +105,7 @@ impl<'a> Req<'a> {
             raw: None,
             headers: Vec::new(),
             located: false,
+            api: API3,
         }
     }
 
@@ -120,6 +127,7 @@ impl<'a> Req<'a> {
             raw: None,
             headers: Vec::new(),
             located: false,
+            api: API3,
         }
     }
 }
@@ -155,9 +163,9 @@ impl Client {
         self
     }
 
-    fn url(&self, path: &str) -> Url {
+    fn url(&self, api: &str, path: &str) -> Url {
         let mut u = self.base.clone();
-        let p = format!("{}/rest/api/3{path}", u.path().trim_end_matches('/'));
+        let p = format!("{}{api}{path}", u.path().trim_end_matches('/'));
         u.set_path(&p);
         u
     }
@@ -167,7 +175,7 @@ impl Client {
         &self,
         req: Req<'_>,
     ) -> Result<T, ClientError> {
-        let endpoint = format!("/rest/api/3{}", req.endpoint);
+        let endpoint = format!("{}{}", req.api, req.endpoint);
         let (status, bytes) = self.exchange(req).await?;
         serde_json::from_slice(&bytes).map_err(|e| ClientError::Decode {
             endpoint,
@@ -190,8 +198,8 @@ impl Client {
     /// The loop: wait for the limiter, authorize, send, and retry what Atlassian's recipe
     /// retries. Returns the status and body of a 2xx.
     async fn exchange(&self, req: Req<'_>) -> Result<(u16, Vec<u8>), ClientError> {
-        let endpoint = format!("/rest/api/3{}", req.endpoint);
-        let url = self.url(&req.path);
+        let endpoint = format!("{}{}", req.api, req.endpoint);
+        let url = self.url(req.api, &req.path);
         let mut retry = Retry::with_initial(req.idempotency, self.retry_base);
         let mut auth = self.provider.authorization().await?;
         let mut refreshed = false;

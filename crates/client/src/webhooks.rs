@@ -125,3 +125,56 @@ impl Client {
             })
     }
 }
+
+/// The REST API of admin webhooks (reference jira-cloud-api.md section 9.2).
+const ADMIN_API: &str = "/rest/webhooks/1.0";
+
+/// One admin webhook as `GET /rest/webhooks/1.0/webhook` lists it (secrets are not listed).
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct AdminWebhook {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub url: Option<String>,
+    #[serde(default)]
+    pub events: Vec<String>,
+}
+
+impl Client {
+    /// Every admin webhook of the site. Needs *Administer Jira*: Jira answers 403 otherwise
+    /// (a `ClientError` with that status).
+    pub async fn admin_webhooks(&self) -> Result<Vec<AdminWebhook>, ClientError> {
+        let mut req = Req::get("/webhook", "/webhook");
+        req.api = ADMIN_API;
+        self.execute(req).await
+    }
+
+    /// Registers an admin webhook signed with `secret` (`X-Hub-Signature`); `jql` goes into
+    /// `filters."issue-related-events-section"`. Not retried (a repeat would register it
+    /// twice). Needs *Administer Jira*.
+    pub async fn register_admin_webhook(
+        &self,
+        name: &str,
+        url: &str,
+        events: &[&str],
+        jql: &str,
+        secret: &str,
+    ) -> Result<(), ClientError> {
+        let mut req = Req::send(
+            Method::POST,
+            "/webhook",
+            "/webhook",
+            json!({
+                "name": name,
+                "url": url,
+                "events": events,
+                "filters": { "issue-related-events-section": jql },
+                "excludeBody": false,
+                "secret": secret,
+            }),
+        );
+        req.api = ADMIN_API;
+        req.idempotency = Idempotency::Create;
+        self.execute_empty(req).await
+    }
+}

@@ -479,7 +479,7 @@ impl Daemon {
                 }
             }
             for name in &fresh {
-                if let Some(rt) = sites.get(name).filter(|rt| webhooks::registers(&rt.site)) {
+                if let Some(rt) = sites.get(name).filter(|rt| webhooks::keeps(&rt.site)) {
                     keepers.push(rt.clone());
                 }
             }

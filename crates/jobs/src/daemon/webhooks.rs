@@ -9,8 +9,12 @@
 //! start, after every reload that changes the site, then daily: Jira drops a dynamic
 //! webhook 30 days after its last refresh. A failed attempt is retried after
 //! `RETRY`. A site removed, or whose `webhooks` is turned off, has its webhooks of this URL
-//! removed. Token sites have admin webhooks, registered by an administrator
-//! (`jira-sync webhooks SITE`); nothing here touches them.
+//! removed.
+//!
+//! Token sites have admin webhooks (section 9.2). When none of this URL exists the keeper
+//! registers one with `webhook_secret`, which works when the account administers Jira;
+//! otherwise its state says an administrator must (`jira-sync webhooks SITE`), and it asks
+//! again daily. Admin webhooks do not expire, and the daemon never removes one.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,9 +53,20 @@ pub struct WebhookState {
     pub last_delivery: Option<DateTime<Utc>>,
 }
 
-/// Whether the daemon registers `site`'s webhook itself.
+/// Whether the daemon keeps a dynamic webhook for `site` (registered, refreshed, removed).
 pub fn registers(site: &Site) -> bool {
     site.webhooks && matches!(site.auth, Auth::OAuth2(_))
+}
+
+/// Whether a keeper task looks after `site`'s webhook.
+pub(super) fn keeps(site: &Site) -> bool {
+    registers(site) || registers_admin(site)
+}
+
+/// Whether the daemon tries to register `site`'s admin webhook itself (token sites with
+/// webhooks: it works when the account administers Jira).
+fn registers_admin(site: &Site) -> bool {
+    site.webhooks && !matches!(site.auth, Auth::OAuth2(_)) && site.webhook_secret.is_some()
 }
 
 /// The JQL filter of `site`'s webhook: the projects of its pulling connectors, or `None`
@@ -96,11 +111,13 @@ impl Daemon {
             loop {
                 let wait = match d.sync_webhook(&rt).await {
                     Ok(expires) => {
-                        d.inner
-                            .metrics
-                            .webhook_expiry_timestamp_seconds
-                            .with_label_values(&[rt.site.name.as_str()])
-                            .set(expires.map_or(0.0, |t| t.timestamp() as f64));
+                        if registers(&rt.site) {
+                            d.inner
+                                .metrics
+                                .webhook_expiry_timestamp_seconds
+                                .with_label_values(&[rt.site.name.as_str()])
+                                .set(expires.map_or(0.0, |t| t.timestamp() as f64));
+                        }
                         let mut w = lock(&rt.webhook);
                         w.expires = expires;
                         w.error = None;
@@ -109,7 +126,9 @@ impl Daemon {
                     Err(e) => {
                         tracing::warn!(site = %rt.site.name, error = %e, "The site's webhook could not be registered or refreshed; polling goes on.");
                         lock(&rt.webhook).error = Some(e);
-                        RETRY
+                        // An account without the right will not get it by asking every five
+                        // minutes.
+                        if registers(&rt.site) { RETRY } else { REFRESH_EVERY }
                     }
                 };
                 tokio::select! {
@@ -132,9 +151,62 @@ impl Daemon {
         })
     }
 
+    /// Makes sure `rt`'s admin webhook exists (token sites): one of this URL is taken as
+    /// it; otherwise it is registered with the site's `webhook_secret`. An account that may
+    /// not (403, or the admin API not served on the gateway: 404) is told to have an
+    /// administrator register it (`jira-sync webhooks SITE`), once a day.
+    async fn sync_admin_webhook(&self, rt: &Arc<SiteRt>) -> Result<(), String> {
+        let config = self.config();
+        let url = config
+            .daemon
+            .webhook_url_of(&rt.site.name)
+            .ok_or("webhook_url is not set")?;
+        let Some(jql) = filter_of(&rt.site) else {
+            return Ok(());
+        };
+        let ctx = self.ready_ctx(rt).await?;
+        let client = &ctx.client;
+        let by_hand = |e: &jira_sync_client::ClientError| {
+            matches!(
+                e,
+                jira_sync_client::ClientError::Forbidden { .. }
+                    | jira_sync_client::ClientError::NotFound { .. }
+                    | jira_sync_client::ClientError::Unauthorized { .. }
+            )
+        };
+        let why = |e: jira_sync_client::ClientError| {
+            if by_hand(&e) {
+                format!(
+                    "the account cannot register webhooks ({e}); an administrator registers what `jira-sync webhooks {}` prints",
+                    rt.site.name
+                )
+            } else {
+                e.to_string()
+            }
+        };
+        let listed = client.admin_webhooks().await.map_err(why)?;
+        if listed
+            .iter()
+            .any(|h| h.url.as_deref() == Some(url.as_str()))
+        {
+            return Ok(());
+        }
+        let secret = rt.site.webhook_secret.as_ref().ok_or("no webhook_secret")?;
+        let name = format!("jira-sync {}", rt.site.name);
+        client
+            .register_admin_webhook(&name, &url, EVENTS, &jql, secret.expose())
+            .await
+            .map_err(why)?;
+        tracing::info!(site = %rt.site.name, jql, "Registered the site's admin webhook.");
+        Ok(())
+    }
+
     /// Registers, cleans up and refreshes `rt`'s webhook; returns its expiry (`None`: no
-    /// pulling connector, so no webhook).
+    /// pulling connector, so no webhook, or an admin webhook, which does not expire).
     async fn sync_webhook(&self, rt: &Arc<SiteRt>) -> Result<Option<DateTime<Utc>>, String> {
+        if !registers(&rt.site) {
+            return self.sync_admin_webhook(rt).await.map(|()| None);
+        }
         let config = self.config();
         let url = config
             .daemon
