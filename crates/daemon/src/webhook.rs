@@ -40,15 +40,9 @@ pub const MAX_BODY: usize = 1 << 20;
 const REMEMBERED: usize = 100_000;
 /// Leeway on a JWT's `exp`, for clocks that disagree.
 const LEEWAY_SECONDS: i64 = 60;
-/// Events that name an issue: the `event` label takes these, anything else is `other`.
-const EVENTS: &[&str] = &[
-    "jira:issue_created",
-    "jira:issue_updated",
-    "jira:issue_deleted",
-    "comment_created",
-    "comment_updated",
-    "comment_deleted",
-];
+/// Events that name an issue, the ones the daemon's webhooks ask for: the `event` label
+/// takes these, anything else is `other`.
+const EVENTS: &[&str] = jira_sync_jobs::WEBHOOK_EVENTS;
 
 /// What the listener's handler holds.
 #[derive(Clone)]

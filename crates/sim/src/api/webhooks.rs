@@ -32,6 +32,18 @@ fn app_of(c: &Caller) -> Result<(String, String), JiraError> {
     }
 }
 
+/// The `events` a webhook names (strings only).
+fn events_of(w: &Value) -> Vec<String> {
+    w.get("events")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|e| e.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 fn ids(body: &Value) -> Result<Vec<u64>, JiraError> {
     body.get("webhookIds")
         .and_then(Value::as_array)
@@ -70,15 +82,7 @@ pub async fn register(Extension(c): Extension<Caller>, body: Bytes) -> Result<Re
     }
     let mut results = Vec::new();
     for w in list {
-        let events: Vec<String> = w
-            .get("events")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|e| e.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let events = events_of(w);
         let mut errors = Vec::new();
         if events.is_empty() {
             errors.push("At least one event is required.".to_owned());
@@ -209,15 +213,7 @@ pub async fn register_admin(
     let (Some(name), Some(url)) = (text("name"), text("url")) else {
         return Err(JiraError::bad_request("name and url are required."));
     };
-    let events: Vec<String> = body
-        .get("events")
-        .and_then(Value::as_array)
-        .map(|a| {
-            a.iter()
-                .filter_map(|e| e.as_str().map(str::to_owned))
-                .collect()
-        })
-        .unwrap_or_default();
+    let events = events_of(&body);
     if events.is_empty() || events.iter().any(|e| !EVENTS.contains(&e.as_str())) {
         return Err(JiraError::bad_request(format!(
             "events must name some of: {}",
