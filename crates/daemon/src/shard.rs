@@ -135,6 +135,22 @@ pub fn apply(config: &mut Config, placement: Option<Placement>) -> Result<(), St
             })?;
             d.listen.set_port(port);
         }
+        // The webhook listener moves the same way: shards on one host must not share it.
+        if let Some(w) = d
+            .webhook_listen
+            .as_mut()
+            .filter(|w| p.shares_host && w.port() != 0)
+        {
+            let port = u16::try_from(u32::from(w.port()) + p.shard.index).map_err(|_| {
+                format!(
+                    "shard {} would listen for webhooks on port {} + {}, beyond 65535; lower `webhook_listen`'s port",
+                    p.shard,
+                    w.port(),
+                    p.shard.index
+                )
+            })?;
+            w.set_port(port);
+        }
     }
     Ok(())
 }
@@ -201,6 +217,20 @@ mod tests {
         .unwrap();
         assert_eq!(p.shard.to_string(), "1/3");
         assert!(p.shares_host);
+    }
+
+    #[test]
+    fn shards_on_one_host_move_both_listeners_by_their_index() {
+        let f = jira_sync_harness::config_dir::Fixture::new();
+        f.daemon("listen = \"127.0.0.1:9464\"\nwebhook_listen = \"127.0.0.1:9470\"\n");
+        f.site("acme", jira_sync_harness::config_dir::SITE);
+        let mut config = f.ok();
+        let p = placement_from(Some("2/3".parse().unwrap()), env(&[]))
+            .unwrap()
+            .unwrap();
+        apply(&mut config, Some(p)).unwrap();
+        assert_eq!(config.daemon.listen.port(), 9466);
+        assert_eq!(config.daemon.webhook_listen.unwrap().port(), 9472);
     }
 
     #[test]
