@@ -131,6 +131,20 @@ async fn a_delivery_makes_the_mirror_appear_before_any_scheduled_run() {
         "writes never stopped: {:?}",
         sim.control().counters(None).unwrap()
     );
+    // Nor do runs bounce between the sites: with no schedule firing, they stop too.
+    let runs = |t: &str| -> f64 {
+        t.lines()
+            .filter(|l| l.starts_with("jira_sync_sync_runs_total{"))
+            .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+            .sum()
+    };
+    let before = runs(&d.get("/metrics").await.1);
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    assert_eq!(
+        runs(&d.get("/metrics").await.1),
+        before,
+        "runs kept starting"
+    );
     let text = d
         .until("the delivery counted", |t| series(t, "accepted") >= 1.0)
         .await;
