@@ -284,6 +284,8 @@ fn the_dashboard_is_well_formed_and_every_query_parses_and_uses_exported_metrics
         "HTTP requests by endpoint",
         "HTTP latency by endpoint (p95)",
         "Rate limiting",
+        "Webhook deliveries by outcome",
+        "Webhook silence and expiry",
     ] {
         assert!(titles.contains(wanted), "no panel {wanted}");
     }
