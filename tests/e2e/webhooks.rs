@@ -165,6 +165,36 @@ async fn a_delivery_makes_the_mirror_appear_before_any_scheduled_run() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_larger_than_one_reconcile_reaches_every_mirror() {
+    // A bulk edit: 80 new issues at once, more than one `reconcileIssues` (50) names, and a
+    // search lag no run outlasts: only the deliveries' hints can bring them, all of them.
+    let (sim, dir, _) = demo_with_webhooks(NEVER).await;
+    sim.control().set_search_lag("acme", 3_600.0).unwrap();
+    let _d = Daemon::start(dir.path());
+    let summaries: Vec<String> = (0..80).map(|n| format!("Bulk {n:02}")).collect();
+    for s in &summaries {
+        person_creates(&sim, s);
+    }
+    let mirrored = |sim: &Simulator| -> usize {
+        let site = sim.control().world().site("globex").unwrap();
+        let site = site.lock().unwrap();
+        summaries
+            .iter()
+            .filter(|s| site.issues().values().any(|i| &i.summary == *s))
+            .count()
+    };
+    let start = Instant::now();
+    while mirrored(&sim) < summaries.len() && start.elapsed() < Duration::from_secs(90) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_eq!(
+        mirrored(&sim),
+        summaries.len(),
+        "issues of the burst were lost"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forged_and_replayed_deliveries_change_nothing() {
     let (sim, dir, url) = demo_with_webhooks(NEVER).await;
     // Jira's own deliveries are lost: only the test's reach the listener.

@@ -307,8 +307,10 @@ impl Engine {
     }
 
     /// Names issues (ids) the next pull of `me` reads whatever search says: a webhook
-    /// delivery's issue. At most `RECONCILE_MAX` of them (with the run's own recent writes)
-    /// go as `reconcileIssues`; the rest are found by search as usual.
+    /// delivery's issue. A pull takes at most `RECONCILE_MAX` of them (the lowest ids) as
+    /// `reconcileIssues`; the rest stay for the next pull ([`Engine::has_hints`] tells the
+    /// caller to run again), so a burst of deliveries larger than one request is read in
+    /// as many runs, none hidden by search lag.
     pub fn hint(&self, me: &ConnectorRef, ids: impl IntoIterator<Item = u64>) {
         let mut hints = self
             .hints
@@ -317,13 +319,42 @@ impl Engine {
         hints.entry(me.clone()).or_default().extend(ids);
     }
 
-    /// The hinted ids of `me`, taken.
-    fn take_hints(&self, me: &ConnectorRef) -> BTreeSet<u64> {
+    /// Whether hinted ids of `me` wait for a pull (more than one pull takes).
+    pub fn has_hints(&self, me: &ConnectorRef) -> bool {
+        let hints = self
+            .hints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        hints.get(me).is_some_and(|h| !h.is_empty())
+    }
+
+    /// At most `max` hinted ids of `me` (the lowest), taken; the rest stay.
+    fn take_hints(&self, me: &ConnectorRef, max: usize) -> BTreeSet<u64> {
         let mut hints = self
             .hints
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        hints.remove(me).unwrap_or_default()
+        let Some(all) = hints.get_mut(me) else {
+            return BTreeSet::new();
+        };
+        let taken = match all.iter().nth(max).copied() {
+            Some(first_left) => {
+                let rest = all.split_off(&first_left);
+                std::mem::replace(all, rest)
+            }
+            None => std::mem::take(all),
+        };
+        if all.is_empty() {
+            hints.remove(me);
+        }
+        taken
+    }
+
+    /// Gives hinted ids back to `me` (a pull that took them failed before reading them).
+    fn give_back_hints(&self, me: &ConnectorRef, ids: BTreeSet<u64>) {
+        if !ids.is_empty() {
+            self.hint(me, ids);
+        }
     }
 
     /// Leaves the census to [`Engine::census_now`]: runs no longer take it.

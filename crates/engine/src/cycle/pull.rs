@@ -75,10 +75,10 @@ impl Engine {
         work: &mut Work,
         report: &mut Report,
     ) -> Result<(), EngineError> {
-        let scope = Self::scope_jql(conn);
         // Hinted issues first (a webhook named them: they changed), then the run's own recent
-        // writes, newest first; at most what `reconcileIssues` takes.
-        let hinted = self.take_hints(me);
+        // writes, newest first; at most what `reconcileIssues` takes. Hints beyond that stay
+        // for the next pull, and a pull that fails or stops gives its hints back.
+        let hinted = self.take_hints(me, jira_sync_client::RECONCILE_MAX);
         let mut reconcile: Vec<u64> = hinted.iter().copied().collect();
         for id in w.recent_writes.iter().rev().filter_map(|i| i.parse().ok()) {
             if !hinted.contains(&id) {
@@ -86,6 +86,28 @@ impl Engine {
             }
         }
         reconcile.truncate(jira_sync_client::RECONCILE_MAX);
+        let pulled = self
+            .pull_reconciling(me, conn, ctx, w, work, report, reconcile)
+            .await;
+        if pulled.is_err() || work.cancel.is_cancelled() {
+            self.give_back_hints(me, hinted);
+        }
+        pulled
+    }
+
+    /// [`Engine::pull`] with the ids its searches name as `reconcileIssues`.
+    #[allow(clippy::too_many_arguments)]
+    async fn pull_reconciling(
+        &self,
+        me: &ConnectorRef,
+        conn: &Connector,
+        ctx: &SiteCtx,
+        w: &mut Watermark,
+        work: &mut Work,
+        report: &mut Report,
+        reconcile: Vec<u64>,
+    ) -> Result<(), EngineError> {
+        let scope = Self::scope_jql(conn);
         // JQL reads dates in the account's zone, at minute granularity.
         let minute = |t: DateTime<Utc>| jql_date(t, chrono::Duration::zero(), ctx.time_zone);
         let query = |jql: String| SearchQuery {

@@ -3,7 +3,8 @@
 //! pull reads it through `reconcileIssues`, so search lag does not hide it) and a run soon.
 //!
 //! - **Debounced:** the run starts `DEBOUNCE` after the first delivery; deliveries meanwhile
-//!   add hints to the same run. A delivery during a run starts one more run after it.
+//!   add hints to the same run. A delivery during a run starts one more run after it, and
+//!   so do hints left over (a run reads at most `RECONCILE_MAX` of them).
 //! - **Single-flight:** the run waits for a run of the same connector to finish; it never
 //!   overlaps one, and it is not a skipped tick.
 //! - **Then the peers:** when the run pulled something, the mirror peers that push run too,
@@ -75,13 +76,19 @@ impl Daemon {
         // From here on a delivery starts another run after this one.
         rt.nudged.store(false, Ordering::SeqCst);
         tracing::debug!(connector = %r, "Run started by a webhook delivery.");
-        let Some((_, pulled)) = self.run_locked(&r, &rt, None).await else {
+        let ran = self.run_locked(&r, &rt, None).await;
+        let generation = self.generation();
+        let Some((outcome, pulled)) = ran else {
             return;
         };
+        // More hints than one pull reads (a bulk edit's burst): one more run, after this one.
+        // A failed run keeps its hints for the next (scheduled or nudged) run, not a loop.
+        if outcome == "success" && generation.engine.has_hints(&r) {
+            self.nudge_run(r.clone());
+        }
         if pulled == 0 {
             return;
         }
-        let generation = self.generation();
         for p in generation.engine.peers(&r) {
             let pushes = generation
                 .config
