@@ -274,6 +274,51 @@ async fn forged_and_replayed_deliveries_change_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reload_that_moves_the_webhook_listener_or_url_is_refused() {
+    // The listener is bound once: applied on reload, webhooks would be registered at a URL
+    // nobody listens on and the old ones left behind. The reload says to restart instead.
+    let (_sim, dir, _) = demo_with_webhooks(NEVER).await;
+    let d = Daemon::start(dir.path());
+    d.until("running", |t| {
+        value(t, "jira_sync_config_last_reload_success", &[]) == Some(1.0)
+    })
+    .await;
+    let file = dir.path().join("jira-sync.toml");
+    let good = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(&file, good.replace("/jira/hooks", "/jira/v2/hooks")).unwrap();
+    d.signal("-HUP");
+    d.until("the refused reload", |t| {
+        value(t, "jira_sync_config_last_reload_success", &[]) == Some(0.0)
+    })
+    .await;
+    std::fs::write(&file, good).unwrap();
+    d.signal("-HUP");
+    d.until("the good reload", |t| {
+        value(t, "jira_sync_config_last_reload_success", &[]) == Some(1.0)
+    })
+    .await;
+    // Webhooks turned on by a reload, for a daemon started without a listener: refused too.
+    let (_sim, dir) = demo_with(NEVER).await;
+    let d = Daemon::start(dir.path());
+    d.until("running", |t| {
+        value(t, "jira_sync_config_last_reload_success", &[]) == Some(1.0)
+    })
+    .await;
+    let file = dir.path().join("jira-sync.toml");
+    let mut text = std::fs::read_to_string(&file).unwrap();
+    let port = free_port();
+    text.push_str(&format!(
+        "webhook_listen = \"127.0.0.1:{port}\"\nwebhook_url = \"http://127.0.0.1:{port}/h\"\n"
+    ));
+    std::fs::write(&file, text).unwrap();
+    d.signal("-HUP");
+    d.until("the refused reload", |t| {
+        value(t, "jira_sync_config_last_reload_success", &[]) == Some(0.0)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_delivery_is_caught_by_the_poll() {
     let (sim, dir, _) = demo_with_webhooks("*/5 * * * * *").await;
     drop_all(&sim);
@@ -407,13 +452,55 @@ async fn an_oauth_sites_webhook_is_registered_refreshed_before_it_expires_and_re
     .await;
     assert_eq!(hooks.len(), 1);
 
-    // Webhooks off: the daemon removes its webhook.
+    // Webhooks off: the daemon removes its webhook, and its series go (alerts on them
+    // would fire for a site that has no webhook).
     edit(dir.path(), "sites.d/oco.toml", "webhooks = true\n", "");
     r.daemon
         .reload(jira_sync_config::load(dir.path()).unwrap())
         .await
         .unwrap();
     webhooks_when(&sim, |h| h.is_empty()).await;
+    for family in [
+        "jira_sync_webhook_expiry_timestamp_seconds",
+        "jira_sync_webhook_deliveries_total",
+    ] {
+        assert!(
+            !r.metrics.encode().contains(&format!("{family}{{")),
+            "{family} kept a series of oco"
+        );
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_restart_with_a_new_webhook_url_moves_the_webhook() {
+    // Jira allows an app one URL: the old URL's webhook must go before the new one can come.
+    let (sim, dir) = oauth_site_with_webhooks().await;
+    let r = start(dir.path(), jira_sync_jobs::Options::default()).await;
+    webhooks_when(&sim, |h| h.iter().any(|w| w.expires.is_some())).await;
+    r.daemon.shutdown().await;
+    drop(r);
+    // sled lets the database go once every handle is dropped.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    edit(
+        dir.path(),
+        "jira-sync.toml",
+        "https://hooks.example/jira",
+        "https://hooks.example/v2/jira",
+    );
+    let r = start(dir.path(), jira_sync_jobs::Options::default()).await;
+    let hooks = webhooks_when(&sim, |h| {
+        h.len() == 1 && h[0].url == "https://hooks.example/v2/jira/oco" && h[0].expires.is_some()
+    })
+    .await;
+    assert_eq!(hooks[0].jql.as_deref(), Some("project IN (\"OCO\")"));
+    let (_, state) = r
+        .daemon
+        .webhook_states()
+        .into_iter()
+        .find(|(s, _)| s == "oco")
+        .unwrap();
+    assert_eq!(state.error, None);
+    assert_eq!(state.id, Some(hooks[0].id));
 }
 
 #[tokio::test]
@@ -516,4 +603,83 @@ async fn a_token_site_registers_its_admin_webhook_when_its_account_may() {
         .unwrap();
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(sim.control().webhooks("globex").unwrap().len(), 1);
+    // The secret rotated and a project added in one reload: the daemon's own webhook
+    // follows both (Jira would otherwise sign with the old secret, every delivery refused,
+    // and send nothing of the new project).
+    let rotated = "FAKE-webhook-secret-rotated";
+    write_secret(dir.path().join("secrets/globex.webhook"), rotated);
+    sim.control()
+        .create_project(
+            "globex",
+            jira_sim::control::ProjectSpec {
+                key: "OPT".into(),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    let site_file = dir.path().join("sites.d/globex.toml");
+    let mut text = std::fs::read_to_string(&site_file).unwrap();
+    text.push_str(&format!(
+        "\n[[connector]]\nname = \"extra\"\nproject = \"OPT\"\nschedule = \"{NEVER}\"\ndirection = \"pull\"\n"
+    ));
+    std::fs::write(&site_file, text).unwrap();
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    let mut hooks = vec![];
+    for _ in 0..300 {
+        hooks = sim.control().webhooks("globex").unwrap();
+        if hooks.iter().any(|h| h.secret.as_deref() == Some(rotated)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0].secret.as_deref(), Some(rotated));
+    assert_eq!(
+        hooks[0].jql.as_deref(),
+        Some("project IN (\"OPS\", \"OPT\")")
+    );
+    let (_, state) = r
+        .daemon
+        .webhook_states()
+        .into_iter()
+        .find(|(s, _)| s == "globex")
+        .unwrap();
+    assert_eq!(state.registered_by.as_deref(), Some("jira-sync"));
+    // An administrator's own webhook of the same URL is theirs: the daemon's goes, theirs
+    // stays as it is.
+    sim.control()
+        .register_admin_webhook(
+            "globex",
+            AdminWebhookSpec {
+                name: "set up by hand".into(),
+                url: "https://hooks.example/jira/globex".into(),
+                jql: Some("project = OPS".into()),
+                secret: Some(rotated.into()),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    edit(
+        dir.path(),
+        "sites.d/globex.toml",
+        "2027-03-02",
+        "2027-03-03",
+    );
+    r.daemon
+        .reload(jira_sync_config::load(dir.path()).unwrap())
+        .await
+        .unwrap();
+    for _ in 0..300 {
+        hooks = sim.control().webhooks("globex").unwrap();
+        if hooks.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hooks.len(), 1, "{hooks:?}");
+    assert_eq!(hooks[0].name.as_deref(), Some("set up by hand"));
+    assert_eq!(hooks[0].jql.as_deref(), Some("project = OPS"));
 }

@@ -132,12 +132,35 @@ const ADMIN_API: &str = "/rest/webhooks/1.0";
 /// One admin webhook as `GET /rest/webhooks/1.0/webhook` lists it (secrets are not listed).
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 pub struct AdminWebhook {
+    /// Its own address, `.../rest/webhooks/1.0/webhook/{id}`: the only place Jira gives
+    /// the id.
+    #[serde(default, rename = "self")]
+    pub link: Option<String>,
     #[serde(default)]
     pub name: Option<String>,
     #[serde(default)]
     pub url: Option<String>,
     #[serde(default)]
     pub events: Vec<String>,
+}
+
+impl AdminWebhook {
+    /// The id, the last segment of `self` (`None` when Jira gave no `self`).
+    pub fn id(&self) -> Option<u64> {
+        self.link.as_deref()?.rsplit('/').next()?.parse().ok()
+    }
+}
+
+/// The body of an admin webhook: `jql` goes into `filters."issue-related-events-section"`.
+fn admin_body(name: &str, url: &str, events: &[&str], jql: &str, secret: &str) -> Value {
+    json!({
+        "name": name,
+        "url": url,
+        "events": events,
+        "filters": { "issue-related-events-section": jql },
+        "excludeBody": false,
+        "secret": secret,
+    })
 }
 
 impl Client {
@@ -164,17 +187,45 @@ impl Client {
             Method::POST,
             "/webhook",
             "/webhook",
-            json!({
-                "name": name,
-                "url": url,
-                "events": events,
-                "filters": { "issue-related-events-section": jql },
-                "excludeBody": false,
-                "secret": secret,
-            }),
+            admin_body(name, url, events, jql, secret),
         );
         req.api = ADMIN_API;
         req.idempotency = Idempotency::Create;
+        self.execute_empty(req).await
+    }
+
+    /// Replaces admin webhook `id`'s name, URL, events, filter and secret
+    /// (`PUT /rest/webhooks/1.0/webhook/{id}`). Needs *Administer Jira*.
+    pub async fn update_admin_webhook(
+        &self,
+        id: u64,
+        name: &str,
+        url: &str,
+        events: &[&str],
+        jql: &str,
+        secret: &str,
+    ) -> Result<(), ClientError> {
+        let mut req = Req::send(
+            Method::PUT,
+            "/webhook/{id}",
+            format!("/webhook/{id}"),
+            admin_body(name, url, events, jql, secret),
+        );
+        req.api = ADMIN_API;
+        self.execute_empty(req).await
+    }
+
+    /// Removes admin webhook `id` (`DELETE /rest/webhooks/1.0/webhook/{id}`). Needs
+    /// *Administer Jira*.
+    pub async fn delete_admin_webhook(&self, id: u64) -> Result<(), ClientError> {
+        let mut req = Req::send(
+            Method::DELETE,
+            "/webhook/{id}",
+            format!("/webhook/{id}"),
+            Value::Null,
+        );
+        req.body = None;
+        req.api = ADMIN_API;
         self.execute_empty(req).await
     }
 }

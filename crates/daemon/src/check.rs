@@ -197,7 +197,7 @@ pub fn summary(config: &Config, now: DateTime<Utc>, shards: u32) -> String {
             let kind = if jira_sync_jobs::registers_webhook(site) {
                 "dynamic webhook, registered by the daemon"
             } else {
-                "admin webhook, registered by an administrator (jira-sync webhooks SITE)"
+                "admin webhook, registered by the daemon when its account administers Jira, else by an administrator (jira-sync webhooks SITE)"
             };
             let _ = writeln!(
                 out,
@@ -264,10 +264,9 @@ fn webhook_states(config: &Config) -> String {
                 .iter()
                 .filter(|s| hooked.contains(&s.site.as_str()))
             {
-                let line = site
-                    .webhook
-                    .as_ref()
-                    .map_or("webhook: unknown".into(), crate::status::webhook_line);
+                let line = site.webhook.as_ref().map_or("unknown".into(), |w| {
+                    crate::status::webhook_line(w, &site.method)
+                });
                 let _ = writeln!(out, "  {}: {line}", site.site);
             }
         }

@@ -88,6 +88,11 @@ pub async fn serve(
         ..Options::default()
     };
     let config_dir = config.dir.clone();
+    let hooks_at_start = HooksAtStart {
+        listen: config.daemon.webhook_listen,
+        url: config.daemon.webhook_url.as_ref().map(|u| u.to_string()),
+        shard_index: shard.map_or(0, |s| s.index),
+    };
     let daemon = Daemon::start(config, &store, metrics.clone(), opts)
         .await
         .map_err(|e| e.to_string())?;
@@ -151,7 +156,7 @@ pub async fn serve(
     let mut int = signal(SignalKind::interrupt()).map_err(|e| e.to_string())?;
     loop {
         tokio::select! {
-            _ = hup.recv() => reload(&daemon, &metrics, &config_dir).await,
+            _ = hup.recv() => reload(&daemon, &metrics, &config_dir, &hooks_at_start).await,
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -178,13 +183,54 @@ pub async fn serve(
     Ok(())
 }
 
+/// The webhook listener and URL the daemon started with: the listener is bound once, and
+/// every webhook registered and removed is of that URL.
+struct HooksAtStart {
+    listen: Option<std::net::SocketAddr>,
+    url: Option<String>,
+    /// Shards on one host listen on `webhook_listen`'s port plus their index.
+    shard_index: u32,
+}
+
+impl HooksAtStart {
+    /// Why `config` cannot be reloaded into this daemon: it changes `webhook_listen` or
+    /// `webhook_url`, which take a restart (applied halfway, webhooks would be registered
+    /// at a URL nobody listens on, and the old ones left behind).
+    fn refusal(&self, config: &Config) -> Option<String> {
+        let listen = config.daemon.webhook_listen;
+        let same_listen = match (listen, self.listen) {
+            (None, None) => true,
+            (Some(new), Some(old)) => {
+                new.ip() == old.ip()
+                    && (new.port() == old.port()
+                        || u32::from(new.port()) + self.shard_index == u32::from(old.port()))
+            }
+            _ => false,
+        };
+        let key = if !same_listen {
+            "webhook_listen"
+        } else if config.daemon.webhook_url.as_ref().map(|u| u.to_string()) != self.url {
+            "webhook_url"
+        } else {
+            return None;
+        };
+        Some(format!(
+            "jira-sync.toml: {key}: changed; it takes a restart of jira-sync (`systemctl restart jira-sync`), which also registers the site's webhooks at the new URL and removes those of the old one"
+        ))
+    }
+}
+
 /// `SIGHUP`: validate the new configuration first; a bad one keeps the old running.
-async fn reload(daemon: &Daemon, metrics: &Metrics, dir: &std::path::Path) {
+async fn reload(daemon: &Daemon, metrics: &Metrics, dir: &std::path::Path, hooks: &HooksAtStart) {
     let _ = sd_notify::notify(&[
         NotifyState::Reloading,
         NotifyState::monotonic_usec_now().unwrap_or(NotifyState::Reloading),
     ]);
     match jira_sync_config::load(dir) {
+        Ok(config) if let Some(problem) = hooks.refusal(&config) => {
+            metrics.config_last_reload_success.set(0.0);
+            tracing::error!(problems = %problem, "The new configuration is invalid; the previous one keeps running.");
+        }
         Ok(config) => match daemon.reload(config).await {
             Ok(()) => {
                 metrics.config_last_reload_success.set(1.0);

@@ -79,14 +79,21 @@ fn because(message: &Option<String>) -> String {
         .map_or(String::new(), |m| format!(": {m}"))
 }
 
-/// A site's webhook in one line: registered (oauth2) or not, expiry, last delivery, error.
-pub(crate) fn webhook_line(w: &jira_sync_jobs::WebhookState) -> String {
-    let registered = match w.id {
-        Some(id) => format!("dynamic webhook {id}, expires {}", time(w.expires)),
-        None => "admin webhook (or not registered yet)".into(),
+/// A site's webhook in one line: what is registered (a dynamic webhook for `oauth2` sites,
+/// an admin webhook for the others) and by whom, expiry, last delivery, the last error.
+pub(crate) fn webhook_line(w: &jira_sync_jobs::WebhookState, method: &str) -> String {
+    let registered = match (method, w.id, &w.registered_by) {
+        ("oauth2", Some(id), _) => format!("dynamic webhook {id}, expires {}", time(w.expires)),
+        ("oauth2", None, _) => "dynamic webhook not registered yet".into(),
+        (_, _, Some(by)) => format!("admin webhook, registered by {by}"),
+        (_, _, None) if w.last_delivery.is_some() => "admin webhook (deliveries arrive)".into(),
+        (_, _, None) => {
+            "admin webhook not seen (an administrator registers what `jira-sync webhooks SITE` prints)"
+                .into()
+        }
     };
     format!(
-        "webhook: {registered}, last delivery {}{}",
+        "{registered}, last delivery {}{}",
         time(w.last_delivery),
         because(&w.error)
     )
@@ -110,7 +117,7 @@ fn render(s: &Status, source: &str) -> String {
             because(&site.health.message),
         );
         if let Some(w) = &site.webhook {
-            let _ = writeln!(out, "  {}", webhook_line(w));
+            let _ = writeln!(out, "  webhook: {}", webhook_line(w, &site.method));
         }
     }
     for c in &s.connectors {

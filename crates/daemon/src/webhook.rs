@@ -22,7 +22,6 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -36,10 +35,14 @@ use serde_json::Value;
 /// The largest delivery body taken, in bytes (an issue event with a long description and
 /// changelog is tens of kilobytes).
 pub const MAX_BODY: usize = 1 << 20;
+/// How long a delivery's body may take to arrive.
+const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Identifiers remembered for de-duplication (oldest forgotten first).
 const REMEMBERED: usize = 100_000;
 /// Leeway on a JWT's `exp`, for clocks that disagree.
 const LEEWAY_SECONDS: i64 = 60;
+/// The longest `X-Atlassian-Webhook-Identifier` remembered whole, in bytes.
+const IDENTIFIER_MAX: usize = 200;
 /// Events that name an issue, the ones the daemon's webhooks ask for: the `event` label
 /// takes these, anything else is `other`.
 const EVENTS: &[&str] = jira_sync_jobs::WEBHOOK_EVENTS;
@@ -104,12 +107,20 @@ async fn deliver(
     State(r): State<Receiver>,
     Path(path): Path<String>,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> StatusCode {
     let name = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
     let config = r.daemon.config();
     let Some(site) = config.sites.iter().find(|s| s.name == name && s.webhooks) else {
         return StatusCode::NOT_FOUND;
+    };
+    // A sender that trickles its body (or announces more than it sends) is cut off rather
+    // than holding a connection open.
+    let body = match tokio::time::timeout(BODY_TIMEOUT, axum::body::to_bytes(body, MAX_BODY)).await
+    {
+        Ok(Ok(b)) => b,
+        Ok(Err(_)) => return StatusCode::PAYLOAD_TOO_LARGE,
+        Err(_) => return StatusCode::REQUEST_TIMEOUT,
     };
     let payload: Option<Value> = serde_json::from_slice(&body).ok();
     let event = payload
@@ -137,6 +148,10 @@ async fn deliver(
         .get("x-atlassian-webhook-identifier")
         .and_then(|v| v.to_str().ok());
     if let Some(id) = identifier {
+        // Jira's identifiers are short; a longer one is cut, so no sender can make the
+        // remembered set large (a cut one still tells a repeat from a new delivery).
+        // (`to_str` took visible ASCII only: every byte is a character boundary.)
+        let id = id.get(..IDENTIFIER_MAX.min(id.len())).unwrap_or(id);
         let key = format!("{}/{id}", site.name);
         if !r
             .seen
@@ -220,16 +235,19 @@ fn verify_jwt(token: &str, secret: &[u8], now: i64) -> Result<(), &'static str> 
     let claims: Value = decode(claims)
         .and_then(|b| serde_json::from_slice(&b).ok())
         .ok_or("the JWT claims are not JSON")?;
-    if let Some(exp) = claims["exp"].as_i64()
-        && exp + LEEWAY_SECONDS < now
-    {
+    // A token without a whole-number `exp` would be good forever once captured.
+    let exp = claims["exp"]
+        .as_i64()
+        .ok_or("the JWT has no whole-number exp")?;
+    if exp.saturating_add(LEEWAY_SECONDS) < now {
         return Err("the JWT has expired");
     }
     Ok(())
 }
 
+/// Lower- or upper-case hex digits, nothing else (`from_str_radix` alone takes a `+`).
 fn hex(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(2) {
+    if !s.len().is_multiple_of(2) || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     (0..s.len())
@@ -272,6 +290,27 @@ mod tests {
         let (signed, _) = good.rsplit_once('.').unwrap();
         assert!(verify_jwt(&format!("{signed}."), b"FAKE-secret", 1000).is_err());
         assert!(verify_jwt("a.b", b"FAKE-secret", 1000).is_err());
+        // Signed, but with no expiry a JWT could not be refused later: refused now.
+        for claims in [
+            r#"{}"#,
+            r#"{"exp":1.5}"#,
+            r#"{"exp":"99999999999"}"#,
+            r#"{"exp":18446744073709551615}"#,
+            r#"[1,2]"#,
+        ] {
+            let t = jwt(claims, b"FAKE-secret");
+            assert!(verify_jwt(&t, b"FAKE-secret", 1000).is_err(), "{claims}");
+        }
+        let far = jwt(&format!(r#"{{"exp":{}}}"#, i64::MAX), b"FAKE-secret");
+        assert_eq!(verify_jwt(&far, b"FAKE-secret", 1000), Ok(()));
+    }
+
+    #[test]
+    fn signatures_are_hex_digits_only() {
+        assert_eq!(hex("0aFF"), Some(vec![0x0a, 0xff]));
+        for bad in ["+a", "-1", " a", "0x", "abc", "zz"] {
+            assert_eq!(hex(bad), None, "{bad}");
+        }
     }
 
     #[test]

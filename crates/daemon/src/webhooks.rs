@@ -56,8 +56,9 @@ pub fn render(config: &Config, site: &Site) -> Result<String, String> {
     } else {
         let _ = writeln!(
             out,
-            "Site {}: a Jira administrator registers this admin webhook (Settings > System > WebHooks, or POST /rest/webhooks/1.0/webhook):",
-            site.name
+            "Site {}: this admin webhook is registered by jira-sync itself when the site's account administers Jira (as `{}`), else by a Jira administrator (Settings > System > WebHooks, or POST /rest/webhooks/1.0/webhook):",
+            site.name,
+            jira_sync_jobs::admin_webhook_name(&site.name)
         );
     }
     let _ = writeln!(out, "  URL:     {url}");

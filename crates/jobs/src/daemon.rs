@@ -42,7 +42,7 @@ use crate::probe::{Verdict, probe_site};
 use record::export_parked;
 pub use status::{ConnectorView, SiteView, Status, stored_status};
 pub use webhooks::{
-    EVENTS as WEBHOOK_EVENTS, WebhookState, filter_of as webhook_filter,
+    EVENTS as WEBHOOK_EVENTS, WebhookState, admin_webhook_name, filter_of as webhook_filter,
     registers as registers_webhook,
 };
 use wheel::{Wheel, on_tick};
@@ -158,6 +158,9 @@ struct SiteRt {
     stop: CancellationToken,
     /// The site's webhook as last seen.
     webhook: Mutex<WebhookState>,
+    /// Held by the webhook keeper while it talks to Jira: removing the webhook waits for
+    /// it, so a registration in flight is not left behind.
+    keeping: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -205,6 +208,10 @@ fn site_fingerprint(site: &Site) -> u64 {
             }
         }
         Auth::ClientCredentials(c) => s.push_str(c.client_secret.expose()),
+    }
+    // A rotated webhook secret restarts the site, so its keeper sets it on the webhook.
+    if let Some(w) = &site.webhook_secret {
+        s.push_str(w.expose());
     }
     fnv1a(s.as_bytes())
 }
@@ -390,6 +397,7 @@ impl Daemon {
                             probing: Default::default(),
                             stop: CancellationToken::new(),
                             webhook: Mutex::default(),
+                            keeping: Default::default(),
                         })
                     }
                 };
@@ -468,14 +476,15 @@ impl Daemon {
             old_rts.extend(removed.into_values());
             // Replaced runtimes stop their webhook keepers; a site removed, or whose
             // webhook the daemon no longer registers, has it removed from Jira.
-            let old_config = self.generation().config.clone();
             for old in old_rts {
                 old.stop.cancel();
-                let still = sites
-                    .get(&old.site.name)
-                    .is_some_and(|now| webhooks::registers(&now.site));
+                let now = sites.get(&old.site.name);
+                if old.site.webhooks && now.is_some_and(|n| !n.site.webhooks) {
+                    inner.metrics.forget_webhooks(&old.site.name);
+                }
+                let still = now.is_some_and(|now| webhooks::registers(&now.site));
                 if webhooks::registers(&old.site) && !still {
-                    replaced.push((old, old_config.clone()));
+                    replaced.push(old);
                 }
             }
             for name in &fresh {
@@ -556,8 +565,8 @@ impl Daemon {
             let d = self.clone();
             inner.tracker.spawn(async move { d.probe(&site).await });
         }
-        for (old, config) in replaced {
-            self.drop_webhook(old, config);
+        for old in replaced {
+            self.drop_webhook(old);
         }
         for rt in keepers {
             self.keep_webhook(rt);

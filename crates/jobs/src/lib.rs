@@ -8,7 +8,7 @@ pub mod probe; // One site's credential verdict.
 
 pub use daemon::{
     ConnectorView, Daemon, DaemonError, Options, SiteView, Status, WEBHOOK_EVENTS, WebhookState,
-    registers_webhook, run_status, stored_status, webhook_filter,
+    admin_webhook_name, registers_webhook, run_status, stored_status, webhook_filter,
 };
 pub use groups::{Shard, groups, shard_of};
 pub use probe::{Verdict, probe_site};

@@ -278,52 +278,44 @@ impl Metrics {
         m
     }
 
+    /// Removes the webhook series of `site` (its `webhooks` was turned off; the site
+    /// stays): `JiraSyncWebhookSilent` and `JiraSyncWebhookExpiring` must not fire on them.
+    pub fn forget_webhooks(&self, site: &str) {
+        let gone = |labels: &HashMap<&str, &str>| labels.get("site") == Some(&site);
+        remove_series(&self.webhook_deliveries_total, &gone);
+        remove_series(&self.webhook_last_delivery_timestamp_seconds, &gone);
+        remove_series(&self.webhook_expiry_timestamp_seconds, &gone);
+    }
+
     /// Removes every series whose labels (name to value) satisfy `gone`, in every labelled
     /// family: what a removed site or connector leaves must not go on being exported (a
     /// stale `last_success_timestamp_seconds` would fire `JiraSyncStalled` for a connector
     /// that no longer exists). One pass over each family, whatever the number removed.
     pub fn forget(&self, gone: impl Fn(&HashMap<&str, &str>) -> bool) {
-        fn pass<T: MetricVecBuilder>(
-            family: &MetricVec<T>,
-            gone: &dyn Fn(&HashMap<&str, &str>) -> bool,
-        ) {
-            for collected in family.collect() {
-                for series in collected.get_metric() {
-                    let labels: HashMap<&str, &str> = series
-                        .get_label()
-                        .iter()
-                        .map(|l| (l.name(), l.value()))
-                        .collect();
-                    if gone(&labels) {
-                        let _ = family.remove(&labels);
-                    }
-                }
-            }
-        }
         let gone = &gone;
-        pass(&self.reconcile_repairs_total, gone);
-        pass(&self.run_start_lateness_seconds, gone);
-        pass(&self.sync_runs_total, gone);
-        pass(&self.sync_run_duration_seconds, gone);
-        pass(&self.last_success_timestamp_seconds, gone);
-        pass(&self.issues_pulled_total, gone);
-        pass(&self.issues_pushed_total, gone);
-        pass(&self.conflicts_total, gone);
-        pass(&self.push_backlog, gone);
-        pass(&self.parked_writes, gone);
-        pass(&self.runs_skipped_total, gone);
-        pass(&self.http_requests_total, gone);
-        pass(&self.http_request_duration_seconds, gone);
-        pass(&self.rate_limited_total, gone);
-        pass(&self.rate_limit_wait_seconds_total, gone);
-        pass(&self.credential_expiry_timestamp_seconds, gone);
-        pass(&self.credential_up, gone);
-        pass(&self.credential_state, gone);
-        pass(&self.credential_last_check_timestamp_seconds, gone);
-        pass(&self.webhook_deliveries_total, gone);
-        pass(&self.webhook_last_delivery_timestamp_seconds, gone);
-        pass(&self.webhook_expiry_timestamp_seconds, gone);
-        pass(&self.credential_expiry_declared, gone);
+        remove_series(&self.reconcile_repairs_total, gone);
+        remove_series(&self.run_start_lateness_seconds, gone);
+        remove_series(&self.sync_runs_total, gone);
+        remove_series(&self.sync_run_duration_seconds, gone);
+        remove_series(&self.last_success_timestamp_seconds, gone);
+        remove_series(&self.issues_pulled_total, gone);
+        remove_series(&self.issues_pushed_total, gone);
+        remove_series(&self.conflicts_total, gone);
+        remove_series(&self.push_backlog, gone);
+        remove_series(&self.parked_writes, gone);
+        remove_series(&self.runs_skipped_total, gone);
+        remove_series(&self.http_requests_total, gone);
+        remove_series(&self.http_request_duration_seconds, gone);
+        remove_series(&self.rate_limited_total, gone);
+        remove_series(&self.rate_limit_wait_seconds_total, gone);
+        remove_series(&self.credential_expiry_timestamp_seconds, gone);
+        remove_series(&self.credential_up, gone);
+        remove_series(&self.credential_state, gone);
+        remove_series(&self.credential_last_check_timestamp_seconds, gone);
+        remove_series(&self.webhook_deliveries_total, gone);
+        remove_series(&self.webhook_last_delivery_timestamp_seconds, gone);
+        remove_series(&self.webhook_expiry_timestamp_seconds, gone);
+        remove_series(&self.credential_expiry_declared, gone);
     }
 
     /// The registries, one per family, in name order (the process's own families apart).
@@ -346,6 +338,25 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Metrics::new()
+    }
+}
+
+/// Removes the series of `family` whose labels (name to value) satisfy `gone`.
+fn remove_series<T: MetricVecBuilder>(
+    family: &MetricVec<T>,
+    gone: &dyn Fn(&HashMap<&str, &str>) -> bool,
+) {
+    for collected in family.collect() {
+        for series in collected.get_metric() {
+            let labels: HashMap<&str, &str> = series
+                .get_label()
+                .iter()
+                .map(|l| (l.name(), l.value()))
+                .collect();
+            if gone(&labels) {
+                let _ = family.remove(&labels);
+            }
+        }
     }
 }
 

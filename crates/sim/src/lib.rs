@@ -52,6 +52,10 @@ pub fn router(world: Arc<World>) -> Router {
             "/site/{site}/rest/webhooks/1.0/webhook",
             get(api::list_admin_webhooks).post(api::register_admin_webhook),
         )
+        .route(
+            "/site/{site}/rest/webhooks/1.0/webhook/{id}",
+            axum::routing::put(api::update_admin_webhook).delete(api::update_admin_webhook),
+        )
         .merge(api::router(app.clone()))
         .merge(oauth_http::router())
         .merge(control_http::router())

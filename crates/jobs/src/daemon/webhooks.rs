@@ -3,24 +3,30 @@
 //! projects its pulling connectors sync (`project IN (...)`: an OAuth 2.0 app may hold at
 //! most 5 per user and site, so one broad filter), at `webhook_url/SITE`.
 //!
-//! A keeper task per site makes Jira's list match the configuration: it registers the
-//! webhook when none of this URL has the wanted filter, removes the others of this URL (a
-//! filter the configuration no longer wants), and refreshes it (`refreshWebhooks`), at
-//! start, after every reload that changes the site, then daily: Jira drops a dynamic
-//! webhook 30 days after its last refresh. A failed attempt is retried after
-//! `RETRY`. A site removed, or whose `webhooks` is turned off, has its webhooks of this URL
-//! removed.
+//! A keeper task per site makes Jira's list match the configuration: every dynamic webhook
+//! the app has on the site is the daemon's (Jira lists only the calling app's and allows it
+//! one URL), so it keeps the one of this URL with the wanted filter, removes every other (an
+//! old URL or filter) first, registers one if none was kept, and refreshes it
+//! (`refreshWebhooks`), at start, after every reload that changes the site, then daily:
+//! Jira drops a dynamic webhook 30 days after its last refresh. A failed attempt is
+//! retried after `RETRY`. A site removed, or whose `webhooks` is turned off, has its
+//! webhooks removed (after a registration in flight ends).
 //!
-//! Token sites have admin webhooks (section 9.2). When none of this URL exists the keeper
-//! registers one with `webhook_secret`, which works when the account administers Jira;
-//! otherwise its state says an administrator must (`jira-sync webhooks SITE`), and it asks
-//! again daily. Admin webhooks do not expire, and the daemon never removes one.
+//! Token sites have admin webhooks (section 9.2), which need an account that administers
+//! Jira. The daemon's own are named `jira-sync SITE` ([`admin_webhook_name`]): the keeper
+//! sets the one it finds to this URL, filter, events and secret (Jira never shows the
+//! secret, so a rotated `webhook_secret` is set at the next pass; a reload that changes it
+//! is one), removes any second one, and registers one when there is none and no
+//! administrator's of this URL. An administrator's own (any other name) is never touched.
+//! An account without the right (401, 403, or the API not served: 404) is told to have an
+//! administrator register it (`jira-sync webhooks SITE`) and asked again daily; other
+//! failures are retried after `RETRY`. Admin webhooks do not expire.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use jira_sync_config::{Auth, Config, Site};
+use jira_sync_config::{Auth, Site};
 use jira_sync_engine::SiteCtx;
 use serde::Serialize;
 
@@ -51,6 +57,25 @@ pub struct WebhookState {
     pub error: Option<String>,
     /// When the last authenticated delivery arrived.
     pub last_delivery: Option<DateTime<Utc>>,
+    /// Who registered the admin webhook (token sites), once seen: `jira-sync` or `an
+    /// administrator`.
+    #[serde(default)]
+    pub registered_by: Option<String>,
+}
+
+/// Why a pass of the keeper failed.
+enum KeepError {
+    /// The account may not manage admin webhooks: an administrator registers it; asked
+    /// again daily.
+    NoRight(String),
+    /// Anything else (the site not ready, Jira or the network failing): tried again after
+    /// `RETRY`.
+    Failed(String),
+}
+
+/// The name the daemon gives the admin webhooks it registers: how it knows its own.
+pub fn admin_webhook_name(site: &str) -> String {
+    format!("jira-sync {site}")
 }
 
 /// Whether the daemon keeps a dynamic webhook for `site` (registered, refreshed, removed).
@@ -109,7 +134,14 @@ impl Daemon {
         let d = self.clone();
         self.inner.tracker.spawn(async move {
             loop {
-                let wait = match d.sync_webhook(&rt).await {
+                let synced = {
+                    let _keeping = rt.keeping.lock().await;
+                    if rt.stop.is_cancelled() {
+                        return;
+                    }
+                    d.sync_webhook(&rt).await
+                };
+                let wait = match synced {
                     Ok(expires) => {
                         if registers(&rt.site) {
                             d.inner
@@ -123,12 +155,19 @@ impl Daemon {
                         w.error = None;
                         REFRESH_EVERY
                     }
-                    Err(e) => {
-                        tracing::warn!(site = %rt.site.name, error = %e, "The site's webhook could not be registered or refreshed; polling goes on.");
+                    Err(KeepError::NoRight(e)) => {
+                        // The documented case of a token site whose account does not
+                        // administer Jira: said in `status`, not warned at every start.
+                        tracing::info!(site = %rt.site.name, error = %e, "The site's admin webhook is for an administrator to register; polling goes on.");
                         lock(&rt.webhook).error = Some(e);
                         // An account without the right will not get it by asking every five
                         // minutes.
-                        if registers(&rt.site) { RETRY } else { REFRESH_EVERY }
+                        REFRESH_EVERY
+                    }
+                    Err(KeepError::Failed(e)) => {
+                        tracing::warn!(site = %rt.site.name, error = %e, "The site's webhook could not be registered or refreshed; polling goes on.");
+                        lock(&rt.webhook).error = Some(e);
+                        RETRY
                     }
                 };
                 tokio::select! {
@@ -155,126 +194,156 @@ impl Daemon {
     /// it; otherwise it is registered with the site's `webhook_secret`. An account that may
     /// not (403, or the admin API not served on the gateway: 404) is told to have an
     /// administrator register it (`jira-sync webhooks SITE`), once a day.
-    async fn sync_admin_webhook(&self, rt: &Arc<SiteRt>) -> Result<(), String> {
+    async fn sync_admin_webhook(&self, rt: &Arc<SiteRt>) -> Result<(), KeepError> {
         let config = self.config();
         let url = config
             .daemon
             .webhook_url_of(&rt.site.name)
-            .ok_or("webhook_url is not set")?;
+            .ok_or_else(|| KeepError::Failed("webhook_url is not set".into()))?;
         let Some(jql) = filter_of(&rt.site) else {
             return Ok(());
         };
-        let ctx = self.ready_ctx(rt).await?;
+        let ctx = self.ready_ctx(rt).await.map_err(KeepError::Failed)?;
         let client = &ctx.client;
-        let by_hand = |e: &jira_sync_client::ClientError| {
-            matches!(
-                e,
-                jira_sync_client::ClientError::Forbidden { .. }
-                    | jira_sync_client::ClientError::NotFound { .. }
-                    | jira_sync_client::ClientError::Unauthorized { .. }
-            )
-        };
-        let why = |e: jira_sync_client::ClientError| {
-            if by_hand(&e) {
-                format!(
-                    "the account cannot register webhooks ({e}); an administrator registers what `jira-sync webhooks {}` prints",
-                    rt.site.name
-                )
-            } else {
-                e.to_string()
-            }
+        let why = |e: jira_sync_client::ClientError| match e {
+            jira_sync_client::ClientError::Forbidden { .. }
+            | jira_sync_client::ClientError::NotFound { .. }
+            | jira_sync_client::ClientError::Unauthorized { .. } => KeepError::NoRight(format!(
+                "the account cannot register webhooks ({e}); an administrator registers what `jira-sync webhooks {}` prints",
+                rt.site.name
+            )),
+            e => KeepError::Failed(e.to_string()),
         };
         let listed = client.admin_webhooks().await.map_err(why)?;
-        if listed
+        let name = admin_webhook_name(&rt.site.name);
+        let secret = rt
+            .site
+            .webhook_secret
+            .as_ref()
+            .ok_or_else(|| KeepError::Failed("no webhook_secret".into()))?;
+        // The daemon's own (by name): brought to this URL, filter, events and secret (Jira
+        // never shows the secret, so it is set every time: a rotated `webhook_secret` takes
+        // effect with the next reload). One an administrator registered is left as it is.
+        let mine: Vec<_> = listed
             .iter()
-            .any(|h| h.url.as_deref() == Some(url.as_str()))
-        {
+            .filter(|h| h.name.as_deref() == Some(name.as_str()))
+            .collect();
+        let by_admin = listed.iter().any(|h| {
+            h.name.as_deref() != Some(name.as_str()) && h.url.as_deref() == Some(url.as_str())
+        });
+        let mut kept = false;
+        for h in mine {
+            let Some(id) = h.id() else { continue };
+            if kept || by_admin {
+                client.delete_admin_webhook(id).await.map_err(why)?;
+                tracing::info!(site = %rt.site.name, id, "Removed a second admin webhook of the daemon's.");
+            } else {
+                client
+                    .update_admin_webhook(id, &name, &url, EVENTS, &jql, secret.expose())
+                    .await
+                    .map_err(why)?;
+                kept = true;
+            }
+        }
+        if kept || by_admin {
+            let by = if kept {
+                "jira-sync"
+            } else {
+                "an administrator"
+            };
+            lock(&rt.webhook).registered_by = Some(by.into());
             return Ok(());
         }
-        let secret = rt.site.webhook_secret.as_ref().ok_or("no webhook_secret")?;
-        let name = format!("jira-sync {}", rt.site.name);
         client
             .register_admin_webhook(&name, &url, EVENTS, &jql, secret.expose())
             .await
             .map_err(why)?;
+        lock(&rt.webhook).registered_by = Some("jira-sync".into());
         tracing::info!(site = %rt.site.name, jql, "Registered the site's admin webhook.");
         Ok(())
     }
 
     /// Registers, cleans up and refreshes `rt`'s webhook; returns its expiry (`None`: no
     /// pulling connector, so no webhook, or an admin webhook, which does not expire).
-    async fn sync_webhook(&self, rt: &Arc<SiteRt>) -> Result<Option<DateTime<Utc>>, String> {
+    ///
+    /// Every dynamic webhook the app has on the site is the daemon's (Jira lists only the
+    /// calling app's, and allows it one URL): one of this URL with the wanted filter and
+    /// events is kept, every other removed first (an old URL or filter), then one is
+    /// registered if none was kept.
+    async fn sync_webhook(&self, rt: &Arc<SiteRt>) -> Result<Option<DateTime<Utc>>, KeepError> {
         if !registers(&rt.site) {
             return self.sync_admin_webhook(rt).await.map(|()| None);
         }
+        let failed = |e: jira_sync_client::ClientError| KeepError::Failed(e.to_string());
         let config = self.config();
         let url = config
             .daemon
             .webhook_url_of(&rt.site.name)
-            .ok_or("webhook_url is not set")?;
-        let ctx = self.ready_ctx(rt).await?;
+            .ok_or_else(|| KeepError::Failed("webhook_url is not set".into()))?;
+        let ctx = self.ready_ctx(rt).await.map_err(KeepError::Failed)?;
         let client = &ctx.client;
-        let err = |e: jira_sync_client::ClientError| e.to_string();
-        let ours: Vec<_> = client
-            .dynamic_webhooks()
-            .await
-            .map_err(err)?
-            .into_iter()
-            .filter(|h| h.url.as_deref() == Some(url.as_str()))
+        let listed = client.dynamic_webhooks().await.map_err(failed)?;
+        let jql = filter_of(&rt.site);
+        let wanted = |h: &jira_sync_client::DynamicWebhook| {
+            h.url.as_deref() == Some(url.as_str())
+                && h.jql_filter.is_some()
+                && h.jql_filter == jql
+                && EVENTS.iter().all(|e| h.events.iter().any(|x| x == e))
+        };
+        let kept = listed.iter().find(|h| wanted(h)).map(|h| h.id);
+        let stale: Vec<u64> = listed
+            .iter()
+            .map(|h| h.id)
+            .filter(|i| Some(*i) != kept)
             .collect();
-        let Some(jql) = filter_of(&rt.site) else {
-            let ids: Vec<u64> = ours.iter().map(|h| h.id).collect();
-            if !ids.is_empty() {
-                client.delete_webhooks(&ids).await.map_err(err)?;
-            }
+        if !stale.is_empty() {
+            client.delete_webhooks(&stale).await.map_err(failed)?;
+            tracing::info!(site = %rt.site.name, removed = stale.len(), "Removed the site's webhooks of an old URL or filter.");
+        }
+        let Some(jql) = jql else {
             lock(&rt.webhook).id = None;
             return Ok(None);
         };
-        let wanted = |h: &jira_sync_client::DynamicWebhook| {
-            h.jql_filter.as_deref() == Some(jql.as_str())
-                && EVENTS.iter().all(|e| h.events.iter().any(|x| x == e))
-        };
-        let id = match ours.iter().find(|h| wanted(h)) {
-            Some(h) => h.id,
+        let id = match kept {
+            Some(id) => id,
             None => match client
                 .register_webhook(&url, EVENTS, &jql)
                 .await
-                .map_err(err)?
+                .map_err(failed)?
             {
                 Ok(id) => {
                     tracing::info!(site = %rt.site.name, id, jql, "Registered the site's webhook.");
                     id
                 }
-                Err(why) => return Err(format!("Jira refused the webhook: {}", why.join("; "))),
+                Err(why) => {
+                    return Err(KeepError::Failed(format!(
+                        "Jira refused the webhook: {}",
+                        why.join("; ")
+                    )));
+                }
             },
         };
         lock(&rt.webhook).id = Some(id);
-        let stale: Vec<u64> = ours.iter().map(|h| h.id).filter(|i| *i != id).collect();
-        if !stale.is_empty() {
-            client.delete_webhooks(&stale).await.map_err(err)?;
-        }
-        let expires = client.refresh_webhooks(&[id]).await.map_err(err)?;
+        let expires = client.refresh_webhooks(&[id]).await.map_err(failed)?;
         Ok(Some(expires))
     }
 
-    /// Removes the webhooks of `old`'s URL under `config` (the configuration they were
-    /// registered by): the site was removed or its webhooks turned off.
-    pub(super) fn drop_webhook(&self, old: Arc<SiteRt>, config: Arc<Config>) {
-        let Some(url) = config.daemon.webhook_url_of(&old.site.name) else {
-            return;
-        };
-        let Some(ctx) = lock(&old.ctx).clone() else {
-            tracing::warn!(site = %old.site.name, "The site's webhook could not be removed (the site was never ready); it expires within 30 days.");
-            return;
-        };
+    /// Removes the site's dynamic webhooks (every one the app has there: see
+    /// `sync_webhook`): the site was removed or its webhooks turned off. Waits for the old
+    /// runtime's keeper, so a registration in flight is removed too.
+    pub(super) fn drop_webhook(&self, old: Arc<SiteRt>) {
         self.inner.tracker.spawn(async move {
+            let _keeping = old.keeping.lock().await;
+            let Some(ctx) = lock(&old.ctx).clone() else {
+                tracing::warn!(site = %old.site.name, "The site's webhook could not be removed (the site was never ready); it expires within 30 days.");
+                return;
+            };
             let result = async {
                 let ids: Vec<u64> = ctx
                     .client
                     .dynamic_webhooks()
                     .await?
                     .into_iter()
-                    .filter(|h| h.url.as_deref() == Some(url.as_str()))
                     .map(|h| h.id)
                     .collect();
                 if !ids.is_empty() {

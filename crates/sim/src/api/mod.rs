@@ -9,7 +9,10 @@ mod issues;
 mod meta;
 mod search;
 mod webhooks;
-pub use webhooks::{list_admin as list_admin_webhooks, register_admin as register_admin_webhook};
+pub use webhooks::{
+    list_admin as list_admin_webhooks, register_admin as register_admin_webhook,
+    update_admin as update_admin_webhook,
+};
 
 use std::sync::{Arc, Mutex};
 

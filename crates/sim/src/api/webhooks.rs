@@ -191,9 +191,67 @@ pub async fn refresh(
     Ok(Json(json!({ "expirationDate": until.timestamp_millis() })))
 }
 
+/// An admin webhook as a request body gives it: `name`, `url`, `events`, optional
+/// `filters."issue-related-events-section"` (JQL, checked against the site) and `secret`.
+fn admin_hook(s: &Site, body: &Value) -> Result<Webhook, JiraError> {
+    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
+    let (Some(name), Some(url)) = (text("name"), text("url")) else {
+        return Err(JiraError::bad_request("name and url are required."));
+    };
+    let events = events_of(body);
+    if events.is_empty() || events.iter().any(|e| !EVENTS.contains(&e.as_str())) {
+        return Err(JiraError::bad_request(format!(
+            "events must name some of: {}",
+            EVENTS.join(", ")
+        )));
+    }
+    let jql = body
+        .pointer("/filters/issue-related-events-section")
+        .and_then(Value::as_str)
+        .filter(|q| !q.is_empty())
+        .map(str::to_owned);
+    if let Some(q) = &jql {
+        check_filter(s, q).map_err(JiraError::bad_request)?;
+    }
+    Ok(Webhook {
+        id: 0,
+        url,
+        events,
+        jql,
+        signer: Signer::Admin {
+            name,
+            secret: text("secret"),
+        },
+        expires: None,
+    })
+}
+
+/// An admin webhook as Jira shows it: its `self` (whose last segment is its id), no secret.
+fn admin_view(base: &str, h: &Webhook) -> Option<Value> {
+    let Signer::Admin { name, .. } = &h.signer else {
+        return None;
+    };
+    Some(json!({
+        "self": format!("{base}/rest/webhooks/1.0/webhook/{}", h.id),
+        "name": name,
+        "url": h.url,
+        "events": h.events,
+        "filters": { "issue-related-events-section": h.jql.clone().unwrap_or_default() },
+        "enabled": true,
+    }))
+}
+
+/// `http://HOST/site/SITE`, the base of `self` links.
+fn base_of(headers: &HeaderMap, site_name: &str) -> String {
+    let host = headers
+        .get(axum::http::header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("localhost");
+    format!("http://{host}/site/{site_name}")
+}
+
 /// `POST /site/{site}/rest/webhooks/1.0/webhook`: an admin webhook (basic auth of an account
-/// with *Administer Jira*; 403 otherwise). Body: `name`, `url`, `events`, optional
-/// `filters."issue-related-events-section"` (JQL) and `secret`. Answers 201 with the
+/// with *Administer Jira*; 403 otherwise). Body: see [`admin_hook`]. Answers 201 with the
 /// webhook and its `self`.
 pub async fn register_admin(
     State(app): State<App>,
@@ -208,52 +266,48 @@ pub async fn register_admin(
     if let Err(r) = admin_of(&app, &s, &headers) {
         return Ok(*r);
     }
-    let body = json_body(&body)?;
-    let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    let (Some(name), Some(url)) = (text("name"), text("url")) else {
-        return Err(JiraError::bad_request("name and url are required."));
-    };
-    let events = events_of(&body);
-    if events.is_empty() || events.iter().any(|e| !EVENTS.contains(&e.as_str())) {
-        return Err(JiraError::bad_request(format!(
-            "events must name some of: {}",
-            EVENTS.join(", ")
-        )));
-    }
-    let jql = body
-        .pointer("/filters/issue-related-events-section")
-        .and_then(Value::as_str)
-        .filter(|q| !q.is_empty())
-        .map(str::to_owned);
-    if let Some(q) = &jql {
-        check_filter(&s, q).map_err(JiraError::bad_request)?;
-    }
-    let id = s.webhooks.add(Webhook {
-        id: 0,
-        url: url.clone(),
-        events: events.clone(),
-        jql: jql.clone(),
-        signer: Signer::Admin {
-            name: name.clone(),
-            secret: text("secret"),
-        },
-        expires: None,
-    });
-    let host = headers
-        .get(axum::http::header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    let base = format!("http://{host}/site/{site_name}");
+    let hook = admin_hook(&s, &json_body(&body)?)?;
+    let id = s.webhooks.add(hook);
+    let base = base_of(&headers, &site_name);
     arm(&app.world, &mut s, Some(&base));
-    let out = json!({
-        "self": format!("{base}/rest/webhooks/1.0/webhook/{id}"),
-        "name": name,
-        "url": url,
-        "events": events,
-        "filters": { "issue-related-events-section": jql.unwrap_or_default() },
-        "enabled": true,
-    });
+    let hook = s.webhooks.hooks.iter().find(|h| h.id == id);
+    let out = hook.and_then(|h| admin_view(&base, h)).unwrap_or_default();
     Ok((StatusCode::CREATED, Json(out)).into_response())
+}
+
+/// `PUT /site/{site}/rest/webhooks/1.0/webhook/{id}`: replaces an admin webhook's name, URL,
+/// events, filter and secret (the body as [`register_admin`]'s); 404 for no such webhook.
+/// `DELETE` of the same path removes it (204).
+pub async fn update_admin(
+    State(app): State<App>,
+    Path((site_name, id)): Path<(String, u64)>,
+    method: axum::http::Method,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, JiraError> {
+    let Some(site) = app.world.site(&site_name) else {
+        return Ok(unknown_site());
+    };
+    let mut s = lock(&site);
+    if let Err(r) = admin_of(&app, &s, &headers) {
+        return Ok(*r);
+    }
+    let at = s
+        .webhooks
+        .hooks
+        .iter()
+        .position(|h| h.id == id && matches!(h.signer, Signer::Admin { .. }))
+        .ok_or_else(|| JiraError::new(StatusCode::NOT_FOUND, "No such webhook."))?;
+    if method == axum::http::Method::DELETE {
+        s.webhooks.hooks.remove(at);
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    let mut hook = admin_hook(&s, &json_body(&body)?)?;
+    hook.id = id;
+    s.webhooks.hooks[at] = hook;
+    let base = base_of(&headers, &site_name);
+    let out = admin_view(&base, &s.webhooks.hooks[at]).unwrap_or_default();
+    Ok(Json(out).into_response())
 }
 
 /// `GET /site/{site}/rest/webhooks/1.0/webhook`: every admin webhook of the site (accounts
@@ -270,20 +324,12 @@ pub async fn list_admin(
     if let Err(r) = admin_of(&app, &s, &headers) {
         return Ok(*r);
     }
+    let base = base_of(&headers, &site_name);
     let out: Vec<Value> = s
         .webhooks
         .hooks
         .iter()
-        .filter_map(|h| match &h.signer {
-            Signer::Admin { name, .. } => Some(json!({
-                "name": name,
-                "url": h.url,
-                "events": h.events,
-                "filters": { "issue-related-events-section": h.jql.clone().unwrap_or_default() },
-                "enabled": true,
-            })),
-            Signer::Dynamic { .. } => None,
-        })
+        .filter_map(|h| admin_view(&base, h))
         .collect();
     Ok(Json(Value::Array(out)).into_response())
 }

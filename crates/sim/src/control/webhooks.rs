@@ -32,6 +32,10 @@ pub struct WebhookView {
     pub jql: Option<String>,
     /// Epoch milliseconds (dynamic webhooks).
     pub expires: Option<i64>,
+    /// An admin webhook's name and secret (tests check what a registrant set; Jira itself
+    /// never shows the secret).
+    pub name: Option<String>,
+    pub secret: Option<String>,
 }
 
 impl Control {
@@ -86,6 +90,14 @@ impl Control {
                     events: h.events.clone(),
                     jql: h.jql.clone(),
                     expires: h.expires.map(|t| t.timestamp_millis()),
+                    name: match &h.signer {
+                        Signer::Admin { name, .. } => Some(name.clone()),
+                        Signer::Dynamic { .. } => None,
+                    },
+                    secret: match &h.signer {
+                        Signer::Admin { secret, .. } => secret.clone(),
+                        Signer::Dynamic { .. } => None,
+                    },
                 })
                 .collect())
         })
