@@ -530,10 +530,11 @@ async fn the_webhooks_command_prints_what_an_administrator_registers() {
     assert!(String::from_utf8_lossy(&off.stderr).contains("webhooks off"));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_token_site_registers_its_admin_webhook_when_its_account_may() {
-    // globex's integration account administers Jira; acme's service account goes through
-    // the gateway, which does not serve the admin webhook API.
+/// The demo with webhooks on for both token sites (secrets set, no schedule firing, the
+/// listener unreachable: registration only). globex's integration account administers
+/// Jira; acme's service account goes through the gateway, which does not serve the admin
+/// webhook API.
+async fn token_sites_with_webhooks() -> (Simulator, tempfile::TempDir) {
     let (sim, dir) = demo_shaped(None, |site| {
         for a in &mut site.accounts {
             if a.email.as_deref() == Some("integration@globex.example") {
@@ -560,6 +561,53 @@ async fn a_token_site_registers_its_admin_webhook_when_its_account_may() {
             ),
         );
     }
+    (sim, dir)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_token_site_whose_jira_failed_registers_its_webhook_minutes_later() {
+    // Jira failing (not a lack of permission) is tried again in minutes, not the next day.
+    let (sim, dir) = token_sites_with_webhooks().await;
+    let failing = jira_sim::faults::FaultSpec {
+        error_rate: 1.0,
+        error_statuses: vec![500],
+        ..Default::default()
+    };
+    sim.control().set_faults("globex", failing).unwrap();
+    let r = start(dir.path(), jira_sync_jobs::Options::default()).await;
+    let state = |r: &Running| {
+        r.daemon
+            .webhook_states()
+            .into_iter()
+            .find(|(s, _)| s == "globex")
+            .map(|(_, w)| w)
+            .unwrap()
+    };
+    // (The client retries a 500 a few times, with backoff, before the pass gives up.)
+    let started = tokio::time::Instant::now();
+    while state(&r).error.is_none() && started.elapsed() < Duration::from_secs(30 * 60) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(state(&r).error.is_some(), "the first pass failed");
+    sim.control()
+        .set_faults("globex", jira_sim::faults::FaultSpec::default())
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(6 * 60)).await;
+    let mut hooks = vec![];
+    for _ in 0..600 {
+        hooks = sim.control().webhooks("globex").unwrap();
+        if !hooks.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(hooks.len(), 1, "registered once Jira answers: {hooks:?}");
+    assert_eq!(state(&r).error, None);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_site_registers_its_admin_webhook_when_its_account_may() {
+    let (sim, dir) = token_sites_with_webhooks().await;
     let r = start(dir.path(), jira_sync_jobs::Options::default()).await;
     let mut hooks = vec![];
     for _ in 0..300 {

@@ -160,12 +160,16 @@ pub(crate) fn daemon(
         None => Some(None),
         Some(u) => check_url(u, "webhook_url", p).map(Some),
     };
+    // The same port on the same address, or on any address where one of them is the
+    // wildcard (0.0.0.0 or ::), cannot be bound twice; port 0 is any free port.
     if let (Some(Some(a)), Some(l)) = (webhook_listen, listen)
-        && a == l
+        && a.port() == l.port()
+        && a.port() != 0
+        && (a.ip() == l.ip() || a.ip().is_unspecified() || l.ip().is_unspecified())
     {
         p.push(
             "webhook_listen",
-            format!("is the same address as `listen` ({a}); deliveries need their own port"),
+            format!("`{a}` takes the port `listen` ({l}) binds; deliveries need their own port"),
         );
     }
     Some(Daemon {
@@ -261,7 +265,20 @@ pub(crate) fn site(
             );
             None
         }
-        (_, _, true) => webhook_secret.map(Some),
+        (_, _, true) => webhook_secret.and_then(|w| {
+            // Anyone who guesses it can sign deliveries; the length only is said.
+            let chars = w.expose().chars().count();
+            if chars < WEBHOOK_SECRET_MIN {
+                p.push(
+                    "webhook_secret",
+                    format!(
+                        "is {chars} characters long; use at least {WEBHOOK_SECRET_MIN} random ones (e.g. `openssl rand -hex 32`)"
+                    ),
+                );
+                return None;
+            }
+            Some(Some(w))
+        }),
         _ => Some(None),
     };
     let mut seen = BTreeSet::new();
@@ -300,6 +317,9 @@ pub(crate) fn site(
         webhook_secret: webhook_secret?,
     })
 }
+
+/// The fewest characters a `webhook_secret` may have.
+const WEBHOOK_SECRET_MIN: usize = 16;
 
 fn auth(
     raw: RawAuth,
@@ -731,7 +751,14 @@ fn check_url(s: &str, key: &str, p: &mut Problems<'_>) -> Option<Url> {
         Err(e) => {
             p.push(
                 key,
-                format!("`{s}` is not a URL ({e}); expected e.g. \"https://acme.atlassian.net\""),
+                format!(
+                    "`{s}` is not a URL ({e}); expected e.g. \"{}\"",
+                    if key == "webhook_url" {
+                        "https://hooks.example.com/jira"
+                    } else {
+                        "https://acme.atlassian.net"
+                    }
+                ),
             );
             return None;
         }

@@ -636,7 +636,7 @@ fn webhook_keys_need_their_listener_url_and_the_right_secret() {
         &e,
         "jira-sync.toml",
         "webhook_listen",
-        &["same address as `listen`"],
+        &["takes the port `listen`", "deliveries need their own port"],
     );
     assert_problem(&e, "jira-sync.toml", "webhook_url", &["https://"]);
 
@@ -681,4 +681,43 @@ fn webhook_keys_need_their_listener_url_and_the_right_secret() {
         Some("https://hooks.example/jira/acme")
     );
     assert_eq!(c.daemon.webhook_listen.unwrap().port(), 9465);
+
+    // A guessable secret lets anyone sign deliveries; its length is said, never its value.
+    let f = Fixture::new().env("FAKE_SHORT", "FAKE-short");
+    f.daemon(
+        "webhook_listen = \"127.0.0.1:9465\"\nwebhook_url = \"https://hooks.example/jira/\"\n",
+    );
+    f.site(
+        "acme",
+        &hooked("webhook_secret = { env = \"FAKE_SHORT\" }\n"),
+    );
+    let e = f.errors();
+    assert_problem(
+        &e,
+        "acme.toml",
+        "webhook_secret",
+        &["is 10 characters long", "at least 16"],
+    );
+    assert!(!e.to_string().contains("FAKE-short"), "{e}");
+
+    // The wildcard address takes the port on every address, `listen`'s too.
+    for (hooks, listen) in [
+        ("0.0.0.0:9464", "127.0.0.1:9464"),
+        ("127.0.0.1:9464", "[::]:9464"),
+    ] {
+        let f = Fixture::new();
+        f.daemon(&format!(
+            "listen = \"{listen}\"\nwebhook_listen = \"{hooks}\"\nwebhook_url = \"https://hooks.example/jira/\"\n"
+        ));
+        f.site(
+            "acme",
+            &hooked("webhook_secret = { env = \"FAKE_TOKEN\" }\n"),
+        );
+        assert_problem(
+            &f.errors(),
+            "jira-sync.toml",
+            "webhook_listen",
+            &["deliveries need their own port"],
+        );
+    }
 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 mod api;
+mod bounded; // The webhook listener's bound on connections and their lifetime.
 mod check;
 mod cli;
 mod demo;

@@ -132,6 +132,11 @@ pub async fn serve(
                 metrics.clone(),
             ));
             let stop = http_stop.clone();
+            let l = crate::bounded::Bounded::new(
+                l,
+                crate::webhook::MAX_CONNECTIONS,
+                crate::webhook::CONNECTION_LIFETIME,
+            );
             Some(tokio::spawn(async move {
                 axum::serve(l, router)
                     .with_graceful_shutdown(async move { stop.notified().await })

@@ -35,6 +35,12 @@ use serde_json::Value;
 /// The largest delivery body taken, in bytes (an issue event with a long description and
 /// changelog is tens of kilobytes).
 pub const MAX_BODY: usize = 1 << 20;
+/// Connections the listener holds open at once (see `crate::bounded`).
+pub const MAX_CONNECTIONS: usize = 256;
+/// How long a connection stays open after it was accepted: enough for many deliveries.
+pub const CONNECTION_LIFETIME: std::time::Duration = std::time::Duration::from_secs(60);
+/// At most one refused delivery per site is logged at warn in this long.
+const REFUSALS_LOGGED_EVERY: std::time::Duration = std::time::Duration::from_secs(60);
 /// How long a delivery's body may take to arrive.
 const BODY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Identifiers remembered for de-duplication (oldest forgotten first).
@@ -53,6 +59,9 @@ pub struct Receiver {
     daemon: Daemon,
     metrics: Metrics,
     seen: Arc<Mutex<Seen>>,
+    /// When a refusal was last logged at warn, per site: a flood of forged deliveries
+    /// logs one line a minute per site (the counter counts them all).
+    warned: Arc<Mutex<std::collections::HashMap<String, std::time::Instant>>>,
 }
 
 impl std::fmt::Debug for Receiver {
@@ -91,6 +100,7 @@ impl Receiver {
             daemon,
             metrics,
             seen: Arc::default(),
+            warned: Arc::default(),
         }
     }
 }
@@ -135,7 +145,22 @@ async fn deliver(
             .inc();
     };
     if let Err(why) = authenticate(site, &headers, &body, chrono::Utc::now().timestamp()) {
-        tracing::warn!(site = %site.name, why, "Webhook delivery refused: not authenticated.");
+        let now = std::time::Instant::now();
+        let first_in_a_minute = {
+            let mut warned = r.warned.lock().unwrap_or_else(PoisonError::into_inner);
+            let due = warned
+                .get(&site.name)
+                .is_none_or(|t| now.duration_since(*t) >= REFUSALS_LOGGED_EVERY);
+            if due {
+                warned.insert(site.name.clone(), now);
+            }
+            due
+        };
+        if first_in_a_minute {
+            tracing::warn!(site = %site.name, why, "Webhook delivery refused: not authenticated.");
+        } else {
+            tracing::debug!(site = %site.name, why, "Webhook delivery refused: not authenticated.");
+        }
         count("unauthorized");
         return StatusCode::UNAUTHORIZED;
     }
