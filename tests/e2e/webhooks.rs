@@ -170,11 +170,15 @@ async fn a_burst_larger_than_one_reconcile_reaches_every_mirror() {
     // search lag no run outlasts: only the deliveries' hints can bring them, all of them.
     let (sim, dir, _) = demo_with_webhooks(NEVER).await;
     sim.control().set_search_lag("acme", 3_600.0).unwrap();
-    let _d = Daemon::start(dir.path());
+    let d = Daemon::start(dir.path());
     let summaries: Vec<String> = (0..80).map(|n| format!("Bulk {n:02}")).collect();
     for s in &summaries {
         person_creates(&sim, s);
     }
+    // A reload while the burst is read: the issues named and not read yet go on to the
+    // reloaded configuration's runs.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    d.signal("-HUP");
     let mirrored = |sim: &Simulator| -> usize {
         let site = sim.control().world().site("globex").unwrap();
         let site = site.lock().unwrap();

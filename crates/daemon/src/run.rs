@@ -12,7 +12,7 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use jira_sync_config::Config;
-use jira_sync_jobs::{Daemon, Options, Shard};
+use jira_sync_jobs::{Daemon, Options};
 use jira_sync_metrics::Metrics;
 use jira_sync_store::Store;
 use sd_notify::NotifyState;
@@ -41,7 +41,7 @@ pub fn run(args: &RunArgs) -> ExitCode {
         crate::logs::eprint_error(&format!("jira-sync run: {e}\n"));
         return ExitCode::from(crate::EXIT_CONFIG);
     }
-    let serving = serve(config, shard.map(|p| p.shard), Metrics::new(), |_, _| {});
+    let serving = serve(config, shard, Metrics::new(), |_, _| {});
     match crate::runtime().block_on(serving) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -56,10 +56,11 @@ pub fn run(args: &RunArgs) -> ExitCode {
 /// endpoints' address and the jobs once they are up.
 pub async fn serve(
     config: Config,
-    shard: Option<Shard>,
+    placement: Option<crate::shard::Placement>,
     metrics: Metrics,
     on_ready: impl FnOnce(std::net::SocketAddr, &Daemon),
 ) -> Result<(), String> {
+    let shard = placement.map(|p| p.shard);
     let store = Store::open(&config.daemon.state_dir).map_err(|e| e.to_string())?;
     metrics.config_last_reload_success.set(1.0);
     let listener = tokio::net::TcpListener::bind(config.daemon.listen)
@@ -91,7 +92,7 @@ pub async fn serve(
     let hooks_at_start = HooksAtStart {
         listen: config.daemon.webhook_listen,
         url: config.daemon.webhook_url.as_ref().map(|u| u.to_string()),
-        shard_index: shard.map_or(0, |s| s.index),
+        placement,
     };
     let daemon = Daemon::start(config, &store, metrics.clone(), opts)
         .await
@@ -193,8 +194,9 @@ pub async fn serve(
 struct HooksAtStart {
     listen: Option<std::net::SocketAddr>,
     url: Option<String>,
-    /// Shards on one host listen on `webhook_listen`'s port plus their index.
-    shard_index: u32,
+    /// Where this process runs: a reloaded configuration is placed the same way (shards on
+    /// one host listen on `webhook_listen`'s port plus their index) before comparing.
+    placement: Option<crate::shard::Placement>,
 }
 
 impl HooksAtStart {
@@ -202,16 +204,9 @@ impl HooksAtStart {
     /// `webhook_url`, which take a restart (applied halfway, webhooks would be registered
     /// at a URL nobody listens on, and the old ones left behind).
     fn refusal(&self, config: &Config) -> Option<String> {
-        let listen = config.daemon.webhook_listen;
-        let same_listen = match (listen, self.listen) {
-            (None, None) => true,
-            (Some(new), Some(old)) => {
-                new.ip() == old.ip()
-                    && (new.port() == old.port()
-                        || u32::from(new.port()) + self.shard_index == u32::from(old.port()))
-            }
-            _ => false,
-        };
+        let mut placed = config.clone();
+        let same_listen = crate::shard::apply(&mut placed, self.placement).is_ok()
+            && placed.daemon.webhook_listen == self.listen;
         let key = if !same_listen {
             "webhook_listen"
         } else if config.daemon.webhook_url.as_ref().map(|u| u.to_string()) != self.url {
@@ -305,4 +300,55 @@ async fn readyz(State(app): State<App>) -> Response {
 
 async fn status(State(app): State<App>) -> Response {
     axum::Json(app.daemon.status()).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::shard::Placement;
+    use jira_sync_harness::config_dir::{Fixture, SITE};
+
+    fn config(hooks: &str) -> Config {
+        let f = Fixture::new();
+        f.daemon(&format!(
+            "listen = \"127.0.0.1:9464\"\nwebhook_listen = \"{hooks}\"\nwebhook_url = \"https://hooks.example/jira\"\n"
+        ));
+        f.site(
+            "acme",
+            &format!("webhooks = true\nwebhook_secret = {{ env = \"FAKE_TOKEN\" }}\n{SITE}"),
+        );
+        f.ok()
+    }
+
+    #[test]
+    fn a_reload_may_not_move_the_webhook_listener_of_a_shard_either() {
+        // Shard 1 of 2 on one host started on webhook_listen 9470, so it listens on 9471.
+        let placement = Some(Placement {
+            shard: "1/2".parse().unwrap(),
+            shares_host: true,
+        });
+        let mut started = config("127.0.0.1:9470");
+        crate::shard::apply(&mut started, placement).unwrap();
+        let hooks = HooksAtStart {
+            listen: started.daemon.webhook_listen,
+            url: started.daemon.webhook_url.as_ref().map(|u| u.to_string()),
+            placement,
+        };
+        assert_eq!(hooks.listen.unwrap().port(), 9471);
+        assert_eq!(hooks.refusal(&config("127.0.0.1:9470")), None, "unchanged");
+        let moved = hooks.refusal(&config("127.0.0.1:9471"));
+        assert!(
+            moved
+                .as_deref()
+                .is_some_and(|m| m.contains("webhook_listen")),
+            "9471 would listen on 9472: {moved:?}"
+        );
+        let mut other_url = config("127.0.0.1:9470");
+        other_url.daemon.webhook_url = Some("https://hooks.example/v2".parse().unwrap());
+        assert!(
+            hooks
+                .refusal(&other_url)
+                .is_some_and(|m| m.contains("webhook_url"))
+        );
+    }
 }

@@ -319,6 +319,15 @@ impl Engine {
         hints.entry(me.clone()).or_default().extend(ids);
     }
 
+    /// Every hinted id not yet pulled, taken (a reload hands them to the next engine).
+    pub fn drain_hints(&self) -> Vec<(ConnectorRef, BTreeSet<u64>)> {
+        let mut hints = self
+            .hints
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        std::mem::take(&mut *hints).into_iter().collect()
+    }
+
     /// Whether hinted ids of `me` wait for a pull (more than one pull takes).
     pub fn has_hints(&self, me: &ConnectorRef) -> bool {
         let hints = self

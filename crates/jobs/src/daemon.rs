@@ -126,6 +126,9 @@ struct Inner {
     current: RwLock<Arc<Generation>>,
     sites: Mutex<BTreeMap<String, Arc<SiteRt>>>,
     conns: Mutex<BTreeMap<ConnectorRef, Arc<ConnRt>>>,
+    /// Per site name, held while a webhook keeper or a removal talks to Jira: the runtimes
+    /// of one site that reloads replace one another never race on its webhooks.
+    webhook_locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     sched: JobScheduler,
     /// Schedule expression -> the scheduler's job for it.
     jobs: tokio::sync::Mutex<BTreeMap<String, Uuid>>,
@@ -158,9 +161,6 @@ struct SiteRt {
     stop: CancellationToken,
     /// The site's webhook as last seen.
     webhook: Mutex<WebhookState>,
-    /// Held by the webhook keeper while it talks to Jira: removing the webhook waits for
-    /// it, so a registration in flight is not left behind.
-    keeping: tokio::sync::Mutex<()>,
 }
 
 #[derive(Debug, Default)]
@@ -261,6 +261,7 @@ impl Daemon {
             })),
             sites: Mutex::default(),
             conns: Mutex::default(),
+            webhook_locks: Mutex::default(),
             sched,
             jobs: Default::default(),
             wheels: Mutex::default(),
@@ -381,6 +382,9 @@ impl Daemon {
                 let rt = match sites.remove(&site.name) {
                     Some(rt) if rt.fingerprint == fp && !logged_in.contains(&site.name) => rt,
                     other => {
+                        // The last delivery is the site's, not the runtime's.
+                        let last_delivery =
+                            other.as_ref().and_then(|o| lock(&o.webhook).last_delivery);
                         old_rts.extend(other);
                         fresh.push(site.name.clone());
                         Arc::new(SiteRt {
@@ -396,8 +400,10 @@ impl Daemon {
                             ctx: Mutex::default(),
                             probing: Default::default(),
                             stop: CancellationToken::new(),
-                            webhook: Mutex::default(),
-                            keeping: Default::default(),
+                            webhook: Mutex::new(WebhookState {
+                                last_delivery,
+                                ..WebhookState::default()
+                            }),
                         })
                     }
                 };
@@ -518,13 +524,21 @@ impl Daemon {
                         .is_some_and(|c| gone_conns.contains(&(site.to_owned(), (*c).to_owned())))
             });
         }
-        *inner
-            .current
-            .write()
-            .unwrap_or_else(PoisonError::into_inner) = Arc::new(Generation {
-            config: config.clone(),
-            engine,
-        });
+        {
+            let mut current = inner
+                .current
+                .write()
+                .unwrap_or_else(PoisonError::into_inner);
+            // Issues deliveries named and no run has read yet go on to the new engine (under
+            // the write lock: a delivery hints one engine or the other, never neither).
+            for (r, ids) in current.engine.drain_hints() {
+                engine.hint(&r, ids);
+            }
+            *current = Arc::new(Generation {
+                config: config.clone(),
+                engine,
+            });
+        }
         // One scheduler job per distinct schedule; the jobs on it are its wheel's spokes,
         // replaced in place (a pass under way finishes with the list it started with).
         let mut by_schedule: BTreeMap<String, Vec<JobKind>> = BTreeMap::new();

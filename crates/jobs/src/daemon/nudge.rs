@@ -43,7 +43,16 @@ impl Daemon {
             .filter(|r| lock(&self.inner.conns).contains_key(r))
             .collect();
         for r in &mine {
-            generation.engine.hint(r, issue);
+            {
+                // Under the read lock: a reload hands the hints over under the write lock,
+                // so this one reaches the engine that runs next.
+                let current = self
+                    .inner
+                    .current
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                current.engine.hint(r, issue);
+            }
             self.nudge_run(r.clone());
         }
         mine.len()

@@ -135,7 +135,8 @@ impl Daemon {
         self.inner.tracker.spawn(async move {
             loop {
                 let synced = {
-                    let _keeping = rt.keeping.lock().await;
+                    let lock = d.webhook_lock(&rt.site.name);
+                    let _keeping = lock.lock().await;
                     if rt.stop.is_cancelled() {
                         return;
                     }
@@ -177,6 +178,14 @@ impl Daemon {
                 }
             }
         });
+    }
+
+    /// The lock of `site`'s webhooks (see `Inner::webhook_locks`).
+    fn webhook_lock(&self, site: &str) -> Arc<tokio::sync::Mutex<()>> {
+        lock(&self.inner.webhook_locks)
+            .entry(site.to_owned())
+            .or_default()
+            .clone()
     }
 
     /// The site's client, probing first when the site is not ready yet.
@@ -329,11 +338,18 @@ impl Daemon {
     }
 
     /// Removes the site's dynamic webhooks (every one the app has there: see
-    /// `sync_webhook`): the site was removed or its webhooks turned off. Waits for the old
-    /// runtime's keeper, so a registration in flight is removed too.
+    /// `sync_webhook`): the site was removed or its webhooks turned off. Waits for any
+    /// keeper of the site, so a registration in flight is removed too, and removes nothing
+    /// when a later reload has turned them on again.
     pub(super) fn drop_webhook(&self, old: Arc<SiteRt>) {
+        let d = self.clone();
         self.inner.tracker.spawn(async move {
-            let _keeping = old.keeping.lock().await;
+            let site_lock = d.webhook_lock(&old.site.name);
+            let _keeping = site_lock.lock().await;
+            // Turned on again by a later reload: its keeper makes Jira's list right.
+            if d.config().sites.iter().any(|s| s.name == old.site.name && registers(s)) {
+                return;
+            }
             let Some(ctx) = lock(&old.ctx).clone() else {
                 tracing::warn!(site = %old.site.name, "The site's webhook could not be removed (the site was never ready); it expires within 30 days.");
                 return;
