@@ -17,5 +17,5 @@ pub use comments::Comment;
 pub use error::ClientError;
 pub use ops::*;
 pub use request::{Client, NoObserver, Observer, PrometheusObserver};
-pub use webhooks::{AdminWebhook, DynamicWebhook};
+pub use webhooks::{AdminWebhook, AdminWebhookSpec, DynamicWebhook};
 pub use workflow::{WorkflowEdge, WorkflowGraph};

@@ -151,16 +151,29 @@ impl AdminWebhook {
     }
 }
 
-/// The body of an admin webhook: `jql` goes into `filters."issue-related-events-section"`.
-fn admin_body(name: &str, url: &str, events: &[&str], jql: &str, secret: &str) -> Value {
-    json!({
-        "name": name,
-        "url": url,
-        "events": events,
-        "filters": { "issue-related-events-section": jql },
-        "excludeBody": false,
-        "secret": secret,
-    })
+/// What an admin webhook is registered with: its name, the URL Jira calls, the events, the
+/// JQL filter (`filters."issue-related-events-section"`) and the secret Jira signs
+/// deliveries with (`X-Hub-Signature`).
+#[derive(Debug, Clone, Copy)]
+pub struct AdminWebhookSpec<'a> {
+    pub name: &'a str,
+    pub url: &'a str,
+    pub events: &'a [&'a str],
+    pub jql: &'a str,
+    pub secret: &'a str,
+}
+
+impl AdminWebhookSpec<'_> {
+    fn body(&self) -> Value {
+        json!({
+            "name": self.name,
+            "url": self.url,
+            "events": self.events,
+            "filters": { "issue-related-events-section": self.jql },
+            "excludeBody": false,
+            "secret": self.secret,
+        })
+    }
 }
 
 impl Client {
@@ -172,23 +185,13 @@ impl Client {
         self.execute(req).await
     }
 
-    /// Registers an admin webhook signed with `secret` (`X-Hub-Signature`); `jql` goes into
-    /// `filters."issue-related-events-section"`. Not retried (a repeat would register it
-    /// twice). Needs *Administer Jira*.
+    /// Registers an admin webhook. Not retried (a repeat would register it twice). Needs
+    /// *Administer Jira*.
     pub async fn register_admin_webhook(
         &self,
-        name: &str,
-        url: &str,
-        events: &[&str],
-        jql: &str,
-        secret: &str,
+        spec: AdminWebhookSpec<'_>,
     ) -> Result<(), ClientError> {
-        let mut req = Req::send(
-            Method::POST,
-            "/webhook",
-            "/webhook",
-            admin_body(name, url, events, jql, secret),
-        );
+        let mut req = Req::send(Method::POST, "/webhook", "/webhook", spec.body());
         req.api = ADMIN_API;
         req.idempotency = Idempotency::Create;
         self.execute_empty(req).await
@@ -199,18 +202,10 @@ impl Client {
     pub async fn update_admin_webhook(
         &self,
         id: u64,
-        name: &str,
-        url: &str,
-        events: &[&str],
-        jql: &str,
-        secret: &str,
+        spec: AdminWebhookSpec<'_>,
     ) -> Result<(), ClientError> {
-        let mut req = Req::send(
-            Method::PUT,
-            "/webhook/{id}",
-            format!("/webhook/{id}"),
-            admin_body(name, url, events, jql, secret),
-        );
+        let path = format!("/webhook/{id}");
+        let mut req = Req::send(Method::PUT, "/webhook/{id}", path, spec.body());
         req.api = ADMIN_API;
         self.execute_empty(req).await
     }

@@ -16,6 +16,7 @@ use crate::raw::{RawAuth, RawConnector, RawDaemon, RawLimits, RawSite, Whole, de
 use crate::secret::{Resolver, Secret, SecretRef};
 
 mod across; // Checks across files: site names, mirror references.
+mod webhooks; // A site's webhook secret.
 pub(crate) use across::{Outline, across_sites};
 
 /// What validation of one file needs besides the raw struct.
@@ -241,46 +242,8 @@ pub(crate) fn site(
     };
     let limits = limits(raw.limits.unwrap_or_default(), p);
     let webhooks = raw.webhooks.unwrap_or(false);
-    let webhook_secret = secret(raw.webhook_secret.as_ref(), "webhook_secret", cx, p);
-    let oauth2 = auth.as_ref().is_some_and(|a| matches!(a, Auth::OAuth2(_)));
-    let webhook_secret = match (webhooks, oauth2, raw.webhook_secret.is_some()) {
-        (false, _, true) => {
-            p.push(
-                "webhook_secret",
-                "has no effect without `webhooks = true`; remove it or turn webhooks on",
-            );
-            None
-        }
-        (true, true, true) => {
-            p.push(
-                "webhook_secret",
-                "is not used by oauth2 sites: Jira signs their dynamic webhooks' deliveries with the OAuth app's client secret; remove it",
-            );
-            None
-        }
-        (true, false, false) if auth.is_some() => {
-            p.push(
-                "webhook_secret",
-                "is missing; a site that is not oauth2 receives deliveries of an admin webhook, which must have a secret (give the same one here, e.g. { file = \"secrets/NAME.webhook\" })",
-            );
-            None
-        }
-        (_, _, true) => webhook_secret.and_then(|w| {
-            // Anyone who guesses it can sign deliveries; the length only is said.
-            let chars = w.expose().chars().count();
-            if chars < WEBHOOK_SECRET_MIN {
-                p.push(
-                    "webhook_secret",
-                    format!(
-                        "is {chars} characters long; use at least {WEBHOOK_SECRET_MIN} random ones (e.g. `openssl rand -hex 32`)"
-                    ),
-                );
-                return None;
-            }
-            Some(Some(w))
-        }),
-        _ => Some(None),
-    };
+    let webhook_secret =
+        webhooks::secret_of_site(raw.webhook_secret.as_ref(), webhooks, auth.as_ref(), cx, p);
     let mut seen = BTreeSet::new();
     let mut connectors = Some(Vec::new());
     for (i, c) in raw.connector.unwrap_or_default().into_iter().enumerate() {
@@ -317,9 +280,6 @@ pub(crate) fn site(
         webhook_secret: webhook_secret?,
     })
 }
-
-/// The fewest characters a `webhook_secret` may have.
-const WEBHOOK_SECRET_MIN: usize = 16;
 
 fn auth(
     raw: RawAuth,

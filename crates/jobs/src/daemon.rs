@@ -31,6 +31,7 @@ use uuid::Uuid;
 
 use crate::groups::{Shard, fnv1a, groups};
 
+mod census; // The census job of each pulling connector.
 mod health; // Credential probes, their backoff, and making a site ready.
 mod nudge; // Runs started by webhook deliveries, debounced.
 mod record; // What a finished run leaves: its series and its stored status.
@@ -370,8 +371,8 @@ impl Daemon {
             }
         }
         let gone_sites: BTreeSet<String>;
-        let mut replaced = Vec::new();
-        let mut keepers = Vec::new();
+        let replaced;
+        let keepers;
         let mut old_rts: Vec<Arc<SiteRt>> = Vec::new();
         let mut gone_conns: BTreeSet<(String, String)> = BTreeSet::new();
         {
@@ -480,24 +481,7 @@ impl Daemon {
             let removed = std::mem::replace(&mut *sites, kept);
             gone_sites = removed.keys().cloned().collect();
             old_rts.extend(removed.into_values());
-            // Replaced runtimes stop their webhook keepers; a site removed, or whose
-            // webhook the daemon no longer registers, has it removed from Jira.
-            for old in old_rts {
-                old.stop.cancel();
-                let now = sites.get(&old.site.name);
-                if old.site.webhooks && now.is_some_and(|n| !n.site.webhooks) {
-                    inner.metrics.forget_webhooks(&old.site.name);
-                }
-                let still = now.is_some_and(|now| webhooks::registers(&now.site));
-                if webhooks::registers(&old.site) && !still {
-                    replaced.push(old);
-                }
-            }
-            for name in &fresh {
-                if let Some(rt) = sites.get(name).filter(|rt| webhooks::keeps(&rt.site)) {
-                    keepers.push(rt.clone());
-                }
-            }
+            (replaced, keepers) = self.webhooks_after_reload(&sites, old_rts, &fresh);
         }
         {
             let mut conns = lock(&inner.conns);
@@ -744,27 +728,6 @@ impl Daemon {
                 None,
                 Some("did not stop within the grace period".into()),
             ),
-        }
-    }
-
-    /// The census job of a connector: waits for a running cycle rather than overlapping it.
-    async fn census(&self, r: &ConnectorRef) {
-        let Some(rt) = lock(&self.inner.conns).get(r).cloned() else {
-            return;
-        };
-        let _running = tokio::select! {
-            g = rt.running.lock() => g,
-            _ = self.inner.shutdown.cancelled() => return,
-        };
-        if self.credential_ok(&r.site).await.is_err() {
-            return;
-        }
-        match self.generation().engine.census_now(r).await {
-            Ok(report) if !report.gone.is_empty() => {
-                tracing::info!(connector = %r, gone = report.gone.len(), "Census marked issues gone.");
-            }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(connector = %r, error = %e, "Census failed."),
         }
     }
 

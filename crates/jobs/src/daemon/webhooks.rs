@@ -22,6 +22,7 @@
 //! administrator register it (`jira-sync webhooks SITE`) and asked again daily; other
 //! failures are retried after `RETRY`. Admin webhooks do not expire.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -180,6 +181,36 @@ impl Daemon {
         });
     }
 
+    /// After a reload swapped the site runtimes (`sites` now, `old` the replaced and removed
+    /// ones, `fresh` the names of new runtimes): stops the old keepers and forgets the series
+    /// of sites whose webhooks were turned off. Returns the old runtimes whose dynamic
+    /// webhook must go (the site removed, or the daemon no longer registering it) and the
+    /// fresh runtimes that need a keeper.
+    pub(super) fn webhooks_after_reload(
+        &self,
+        sites: &BTreeMap<String, Arc<SiteRt>>,
+        old: Vec<Arc<SiteRt>>,
+        fresh: &[String],
+    ) -> (Vec<Arc<SiteRt>>, Vec<Arc<SiteRt>>) {
+        let mut dropped = Vec::new();
+        for old in old {
+            old.stop.cancel();
+            let now = sites.get(&old.site.name);
+            if old.site.webhooks && now.is_some_and(|n| !n.site.webhooks) {
+                self.inner.metrics.forget_webhooks(&old.site.name);
+            }
+            let still = now.is_some_and(|now| registers(&now.site));
+            if registers(&old.site) && !still {
+                dropped.push(old);
+            }
+        }
+        let keepers = fresh
+            .iter()
+            .filter_map(|name| sites.get(name).filter(|rt| keeps(&rt.site)).cloned())
+            .collect();
+        (dropped, keepers)
+    }
+
     /// The lock of `site`'s webhooks (see `Inner::webhook_locks`).
     fn webhook_lock(&self, site: &str) -> Arc<tokio::sync::Mutex<()>> {
         lock(&self.inner.webhook_locks)
@@ -230,6 +261,13 @@ impl Daemon {
             .webhook_secret
             .as_ref()
             .ok_or_else(|| KeepError::Failed("no webhook_secret".into()))?;
+        let spec = jira_sync_client::AdminWebhookSpec {
+            name: &name,
+            url: &url,
+            events: EVENTS,
+            jql: &jql,
+            secret: secret.expose(),
+        };
         // The daemon's own (by name): brought to this URL, filter, events and secret (Jira
         // never shows the secret, so it is set every time: a rotated `webhook_secret` takes
         // effect with the next reload). One an administrator registered is left as it is.
@@ -247,10 +285,7 @@ impl Daemon {
                 client.delete_admin_webhook(id).await.map_err(why)?;
                 tracing::info!(site = %rt.site.name, id, "Removed a second admin webhook of the daemon's.");
             } else {
-                client
-                    .update_admin_webhook(id, &name, &url, EVENTS, &jql, secret.expose())
-                    .await
-                    .map_err(why)?;
+                client.update_admin_webhook(id, spec).await.map_err(why)?;
                 kept = true;
             }
         }
@@ -263,10 +298,7 @@ impl Daemon {
             lock(&rt.webhook).registered_by = Some(by.into());
             return Ok(());
         }
-        client
-            .register_admin_webhook(&name, &url, EVENTS, &jql, secret.expose())
-            .await
-            .map_err(why)?;
+        client.register_admin_webhook(spec).await.map_err(why)?;
         lock(&rt.webhook).registered_by = Some("jira-sync".into());
         tracing::info!(site = %rt.site.name, jql, "Registered the site's admin webhook.");
         Ok(())

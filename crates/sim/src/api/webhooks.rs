@@ -259,20 +259,15 @@ pub async fn register_admin(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, JiraError> {
-    let Some(site) = app.world.site(&site_name) else {
-        return Ok(unknown_site());
-    };
-    let mut s = lock(&site);
-    if let Err(r) = admin_of(&app, &s, &headers) {
-        return Ok(*r);
-    }
-    let hook = admin_hook(&s, &json_body(&body)?)?;
-    let id = s.webhooks.add(hook);
-    let base = base_of(&headers, &site_name);
-    arm(&app.world, &mut s, Some(&base));
-    let hook = s.webhooks.hooks.iter().find(|h| h.id == id);
-    let out = hook.and_then(|h| admin_view(&base, h)).unwrap_or_default();
-    Ok((StatusCode::CREATED, Json(out)).into_response())
+    as_admin(&app, &site_name, &headers, |s| {
+        let hook = admin_hook(s, &json_body(&body)?)?;
+        let id = s.webhooks.add(hook);
+        let base = base_of(&headers, &site_name);
+        arm(&app.world, s, Some(&base));
+        let hook = s.webhooks.hooks.iter().find(|h| h.id == id);
+        let out = hook.and_then(|h| admin_view(&base, h)).unwrap_or_default();
+        Ok((StatusCode::CREATED, Json(out)).into_response())
+    })
 }
 
 /// `PUT /site/{site}/rest/webhooks/1.0/webhook/{id}`: replaces an admin webhook's name, URL,
@@ -285,29 +280,24 @@ pub async fn update_admin(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, JiraError> {
-    let Some(site) = app.world.site(&site_name) else {
-        return Ok(unknown_site());
-    };
-    let mut s = lock(&site);
-    if let Err(r) = admin_of(&app, &s, &headers) {
-        return Ok(*r);
-    }
-    let at = s
-        .webhooks
-        .hooks
-        .iter()
-        .position(|h| h.id == id && matches!(h.signer, Signer::Admin { .. }))
-        .ok_or_else(|| JiraError::new(StatusCode::NOT_FOUND, "No such webhook."))?;
-    if method == axum::http::Method::DELETE {
-        s.webhooks.hooks.remove(at);
-        return Ok(StatusCode::NO_CONTENT.into_response());
-    }
-    let mut hook = admin_hook(&s, &json_body(&body)?)?;
-    hook.id = id;
-    s.webhooks.hooks[at] = hook;
-    let base = base_of(&headers, &site_name);
-    let out = admin_view(&base, &s.webhooks.hooks[at]).unwrap_or_default();
-    Ok(Json(out).into_response())
+    as_admin(&app, &site_name, &headers, |s| {
+        let at = s
+            .webhooks
+            .hooks
+            .iter()
+            .position(|h| h.id == id && matches!(h.signer, Signer::Admin { .. }))
+            .ok_or_else(|| JiraError::new(StatusCode::NOT_FOUND, "No such webhook."))?;
+        if method == axum::http::Method::DELETE {
+            s.webhooks.hooks.remove(at);
+            return Ok(StatusCode::NO_CONTENT.into_response());
+        }
+        let mut hook = admin_hook(s, &json_body(&body)?)?;
+        hook.id = id;
+        s.webhooks.hooks[at] = hook;
+        let base = base_of(&headers, &site_name);
+        let out = admin_view(&base, &s.webhooks.hooks[at]).unwrap_or_default();
+        Ok(Json(out).into_response())
+    })
 }
 
 /// `GET /site/{site}/rest/webhooks/1.0/webhook`: every admin webhook of the site (accounts
@@ -317,21 +307,34 @@ pub async fn list_admin(
     Path(site_name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, JiraError> {
-    let Some(site) = app.world.site(&site_name) else {
+    as_admin(&app, &site_name, &headers, |s| {
+        let base = base_of(&headers, &site_name);
+        let out: Vec<Value> = s
+            .webhooks
+            .hooks
+            .iter()
+            .filter_map(|h| admin_view(&base, h))
+            .collect();
+        Ok(Json(Value::Array(out)).into_response())
+    })
+}
+
+/// `f` on site `site_name` when the caller administers Jira; otherwise Jira's answer (404
+/// for no such site, 401 or 403 from [`admin_of`]).
+fn as_admin(
+    app: &App,
+    site_name: &str,
+    headers: &HeaderMap,
+    f: impl FnOnce(&mut Site) -> Result<Response, JiraError>,
+) -> Result<Response, JiraError> {
+    let Some(site) = app.world.site(site_name) else {
         return Ok(unknown_site());
     };
-    let s = lock(&site);
-    if let Err(r) = admin_of(&app, &s, &headers) {
+    let mut s = lock(&site);
+    if let Err(r) = admin_of(app, &s, headers) {
         return Ok(*r);
     }
-    let base = base_of(&headers, &site_name);
-    let out: Vec<Value> = s
-        .webhooks
-        .hooks
-        .iter()
-        .filter_map(|h| admin_view(&base, h))
-        .collect();
-    Ok(Json(Value::Array(out)).into_response())
+    f(&mut s)
 }
 
 /// The calling account when it administers Jira; 401 or 403 as Jira answers otherwise.
